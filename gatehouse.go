@@ -1,0 +1,87 @@
+// Package gatehouse holds the domain types of the gatehouse authentication server and the small
+// interfaces that its adapters implement: UserStore, SessionStore, RefreshStore, RevocationStore and
+// PasswordHasher. It imports only the standard library; every backend (memory, SQLite, Redis,
+// PostgreSQL) lives in a package of its own, and cmd/gatehouse wires them together.
+//
+// gatehouse answers "which user sent this request?" in two ways: a stateful opaque session id in a
+// cookie, looked up in a SessionStore, and a stateless signed JWT access token that carries the
+// user's identity. The hybrid pairs a short-lived access token with a rotating refresh token, and
+// revocation (per token id and per user "not before" time) covers both.
+package gatehouse
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/binary"
+	"time"
+)
+
+// Now is the default clock. Every component that reads the time takes a func() time.Time so
+// that tests can inject their own.
+func Now() time.Time { return time.Now() }
+
+// Hash is the SHA-256 digest of a secret (a session id or a refresh token). Stores keep only
+// hashes, never the secrets themselves.
+type Hash [sha256.Size]byte
+
+// HashSecret returns the SHA-256 digest of secret.
+func HashSecret(secret string) Hash { return sha256.Sum256([]byte(secret)) }
+
+// SecretBytes is the number of random bytes in a session id or refresh token (256 bits).
+const SecretBytes = 32
+
+// NewSecret returns SecretBytes bytes from crypto/rand, encoded as unpadded base64url
+// (43 characters).
+func NewSecret() string {
+	var b [SecretBytes]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error (Go 1.24+); it crashes instead.
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ValidSecret reports whether s has the exact shape NewSecret produces. Callers use it to
+// reject hostile cookies and tokens before hashing or looking anything up.
+func ValidSecret(s string) bool {
+	if len(s) != base64.RawURLEncoding.EncodedLen(SecretBytes) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	// The last character carries only 4 significant bits of a 32-byte value: reject
+	// non-canonical encodings so that one secret has exactly one spelling.
+	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns a new opaque identifier (user ids, session handles, refresh families, token
+// ids): 48 bits of milliseconds since the Unix epoch followed by 80 random bits, in lower-case
+// Crockford base32 (26 characters). Ids created later sort after earlier ones, which keeps
+// pagination stable, and the random part makes them unguessable.
+func NewID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+// ValidID reports whether s has the shape of an id made by NewID. Handlers use it to answer
+// not_found for garbage without asking a store.
+func ValidID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') || c == 'i' || c == 'l' || c == 'o' || c == 'u' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,93 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// Token is what a verified access token says about its bearer.
+type Token struct {
+	Principal
+	// ID is the token's jti, the key of its revocation.
+	ID string
+	// Family is the id of the refresh-token family the token was issued with ("sid" claim).
+	Family    string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshFamily is the chain of refresh tokens that one token login starts. Each refresh
+// rotates the current token; presenting a token of the chain that was already rotated revokes
+// the whole family.
+type RefreshFamily struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	// ExpiresAt is the family's absolute lifetime; no rotation extends it.
+	ExpiresAt time.Time
+}
+
+// RefreshStore keeps refresh-token families and the hashes of their tokens.
+type RefreshStore interface {
+	// CreateRefreshFamily stores f with h as its current token.
+	CreateRefreshFamily(ctx context.Context, f *RefreshFamily, h Hash) error
+	// RotateRefresh atomically makes next the current token of the family whose current token
+	// is old, and returns the family. Of concurrent calls with the same old token exactly one
+	// succeeds. It returns ErrNotFound when old is unknown (or its family was revoked),
+	// ErrTokenExpired when the family is past ExpiresAt at now, and ErrRefreshReuse when old
+	// was already rotated, after revoking the family.
+	RotateRefresh(ctx context.Context, old, next Hash, now time.Time) (*RefreshFamily, error)
+	// RevokeRefreshFamily deletes a family and all its tokens; found=false if unknown.
+	RevokeRefreshFamily(ctx context.Context, familyID string) (found bool, err error)
+	// RefreshFamilyByToken returns the family that h belongs to (current or rotated);
+	// found=false if none.
+	RefreshFamilyByToken(ctx context.Context, h Hash) (f *RefreshFamily, found bool, err error)
+	// RevokeUserRefresh deletes every family of the user.
+	RevokeUserRefresh(ctx context.Context, userID string) error
+}
+
+// RevocationStore records revocations that outlive a single request: access-token ids (jti)
+// denied until the token's own expiry, and per-user "not before" times that reject every
+// session and token issued earlier. Implementations used on the request path answer reads
+// without a store round trip (an in-process mirror, or Redis client-side caching).
+type RevocationStore interface {
+	// RevokeToken denies the token id until exp.
+	RevokeToken(ctx context.Context, jti string, exp time.Time) error
+	// TokenRevoked reports whether jti is denied.
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// SetNotBefore rejects every session and token of the user issued before t. It never
+	// moves an existing time backwards.
+	SetNotBefore(ctx context.Context, userID string, t time.Time) error
+	// NotBefore returns the user's "not before" time, or the zero time if there is none.
+	NotBefore(ctx context.Context, userID string) (time.Time, error)
+}
+
+// RevocationLister is an optional RevocationStore capability used to fill an in-process
+// mirror at start: every token revocation still in force at now, and every not-before time.
+type RevocationLister interface {
+	ListRevocations(ctx context.Context, now time.Time) (tokens, notBefore map[string]time.Time, err error)
+}
+
+// IssuedBefore reports whether something issued at issued is rejected by the not-before time
+// nb. Access tokens carry whole seconds, so nb is rounded up to the next whole second for
+// them; token issuers in turn never stamp a token earlier than the user's rounded not-before
+// (see TokenIssueTime), so a login right after a revocation is not caught by it.
+func IssuedBefore(issued, nb time.Time) bool { return !nb.IsZero() && issued.Before(nb) }
+
+// CeilSecond rounds t up to a whole second.
+func CeilSecond(t time.Time) time.Time {
+	if t2 := t.Truncate(time.Second); !t2.Equal(t) {
+		return t2.Add(time.Second)
+	}
+	return t
+}
+
+// TokenIssueTime is the iat to stamp on a token issued at now for a user whose not-before time
+// is nb: now in whole seconds, or the rounded-up nb if that is later (at most a second ahead).
+func TokenIssueTime(now, nb time.Time) time.Time {
+	iat := now.Truncate(time.Second)
+	if c := CeilSecond(nb); c.After(iat) {
+		return c
+	}
+	return iat
+}

@@ -1,0 +1,103 @@
+package gatehouse
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Role is a user's role. An admin can do everything a user can.
+type Role string
+
+// The roles gatehouse knows, from least to most privileged.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
+
+// Allows reports whether a holder of r may do what required demands.
+func (r Role) Allows(required Role) bool {
+	return r.rank() >= required.rank() && required.rank() > 0
+}
+
+func (r Role) rank() int {
+	switch r {
+	case RoleUser:
+		return 1
+	case RoleAdmin:
+		return 2
+	}
+	return 0
+}
+
+// User is an account. PasswordHash is the encoded argon2id hash; it is never serialised.
+type User struct {
+	ID           string    `json:"id"`
+	Username     string    `json:"username"`
+	Name         string    `json:"name"`
+	Email        string    `json:"email"`
+	Role         Role      `json:"role"`
+	Disabled     bool      `json:"disabled"`
+	CreatedAt    time.Time `json:"created_at"`
+	PasswordHash string    `json:"-"`
+}
+
+// Principal is who sent a request: the identity a session or an access token carries. It is
+// a snapshot taken at login; every change that could make it stale (role change, disable,
+// delete, password change) also moves the user's "not before" time, which kills the session
+// or token that carries the snapshot.
+type Principal struct {
+	UserID   string `json:"id"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Role     Role   `json:"role"`
+}
+
+// Principal returns the identity snapshot of u.
+func (u *User) Principal() Principal {
+	return Principal{UserID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Role: u.Role}
+}
+
+// NormalizeUsername returns the canonical (lower-case) form of a username used for uniqueness.
+func NormalizeUsername(s string) string { return strings.ToLower(s) }
+
+// UserUpdate lists the fields an update changes; nil fields stay as they are.
+type UserUpdate struct {
+	Role         *Role
+	Disabled     *bool
+	PasswordHash *string
+}
+
+// UserStore keeps user accounts. Usernames are unique without regard to case.
+type UserStore interface {
+	// CreateUser stores u, whose ID and CreatedAt the caller has set. It returns ErrConflict
+	// when the username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns ErrNotFound for an unknown id.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByUsername looks the username up without regard to case; ErrNotFound if unknown.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// ListUsers returns up to limit users ordered by id, starting after the id after ("" for
+	// the first page).
+	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
+	// UpdateUser applies upd and returns the updated user; ErrNotFound if unknown.
+	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
+	// DeleteUser removes the user; ErrNotFound if unknown.
+	DeleteUser(ctx context.Context, id string) error
+	// CountUsers returns the number of users.
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// PasswordHasher hashes and verifies passwords.
+type PasswordHasher interface {
+	// Hash returns an encoded, salted hash of password. It returns ErrBusy when too many
+	// hashes are in flight for longer than the configured wait.
+	Hash(ctx context.Context, password string) (string, error)
+	// Verify reports whether password matches encoded, and whether encoded was made with
+	// other parameters than the current ones (then the caller should store a fresh hash).
+	Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error)
+}
