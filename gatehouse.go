@@ -41,21 +41,38 @@ func NewSecret() string {
 }
 
 // ValidSecret reports whether s has the exact shape NewSecret produces. Callers use it to
-// reject hostile cookies and tokens before hashing or looking anything up.
+// reject hostile cookies and tokens before hashing or looking anything up. It does not allocate.
 func ValidSecret(s string) bool {
-	if len(s) != base64.RawURLEncoding.EncodedLen(SecretBytes) {
+	if len(s) != secretLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if b64Value(s[i]) < 0 {
 			return false
 		}
 	}
-	// The last character carries only 4 significant bits of a 32-byte value: reject
-	// non-canonical encodings so that one secret has exactly one spelling.
-	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	return err == nil
+	// 32 bytes are 256 bits; the 43rd character carries only 4 of its 6 bits. Reject
+	// non-canonical encodings (low 2 bits set) so that one secret has exactly one spelling.
+	return b64Value(s[secretLen-1])&3 == 0
+}
+
+var secretLen = base64.RawURLEncoding.EncodedLen(SecretBytes)
+
+// b64Value returns the value of a base64url character, or -1.
+func b64Value(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -68,26 +68,33 @@ type RevocationLister interface {
 	ListRevocations(ctx context.Context, now time.Time) (tokens, notBefore map[string]time.Time, err error)
 }
 
-// IssuedBefore reports whether something issued at issued is rejected by the not-before time
-// nb. Access tokens carry whole seconds, so nb is rounded up to the next whole second for
-// them; token issuers in turn never stamp a token earlier than the user's rounded not-before
-// (see TokenIssueTime), so a login right after a revocation is not caught by it.
-func IssuedBefore(issued, nb time.Time) bool { return !nb.IsZero() && issued.Before(nb) }
+// StampPrecision is the resolution of issue times: sessions and access tokens ("iat", written
+// with milliseconds) are stamped at it, and not-before times are multiples of it.
+const StampPrecision = time.Millisecond
 
-// CeilSecond rounds t up to a whole second.
-func CeilSecond(t time.Time) time.Time {
-	if t2 := t.Truncate(time.Second); !t2.Equal(t) {
-		return t2.Add(time.Second)
+// IssueStamp is the issue time to record for a session or token created at now for a user
+// whose not-before time is nb: now truncated to StampPrecision, or nb if that is later (nb is
+// at most a StampPrecision ahead of the revocation that set it), so that a login right after
+// a revocation is not caught by it.
+func IssueStamp(now, nb time.Time) time.Time {
+	t := now.Truncate(StampPrecision)
+	if nb.After(t) {
+		return nb
 	}
 	return t
 }
 
-// TokenIssueTime is the iat to stamp on a token issued at now for a user whose not-before time
-// is nb: now in whole seconds, or the rounded-up nb if that is later (at most a second ahead).
-func TokenIssueTime(now, nb time.Time) time.Time {
-	iat := now.Truncate(time.Second)
-	if c := CeilSecond(nb); c.After(iat) {
-		return c
+// NextNotBefore returns the not-before time that revokes everything issued up to now: one
+// StampPrecision after now (truncated) and after the previous not-before time prev, because a
+// credential issued before this call may carry a stamp equal to either.
+func NextNotBefore(now, prev time.Time) time.Time {
+	t := now.Truncate(StampPrecision)
+	if prev.After(t) {
+		t = prev
 	}
-	return iat
+	return t.Add(StampPrecision)
 }
+
+// IssuedBefore reports whether a credential stamped issued is revoked by the not-before
+// time nb.
+func IssuedBefore(issued, nb time.Time) bool { return !nb.IsZero() && issued.Before(nb) }

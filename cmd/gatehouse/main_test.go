@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// run executes the gatehouse command line with args and returns its output.
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := newRootCmd(strings.NewReader(stdin), &out, &errb)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errb.String(), err
+}
+
+var fastHash = []string{"--argon2-memory", "64", "--argon2-time", "1"}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	out, _, err := run(t, "", "help", "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"--addr string", `(default "127.0.0.1:8080")`, "GATEHOUSE_ADDR", "--session-store", `(default "sqlite")`,
+		"--default-mode", `(default "token")`, "--signing-alg", `(default "EdDSA")`, "--redis-url", "--postgres-url",
+		"--tls-cert", "--tls-key", "--min-password-length", "(default 15)", "GATEHOUSE_ADMIN_PASSWORD",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help serve lacks %q", want)
+		}
+	}
+}
+
+func TestEnvironmentAndFlagPrecedence(t *testing.T) {
+	cmd := newServeCmd()
+	fs := cmd.Flags()
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:9999"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GATEHOUSE_ADDR": "127.0.0.1:1", "GATEHOUSE_SESSION_STORE": "memory", "GATEHOUSE_ACCESS_TTL": "5m"}
+	if err := applyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"addr": "127.0.0.1:9999", "session-store": "memory", "access-ttl": "5m0s"} {
+		if got := fs.Lookup(flag).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", flag, got, want)
+		}
+	}
+	env["GATEHOUSE_ACCESS_TTL"] = "soon"
+	if err := applyEnv(newServeCmd().Flags(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_ACCESS_TTL") {
+		t.Fatalf("bad env value: err = %v", err)
+	}
+}
+
+func TestBadConfigurationRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"serve", "--data", dir, "--session-store", "carrier-pigeon"},
+		{"serve", "--data", dir, "--default-mode", "magic"},
+		{"serve", "--data", dir, "--tls-cert", "x.pem"},
+		{"serve", "--data", dir, "--signing-alg", "HS256", "--hmac-secret", "too short"},
+		{"serve", "--data", dir, "--signing-alg", "none"},
+		{"serve", "--data", dir, "--log-level", "loud"},
+	} {
+		if _, _, err := run(t, "", append(args, fastHash...)...); err == nil {
+			t.Errorf("%v started", args)
+		}
+	}
+}
+
+func TestUserAddAndKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := run(t, "a long enough password\n", append([]string{"user", "add", "--data", dir, "--username", "alice", "--role", "admin", "--password-stdin"}, fastHash...)...)
+	if err != nil || !strings.Contains(out, `created user "alice"`) || !strings.Contains(out, "role admin") {
+		t.Fatalf("user add: %q %v", out, err)
+	}
+	if _, _, err := run(t, "x\n", append([]string{"user", "add", "--data", dir, "--username", "ALICE", "--password-stdin"}, fastHash...)...); err == nil {
+		t.Fatal("duplicate username accepted")
+	}
+	out, _, err = run(t, "", append([]string{"user", "add", "--data", dir, "--username", "bob"}, fastHash...)...)
+	if err != nil || !strings.Contains(out, "password (shown only this once): ") {
+		t.Fatalf("generated password: %q %v", out, err)
+	}
+	out, _, err = run(t, "", "keys", "rotate", "--data", dir)
+	if err != nil || !strings.Contains(out, "new EdDSA signing key") {
+		t.Fatalf("keys rotate: %q %v", out, err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "keys.json"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("keys.json: %v %v", st, err)
+	}
+}
+
+// TestServe runs the real server on a free port: first-start admin, login, protected, graceful stop.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
+	cfg := &config{}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	cfg.serveFlags(fs)
+	if err := fs.Parse(append([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, fastHash...)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() { done <- serve(ctx, cfg, &syncWriter{w: &logs}, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	base := "http://" + addr
+	resp, err := http.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || body.Token == "" {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/protected", nil)
+	req.Header.Set("Authorization", "Bearer "+body.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(raw), "Welcome admin") {
+		t.Fatalf("protected: %d %s", resp.StatusCode, raw)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	if strings.Contains(logs.String(), body.Token) || strings.Contains(logs.String(), "the first admin password") {
+		t.Fatal("a secret reached the logs")
+	}
+}
+
+// syncWriter serialises writes from the server's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}

@@ -1,0 +1,97 @@
+package gatehouse_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+func TestValidSecret(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		s := gatehouse.NewSecret()
+		if !gatehouse.ValidSecret(s) {
+			t.Fatalf("NewSecret %q not valid", s)
+		}
+	}
+	good := gatehouse.NewSecret()
+	for _, bad := range []string{"", "a", good + "A", good[:42], strings.Repeat("!", 43), good[:42] + "B", good[:10] + "+" + good[11:]} {
+		if gatehouse.ValidSecret(bad) {
+			t.Errorf("ValidSecret(%q) = true", bad)
+		}
+	}
+	// Agreement with the strict decoder on every last character.
+	for c := 0; c < 256; c++ {
+		s := good[:42] + string(rune(c))
+		_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+		if got := gatehouse.ValidSecret(s); got != (err == nil && len(s) == 43) {
+			t.Errorf("last char %d: ValidSecret = %v, strict decode err = %v", c, got, err)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { gatehouse.ValidSecret(good) }); n != 0 {
+		t.Fatalf("ValidSecret allocates %v times", n)
+	}
+}
+
+func TestNewID(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	a, b := gatehouse.NewID(now), gatehouse.NewID(now.Add(time.Millisecond))
+	if a == b || !(a < b) || !gatehouse.ValidID(a) || !gatehouse.ValidID(b) {
+		t.Fatalf("ids %q %q", a, b)
+	}
+	for _, bad := range []string{"", "x", strings.Repeat("I", 26), strings.Repeat("0", 25), "../../../../../../etc/pass"} {
+		if gatehouse.ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	admin, user := gatehouse.RoleAdmin, gatehouse.RoleUser
+	if !admin.Allows(user) || !admin.Allows(admin) || !user.Allows(user) || user.Allows(admin) {
+		t.Fatal("role order wrong")
+	}
+	if gatehouse.Role("root").Allows(user) || user.Allows("") || gatehouse.Role("").Valid() {
+		t.Fatal("unknown roles allowed")
+	}
+}
+
+func TestNotBeforeStamps(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	at := func(us int) time.Time { return base.Add(time.Duration(us) * time.Microsecond) }
+	// A credential issued before the revocation, even in the same millisecond, is revoked.
+	issued := gatehouse.IssueStamp(at(100), time.Time{})
+	nb := gatehouse.NextNotBefore(at(300), time.Time{})
+	if !gatehouse.IssuedBefore(issued, nb) {
+		t.Fatal("credential issued before the revocation survives it")
+	}
+	// One issued after it, in the same millisecond, is stamped nb and lives.
+	after := gatehouse.IssueStamp(at(500), nb)
+	if gatehouse.IssuedBefore(after, nb) || !after.Equal(nb) {
+		t.Fatalf("credential issued after the revocation stamped %v (nb %v)", after, nb)
+	}
+	// A second revocation in the same millisecond revokes that one too.
+	nb2 := gatehouse.NextNotBefore(at(700), nb)
+	if !gatehouse.IssuedBefore(after, nb2) || !nb2.After(nb) {
+		t.Fatalf("second revocation %v does not revoke a credential stamped %v", nb2, after)
+	}
+	if gatehouse.IssuedBefore(base, time.Time{}) {
+		t.Fatal("zero not-before revokes")
+	}
+}
+
+func TestErrors(t *testing.T) {
+	err := gatehouse.Unavailable("sqlite: find", errString("disk on fire"))
+	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE || strings.Contains(gatehouse.ErrorMessage(err), "fire") {
+		t.Fatalf("code %q message %q", gatehouse.ErrorCode(err), gatehouse.ErrorMessage(err))
+	}
+	if gatehouse.ErrorCode(errString("x")) != gatehouse.EINTERNAL || gatehouse.ErrorMessage(errString("x")) != "internal error" {
+		t.Fatal("plain errors are not internal")
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

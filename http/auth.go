@@ -1,0 +1,313 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
+)
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Mode     string `json:"mode"`
+}
+
+type tokenResponse struct {
+	Token        string `json:"token"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+type sessionLoginResponse struct {
+	User      *gatehouse.User `json:"user"`
+	ExpiresAt time.Time       `json:"expires_at"`
+}
+
+// handleLogin checks a username and password and answers with a session cookie or a token
+// pair, depending on the requested (or default) mode.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := s.cop.Check(r); err != nil {
+		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+		return
+	}
+	var req loginRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	mode, err := s.loginMode(&req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.Accounts.Login(r.Context(), req.Username, req.Password)
+	s.Metrics.login(err)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if mode == gatehouse.AuthSession {
+		s.startSession(w, r, u)
+		return
+	}
+	s.issueTokens(w, r, u)
+}
+
+func (s *Server) loginMode(req *loginRequest) (string, error) {
+	switch {
+	case req.Username == "":
+		return "", badRequest("username: is required")
+	case req.Password == "":
+		return "", badRequest("password: is required")
+	}
+	switch req.Mode {
+	case "":
+		return s.cfg.DefaultMode, nil
+	case gatehouse.AuthSession, gatehouse.AuthToken:
+		return req.Mode, nil
+	}
+	return "", badRequest(`mode: must be "session" or "token"`)
+}
+
+// startSession creates a session with a fresh id (never one the client offered) and sets the
+// cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *gatehouse.User) {
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, secret, sess.ExpiresAt)
+	writeJSON(w, http.StatusOK, sessionLoginResponse{User: u, ExpiresAt: s.Sessions.ExpiresAt(sess)})
+}
+
+// issueTokens starts a refresh family and answers with an access token and its refresh token.
+func (s *Server) issueTokens(w http.ResponseWriter, r *http.Request, u *gatehouse.User) {
+	refresh, fam, err := s.Refresh.Start(r.Context(), u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeTokens(w, r, u, fam, refresh)
+}
+
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, u *gatehouse.User, fam *gatehouse.RefreshFamily, refresh string) {
+	nb, err := s.Revocations.NotBefore(r.Context(), u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	access, t, err := s.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(now, nb))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		Token: access, AccessToken: access, TokenType: "Bearer",
+		ExpiresIn: int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second), RefreshToken: refresh,
+	})
+}
+
+type registerRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+}
+
+type userResponse struct {
+	User *gatehouse.User `json:"user"`
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.AllowRegistration {
+		s.writeCode(w, r, gatehouse.EFORBIDDEN, "self-registration is disabled on this server")
+		return
+	}
+	if err := s.cop.Check(r); err != nil {
+		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+		return
+	}
+	var req registerRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.Accounts.Create(r.Context(), account.NewUser{
+		Username: req.Username, Password: req.Password, Name: req.Name, Email: req.Email, Role: gatehouse.RoleUser,
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+	writeJSON(w, http.StatusCreated, userResponse{User: u})
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// handleRefresh rotates a refresh token and issues a new access token for the user's current
+// identity. A family whose user is gone, disabled or logged out everywhere since it began dies.
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	var req refreshRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		s.writeError(w, r, badRequest("refresh_token: is required"))
+		return
+	}
+	next, fam, err := s.Refresh.Rotate(r.Context(), req.RefreshToken)
+	if err != nil {
+		if errors.Is(err, gatehouse.ErrRefreshReuse) {
+			s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", clientIP(r))
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.refreshUser(r.Context(), fam)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeTokens(w, r, u, fam, next)
+}
+
+var errFamilyDead = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the refresh token is no longer valid")
+
+func (s *Server) refreshUser(ctx context.Context, fam *gatehouse.RefreshFamily) (*gatehouse.User, error) {
+	u, err := s.Users.UserByID(ctx, fam.UserID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, s.killFamily(ctx, fam)
+	}
+	if err != nil {
+		return nil, err
+	}
+	nb, err := s.Revocations.NotBefore(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled || gatehouse.IssuedBefore(fam.CreatedAt, nb) {
+		return nil, s.killFamily(ctx, fam)
+	}
+	return u, nil
+}
+
+func (s *Server) killFamily(ctx context.Context, fam *gatehouse.RefreshFamily) error {
+	if err := s.Refresh.RevokeFamily(ctx, fam.ID); err != nil {
+		return err
+	}
+	return errFamilyDead
+}
+
+// handleLogout ends what authenticated the request: the session (and its cookie), or the access
+// token (by jti, until it expires) together with its refresh family.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
+	var err error
+	if a.Method == gatehouse.AuthSession {
+		err = s.Sessions.Revoke(r.Context(), sessionSecretOf(s, r))
+		s.clearSessionCookie(w)
+	} else {
+		err = s.revokeAccessToken(r.Context(), a.Token)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "logout", "user_id", a.UserID, "auth", a.Method)
+	noContent(w)
+}
+
+func sessionSecretOf(s *Server, r *http.Request) string {
+	secret, _ := s.sessionCookie(r)
+	return secret
+}
+
+func (s *Server) revokeAccessToken(ctx context.Context, t *gatehouse.Token) error {
+	// The denial must outlast the verifier's clock-skew allowance past exp.
+	if err := s.Revocations.RevokeToken(ctx, t.ID, t.ExpiresAt.Add(s.Tokens.Leeway())); err != nil {
+		return err
+	}
+	if t.Family == "" {
+		return nil
+	}
+	return s.Refresh.RevokeFamily(ctx, t.Family)
+}
+
+// handleLogoutAll signs the caller out everywhere: every session, every token issued before now.
+func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
+	if err := s.revokeEverywhere(r.Context(), a.UserID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if a.Method == gatehouse.AuthSession {
+		s.clearSessionCookie(w)
+	}
+	s.log.InfoContext(r.Context(), "logout everywhere", "user_id", a.UserID, "auth", a.Method)
+	noContent(w)
+}
+
+// revokeEverywhere rejects every session and token of the user issued before now. The
+// not-before time comes first: once it is stored, nothing older authenticates even if deleting
+// the sessions and refresh families below fails half-way.
+func (s *Server) revokeEverywhere(ctx context.Context, userID string) error {
+	prev, err := s.Revocations.NotBefore(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := s.Revocations.SetNotBefore(ctx, userID, gatehouse.NextNotBefore(s.now(), prev)); err != nil {
+		return err
+	}
+	if err := s.Sessions.RevokeUser(ctx, userID); err != nil {
+		return err
+	}
+	return s.Refresh.RevokeUser(ctx, userID)
+}
+
+type protectedResponse struct {
+	Message string              `json:"message"`
+	User    gatehouse.Principal `json:"user"`
+	Auth    string              `json:"auth"`
+}
+
+// handleProtected is the seed's example protected route.
+func (s *Server) handleProtected(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
+	writeJSON(w, http.StatusOK, protectedResponse{Message: "Welcome " + a.Username, User: a.Principal, Auth: a.Method})
+}
+
+type meResponse struct {
+	User *gatehouse.User `json:"user"`
+	Auth string          `json:"auth"`
+}
+
+// handleMe answers with the caller's account as stored now.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
+	u, err := s.Users.UserByID(r.Context(), a.UserID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		err = gatehouse.ErrSessionExpired
+		if a.Method == gatehouse.AuthToken {
+			err = errTokenRevoked
+		}
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, meResponse{User: u, Auth: a.Method})
+}
+
+func noContent(w http.ResponseWriter) {
+	w.Header()["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}

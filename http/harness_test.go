@@ -1,0 +1,239 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/argon2"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/revocation"
+	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+// clock is a settable clock for tests: nothing sleeps for expiry. Like a real clock it moves
+// forward a little (1 ms) at every reading, so events have an order.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fastParams keeps tests fast; the argon2 package tests the production parameters.
+var fastParams = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// options select the backends of a test server.
+type options struct {
+	sessionStore string // "sqlite" (default) or "memory"
+	alg          string // default EdDSA
+	dir          string // data directory; default a new temp dir
+	registration bool
+	defaultMode  string
+	secure       bool
+	clock        *clock
+	logs         io.Writer
+}
+
+// harness is a complete gatehouse server on a real 127.0.0.1 listener.
+type harness struct {
+	t       testing.TB
+	srv     *httptest.Server
+	server  *ghttp.Server
+	clock   *clock
+	db      *sqlite.DB
+	dir     string
+	users   gatehouse.UserStore
+	acct    *account.Service
+	adminPW string
+	closed  bool
+}
+
+const testPassword = "correct horse battery staple"
+
+func newHarness(t testing.TB, o options) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: o.clock, dir: o.dir}
+	if h.clock == nil {
+		h.clock = newClock()
+	}
+	if h.dir == "" {
+		h.dir = t.TempDir()
+	}
+	if o.logs == nil {
+		o.logs = io.Discard
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(h.dir, "gatehouse.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.db = db
+	h.users = sqlite.NewUserStore(db)
+	hasher := argon2.New(argon2.Options{Params: fastParams, MaxConcurrent: 4, MaxWait: 5 * time.Second})
+	h.acct = account.New(h.users, hasher, account.Policy{}, h.clock.Now)
+	if o.alg == "" {
+		o.alg = "EdDSA"
+	}
+	keys, err := token.LoadKeySet(filepath.Join(h.dir, "keys.json"), token.KeyOptions{Alg: o.alg, Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := token.NewService(keys, token.Config{Issuer: "http://gatehouse.test", Audience: "gatehouse", Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, err := revocation.NewMirror(ctx, sqlite.NewRevocationStore(db), h.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var store gatehouse.SessionStore = sqlite.NewSessionStore(db)
+	if o.sessionStore == "memory" {
+		store = memory.NewSessionStore()
+	}
+	sessions := session.NewManager(store, mirror, session.Options{Now: h.clock.Now, Cache: o.sessionStore != "memory"})
+	h.server = ghttp.New(ghttp.Deps{
+		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
+		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
+		Revocations: mirror, Ready: []func(context.Context) error{db.Ping},
+	}, ghttp.Config{
+		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,
+		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	h.srv = httptest.NewServer(h.server)
+	t.Cleanup(h.Close)
+	if _, _, err := h.acct.Bootstrap(ctx, testPassword+" admin"); err != nil {
+		t.Fatal(err)
+	}
+	h.adminPW = testPassword + " admin"
+	return h
+}
+
+// Close stops the server and closes the database (a restart test reopens the same dir).
+func (h *harness) Close() {
+	if h.closed {
+		return
+	}
+	h.closed = true
+	h.srv.Close()
+	h.db.Close()
+}
+
+// response is a decoded answer.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r response) str(key string) string { s, _ := r.body[key].(string); return s }
+
+// do sends a request; body may be nil, a string (sent as is) or a value (sent as JSON).
+func (h *harness) do(method, path string, body any, hdr ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = strings.NewReader(string(raw))
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// expect checks status and, for errors, the API error code.
+func expect(t testing.TB, r response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.raw)
+	}
+	if code != "" && r.str("error") != code {
+		t.Fatalf("error = %q, want %q; body %s", r.str("error"), code, r.raw)
+	}
+	if code != "" && r.str("message") == "" {
+		t.Fatalf("error without a message: %s", r.raw)
+	}
+}
+
+// loginToken logs in with mode token and returns the access and refresh tokens.
+func (h *harness) loginToken(user, pw string) (access, refresh string) {
+	h.t.Helper()
+	r := h.do("POST", "/api/login", map[string]string{"username": user, "password": pw, "mode": "token"})
+	expect(h.t, r, 200, "")
+	return r.str("access_token"), r.str("refresh_token")
+}
+
+// loginSession logs in with mode session and returns the session cookie header value.
+func (h *harness) loginSession(user, pw string, hdr ...string) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/login", map[string]string{"username": user, "password": pw, "mode": "session"}, hdr...)
+	expect(h.t, r, 200, "")
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == h.server.CookieName() {
+			return c.Name + "=" + c.Value
+		}
+	}
+	h.t.Fatalf("login set no session cookie: %v", r.header)
+	return ""
+}
+
+func cookie(c string) []string { return []string{"Cookie", c} }
+
+// addUser creates a user directly through the account service.
+func (h *harness) addUser(name string, role gatehouse.Role) *gatehouse.User {
+	h.t.Helper()
+	u, err := h.acct.Create(context.Background(), account.NewUser{Username: name, Password: testPassword, Role: role, Name: strings.ToUpper(name), Email: name + "@example.com"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}

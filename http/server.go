@@ -1,0 +1,183 @@
+// Package http is gatehouse's HTTP API: routes, JSON errors, and the authentication, role and
+// cross-origin middleware. It follows the contract in API.md; the mapping from application
+// error codes to HTTP statuses lives here and nowhere else.
+package http
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+// Config holds the server's behaviour settings. The zero value of each field means its default.
+type Config struct {
+	// CookieName is the session cookie's name (default "gatehouse_session"). With SecureCookies
+	// it gets the "__Host-" prefix.
+	CookieName string
+	// SecureCookies marks the session cookie Secure (set it when serving over TLS).
+	SecureCookies bool
+	// DefaultMode is the login mode when the request names none: "token" (default) or "session".
+	DefaultMode string
+	// AllowRegistration enables POST /api/register (default off: 403).
+	AllowRegistration bool
+	// Logger receives request errors and events (default slog.Default()). Secrets never reach it.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Deps are the components the server uses; cmd/gatehouse builds and wires them.
+type Deps struct {
+	Accounts    *account.Service
+	Users       gatehouse.UserStore
+	Sessions    *session.Manager
+	Tokens      *token.Service
+	Keys        *token.KeySet
+	Refresh     *token.Refresher
+	Revocations gatehouse.RevocationStore
+	// Ready lists checks that /readyz runs; each must answer within the request's deadline.
+	Ready []func(context.Context) error
+	// Metrics is where the server registers its metrics; nil creates a private registry.
+	Metrics *Metrics
+}
+
+// Server is the gatehouse HTTP API.
+type Server struct {
+	Deps
+	cfg        Config
+	log        *slog.Logger
+	now        func() time.Time
+	cookieName string
+	cop        *http.CrossOriginProtection
+	handler    http.Handler
+}
+
+// New returns a server with its routes mounted.
+func New(d Deps, cfg Config) *Server {
+	s := &Server{Deps: d, cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cfg.DefaultMode == "" {
+		s.cfg.DefaultMode = gatehouse.AuthToken
+	}
+	s.cookieName = cfg.CookieName
+	if s.cookieName == "" {
+		s.cookieName = "gatehouse_session"
+	}
+	if cfg.SecureCookies {
+		s.cookieName = "__Host-" + s.cookieName
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(nil)
+	}
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+	}))
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// CookieName returns the session cookie's name as sent to browsers.
+func (s *Server) CookieName() string { return s.cookieName }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	allowed := map[string][]string{} // path -> methods, for the 405 answers
+	handle := func(method, path string, h http.HandlerFunc) {
+		mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
+		allowed[path] = append(allowed[path], method)
+	}
+
+	handle("POST", "/api/register", s.handleRegister)
+	handle("POST", "/api/login", s.handleLogin)
+	handle("POST", "/api/token/refresh", s.handleRefresh)
+	handle("POST", "/api/logout", s.authed(gatehouse.RoleUser, s.handleLogout))
+	handle("POST", "/api/logout-all", s.authed(gatehouse.RoleUser, s.handleLogoutAll))
+	handle("GET", "/api/protected", s.authed(gatehouse.RoleUser, s.handleProtected))
+	handle("GET", "/api/me", s.authed(gatehouse.RoleUser, s.handleMe))
+	handle("GET", "/api/sessions", s.authed(gatehouse.RoleUser, s.handleListSessions))
+	handle("DELETE", "/api/sessions/{id}", s.authed(gatehouse.RoleUser, s.handleDeleteSession))
+
+	handle("GET", "/api/admin/users", s.authed(gatehouse.RoleAdmin, s.handleAdminListUsers))
+	handle("POST", "/api/admin/users", s.authed(gatehouse.RoleAdmin, s.handleAdminCreateUser))
+	handle("PATCH", "/api/admin/users/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminUpdateUser))
+	handle("DELETE", "/api/admin/users/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteUser))
+	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
+	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
+	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
+
+	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
+	handle("GET", "/healthz", s.handleHealth)
+	handle("GET", "/readyz", s.handleReady)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	allowed["/metrics"] = []string{"GET"}
+
+	// A known path with another method: 405 with Allow, as a JSON error.
+	for path, methods := range allowed {
+		allow := strings.Join(append(methods, methodsImplied(methods)...), ", ")
+		mux.Handle(path, s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
+				"method " + r.Method + " is not allowed here; allowed: " + allow})
+		})))
+	}
+	mux.Handle("/", s.Metrics.instrument("404", http.HandlerFunc(s.handleNotFound)))
+	return mux
+}
+
+// methodsImplied returns HEAD when GET is among methods (the mux serves HEAD with GET routes).
+func methodsImplied(methods []string) []string {
+	for _, m := range methods {
+		if m == "GET" {
+			return []string{"HEAD"}
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeCode(w, r, gatehouse.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
+}
+
+// Timeouts used by NewHTTPServer. ReadHeaderTimeout bounds slow clients that never finish their
+// headers (slowloris).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 15 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 120 * time.Second
+	// MaxHeaderBytes leaves room for an oversized bearer token to reach the handler, which
+	// answers 413 too_large instead of the server's bare 431.
+	MaxHeaderBytes = 256 << 10
+)
+
+// NewHTTPServer returns an *http.Server for h with gatehouse's timeouts and limits.
+func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

@@ -1,0 +1,63 @@
+package session
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+func TestHashSecretMatchesGatehouse(t *testing.T) {
+	inputs := []string{"", "x", strings.Repeat("y", 64), strings.Repeat("z", 65), strings.Repeat("w", 1000)}
+	for range 20 {
+		inputs = append(inputs, gatehouse.NewSecret())
+	}
+	for _, s := range inputs {
+		if hashSecret(s) != gatehouse.HashSecret(s) {
+			t.Fatalf("hashSecret(%q) differs from gatehouse.HashSecret", s)
+		}
+	}
+	secret := gatehouse.NewSecret()
+	if a := testing.AllocsPerRun(100, func() { _ = hashSecret(secret) }); a != 0 {
+		t.Fatalf("hashSecret allocates %v times", a)
+	}
+}
+
+func TestCleanUserAgent(t *testing.T) {
+	cases := map[string]string{
+		"":                             "",
+		"curl/8.0":                     "curl/8.0",
+		"a\xffb":                       "a\uFFFDb",
+		strings.Repeat("a", 300):       strings.Repeat("a", MaxUserAgent),
+		strings.Repeat("a", 255) + "é": strings.Repeat("a", 255),
+	}
+	for in, want := range cases {
+		got := cleanUserAgent(in)
+		if got != want || !utf8.ValidString(got) {
+			t.Errorf("cleanUserAgent(%.20q...) = %.20q... (%d bytes), want %d bytes", in, got, len(got), len(want))
+		}
+	}
+}
+
+func TestCacheEvictsExpiredFirst(t *testing.T) {
+	c := newCache(cacheShards) // one entry per shard
+	now := gatehouse.Now()
+	h1, h2 := gatehouse.Hash{0, 1}, gatehouse.Hash{0, 2} // same shard
+	c.insert(h1, &gatehouse.Session{ExpiresAt: now.Add(1)}, 0, now)
+	later := now.Add(2)
+	c.insert(h2, &gatehouse.Session{ExpiresAt: later.Add(1)}, 0, later)
+	if s, _ := c.get(h1); s != nil {
+		t.Fatal("the expired entry was not the one evicted")
+	}
+	if s, _ := c.get(h2); s == nil {
+		t.Fatal("new entry not cached")
+	}
+	// An already expired session is never cached.
+	c.remove(h2)
+	_, gen := c.get(h2)
+	c.insert(h2, &gatehouse.Session{ExpiresAt: later}, gen, later)
+	if s, _ := c.get(h2); s != nil {
+		t.Fatal("an expired session was cached")
+	}
+}

@@ -1,0 +1,324 @@
+// Package session manages stateful logins: it creates sessions with fresh random secrets,
+// authenticates the secret a client presents, enforces idle and absolute timeouts and the
+// user's "not before" time, renews the idle timeout as the session is used, and revokes sessions
+// one by one or all of a user's at once.
+//
+// Only the SHA-256 hash of a secret reaches the store. A Manager optionally keeps an exact
+// in-process cache of sessions, for a process that is the only writer of its store.
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// Defaults of Options.
+const (
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+	DefaultTouchInterval   = time.Minute
+	DefaultCacheSize       = 100_000
+)
+
+// MaxClockSkew is how far ahead of this process's clock a user's not-before time may be for
+// Create to date a new session at that time rather than now.
+const MaxClockSkew = time.Second
+
+// MaxUserAgent is the longest user agent, in bytes, that a session keeps; longer ones are cut at
+// a character boundary.
+const MaxUserAgent = 256
+
+// Options configures a Manager. Zero fields take the defaults.
+type Options struct {
+	// IdleTimeout ends a session that has not been used for that long. Default 30 minutes.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session that long after its creation, however active. Default 12
+	// hours.
+	AbsoluteTimeout time.Duration
+	// TouchInterval is the least time between two writes of a session's last-seen time, which
+	// is what renews the idle timeout. Default 1 minute; it is capped at half the idle timeout so
+	// that an active session never idles out.
+	TouchInterval time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Cache keeps an exact in-process cache of sessions. It is only correct when this process
+	// is the only writer of the store (such as SQLite); leave it off for a shared store.
+	Cache bool
+	// CacheSize bounds the number of cached sessions, rounded down to a multiple of 64 and at
+	// least 64. Default 100,000.
+	CacheSize int
+}
+
+// Stats describes a Manager's cache, for metrics. All are zero without a cache.
+type Stats struct {
+	CachedSessions int
+	CacheHits      uint64
+	CacheMisses    uint64
+	CacheEvictions uint64
+}
+
+// Manager creates, authenticates and revokes sessions. It is safe for concurrent use.
+type Manager struct {
+	store      gatehouse.SessionStore
+	revs       gatehouse.RevocationStore
+	idle       time.Duration
+	absolute   time.Duration
+	touchEvery time.Duration
+	now        func() time.Time
+	cache      *cache // nil without Options.Cache
+}
+
+// NewManager returns a Manager on store that checks not-before times in revs. On the request
+// path revs should answer from memory (a revocation.Mirror, or a store that caches).
+func NewManager(store gatehouse.SessionStore, revs gatehouse.RevocationStore, opts Options) *Manager {
+	m := &Manager{
+		store:      store,
+		revs:       revs,
+		idle:       orDefault(opts.IdleTimeout, DefaultIdleTimeout),
+		absolute:   orDefault(opts.AbsoluteTimeout, DefaultAbsoluteTimeout),
+		touchEvery: orDefault(opts.TouchInterval, DefaultTouchInterval),
+		now:        opts.Now,
+	}
+	m.touchEvery = min(m.touchEvery, m.idle/2)
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if opts.Cache {
+		m.cache = newCache(int(orDefault(time.Duration(opts.CacheSize), DefaultCacheSize)))
+	}
+	return m
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Create starts a session for p and returns its secret, to be sent to the client once, and the
+// session. Every call makes a fresh secret, so a session id set before login is never reused.
+// The user agent is cut to MaxUserAgent bytes of valid UTF-8. The session's creation time is
+// now, or the user's not-before time if that is later by at most MaxClockSkew (set by an
+// instance whose clock is ahead), so that a login right after a revocation is not caught by it.
+// It returns gatehouse.ErrUnavailable if a store fails.
+func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAgent string) (string, *gatehouse.Session, error) {
+	if p.UserID == "" {
+		return "", nil, errors.New("session: create: empty user id")
+	}
+	nb, err := m.revs.NotBefore(ctx, p.UserID)
+	if err != nil {
+		return "", nil, storeErr("create: not before", err)
+	}
+	now := m.now()
+	created := now
+	if nb.After(now) && !nb.After(now.Add(MaxClockSkew)) {
+		created = nb // see gatehouse.IssueStamp
+	}
+	secret := gatehouse.NewSecret()
+	s := &gatehouse.Session{
+		Hash: hashSecret(secret), Handle: gatehouse.NewID(now), User: p,
+		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(m.absolute),
+		IP: ip, UserAgent: cleanUserAgent(userAgent),
+	}
+	if err := m.createStored(ctx, s, now); err != nil {
+		return "", nil, err
+	}
+	return secret, s, nil
+}
+
+// createStored stores s and caches a copy of it.
+func (m *Manager) createStored(ctx context.Context, s *gatehouse.Session, now time.Time) error {
+	var gen uint64
+	if m.cache != nil {
+		// A RevokeUser racing with this Create may delete s before it is cached.
+		gen = m.cache.generation(s.Hash)
+	}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return storeErr("create", err)
+	}
+	if m.cache != nil {
+		c := *s
+		m.cache.insert(s.Hash, &c, gen, now)
+	}
+	return nil
+}
+
+// Authenticate returns the live session whose secret is secret, renewing its idle timeout at
+// most once per TouchInterval. The returned session may be shared with other callers and the
+// cache: it must not be modified.
+//
+// A malformed secret is rejected before any hashing or lookup. An unknown, idle-expired,
+// absolute-expired or revoked session (created before the user's not-before time) gives
+// gatehouse.ErrSessionExpired, and a dead session is deleted from the store on the way. A store
+// failure gives gatehouse.ErrUnavailable, never a session.
+func (m *Manager) Authenticate(ctx context.Context, secret string) (*gatehouse.Session, error) {
+	if !gatehouse.ValidSecret(secret) {
+		return nil, gatehouse.ErrSessionExpired
+	}
+	h := hashSecret(secret)
+	now := m.now()
+	if m.cache == nil {
+		return m.authStored(ctx, h, now, 0)
+	}
+	s, gen := m.cache.get(h)
+	if s == nil {
+		return m.authStored(ctx, h, now, gen)
+	}
+	return m.authCached(ctx, h, s, now)
+}
+
+// authCached finishes Authenticate for a cache hit. s is shared and never written: a touch
+// replaces it in the cache with a renewed copy.
+func (m *Manager) authCached(ctx context.Context, h gatehouse.Hash, s *gatehouse.Session, now time.Time) (*gatehouse.Session, error) {
+	if err := m.check(ctx, h, s, now); err != nil {
+		return nil, err
+	}
+	if now.Sub(s.LastSeenAt) < m.touchEvery {
+		return s, nil
+	}
+	next := *s
+	next.LastSeenAt = now
+	if !m.cache.replace(h, s, &next) {
+		// Another request renewed it first (or it was just revoked, concurrently with this
+		// request): s was live when read, and one write per interval is enough.
+		return s, nil
+	}
+	if err := m.touch(ctx, h, now); err != nil {
+		// The cache may now be ahead of the store: drop it so the store stays the authority.
+		m.cache.remove(h)
+		return nil, err
+	}
+	return &next, nil
+}
+
+// authStored finishes Authenticate from the store. With a cache, gen is the cache generation
+// read before the store, which keeps a session deleted meanwhile out of the cache.
+func (m *Manager) authStored(ctx context.Context, h gatehouse.Hash, now time.Time, gen uint64) (*gatehouse.Session, error) {
+	s, found, err := m.store.FindSession(ctx, h)
+	if err != nil {
+		return nil, storeErr("find", err)
+	}
+	if !found {
+		return nil, gatehouse.ErrSessionExpired
+	}
+	if err := m.check(ctx, h, s, now); err != nil {
+		return nil, err
+	}
+	if now.Sub(s.LastSeenAt) >= m.touchEvery {
+		if err := m.touch(ctx, h, now); err != nil {
+			return nil, err
+		}
+		s.LastSeenAt = now // s is this call's own copy until it is cached below.
+	}
+	if m.cache != nil {
+		m.cache.insert(h, s, gen, now)
+	}
+	return s, nil
+}
+
+// check returns gatehouse.ErrSessionExpired, after deleting the session, if s is dead at now.
+func (m *Manager) check(ctx context.Context, h gatehouse.Hash, s *gatehouse.Session, now time.Time) error {
+	if m.timedOut(s, now) {
+		m.discard(ctx, h)
+		return gatehouse.ErrSessionExpired
+	}
+	nb, err := m.revs.NotBefore(ctx, s.User.UserID)
+	if err != nil {
+		return storeErr("not before", err)
+	}
+	if gatehouse.IssuedBefore(s.CreatedAt, nb) {
+		m.discard(ctx, h)
+		return gatehouse.ErrSessionExpired
+	}
+	return nil
+}
+
+// touch writes the last-seen time; a session deleted meanwhile gives ErrSessionExpired.
+func (m *Manager) touch(ctx context.Context, h gatehouse.Hash, now time.Time) error {
+	found, err := m.store.TouchSession(ctx, h, now)
+	if err != nil {
+		return storeErr("touch", err)
+	}
+	if !found {
+		m.uncache(h)
+		return gatehouse.ErrSessionExpired
+	}
+	return nil
+}
+
+// timedOut reports whether s is past its absolute or idle expiry at now.
+func (m *Manager) timedOut(s *gatehouse.Session, now time.Time) bool {
+	return !now.Before(m.ExpiresAt(s))
+}
+
+// ExpiresAt returns when s ends unless it is used again: the earlier of its absolute expiry and
+// its last use plus the idle timeout.
+func (m *Manager) ExpiresAt(s *gatehouse.Session) time.Time {
+	idle := s.LastSeenAt.Add(m.idle)
+	if idle.Before(s.ExpiresAt) {
+		return idle
+	}
+	return s.ExpiresAt
+}
+
+// discard deletes a dead session, best effort: its death does not depend on the delete.
+func (m *Manager) discard(ctx context.Context, h gatehouse.Hash) {
+	_, _ = m.store.DeleteSession(ctx, h)
+	m.uncache(h)
+}
+
+func (m *Manager) uncache(h gatehouse.Hash) {
+	if m.cache != nil {
+		m.cache.remove(h)
+	}
+}
+
+// Stats returns cache statistics; all zero without a cache.
+func (m *Manager) Stats() Stats {
+	if m.cache == nil {
+		return Stats{}
+	}
+	return m.cache.stats()
+}
+
+// hashSecret is gatehouse.HashSecret without its allocation: the secret is copied to a stack
+// buffer instead of a heap-allocated []byte.
+func hashSecret(secret string) gatehouse.Hash {
+	var buf [64]byte
+	if len(secret) > len(buf) {
+		return gatehouse.HashSecret(secret)
+	}
+	return sha256.Sum256(append(buf[:0], secret...))
+}
+
+// cleanUserAgent makes ua valid UTF-8 and cuts it to MaxUserAgent bytes at a rune boundary.
+func cleanUserAgent(ua string) string {
+	ua = strings.ToValidUTF8(ua, "\uFFFD")
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	cut := MaxUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	// Clone so that the session does not pin a long header in memory.
+	return strings.Clone(ua[:cut])
+}
+
+// storeErr wraps a store failure as gatehouse.ErrUnavailable, unless it already carries a
+// gatehouse error (such as ErrUnavailable from an adapter), which it keeps.
+func storeErr(op string, err error) error {
+	var ge *gatehouse.Error
+	if errors.As(err, &ge) {
+		return fmt.Errorf("session: %s: %w", op, err)
+	}
+	return gatehouse.Unavailable("session: "+op, err)
+}

@@ -1,0 +1,122 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// errClaims marks the claim checks the JWT library does not make itself.
+var errClaims = errors.New("invalid gatehouse claims")
+
+// accessClaims is the claim set of an access token as Verify reads it (aud may be a string or
+// an array).
+type accessClaims struct {
+	jwt.RegisteredClaims
+	Name     string         `json:"name"`
+	Email    string         `json:"email"`
+	Role     gatehouse.Role `json:"role"`
+	Username string         `json:"username"`
+	SID      string         `json:"sid,omitempty"`
+	// IAT shadows RegisteredClaims.IssuedAt, which the library would round to whole
+	// seconds: gatehouse stamps iat with milliseconds (gatehouse.StampPrecision).
+	IAT json.Number `json:"iat"`
+	iat time.Time
+}
+
+// GetIssuedAt returns iat with its fraction, for the library's "iat not in the future" check.
+func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error) {
+	if c.IAT == "" {
+		return nil, nil
+	}
+	f, err := c.IAT.Float64()
+	if err != nil || f < 0 || f > maxDateSeconds {
+		return nil, errors.Join(errClaims, errors.New("iat is not a valid NumericDate"))
+	}
+	ms := int64(f*1000 + 0.5)
+	c.iat = time.UnixMilli(ms)
+	return &jwt.NumericDate{Time: c.iat}, nil
+}
+
+// maxDateSeconds bounds NumericDates (year 9999) so that float conversions stay exact to the
+// millisecond.
+const maxDateSeconds = 253402300799
+
+// Validate runs after the library's checks of exp, nbf, iat, iss and aud: it requires sub, jti
+// and iat, and a known role.
+func (c *accessClaims) Validate() error {
+	switch {
+	case c.Subject == "":
+		return errors.Join(errClaims, errors.New("sub is required"))
+	case c.ID == "":
+		return errors.Join(errClaims, errors.New("jti is required"))
+	case c.IAT == "" || c.iat.IsZero():
+		return errors.Join(errClaims, errors.New("iat is required"))
+	case !c.Role.Valid():
+		return errors.Join(errClaims, errors.New("role is not a gatehouse role"))
+	}
+	return nil
+}
+
+// token returns what c says about its bearer.
+func (c *accessClaims) token() *gatehouse.Token {
+	return &gatehouse.Token{
+		Principal: gatehouse.Principal{
+			UserID:   c.Subject,
+			Username: c.Username,
+			Name:     c.Name,
+			Email:    c.Email,
+			Role:     c.Role,
+		},
+		ID:        c.ID,
+		Family:    c.SID,
+		IssuedAt:  c.iat,
+		ExpiresAt: c.ExpiresAt.Time,
+	}
+}
+
+// issueClaims is the claim set Issue signs. aud is a single string (RFC 7519 allows it and
+// most verifiers expect it for one audience). It implements jwt.Claims only to satisfy
+// jwt.NewWithClaims; nothing validates it.
+type issueClaims struct {
+	Subject   string `json:"sub"`
+	Name      string `json:"name"`
+	Email     string `json:"email"`
+	Role      string `json:"role"`
+	Username  string `json:"username"`
+	Issuer    string `json:"iss"`
+	Audience  string `json:"aud"`
+	IssuedAt  json.Number `json:"iat"` // seconds with milliseconds
+	NotBefore int64  `json:"nbf"`
+	ExpiresAt int64  `json:"exp"`
+	ID        string `json:"jti"`
+	SID       string `json:"sid,omitempty"`
+}
+
+func (c *issueClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return unixDate(c.ExpiresAt), nil
+}
+func (c *issueClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return nil, nil }
+func (c *issueClaims) GetNotBefore() (*jwt.NumericDate, error) { return unixDate(c.NotBefore), nil }
+func (c *issueClaims) GetIssuer() (string, error)              { return c.Issuer, nil }
+func (c *issueClaims) GetSubject() (string, error)             { return c.Subject, nil }
+func (c *issueClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings{c.Audience}, nil
+}
+
+// numericDateMillis writes t as a NumericDate with milliseconds, "1700000000.123", or whole
+// seconds when the fraction is zero.
+func numericDateMillis(t time.Time) json.Number {
+	ms := t.UnixMilli()
+	if ms%1000 == 0 {
+		return json.Number(strconv.FormatInt(ms/1000, 10))
+	}
+	return json.Number(fmt.Sprintf("%d.%03d", ms/1000, ms%1000))
+}
+
+func unixDate(sec int64) *jwt.NumericDate { return jwt.NewNumericDate(time.Unix(sec, 0)) }

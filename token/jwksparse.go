@@ -1,0 +1,96 @@
+package token
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// MaxJWKSSize caps the JWK Set that ParseJWKS accepts.
+const MaxJWKSSize = 1 << 20
+
+// ParseJWKS returns a verify-only KeySet holding the EdDSA (Ed25519) and ES256 (P-256) public
+// keys of a JWK Set, such as the one a gatehouse server publishes. Each key must name its alg,
+// which binds it; keys of other types, keys without a kid and sets with private members are
+// refused. The result can verify tokens but not sign them (Issue fails) and is never reloaded.
+func ParseJWKS(data []byte, now func() time.Time) (*KeySet, error) {
+	if len(data) > MaxJWKSSize {
+		return nil, errors.New("token: JWK Set too large")
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("token: JWK Set: %w", err)
+	}
+	s := &snapshot{byKID: map[string]*key{}}
+	for i, m := range set.Keys {
+		k, err := parseJWK(m)
+		if err != nil {
+			return nil, fmt.Errorf("token: JWK Set key %d: %w", i, err)
+		}
+		if _, dup := s.byKID[k.kid]; dup {
+			return nil, fmt.Errorf("token: JWK Set: duplicate kid %q", k.kid)
+		}
+		s.keys = append(s.keys, k)
+		s.byKID[k.kid] = k
+	}
+	if len(s.keys) == 0 {
+		return nil, errors.New("token: JWK Set has no usable key")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	ks := &KeySet{opts: KeyOptions{Alg: s.keys[0].alg, Now: now}}
+	ks.snap.Store(s)
+	return ks, nil
+}
+
+func parseJWK(m map[string]any) (*key, error) {
+	str := func(name string) string { v, _ := m[name].(string); return v }
+	if _, private := m["d"]; private {
+		return nil, errors.New("private key material in a public JWK Set")
+	}
+	kid, alg := str("kid"), str("alg")
+	if kid == "" || len(kid) > maxKIDLen {
+		return nil, errors.New("missing or oversized kid")
+	}
+	if use := str("use"); use != "" && use != "sig" {
+		return nil, fmt.Errorf("kid %q: use %q is not sig", kid, use)
+	}
+	k := &key{kid: kid, alg: alg}
+	switch {
+	case alg == AlgEdDSA && str("kty") == "OKP" && str("crv") == "Ed25519":
+		x, err := base64.RawURLEncoding.Strict().DecodeString(str("x"))
+		if err != nil || len(x) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("kid %q: bad Ed25519 x", kid)
+		}
+		k.method, k.verify = jwt.SigningMethodEdDSA, ed25519.PublicKey(x)
+	case alg == AlgES256 && str("kty") == "EC" && str("crv") == "P-256":
+		pub, err := parseP256(str("x"), str("y"))
+		if err != nil {
+			return nil, fmt.Errorf("kid %q: %w", kid, err)
+		}
+		k.method, k.verify = jwt.SigningMethodES256, pub
+	default:
+		return nil, fmt.Errorf("kid %q: unsupported key (kty %q, crv %q, alg %q)", kid, str("kty"), str("crv"), alg)
+	}
+	return k, nil
+}
+
+func parseP256(xs, ys string) (*ecdsa.PublicKey, error) {
+	x, errx := base64.RawURLEncoding.Strict().DecodeString(xs)
+	y, erry := base64.RawURLEncoding.Strict().DecodeString(ys)
+	if errx != nil || erry != nil || len(x) != 32 || len(y) != 32 {
+		return nil, errors.New("bad P-256 coordinates")
+	}
+	// ParseUncompressedPublicKey checks that the point is on the curve.
+	return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+}

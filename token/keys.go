@@ -1,0 +1,288 @@
+package token
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Signing algorithms a KeySet can hold. A key is bound to its algorithm: it is only ever used
+// with it.
+const (
+	AlgEdDSA = "EdDSA" // Ed25519, the default
+	AlgES256 = "ES256" // ECDSA on P-256 with SHA-256
+	AlgHS256 = "HS256" // HMAC with SHA-256; the secret never leaves the server
+)
+
+// MinHMACSecret is the smallest accepted HS256 secret, in bytes.
+const MinHMACSecret = 32
+
+// unknownKIDReloadEvery is how often a token naming an unknown kid may make the key set re-read
+// its file.
+const unknownKIDReloadEvery = time.Second
+
+// KeyOptions configures LoadKeySet and RotateFile.
+type KeyOptions struct {
+	// Alg is the signing algorithm: AlgEdDSA (the default when empty), AlgES256 or AlgHS256.
+	Alg string
+	// HMACSecret is the HS256 secret from the configuration, at least MinHMACSecret bytes.
+	// When it is empty and Alg is HS256, a random 32-byte secret is generated and kept in the
+	// key file. Other algorithms ignore it.
+	HMACSecret []byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// KeySet holds the signing and verification keys of one key file. The newest key of the
+// configured algorithm signs; every key in the file verifies tokens of its own algorithm.
+// Lookups read an immutable snapshot through an atomic pointer, so they take no lock.
+type KeySet struct {
+	path string
+	opts KeyOptions
+
+	snap atomic.Pointer[snapshot]
+	// mu serialises Reload and Rotate (readers never take it).
+	mu sync.Mutex
+	// lastUnknown is the Unix nanosecond time of the last reload caused by an unknown kid.
+	lastUnknown atomic.Int64
+}
+
+// snapshot is an immutable view of the key file.
+type snapshot struct {
+	keys    []*key // in file order, oldest first
+	byKID   map[string]*key
+	signing *key
+	jwks    []byte
+	digest  [sha256.Size]byte // of the file content it was built from
+}
+
+// LoadKeySet opens the key file at path, creating it (mode 0600, directory 0700) with one
+// generated key of opts.Alg when it does not exist. An existing file that cannot be read, is
+// not valid, is readable by group or others, or holds a key that is too short is an error: it
+// is never replaced. When the file holds no key of opts.Alg (for HS256 with opts.HMACSecret: no
+// key with that secret), one is added and the file rewritten. HS256 secrets shorter than
+// MinHMACSecret bytes are an error.
+func LoadKeySet(path string, opts KeyOptions) (*KeySet, error) {
+	opts, err := normalizeKeyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	ks := &KeySet{path: path, opts: opts}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	f, raw, err := loadOrCreateKeyFile(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !f.hasSigningKey(opts) {
+		if f, raw, err = addKeyAndWrite(path, f, opts, opts.HMACSecret, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := ks.install(f, raw); err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
+// RotateFile adds a new signing key to the key file at path (creating the file first if
+// needed) and returns the new key's kid. It is what `gatehouse keys rotate` runs; a running
+// server picks the new key up on its next Reload.
+func RotateFile(path string, opts KeyOptions) (kid string, err error) {
+	ks, err := LoadKeySet(path, opts)
+	if err != nil {
+		return "", err
+	}
+	return ks.Rotate()
+}
+
+// Rotate adds a new key of the signing algorithm, makes it the signing key and writes the
+// file; older keys stay for verification. It re-reads the file first so that a rotation made
+// by another process is not lost. With HS256 and a configured HMACSecret it returns an error:
+// that secret is changed in the configuration.
+func (ks *KeySet) Rotate() (kid string, err error) {
+	if ks.opts.Alg == AlgHS256 && len(ks.opts.HMACSecret) > 0 {
+		return "", errors.New("token: the HS256 secret comes from the configuration; change it there to rotate")
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	raw, err := readKeyFile(ks.path)
+	if err != nil {
+		return "", err
+	}
+	f, err := parseKeyFile(ks.path, raw)
+	if err != nil {
+		return "", err
+	}
+	f, raw, err = addKeyAndWrite(ks.path, f, ks.opts, nil, false)
+	if err != nil {
+		return "", err
+	}
+	if err := ks.install(f, raw); err != nil {
+		return "", err
+	}
+	return ks.snap.Load().signing.kid, nil
+}
+
+// Reload re-reads the key file and reports whether its content changed since the last load.
+// On any error (unreadable, corrupt, no key of the signing algorithm any more) the keys in use
+// stay as they were. The server calls it on a ticker, and Verify calls it (at most once a
+// second) when a token names an unknown kid.
+func (ks *KeySet) Reload() (changed bool, err error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	raw, err := readKeyFile(ks.path)
+	if err != nil {
+		return false, err
+	}
+	if sha256.Sum256(raw) == ks.snap.Load().digest {
+		return false, nil
+	}
+	f, err := parseKeyFile(ks.path, raw)
+	if err != nil {
+		return false, err
+	}
+	if !f.hasSigningKey(ks.opts) {
+		return false, fmt.Errorf("token: key file %s: no %s signing key any more; keeping the loaded keys", ks.path, ks.opts.Alg)
+	}
+	return true, ks.install(f, raw)
+}
+
+// JWKS returns the RFC 7517 JWK Set of the public keys (EdDSA and ES256, never HMAC) as JSON.
+// The slice is shared: callers must not modify it.
+func (ks *KeySet) JWKS() []byte { return ks.snap.Load().jwks }
+
+// SigningAlg returns the algorithm of the signing key.
+func (ks *KeySet) SigningAlg() string { return ks.opts.Alg }
+
+// SigningKID returns the kid of the current signing key.
+func (ks *KeySet) SigningKID() string { return ks.snap.Load().signing.kid }
+
+// KIDs returns the kids of every key in the set, oldest first.
+func (ks *KeySet) KIDs() []string {
+	s := ks.snap.Load()
+	kids := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		kids[i] = k.kid
+	}
+	return kids
+}
+
+// Path returns the key file's path.
+func (ks *KeySet) Path() string { return ks.path }
+
+// lookup returns the key with that kid, or nil.
+func (ks *KeySet) lookup(kid string) *key { return ks.snap.Load().byKID[kid] }
+
+// lookupOrReload returns the key with that kid; when it is unknown it reloads the file first,
+// at most once per unknownKIDReloadEvery, so that keys rotated by another process are found
+// while hostile kids cannot make the server read the file in a loop.
+func (ks *KeySet) lookupOrReload(kid string) *key {
+	if k := ks.lookup(kid); k != nil {
+		return k
+	}
+	now := ks.opts.Now().UnixNano()
+	last := ks.lastUnknown.Load()
+	if now-last < int64(unknownKIDReloadEvery) && now >= last {
+		return nil
+	}
+	if !ks.lastUnknown.CompareAndSwap(last, now) {
+		return nil
+	}
+	if _, err := ks.Reload(); err != nil {
+		return nil
+	}
+	return ks.lookup(kid)
+}
+
+// install builds a snapshot of f and publishes it. The caller holds ks.mu.
+func (ks *KeySet) install(f *keyFile, raw []byte) error {
+	s, err := newSnapshot(f, ks.opts, raw)
+	if err != nil {
+		return fmt.Errorf("token: key file %s: %w", ks.path, err)
+	}
+	ks.snap.Store(s)
+	return nil
+}
+
+func newSnapshot(f *keyFile, opts KeyOptions, raw []byte) (*snapshot, error) {
+	s := &snapshot{byKID: make(map[string]*key, len(f.Keys)), digest: sha256.Sum256(raw)}
+	for _, fk := range f.Keys {
+		k, err := fk.decode()
+		if err != nil {
+			return nil, err
+		}
+		s.keys = append(s.keys, k)
+		s.byKID[k.kid] = k
+		if k.signs(opts) {
+			s.signing = k // the last matching key in file order is the newest
+		}
+	}
+	if s.signing == nil {
+		return nil, fmt.Errorf("no %s signing key", opts.Alg)
+	}
+	jwks, err := buildJWKS(s.keys)
+	if err != nil {
+		return nil, err
+	}
+	s.jwks = jwks
+	return s, nil
+}
+
+func normalizeKeyOptions(opts KeyOptions) (KeyOptions, error) {
+	if opts.Alg == "" {
+		opts.Alg = AlgEdDSA
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	switch opts.Alg {
+	case AlgEdDSA, AlgES256:
+		opts.HMACSecret = nil
+	case AlgHS256:
+		if len(opts.HMACSecret) > 0 && len(opts.HMACSecret) < MinHMACSecret {
+			return opts, errors.New("token: HS256 secret must be at least 32 bytes")
+		}
+	default:
+		return opts, fmt.Errorf("token: unsupported signing algorithm %q (want EdDSA, ES256 or HS256)", opts.Alg)
+	}
+	return opts, nil
+}
+
+// loadOrCreateKeyFile reads and parses the file at path, or creates it with one new key when
+// it does not exist. Of processes starting at once on a missing file, the first to create it
+// wins and the others load its key.
+func loadOrCreateKeyFile(path string, opts KeyOptions) (*keyFile, []byte, error) {
+	raw, err := readKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		f, created, werr := addKeyAndWrite(path, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true)
+		if !errors.Is(werr, errKeyFileExists) {
+			return f, created, werr
+		}
+		raw, err = readKeyFile(path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := parseKeyFile(path, raw)
+	return f, raw, err
+}
+
+// addKeyAndWrite appends a new key of opts.Alg to f (using secret for HS256 when given) and
+// writes the file atomically (see writeKeyFile for exclusive).
+func addKeyAndWrite(path string, f *keyFile, opts KeyOptions, secret []byte, exclusive bool) (*keyFile, []byte, error) {
+	fk, err := generateKey(opts.Alg, secret, opts.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	next := &keyFile{Version: keyFileVersion, Keys: append(f.Keys[:len(f.Keys):len(f.Keys)], fk)}
+	raw, err := writeKeyFile(path, next, exclusive)
+	if err != nil {
+		return nil, nil, err
+	}
+	return next, raw, nil
+}

@@ -1,0 +1,176 @@
+package token_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+// countingStore counts the calls that reach the store, to prove that malformed secrets never
+// do.
+type countingStore struct {
+	gatehouse.RefreshStore
+	calls atomic.Int64
+}
+
+func (c *countingStore) RotateRefresh(ctx context.Context, old, next gatehouse.Hash, now time.Time) (*gatehouse.RefreshFamily, error) {
+	c.calls.Add(1)
+	return c.RefreshStore.RotateRefresh(ctx, old, next, now)
+}
+
+func (c *countingStore) RefreshFamilyByToken(ctx context.Context, h gatehouse.Hash) (*gatehouse.RefreshFamily, bool, error) {
+	c.calls.Add(1)
+	return c.RefreshStore.RefreshFamilyByToken(ctx, h)
+}
+
+type refreshClock struct{ ns atomic.Int64 }
+
+func (c *refreshClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *refreshClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+
+func newRefresher(t *testing.T, ttl time.Duration) (*token.Refresher, *countingStore, *refreshClock) {
+	t.Helper()
+	clock := &refreshClock{}
+	clock.ns.Store(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	store := &countingStore{RefreshStore: memory.NewRefreshStore()}
+	return token.NewRefresher(store, ttl, clock.Now), store, clock
+}
+
+func TestRefresherRotation(t *testing.T) {
+	r, _, clock := newRefresher(t, 0)
+	ctx := context.Background()
+	first, f, err := r.Start(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gatehouse.ValidSecret(first) || f.UserID != "u1" || !gatehouse.ValidID(f.ID) ||
+		!f.ExpiresAt.Equal(clock.Now().Add(30*24*time.Hour)) {
+		t.Fatalf("Start = %q, %+v", first, f)
+	}
+	second, f2, err := r.Rotate(ctx, first)
+	if err != nil || f2.ID != f.ID || second == first || !gatehouse.ValidSecret(second) {
+		t.Fatalf("Rotate = %q, %+v, %v", second, f2, err)
+	}
+	third, _, err := r.Rotate(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replaying the first token revokes the family: the current one dies too.
+	if _, _, err := r.Rotate(ctx, first); !errors.Is(err, gatehouse.ErrRefreshReuse) {
+		t.Fatalf("reuse: %v, want ErrRefreshReuse", err)
+	}
+	if _, _, err := r.Rotate(ctx, third); !errors.Is(err, gatehouse.ErrInvalidToken) {
+		t.Fatalf("current token after reuse: %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
+	r, store, _ := newRefresher(t, 0)
+	ctx := context.Background()
+	good := gatehouse.NewSecret()
+	for _, s := range []string{"", "short", good + "x", good[:42] + "!", "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2ln"} {
+		if _, _, err := r.Rotate(ctx, s); !errors.Is(err, gatehouse.ErrInvalidToken) {
+			t.Fatalf("Rotate(%q) = %v, want ErrInvalidToken", s, err)
+		}
+		if found, err := r.RevokeToken(ctx, s); found || err != nil {
+			t.Fatalf("RevokeToken(%q) = %v, %v", s, found, err)
+		}
+	}
+	if n := store.calls.Load(); n != 0 {
+		t.Fatalf("malformed secrets reached the store %d times", n)
+	}
+	// A well-formed but unknown secret is invalid too (after asking the store).
+	if _, _, err := r.Rotate(ctx, good); !errors.Is(err, gatehouse.ErrInvalidToken) || errors.Is(err, gatehouse.ErrRefreshReuse) {
+		t.Fatalf("unknown secret: %v", err)
+	}
+}
+
+func TestRefresherExpiry(t *testing.T) {
+	r, _, clock := newRefresher(t, time.Hour)
+	ctx := context.Background()
+	secret, _, err := r.Start(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(59 * time.Minute)
+	if secret, _, err = r.Rotate(ctx, secret); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	clock.Add(time.Minute) // rotation does not extend the family
+	if _, _, err := r.Rotate(ctx, secret); !errors.Is(err, gatehouse.ErrTokenExpired) {
+		t.Fatalf("after expiry: %v, want ErrTokenExpired", err)
+	}
+}
+
+func TestRefresherRevoke(t *testing.T) {
+	r, _, _ := newRefresher(t, 0)
+	ctx := context.Background()
+	a, fa, _ := r.Start(ctx, "u1")
+	b, _, _ := r.Start(ctx, "u1")
+	c, _, _ := r.Start(ctx, "u2")
+	d, _, _ := r.Start(ctx, "u2")
+	if err := r.RevokeFamily(ctx, fa.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RevokeFamily(ctx, fa.ID); err != nil {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	if _, _, err := r.Rotate(ctx, a); !errors.Is(err, gatehouse.ErrInvalidToken) {
+		t.Fatalf("revoked family: %v", err)
+	}
+	// RevokeToken through an already rotated token kills the family.
+	c2, _, err := r.Rotate(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := r.RevokeToken(ctx, c); !found || err != nil {
+		t.Fatalf("RevokeToken = %v, %v", found, err)
+	}
+	if _, _, err := r.Rotate(ctx, c2); !errors.Is(err, gatehouse.ErrInvalidToken) {
+		t.Fatalf("after RevokeToken: %v", err)
+	}
+	if found, err := r.RevokeToken(ctx, c); found || err != nil {
+		t.Fatalf("RevokeToken again = %v, %v", found, err)
+	}
+	if err := r.RevokeUser(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Rotate(ctx, b); !errors.Is(err, gatehouse.ErrInvalidToken) {
+		t.Fatalf("after RevokeUser: %v", err)
+	}
+	if _, _, err := r.Rotate(ctx, d); err != nil {
+		t.Fatalf("another user's family: %v", err)
+	}
+}
+
+func TestRefresherConcurrentRotate(t *testing.T) {
+	r, _, _ := newRefresher(t, 0)
+	ctx := context.Background()
+	secret, _, _ := r.Start(ctx, "u1")
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := r.Rotate(ctx, secret)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, gatehouse.ErrRefreshReuse) && !errors.Is(err, gatehouse.ErrInvalidToken):
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d rotations won, want 1", wins.Load())
+	}
+}

@@ -1,0 +1,191 @@
+// Package token issues and verifies gatehouse's JWT access tokens and rotates its opaque
+// refresh tokens.
+//
+// Access tokens are signed with the newest key of a KeySet (EdDSA by default, ES256 or HS256)
+// and name it by kid. Verify trusts nothing in the token to choose how it is checked: the
+// algorithm must be on an explicit allow-list and equal to the algorithm the kid's key is
+// bound to, the key comes only from the key set (never from jwk, jku, x5u or x5c headers),
+// and the size is capped before anything is decoded. Revocation is not Verify's business: the
+// caller checks the token's jti and the user's not-before time.
+//
+// Refresh tokens are opaque random secrets (never JWTs) stored only as hashes in a
+// gatehouse.RefreshStore; see Refresher.
+package token
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults of Config.
+const (
+	DefaultAccessTTL = 15 * time.Minute
+	DefaultLeeway    = 30 * time.Second
+	DefaultMaxSize   = 8192
+)
+
+// TypAccessToken is the typ header of access tokens (RFC 9068).
+const TypAccessToken = "at+jwt"
+
+// Config configures a Service.
+type Config struct {
+	// Issuer (iss) and Audience (aud) are required. Verify requires iss to be exactly Issuer
+	// and aud to contain Audience.
+	Issuer, Audience string
+	// AccessTTL is the lifetime of an access token; default DefaultAccessTTL (15 minutes).
+	AccessTTL time.Duration
+	// Leeway is the allowed clock skew for exp, nbf and iat; default DefaultLeeway (30 s).
+	// A negative value means none.
+	Leeway time.Duration
+	// MaxSize is the largest token Verify decodes, in bytes; default DefaultMaxSize (8 KiB).
+	MaxSize int
+	// Algorithms are the accepted algorithms; default: the key set's signing algorithm only.
+	// "none" is never accepted, in any spelling.
+	Algorithms []string
+	// CacheSize is the number of verified tokens remembered; 0 means DefaultCacheSize
+	// (100 000), a negative value disables the cache.
+	CacheSize int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service issues and verifies access tokens. It is safe for concurrent use.
+type Service struct {
+	keys   *KeySet
+	cfg    Config
+	parser *jwt.Parser
+	cache  *verifiedCache // nil when disabled
+}
+
+// NewService returns a Service that signs with keys' signing key. It returns an error when
+// Issuer or Audience is empty, an algorithm is unknown or "none", or the signing algorithm is
+// not among the accepted ones.
+func NewService(keys *KeySet, cfg Config) (*Service, error) {
+	cfg, err := normalizeConfig(keys, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{keys: keys, cfg: cfg}
+	s.parser = jwt.NewParser(
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithStrictDecoding(), // one token, one spelling: no stray bits in the last base64 character
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(cfg.Now),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+	)
+	if cfg.CacheSize > 0 {
+		s.cache = newVerifiedCache(cfg.CacheSize)
+	}
+	return s, nil
+}
+
+func normalizeConfig(keys *KeySet, cfg Config) (Config, error) {
+	if keys == nil {
+		return cfg, errors.New("token: a key set is required")
+	}
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return cfg, errors.New("token: issuer and audience are required")
+	}
+	cfg.AccessTTL = defaultDuration(cfg.AccessTTL, DefaultAccessTTL)
+	cfg.Leeway = max(defaultDuration(cfg.Leeway, DefaultLeeway), 0)
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = DefaultMaxSize
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	algs, err := acceptedAlgorithms(cfg.Algorithms, keys.SigningAlg())
+	cfg.Algorithms = algs
+	return cfg, err
+}
+
+func defaultDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// acceptedAlgorithms checks the allow-list, which must contain the signing algorithm.
+func acceptedAlgorithms(algs []string, signing string) ([]string, error) {
+	if len(algs) == 0 {
+		return []string{signing}, nil
+	}
+	out := make([]string, 0, len(algs))
+	for _, a := range algs {
+		switch {
+		case strings.EqualFold(a, "none"):
+			return nil, errors.New(`token: the "none" algorithm is never accepted`)
+		case a != AlgEdDSA && a != AlgES256 && a != AlgHS256:
+			return nil, fmt.Errorf("token: unsupported algorithm %q (want EdDSA, ES256 or HS256)", a)
+		}
+		out = append(out, a)
+	}
+	for _, a := range out {
+		if a == signing {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("token: the signing algorithm %s must be among the accepted algorithms", signing)
+}
+
+// Keys returns the service's key set.
+func (s *Service) Keys() *KeySet { return s.keys }
+
+// AccessTTL returns the lifetime of the tokens Issue makes.
+func (s *Service) AccessTTL() time.Duration { return s.cfg.AccessTTL }
+
+// Leeway returns the clock skew allowed past exp; a revocation must outlast exp by as much.
+func (s *Service) Leeway() time.Duration { return s.cfg.Leeway }
+
+// Issue signs an access token for p with the current signing key. family is the refresh
+// family id carried as "sid" (omitted when empty). iat is the issue time, normally
+// gatehouse.IssueStamp(now, notBefore); it is truncated to milliseconds (written as a
+// fractional NumericDate, which RFC 7519 allows), and the zero time means now. nbf is
+// min(now, iat) and exp is now plus AccessTTL, in whole seconds. It
+// returns an error when p has no user id or an invalid role.
+func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
+	if p.UserID == "" || !p.Role.Valid() {
+		return "", nil, fmt.Errorf("token: cannot issue a token for user %q with role %q", p.UserID, p.Role)
+	}
+	now := s.cfg.Now()
+	if iat.IsZero() {
+		iat = now
+	}
+	iat = iat.Truncate(gatehouse.StampPrecision)
+	nbf := now.Truncate(time.Second)
+	if iat.Before(nbf) {
+		nbf = iat
+	}
+	exp := now.Add(s.cfg.AccessTTL).Truncate(time.Second)
+	c := &issueClaims{
+		Subject: p.UserID, Name: p.Name, Email: p.Email, Role: string(p.Role), Username: p.Username,
+		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience,
+		IssuedAt: numericDateMillis(iat), NotBefore: nbf.Unix(), ExpiresAt: exp.Unix(),
+		ID: gatehouse.NewID(now), SID: family,
+	}
+	k := s.keys.snap.Load().signing
+	if k == nil {
+		return "", nil, errors.New("token: this key set can only verify")
+	}
+	jt := jwt.NewWithClaims(k.method, c)
+	jt.Header["kid"] = k.kid
+	jt.Header["typ"] = TypAccessToken
+	token, err = jt.SignedString(k.sign)
+	if err != nil {
+		return "", nil, fmt.Errorf("token: sign: %w", err)
+	}
+	t = &gatehouse.Token{Principal: p, ID: c.ID, Family: family, IssuedAt: iat, ExpiresAt: time.Unix(c.ExpiresAt, 0)}
+	return token, t, nil
+}
