@@ -84,18 +84,18 @@ func (c *accessClaims) token() *gatehouse.Token {
 // most verifiers expect it for one audience). It implements jwt.Claims only to satisfy
 // jwt.NewWithClaims; nothing validates it.
 type issueClaims struct {
-	Subject   string `json:"sub"`
-	Name      string `json:"name"`
-	Email     string `json:"email"`
-	Role      string `json:"role"`
-	Username  string `json:"username"`
-	Issuer    string `json:"iss"`
-	Audience  string `json:"aud"`
+	Subject   string      `json:"sub"`
+	Name      string      `json:"name"`
+	Email     string      `json:"email"`
+	Role      string      `json:"role"`
+	Username  string      `json:"username"`
+	Issuer    string      `json:"iss"`
+	Audience  string      `json:"aud"`
 	IssuedAt  json.Number `json:"iat"` // seconds with milliseconds
-	NotBefore int64  `json:"nbf"`
-	ExpiresAt int64  `json:"exp"`
-	ID        string `json:"jti"`
-	SID       string `json:"sid,omitempty"`
+	NotBefore int64       `json:"nbf"`
+	ExpiresAt int64       `json:"exp"`
+	ID        string      `json:"jti"`
+	SID       string      `json:"sid,omitempty"`
 }
 
 func (c *issueClaims) GetExpirationTime() (*jwt.NumericDate, error) {
