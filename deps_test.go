@@ -45,7 +45,7 @@ func TestDependencyRule(t *testing.T) {
 			t.Fatal(err)
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
-		if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "examples/") {
+		if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "examples/") || strings.HasPrefix(rel, "scripts/") {
 			continue
 		}
 		allowed, ok := layers[rel]

@@ -49,3 +49,9 @@ type SessionStore interface {
 type Expirer interface {
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
+
+// SessionCounter is an optional SessionStore capability: the number of stored sessions (expired
+// ones that were not swept yet included), for metrics.
+type SessionCounter interface {
+	CountSessions(ctx context.Context) (int, error)
+}

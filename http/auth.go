@@ -283,7 +283,7 @@ type protectedResponse struct {
 
 // handleProtected is the seed's example protected route.
 func (s *Server) handleProtected(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
-	writeJSON(w, http.StatusOK, protectedResponse{Message: "Welcome " + a.Username, User: a.Principal, Auth: a.Method})
+	writeProtected(w, a) // protectedResponse, without reflection
 }
 
 type meResponse struct {

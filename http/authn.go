@@ -5,11 +5,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
 
-// authedHandler is a handler that runs only for an authenticated request.
+// authedHandler is a handler that runs only for an authenticated request. It must not keep a
+// after it returns (a is recycled).
 type authedHandler func(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth)
 
 // authed authenticates the request (bearer token first, then the session cookie), checks that
@@ -18,7 +20,9 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, a *gatehouse.Aut
 // a copy of the request on the hot path.
 func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a, err := s.authenticate(r.Context(), r)
+		a := authPool.Get().(*gatehouse.Auth)
+		defer putAuth(a)
+		err := s.authenticate(r.Context(), r, a)
 		if err != nil {
 			s.Metrics.authDecision(r, err)
 			s.writeError(w, r, err)
@@ -42,37 +46,49 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 
 func isSafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
 
-// authenticate returns who sent r. A bearer token wins over a session cookie; with neither, the
-// error is token_missing.
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (*gatehouse.Auth, error) {
+// authPool recycles the Auth of each request: handlers must not keep it past their return.
+var authPool = sync.Pool{New: func() any { return new(gatehouse.Auth) }}
+
+func putAuth(a *gatehouse.Auth) {
+	*a = gatehouse.Auth{}
+	authPool.Put(a)
+}
+
+var errBadAuthorization = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the Authorization header must be \"Bearer <token>\"")
+
+// authenticate fills a with who sent r. A bearer token wins over a session cookie; with
+// neither, the error is token_missing.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, a *gatehouse.Auth) error {
 	if raw, ok := authorizationHeader(r); ok {
 		tok, ok := parseBearer(raw)
 		if !ok {
-			return nil, gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the Authorization header must be \"Bearer <token>\"")
+			return errBadAuthorization
 		}
-		return s.authenticateToken(ctx, tok)
+		return s.authenticateToken(ctx, tok, a)
 	}
 	if secret, ok := s.sessionCookie(r); ok {
 		sess, err := s.Sessions.Authenticate(ctx, secret)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return &gatehouse.Auth{Principal: sess.User, Method: gatehouse.AuthSession, Session: sess}, nil
+		*a = gatehouse.Auth{Principal: sess.User, Method: gatehouse.AuthSession, Session: sess}
+		return nil
 	}
-	return nil, gatehouse.ErrTokenMissing
+	return gatehouse.ErrTokenMissing
 }
 
 // authenticateToken verifies an access token and checks, from the revocation store's in-process
 // view, that neither its jti nor its user's not-before time revokes it.
-func (s *Server) authenticateToken(ctx context.Context, raw string) (*gatehouse.Auth, error) {
+func (s *Server) authenticateToken(ctx context.Context, raw string, a *gatehouse.Auth) error {
 	t, err := s.Tokens.Verify(raw)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.checkTokenRevocation(ctx, t); err != nil {
-		return nil, err
+		return err
 	}
-	return &gatehouse.Auth{Principal: t.Principal, Method: gatehouse.AuthToken, Token: t}, nil
+	*a = gatehouse.Auth{Principal: t.Principal, Method: gatehouse.AuthToken, Token: t}
+	return nil
 }
 
 var errTokenRevoked = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the token has been revoked")
@@ -121,7 +137,7 @@ func parseBearer(h string) (string, bool) {
 		return "", false
 	}
 	tok := strings.TrimLeft(h[len(scheme):], " ")
-	if tok == "" || strings.ContainsAny(tok, " \t") {
+	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", false
 	}
 	return tok, true

@@ -27,16 +27,19 @@ import (
 // clock is a settable clock for tests: nothing sleeps for expiry. Like a real clock it moves
 // forward a little (1 ms) at every reading, so events have an order.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
 }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
+func newClock() *clock {
+	return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), step: time.Millisecond}
+}
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Millisecond)
+	c.t = c.t.Add(c.step)
 	return c.t
 }
 

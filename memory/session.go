@@ -192,3 +192,8 @@ func (st *SessionStore) deleteLocked(h gatehouse.Hash) bool {
 	}
 	return true
 }
+
+// CountSessions returns the number of stored sessions (gatehouse.SessionCounter).
+func (st *SessionStore) CountSessions(context.Context) (int, error) { return st.Len(), nil }
+
+var _ gatehouse.SessionCounter = (*SessionStore)(nil)

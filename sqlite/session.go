@@ -227,3 +227,14 @@ func (q *preparedQuery) get(ctx context.Context) (*sql.Stmt, error) {
 	q.stmt.Store(s)
 	return s, nil
 }
+
+// CountSessions returns the number of stored sessions (gatehouse.SessionCounter).
+func (st *SessionStore) CountSessions(ctx context.Context) (int, error) {
+	var n int
+	if err := st.db.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+		return 0, storeErr("count sessions", err)
+	}
+	return n, nil
+}
+
+var _ gatehouse.SessionCounter = (*SessionStore)(nil)

@@ -83,7 +83,8 @@ func (a *app) wire(ctx context.Context) error {
 	if a.mirror, err = revocation.NewMirror(ctx, revStore, a.now); err != nil {
 		return fmt.Errorf("revocations: %w", err)
 	}
-	a.sessions = session.NewManager(a.sessionStore(), a.mirror, session.Options{
+	store := a.sessionStore()
+	a.sessions = session.NewManager(store, a.mirror, session.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite",
 	})
@@ -98,7 +99,7 @@ func (a *app) wire(ctx context.Context) error {
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 	})
-	a.registerGauges(metrics)
+	a.registerGauges(metrics, store)
 	return nil
 }
 
@@ -115,7 +116,18 @@ func (a *app) sessionStore() gatehouse.SessionStore {
 	return s
 }
 
-func (a *app) registerGauges(m *ghttp.Metrics) {
+func (a *app) registerGauges(m *ghttp.Metrics, store gatehouse.SessionStore) {
+	if c, ok := store.(gatehouse.SessionCounter); ok {
+		m.GaugeFunc("gatehouse_sessions_active", "Sessions in the session store (not yet swept after expiry included).", func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, err := c.CountSessions(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	}
 	m.GaugeFunc("gatehouse_password_hashes_in_flight", "Password hashes being computed.", func() float64 { return float64(a.hasher.InFlight()) })
 	m.GaugeFunc("gatehouse_password_hashes_waiting", "Logins waiting for a hashing slot.", func() float64 { return float64(a.hasher.Waiting()) })
 }
