@@ -26,8 +26,15 @@ func Now() time.Time { return time.Now() }
 // hashes, never the secrets themselves.
 type Hash [sha256.Size]byte
 
-// HashSecret returns the SHA-256 digest of secret.
-func HashSecret(secret string) Hash { return sha256.Sum256([]byte(secret)) }
+// HashSecret returns the SHA-256 digest of secret. For secrets of the usual size it does not
+// allocate (the bytes are copied to a stack buffer).
+func HashSecret(secret string) Hash {
+	var buf [64]byte
+	if len(secret) > len(buf) {
+		return sha256.Sum256([]byte(secret))
+	}
+	return sha256.Sum256(append(buf[:0], secret...))
+}
 
 // SecretBytes is the number of random bytes in a session id or refresh token (256 bits).
 const SecretBytes = 32

@@ -1,6 +1,7 @@
 package gatehouse_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -32,6 +33,18 @@ func TestValidSecret(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { gatehouse.ValidSecret(good) }); n != 0 {
 		t.Fatalf("ValidSecret allocates %v times", n)
+	}
+}
+
+func TestHashSecret(t *testing.T) {
+	for _, s := range []string{"", "x", strings.Repeat("y", 64), strings.Repeat("z", 65), gatehouse.NewSecret()} {
+		if gatehouse.HashSecret(s) != sha256.Sum256([]byte(s)) {
+			t.Fatalf("HashSecret(%q) is not its SHA-256", s)
+		}
+	}
+	secret := gatehouse.NewSecret()
+	if a := testing.AllocsPerRun(100, func() { _ = gatehouse.HashSecret(secret) }); a != 0 {
+		t.Fatalf("HashSecret allocates %v times", a)
 	}
 }
 

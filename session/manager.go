@@ -9,7 +9,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -124,7 +123,7 @@ func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAge
 	}
 	secret := gatehouse.NewSecret()
 	s := &gatehouse.Session{
-		Hash: hashSecret(secret), Handle: gatehouse.NewID(now), User: p,
+		Hash: gatehouse.HashSecret(secret), Handle: gatehouse.NewID(now), User: p,
 		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(m.absolute),
 		IP: ip, UserAgent: cleanUserAgent(userAgent),
 	}
@@ -163,7 +162,7 @@ func (m *Manager) Authenticate(ctx context.Context, secret string) (*gatehouse.S
 	if !gatehouse.ValidSecret(secret) {
 		return nil, gatehouse.ErrSessionExpired
 	}
-	h := hashSecret(secret)
+	h := gatehouse.HashSecret(secret)
 	now := m.now()
 	if m.cache == nil {
 		return m.authStored(ctx, h, now, 0)
@@ -287,16 +286,6 @@ func (m *Manager) Stats() Stats {
 		return Stats{}
 	}
 	return m.cache.stats()
-}
-
-// hashSecret is gatehouse.HashSecret without its allocation: the secret is copied to a stack
-// buffer instead of a heap-allocated []byte.
-func hashSecret(secret string) gatehouse.Hash {
-	var buf [64]byte
-	if len(secret) > len(buf) {
-		return gatehouse.HashSecret(secret)
-	}
-	return sha256.Sum256(append(buf[:0], secret...))
 }
 
 // cleanUserAgent makes ua valid UTF-8 and cuts it to MaxUserAgent bytes at a rune boundary.

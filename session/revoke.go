@@ -12,7 +12,7 @@ func (m *Manager) Revoke(ctx context.Context, secret string) error {
 	if !gatehouse.ValidSecret(secret) {
 		return nil
 	}
-	h := hashSecret(secret)
+	h := gatehouse.HashSecret(secret)
 	_, err := m.store.DeleteSession(ctx, h)
 	// Uncache even on failure: the store may have deleted it, and a cache miss is harmless.
 	m.uncache(h)
