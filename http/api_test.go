@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/argon2"
 )
 
 func TestTokenFlow(t *testing.T) {
@@ -399,5 +400,42 @@ func TestHeadersOnErrors(t *testing.T) {
 	}
 	if _, err := http.Get(h.srv.URL + "/healthz"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHashQueueAnswers503 runs the production argon2id parameters with a queue of one and a
+// short wait: concurrent logins beyond it get 503 unavailable with Retry-After, never 500,
+// and the login that got the slot succeeds.
+func TestHashQueueAnswers503(t *testing.T) {
+	h := newHarness(t, options{hash: argon2.Options{Params: argon2.DefaultParams, MaxConcurrent: 1, MaxWait: time.Millisecond}})
+	const n = 6
+	var wg sync.WaitGroup
+	results := make(chan response, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results <- h.do("POST", "/api/login", map[string]string{"username": "admin", "password": h.adminPW})
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok, busy := 0, 0
+	for r := range results {
+		switch r.status {
+		case 200:
+			ok++
+		case 503:
+			expect(t, r, 503, "unavailable")
+			if r.header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			busy++
+		default:
+			t.Fatalf("login: %d %s", r.status, r.raw)
+		}
+	}
+	if ok == 0 || busy == 0 {
+		t.Fatalf("%d logins succeeded and %d were turned away; want both", ok, busy)
 	}
 }

@@ -62,6 +62,7 @@ type options struct {
 	secure       bool
 	clock        *clock
 	logs         io.Writer
+	hash         argon2.Options // default: fastParams
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -99,7 +100,10 @@ func newHarness(t testing.TB, o options) *harness {
 	}
 	h.db = db
 	h.users = sqlite.NewUserStore(db)
-	hasher := argon2.New(argon2.Options{Params: fastParams, MaxConcurrent: 4, MaxWait: 5 * time.Second})
+	if o.hash.Params.Memory == 0 {
+		o.hash = argon2.Options{Params: fastParams, MaxConcurrent: 4, MaxWait: 5 * time.Second}
+	}
+	hasher := argon2.New(o.hash)
 	h.acct = account.New(h.users, hasher, account.Policy{}, h.clock.Now)
 	if o.alg == "" {
 		o.alg = "EdDSA"

@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
-	"net/http/httptest"
+	"math/big"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,22 +115,21 @@ func TestUserAddAndKeysRotate(t *testing.T) {
 	}
 }
 
-// TestServe runs the real server on a free port: first-start admin, login, protected, graceful stop.
-func TestServe(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
+// startServe runs serve with args on a free port until the test ends; it returns the address
+// and a function that stops the server and returns its logs.
+func startServe(t *testing.T, args ...string) (addr string, stop func() string) {
+	t.Helper()
 	cfg := &config{}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	cfg.serveFlags(fs)
-	if err := fs.Parse(append([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-format", "json"}, fastHash...)); err != nil {
+	if err := fs.Parse(append(append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, fastHash...), args...)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs bytes.Buffer
-	go func() { done <- serve(ctx, cfg, &syncWriter{w: &logs}, ready) }()
-	var addr string
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	go func() { done <- serve(ctx, cfg, logs, ready) }()
 	select {
 	case addr = <-ready:
 	case err := <-done:
@@ -129,6 +137,32 @@ func TestServe(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start")
 	}
+	stopped := false
+	stop = func() string {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("server did not stop")
+			}
+		}
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		return logs.w.(*bytes.Buffer).String()
+	}
+	t.Cleanup(func() { stop() })
+	return addr, stop
+}
+
+// TestServe runs the real server on a free port: first-start admin, login, protected, graceful stop.
+func TestServe(t *testing.T) {
+	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
+	addr, stop := startServe(t, "--log-format", "json")
 	base := "http://" + addr
 	resp, err := http.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
 	if err != nil {
@@ -151,18 +185,58 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(raw), "Welcome admin") {
 		t.Fatalf("protected: %d %s", resp.StatusCode, raw)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not stop")
-	}
-	if strings.Contains(logs.String(), body.Token) || strings.Contains(logs.String(), "the first admin password") {
+	logs := stop()
+	if strings.Contains(logs, body.Token) || strings.Contains(logs, "the first admin password") {
 		t.Fatal("a secret reached the logs")
 	}
+	if !strings.Contains(logs, "gatehouse listening") {
+		t.Fatalf("logs: %s", logs)
+	}
+}
+
+// TestServeTLS serves HTTPS with a self-signed certificate: session cookies are Secure and
+// carry the __Host- prefix, and tokens name an https issuer.
+func TestServeTLS(t *testing.T) {
+	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
+	certFile, keyFile, pool := selfSigned(t)
+	addr, _ := startServe(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Post("https://"+addr+"/api/login", "application/json",
+		strings.NewReader(`{"username":"admin","password":"the first admin password","mode":"session"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sc := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != 200 || !strings.HasPrefix(sc, "__Host-gatehouse_session=") || !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
+		t.Fatalf("login over TLS: %d, Set-Cookie %q", resp.StatusCode, sc)
+	}
+}
+
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
 
 // syncWriter serialises writes from the server's goroutines.
