@@ -125,6 +125,13 @@ func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p
 	f := r.PostForm
 	in := account.NewUser{Username: f.Get("username"), Password: f.Get("password"), Name: f.Get("name"),
 		Email: f.Get("email"), Role: gatehouse.Role(f.Get("role"))}
+	if errs := s.newUserErrors(in); len(errs) > 0 {
+		if !in.Role.Valid() {
+			in.Role = gatehouse.RoleUser
+		}
+		s.renderAdmin(w, r, p, http.StatusBadRequest, in, errs, "")
+		return
+	}
 	u, err := s.Accounts.Create(r.Context(), in)
 	if err != nil {
 		if !in.Role.Valid() {
@@ -143,6 +150,33 @@ func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p
 	}
 	s.log.InfoContext(r.Context(), "user created", "user_id", u.ID, "role", u.Role, "by", p.user().UserID)
 	redirect(w, r, "/admin/users/"+u.ID+"?msg=user-created")
+}
+
+// newUserErrors checks every field of the create form with the account rules, so that each
+// mistake is shown next to its field at once (Create stops at the first).
+func (s *Server) newUserErrors(in account.NewUser) map[string]string {
+	errs := map[string]string{}
+	check := func(err error) {
+		if f, msg := fieldError(err, "username", "password", "name", "email", "role"); f != "" {
+			errs[f] = msg
+		}
+	}
+	if err := account.ValidateUsername(in.Username); err != nil {
+		check(err)
+	}
+	if _, err := s.Accounts.ValidatePassword(in.Password); err != nil {
+		check(err)
+	}
+	if err := account.ValidateName(in.Name); err != nil {
+		check(err)
+	}
+	if err := account.ValidateEmail(in.Email); err != nil {
+		check(err)
+	}
+	if in.Role != "" && !in.Role.Valid() {
+		errs["role"] = `Must be "user" or "admin".`
+	}
+	return errs
 }
 
 // adminUserView is the page of one user.

@@ -106,6 +106,9 @@ func TestPageAdminCreate(t *testing.T) {
 		p := b.post("/admin/users", c.form)
 		expectPage(t, p, c.status, c.want, `value="Bob B."`)
 	}
+	// Every mistake at once, each next to its field.
+	expectPage(t, b.post("/admin/users", url.Values{"username": {"a b"}, "password": {"short"}, "email": {"x"}, "role": {"root"}, "name": {"\x01"}}), 400,
+		`id="new-username-error"`, `id="new-password-error"`, `id="new-email-error"`, `id="new-role-error"`, `id="new-name-error"`)
 	if _, err := h.users.UserByUsername(t.Context(), "bob"); err == nil {
 		t.Fatal("an invalid form created the user")
 	}

@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, o demoOptions, stderr io.Writer, ready chan<- 
 		return err
 	}
 	sh, err := shop.New(shop.Options{
-		Carts: carts, Authenticate: sessionUser(a.server), SessionStore: "SQLite, " + cfg.dbPath(),
+		Carts: carts, Authenticate: sessionUser(a.server), SessionStore: "SQLite, gatehouse.db",
 		CartStore: "SQLite, table shop_carts", CatalogMaxAge: o.CatalogMaxAge, Logger: log,
 	})
 	if err != nil {
