@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,14 +48,31 @@ type chrome struct {
 	shots   string
 }
 
-func newChrome(t *testing.T) *chrome {
-	exe := chromiumOrSkip(t)
-	d := startDemo(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	t.Cleanup(cancel)
+// sharedChromium is one headless chromium for all the browser tests of the package (each test
+// works in browser contexts of its own, so nothing leaks between tests); TestMain stops it.
+var sharedChromium struct {
+	once    sync.Once
+	browser context.Context
+	stop    func()
+	err     error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedChromium.stop != nil {
+		sharedChromium.stop()
+	}
+	os.Exit(code)
+}
+
+func startChromium(exe string) (context.Context, func(), error) {
+	profile, err := os.MkdirTemp("", "gatehouse-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(t.TempDir()), // a fresh profile
+		chromedp.UserDataDir(profile), // a fresh profile
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true),
@@ -66,12 +84,25 @@ func newChrome(t *testing.T) *chrome {
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,CertificateTransparencyComponentUpdater"),
 	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	stop := func() { cancelBrowser(); cancelAlloc(); os.RemoveAll(profile) }
 	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting chromium: %v", err)
+		stop()
+		return nil, nil, fmt.Errorf("starting chromium: %w", err)
 	}
+	return browser, stop, nil
+}
+
+func newChrome(t *testing.T) *chrome {
+	exe := chromiumOrSkip(t)
+	sharedChromium.once.Do(func() {
+		sharedChromium.browser, sharedChromium.stop, sharedChromium.err = startChromium(exe)
+	})
+	if sharedChromium.err != nil {
+		t.Fatal(sharedChromium.err)
+	}
+	d := startDemo(t)
 	shots := os.Getenv("GATEHOUSE_SCREENSHOT_DIR")
 	if shots == "" {
 		shots = filepath.Join("testdata", "screenshots")
@@ -79,7 +110,7 @@ func newChrome(t *testing.T) *chrome {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &chrome{t: t, browser: browser, base: "http://" + d.Addr, demo: d, shots: shots}
+	return &chrome{t: t, browser: sharedChromium.browser, base: "http://" + d.Addr, demo: d, shots: shots}
 }
 
 // tab is a tab in a browser context of its own: its own cookies, like another device.
@@ -92,6 +123,9 @@ func (c *chrome) tab(userAgent string) *tab {
 	c.t.Helper()
 	ctx, cancel := chromedp.NewContext(c.browser, chromedp.WithNewBrowserContext())
 	c.t.Cleanup(cancel)
+	// Each step of a test is bounded; a hung page fails the test instead of the whole run.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	c.t.Cleanup(cancelTimeout)
 	tb := &tab{c: c, ctx: ctx}
 	if userAgent == phoneUA {
 		tb.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
