@@ -149,6 +149,10 @@ func (s *Server) pageAuthFailed(w http.ResponseWriter, r *http.Request, err erro
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		q.Set("next", r.URL.RequestURI())
 	}
+	if len(q) == 0 {
+		redirect(w, r, "/")
+		return
+	}
 	redirect(w, r, "/?"+q.Encode())
 }
 

@@ -197,7 +197,7 @@ func TestPageRedirectsWhenSignedOut(t *testing.T) {
 	b := h.browser("test")
 	expectRedirect(t, b.get("/account"), "/?next=%2Faccount")
 	expectRedirect(t, b.get("/admin?q=x"), "/?next=%2Fadmin%3Fq%3Dx")
-	expectRedirect(t, b.post("/account/signout-everywhere", nil), "/?")
+	expectRedirect(t, b.post("/account/signout-everywhere", nil), "/")
 
 	// A dead session cookie is cleared and the page says why.
 	b.signIn("admin", h.adminPW)
