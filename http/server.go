@@ -58,6 +58,7 @@ type Server struct {
 	cookieName string
 	cop        *http.CrossOriginProtection
 	handler    http.Handler
+	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
 }
 
 // New returns a server with its routes mounted.
@@ -127,6 +128,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	allowed["/metrics"] = []string{"GET"}
+	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
 
 	// A known path with another method: 405 with Allow, as a JSON error.
 	for path, methods := range allowed {

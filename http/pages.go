@@ -1,0 +1,401 @@
+package http
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// The web pages: server-rendered HTML (html/template, which escapes everything it prints), with
+// templates, stylesheet and icon embedded in the binary, no build step and no JavaScript. They
+// authenticate with the session cookie alone and share the JSON API's services and revocation
+// helpers, so a page action and the matching API call behave the same.
+//
+// Every form POST passes two checks against cross-site request forgery: net/http's
+// CrossOriginProtection (Sec-Fetch-Site / Origin, the same s.cop the API uses) and, once signed
+// in, a synchronizer token derived from the session secret (see csrfToken).
+
+//go:embed html
+var htmlFS embed.FS
+
+// PageLink is an extra link in the navigation bar of the signed-in pages.
+type PageLink struct {
+	Label string
+	Href  string
+}
+
+// SetPageLinks adds links to the navigation bar of the signed-in pages (the shop demo adds
+// itself). Call it before the server starts serving.
+func (s *Server) SetPageLinks(links ...PageLink) { s.pageLinks = append(s.pageLinks[:0:0], links...) }
+
+// pageRoutes mounts the web pages. handle is routes()'s registration function.
+func (s *Server) pageRoutes(handle func(method, path string, h http.HandlerFunc)) {
+	handle("GET", "/{$}", s.handleSignInPage)
+	handle("POST", "/{$}", s.handleSignIn)
+	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
+	handle("GET", "/assets/{name}", handleAsset)
+
+	handle("GET", "/account", s.page(gatehouse.RoleUser, s.handleAccountPage))
+	handle("POST", "/account/password", s.page(gatehouse.RoleUser, s.handleChangePassword))
+	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
+	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
+
+	handle("GET", "/admin", s.page(gatehouse.RoleAdmin, s.handleAdminPage))
+	handle("POST", "/admin/users", s.page(gatehouse.RoleAdmin, s.handleAdminCreatePage))
+	handle("GET", "/admin/users/{id}", s.page(gatehouse.RoleAdmin, s.handleAdminUserPage))
+	handle("POST", "/admin/users/{id}/role", s.page(gatehouse.RoleAdmin, s.handleAdminRolePage))
+	handle("POST", "/admin/users/{id}/disabled", s.page(gatehouse.RoleAdmin, s.handleAdminDisablePage))
+	handle("POST", "/admin/users/{id}/password", s.page(gatehouse.RoleAdmin, s.handleAdminPasswordPage))
+	handle("POST", "/admin/users/{id}/delete", s.page(gatehouse.RoleAdmin, s.handleAdminDeletePage))
+	handle("POST", "/admin/users/{id}/signout-everywhere", s.page(gatehouse.RoleAdmin, s.handleAdminSignOutUserPage))
+	handle("POST", "/admin/sessions/{id}/revoke", s.page(gatehouse.RoleAdmin, s.handleAdminRevokeSessionPage))
+}
+
+// pageReq is a signed-in page request.
+type pageReq struct {
+	sess   *gatehouse.Session // shared with the session cache: read only
+	secret string
+	csrf   string
+}
+
+func (p *pageReq) user() gatehouse.Principal { return p.sess.User }
+
+type pageHandler func(w http.ResponseWriter, r *http.Request, p *pageReq)
+
+// page authenticates a page request by its session cookie, checks a form POST against
+// cross-site forgery (origin, then the synchronizer token), checks the role, and calls h. A
+// request without a live session is sent to the sign-in page.
+func (s *Server) page(role gatehouse.Role, h pageHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		unsafe := !isSafeMethod(r.Method)
+		if unsafe && s.cop.Check(r) != nil {
+			s.renderForgery(w, r)
+			return
+		}
+		p, err := s.pageSession(r)
+		if err != nil {
+			s.pageAuthFailed(w, r, err)
+			return
+		}
+		if unsafe {
+			if err := parsePageForm(w, r); err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(p.csrf)) {
+				s.renderForgery(w, r)
+				return
+			}
+		}
+		if !p.user().Role.Allows(role) {
+			s.renderMessage(w, r, p, http.StatusForbidden, "Not allowed",
+				"This page is for administrators. Your account does not have the "+string(role)+" role.")
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+// pageSession authenticates the request's session cookie; bearer tokens do not open pages.
+func (s *Server) pageSession(r *http.Request) (*pageReq, error) {
+	secret, ok := s.sessionCookie(r)
+	if !ok {
+		return nil, gatehouse.ErrTokenMissing
+	}
+	sess, err := s.Sessions.Authenticate(r.Context(), secret)
+	if err != nil {
+		return nil, err
+	}
+	return &pageReq{sess: sess, secret: secret, csrf: csrfToken(secret)}, nil
+}
+
+// AuthenticateSession returns the live session of the request's session cookie, for handlers
+// mounted beside the server (such as the shop demo). Bearer tokens are not considered. It
+// returns gatehouse.ErrTokenMissing without a cookie, gatehouse.ErrSessionExpired for a dead
+// one and gatehouse.ErrUnavailable when the store fails. The session may be shared with the
+// session cache: do not modify it.
+func (s *Server) AuthenticateSession(r *http.Request) (*gatehouse.Session, error) {
+	p, err := s.pageSession(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.sess, nil
+}
+
+// pageAuthFailed sends a request without a live session to the sign-in page (coming back to
+// the page afterwards), or shows the store failure.
+func (s *Server) pageAuthFailed(w http.ResponseWriter, r *http.Request, err error) {
+	code := gatehouse.ErrorCode(err)
+	if code != gatehouse.ESESSIONEXPIRED && code != gatehouse.ETOKENMISSING {
+		s.renderError(w, r, err)
+		return
+	}
+	q := url.Values{}
+	if code == gatehouse.ESESSIONEXPIRED {
+		s.clearSessionCookie(w)
+		q.Set("msg", "expired")
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		q.Set("next", r.URL.RequestURI())
+	}
+	if len(q) == 0 {
+		redirect(w, r, "/")
+		return
+	}
+	redirect(w, r, "/?"+q.Encode())
+}
+
+// redirect answers 303 See Other, so that the browser follows with a GET.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	w.Header()["Cache-Control"] = noStore
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// csrfLabel separates the synchronizer token from every other use of the session secret.
+const csrfLabel = "gatehouse csrf token v1"
+
+// csrfToken returns the session's synchronizer token: HMAC-SHA256 keyed with the session
+// secret, so it needs no storage, dies with the session, and reveals nothing about the secret
+// (nor about the stored SHA-256 of it) to whoever sees a page.
+func csrfToken(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(csrfLabel))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// parsePageForm reads a url-encoded form body of at most MaxBodyBytes.
+func parsePageForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return gatehouse.Errorf(gatehouse.ETOOLARGE, "the form is larger than %d bytes", MaxBodyBytes)
+		}
+		return badRequest("the form could not be read")
+	}
+	return nil
+}
+
+// pageData is what the layout template gets; Page is the page's own view.
+type pageData struct {
+	Title   string
+	Section string
+	Who     *gatehouse.Principal
+	IsAdmin bool
+	CSRF    string
+	Links   []PageLink
+	Flash   string
+	Error   string
+	Page    any
+}
+
+func (s *Server) newPageData(p *pageReq, title, section string, view any) *pageData {
+	d := &pageData{Title: title, Section: section, Page: view}
+	if p != nil {
+		who := p.user()
+		d.Who, d.IsAdmin, d.CSRF, d.Links = &who, who.Role.Allows(gatehouse.RoleAdmin), p.csrf, s.pageLinks
+	}
+	return d
+}
+
+// pageCSP allows nothing but this origin's stylesheet and images: the pages run no script at
+// all, and may not be framed (clickjacking).
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h["Cache-Control"] = noStore
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// render executes the named page into a buffer first, so that a template failure never leaves
+// half a page behind.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+	var buf bytes.Buffer
+	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+		s.log.ErrorContext(r.Context(), "page template", "page", name, "err", err)
+		setPageHeaders(w.Header())
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("<!doctype html><title>Error</title><p>internal error</p>"))
+		return
+	}
+	setPageHeaders(w.Header())
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type messageView struct {
+	Heading, Message, Back, BackLabel string
+}
+
+// renderMessage shows a page with a heading and a sentence, and a way back.
+func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, p *pageReq, status int, heading, msg string) {
+	v := messageView{Heading: heading, Message: msg, Back: "/", BackLabel: "Go to sign-in"}
+	if p != nil {
+		v.Back, v.BackLabel = "/account", "Back to your account"
+	}
+	s.render(w, r, status, "error.html", s.newPageData(p, heading, "", v))
+}
+
+// renderError shows err as a page with the status that the API would answer. Internal errors
+// are logged and shown as such; store failures say to try again.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	code := gatehouse.ErrorCode(err)
+	heading, msg := "Something went wrong", gatehouse.ErrorMessage(err)
+	switch code {
+	case gatehouse.EINTERNAL:
+		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "Something went wrong on our side. Please try again."
+	case gatehouse.EUNAVAILABLE:
+		s.log.WarnContext(r.Context(), "unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		heading, msg = "Try again in a moment", "The server is busy or one of its stores is unavailable. Nothing was changed."
+	case gatehouse.ENOTFOUND:
+		heading = "Not found"
+	}
+	s.renderMessage(w, r, nil, statusOf(code), heading, sentence(msg))
+}
+
+// renderForgery refuses a form that came from another site or without this session's token.
+func (s *Server) renderForgery(w http.ResponseWriter, r *http.Request) {
+	s.log.WarnContext(r.Context(), "form refused: cross-origin or missing token", "path", r.URL.Path, "ip", clientIP(r))
+	s.renderMessage(w, r, nil, http.StatusForbidden, "Request refused",
+		"This form was sent from another site, or the page it came from has expired. Nothing was changed. Open the page again and retry.")
+}
+
+// flashes are the messages a redirect can ask the next page to show (?msg=key): fixed
+// sentences, so nothing from the URL is ever echoed.
+var flashes = map[string]string{
+	"expired":                 "Your session has ended. Please sign in again.",
+	"signed-out":              "You are signed out.",
+	"signed-out-everywhere":   "You are signed out everywhere: every session and token of your account has ended.",
+	"session-revoked":         "That session is signed out.",
+	"session-gone":            "That session had already ended.",
+	"password-changed":        "Your password is changed. Every other session and token has been signed out.",
+	"user-created":            "The user is created.",
+	"user-updated":            "The user is updated and signed out everywhere.",
+	"user-deleted":            "The user is deleted.",
+	"user-signed-out":         "The user is signed out everywhere.",
+	"user-session-revoked":    "The session is signed out.",
+	"user-password-set":       "The password is set. The user is signed out everywhere.",
+	"user-unchanged":          "Nothing changed.",
+	"user-signed-out-already": "That session had already ended.",
+}
+
+func flash(r *http.Request) string { return flashes[r.URL.Query().Get("msg")] }
+
+// sentence makes an API message ("password: must be ...") read as a sentence.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
+// fieldError splits an API validation message "field: text" into the form field it names
+// (one of fields) and the sentence to show there; other errors belong to the whole form.
+func fieldError(err error, fields ...string) (field, msg string) {
+	m := gatehouse.ErrorMessage(err)
+	if name, rest, ok := strings.Cut(m, ": "); ok {
+		for _, f := range fields {
+			if f == name {
+				return f, sentence(rest)
+			}
+		}
+	}
+	return "", sentence(m)
+}
+
+// fieldView is one labelled form control for the "field" template.
+type fieldView struct {
+	ID, Name, Label, Type, Value, Autocomplete, Hint, Err string
+	Required                                              bool
+	Options                                               []string
+}
+
+func field(name, label, typ, value string, errs map[string]string) fieldView {
+	return fieldView{ID: name, Name: name, Label: label, Type: typ, Value: value, Err: errs[name]}
+}
+
+func (f fieldView) auto(a string) fieldView    { f.Autocomplete = a; return f }
+func (f fieldView) hint(h string) fieldView    { f.Hint = h; return f }
+func (f fieldView) required() fieldView        { f.Required = true; return f }
+func (f fieldView) id(prefix string) fieldView { f.ID = prefix + f.Name; return f }
+
+// Template helpers: times are shown in UTC with minute precision.
+var pageFuncs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+	},
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}
+
+var pageTemplates = parsePages("signin.html", "error.html", "account.html", "admin.html", "admin_user.html")
+
+func parsePages(names ...string) map[string]*template.Template {
+	out := make(map[string]*template.Template, len(names))
+	for _, n := range names {
+		out[n] = template.Must(template.New(n).Funcs(pageFuncs).ParseFS(htmlFS, "html/layout.html", "html/"+n))
+	}
+	return out
+}
+
+// asset is an embedded static file with its validator.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+var assets = loadAssets(map[string]string{"style.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"})
+
+func loadAssets(types map[string]string) map[string]asset {
+	out := make(map[string]asset, len(types))
+	for name, ct := range types {
+		b, err := fs.ReadFile(htmlFS, "html/"+name)
+		if err != nil {
+			panic(err) // embedded at build time: a missing file is a build mistake
+		}
+		sum := sha256.Sum256(b)
+		out[name] = asset{body: b, contentType: ct, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	}
+	return out
+}
+
+// handleAsset serves the stylesheet and icon: public, cacheable, revalidated by ETag.
+func handleAsset(w http.ResponseWriter, r *http.Request) {
+	a, ok := assets[r.PathValue("name")]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{gatehouse.ENOTFOUND, "no such asset"})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("ETag", a.etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}

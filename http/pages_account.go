@@ -1,0 +1,361 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// signinView is the sign-in form.
+type signinView struct {
+	Next               string
+	Username, Password fieldView
+	FormError          string
+}
+
+func (s *Server) signinView(username, next string, errs map[string]string) signinView {
+	return signinView{
+		Next:     next,
+		Username: field("username", "Username", "text", username, errs).auto("username").required(),
+		Password: field("password", "Password", "password", "", errs).auto("current-password").required(),
+	}
+}
+
+// handleSignInPage shows the sign-in form, or sends a signed-in browser on its way.
+func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if _, ok := s.sessionCookie(r); ok {
+		if _, err := s.pageSession(r); err == nil {
+			redirect(w, r, orDefault(next, "/account"))
+			return
+		}
+	}
+	d := s.newPageData(nil, "Sign in", "signin", s.signinView("", next, nil))
+	d.Flash = flash(r)
+	s.render(w, r, http.StatusOK, "signin.html", d)
+}
+
+// handleSignIn checks the form like POST /api/login does and starts a session. Wrong
+// credentials get one message that does not say which part was wrong.
+func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	if s.cop.Check(r) != nil {
+		s.renderForgery(w, r)
+		return
+	}
+	if err := parsePageForm(w, r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
+	errs := map[string]string{}
+	if username == "" {
+		errs["username"] = "Enter your username."
+	}
+	if password == "" {
+		errs["password"] = "Enter your password."
+	}
+	if len(errs) > 0 {
+		s.renderSignIn(w, r, http.StatusBadRequest, username, next, errs, "")
+		return
+	}
+	u, err := s.Accounts.Login(r.Context(), username, password)
+	s.Metrics.login(err)
+	if err != nil {
+		s.signInFailed(w, r, username, next, err)
+		return
+	}
+	// A browser that was signed in as someone else ends that session first.
+	if old, ok := s.sessionCookie(r); ok {
+		if err := s.Sessions.Revoke(r.Context(), old); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, secret, sess.ExpiresAt)
+	s.log.InfoContext(r.Context(), "signed in on the web", "user_id", u.ID)
+	redirect(w, r, orDefault(next, "/account"))
+}
+
+func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, username, next string, err error) {
+	code := gatehouse.ErrorCode(err)
+	switch code {
+	case gatehouse.EINVALIDCREDENTIALS:
+		s.renderSignIn(w, r, http.StatusUnauthorized, username, next, nil, "Incorrect username or password.")
+	case gatehouse.EBADREQUEST:
+		f, msg := fieldError(err, "username", "password")
+		if f == "" {
+			s.renderSignIn(w, r, http.StatusBadRequest, username, next, nil, msg)
+			return
+		}
+		s.renderSignIn(w, r, http.StatusBadRequest, username, next, map[string]string{f: msg}, "")
+	case gatehouse.EFORBIDDEN, gatehouse.ERATELIMITED:
+		s.renderSignIn(w, r, statusOf(code), username, next, nil, sentence(gatehouse.ErrorMessage(err)))
+	case gatehouse.EUNAVAILABLE:
+		s.log.WarnContext(r.Context(), "sign-in unavailable", "err", err)
+		s.renderSignIn(w, r, http.StatusServiceUnavailable, username, next, nil,
+			"The server is busy or one of its stores is unavailable. Please try again in a moment.")
+	default:
+		s.renderError(w, r, err)
+	}
+}
+
+func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, username, next string, errs map[string]string, formErr string) {
+	v := s.signinView(username, next, errs)
+	v.FormError = formErr
+	s.render(w, r, status, "signin.html", s.newPageData(nil, "Sign in", "signin", v))
+}
+
+// safeNext returns next if it is a path on this site, else "": the sign-in page never
+// redirects to another site (no open redirect).
+func safeNext(next string) string {
+	if len(next) == 0 || len(next) > 1024 || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return ""
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return next
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// handleSignOut ends this browser's session.
+func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	if err := s.Sessions.Revoke(r.Context(), p.secret); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.clearSessionCookie(w)
+	redirect(w, r, "/?msg=signed-out")
+}
+
+// accountView is the account page.
+type accountView struct {
+	User                  *gatehouse.User
+	Sessions              sessionsView
+	Current, New, Confirm fieldView
+	PasswordError         string
+}
+
+// sessionsView is a table of sessions with a "sign out" form per row, posting to
+// Action/{handle}/revoke.
+type sessionsView struct {
+	Rows    []sessionRow
+	Action  string
+	CSRF    string
+	Caption string
+}
+
+type sessionRow struct {
+	sessionView
+	Handle string
+	Device string
+}
+
+func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	s.renderAccount(w, r, p, http.StatusOK, nil, "")
+}
+
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
+	u, err := s.Users.UserByID(r.Context(), p.user().UserID)
+	if err != nil {
+		s.pageUserGone(w, r, err)
+		return
+	}
+	sessions, err := s.sessionRows(r, u.ID, p.sess.Handle, "/account/sessions", p.csrf)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := accountView{
+		User: u, Sessions: sessions, PasswordError: formErr,
+		Current: field("current_password", "Current password", "password", "", errs).auto("current-password"),
+		New: field("new_password", "New password", "password", "", errs).auto("new-password").
+			hint("At least as long as the server's minimum (15 characters by default); any characters, spaces welcome."),
+		Confirm: field("confirm_password", "New password again", "password", "", errs).auto("new-password"),
+	}
+	d := s.newPageData(p, "Your account", "account", v)
+	if status == http.StatusOK {
+		d.Flash = flash(r)
+	}
+	s.render(w, r, status, "account.html", d)
+}
+
+// pageUserGone handles a session whose user was deleted a moment ago: it is signed out.
+func (s *Server) pageUserGone(w http.ResponseWriter, r *http.Request, err error) {
+	if isCode(err, gatehouse.ENOTFOUND) {
+		s.pageAuthFailed(w, r, gatehouse.ErrSessionExpired)
+		return
+	}
+	s.renderError(w, r, err)
+}
+
+// sessionRows lists the user's live sessions for a sessions table; current marks this browser's.
+func (s *Server) sessionRows(r *http.Request, userID, current, action, csrf string) (sessionsView, error) {
+	views, err := s.sessionViews(r, userID, current)
+	if err != nil {
+		return sessionsView{}, err
+	}
+	out := sessionsView{Action: action, CSRF: csrf, Caption: "Active sessions", Rows: make([]sessionRow, 0, len(views.Sessions))}
+	for _, v := range views.Sessions {
+		out.Rows = append(out.Rows, sessionRow{sessionView: v, Handle: v.ID, Device: deviceName(v.UserAgent)})
+	}
+	return out, nil
+}
+
+// handleAccountRevokeSession signs out one of the caller's sessions (as DELETE
+// /api/sessions/{id}); this browser's own session signs the browser out.
+func (s *Server) handleAccountRevokeSession(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	handle := r.PathValue("id")
+	if !gatehouse.ValidID(handle) {
+		redirect(w, r, "/account?msg=session-gone")
+		return
+	}
+	err := s.Sessions.RevokeHandle(r.Context(), p.user().UserID, handle)
+	switch {
+	case isCode(err, gatehouse.ENOTFOUND):
+		redirect(w, r, "/account?msg=session-gone")
+	case err != nil:
+		s.renderError(w, r, err)
+	case handle == p.sess.Handle:
+		s.clearSessionCookie(w)
+		redirect(w, r, "/?msg=signed-out")
+	default:
+		s.log.InfoContext(r.Context(), "session signed out on the web", "user_id", p.user().UserID)
+		redirect(w, r, "/account?msg=session-revoked")
+	}
+}
+
+// handleAccountSignOutEverywhere is POST /api/logout-all for the browser.
+func (s *Server) handleAccountSignOutEverywhere(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	if err := s.revokeEverywhere(r.Context(), p.user().UserID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.clearSessionCookie(w)
+	s.log.InfoContext(r.Context(), "logout everywhere on the web", "user_id", p.user().UserID)
+	redirect(w, r, "/?msg=signed-out-everywhere")
+}
+
+// handleChangePassword checks the current password, stores the new one through the same path
+// as an administrator's update (which revokes every session and token of the user), and signs
+// this browser in again with a brand-new session, so only the other devices are signed out.
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	current, next, confirm := r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
+	errs := map[string]string{}
+	switch {
+	case current == "":
+		errs["current_password"] = "Enter your current password."
+	case next == "":
+		errs["new_password"] = "Enter a new password."
+	case next != confirm:
+		errs["confirm_password"] = "The two new passwords differ."
+	}
+	if len(errs) > 0 {
+		s.renderAccount(w, r, p, http.StatusBadRequest, errs, "")
+		return
+	}
+	u, err := s.Accounts.Login(r.Context(), p.user().Username, current)
+	if err != nil {
+		if code := gatehouse.ErrorCode(err); code == gatehouse.EINVALIDCREDENTIALS || code == gatehouse.EBADREQUEST {
+			s.renderAccount(w, r, p, http.StatusBadRequest, map[string]string{"current_password": "The current password is not correct."}, "")
+			return
+		}
+		s.pageFormFailed(w, r, err, func(status int, errs map[string]string, formErr string) {
+			s.renderAccount(w, r, p, status, errs, formErr)
+		})
+		return
+	}
+	upd, err := s.userUpdate(r.Context(), &updateUserRequest{Password: &next})
+	if err == nil {
+		u, err = s.applyUserUpdate(r.Context(), u.ID, upd)
+	}
+	if err != nil {
+		s.pageFormFailed(w, r, err, func(status int, errs map[string]string, formErr string) {
+			if f, msg := fieldError(err, "password"); f != "" {
+				errs, formErr = map[string]string{"new_password": msg}, ""
+			}
+			s.renderAccount(w, r, p, status, errs, formErr)
+		})
+		return
+	}
+	s.log.InfoContext(r.Context(), "password changed on the web", "user_id", u.ID)
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	if err != nil {
+		s.clearSessionCookie(w)
+		s.renderError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, secret, sess.ExpiresAt)
+	redirect(w, r, "/account?msg=password-changed")
+}
+
+// pageFormFailed shows a validation error on the form (through show) with the API's status;
+// store failures and internal errors get an error page.
+func (s *Server) pageFormFailed(w http.ResponseWriter, r *http.Request, err error, show func(status int, errs map[string]string, formErr string)) {
+	switch code := gatehouse.ErrorCode(err); code {
+	case gatehouse.EBADREQUEST, gatehouse.ECONFLICT, gatehouse.EFORBIDDEN, gatehouse.ERATELIMITED, gatehouse.ETOOLARGE:
+		show(statusOf(code), nil, sentence(gatehouse.ErrorMessage(err)))
+	default:
+		s.renderError(w, r, err)
+	}
+}
+
+// deviceName summarises a user agent as "Browser on System" for the sessions table; the full
+// string is kept in the row's title.
+func deviceName(ua string) string {
+	if ua == "" {
+		return "Unknown device"
+	}
+	browser := ""
+	for _, b := range [...]struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"HeadlessChrome/", "Headless Chrome"},
+		{"Chromium/", "Chromium"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range [...]struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
+	case system != "":
+		return "Browser on " + system
+	}
+	if len(ua) > 40 {
+		ua = strings.ToValidUTF8(ua[:40], "") + "…"
+	}
+	return ua
+}

@@ -1,0 +1,381 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
+)
+
+// Paging of the admin page's user list. The user store lists by id only, so a search reads
+// pages of users and keeps those that match, looking through at most adminScanLimit users per
+// page shown; the pager continues where it stopped.
+const (
+	adminPageSize  = 20
+	adminScanBatch = 200
+	adminScanLimit = 5000
+	maxSearchLen   = 100
+)
+
+var roleOptions = []string{string(gatehouse.RoleUser), string(gatehouse.RoleAdmin)}
+
+// adminView is the admin page: the user list and the create form.
+type adminView struct {
+	Query, SearchError string
+	After              string
+	Users              []*gatehouse.User
+	NextURL, FirstURL  string
+	Partial            bool
+	Scanned            int
+
+	NewUsername, NewPassword, NewName, NewEmail, NewRole fieldView
+	CreateError                                          string
+}
+
+func (s *Server) handleAdminPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	s.renderAdmin(w, r, p, http.StatusOK, account.NewUser{Role: gatehouse.RoleUser}, nil, "")
+}
+
+func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq, status int, in account.NewUser, errs map[string]string, formErr string) {
+	q := r.URL.Query()
+	v := adminView{Query: strings.TrimSpace(q.Get("q")), After: q.Get("after"), CreateError: formErr}
+	v.NewUsername = field("username", "Username", "text", in.Username, errs).id("new-").auto("off").required()
+	v.NewPassword = field("password", "Password", "password", "", errs).id("new-").auto("new-password").required()
+	v.NewName = field("name", "Name (optional)", "text", in.Name, errs).id("new-").auto("off")
+	v.NewEmail = field("email", "E-mail (optional)", "email", in.Email, errs).id("new-").auto("off")
+	v.NewRole = field("role", "Role", "select", string(in.Role), errs).id("new-")
+	v.NewRole.Options = roleOptions
+	switch {
+	case utf8.RuneCountInString(v.Query) > maxSearchLen || !utf8.ValidString(v.Query):
+		v.SearchError = "Search for at most 100 characters."
+		status = http.StatusBadRequest
+	case v.After != "" && !gatehouse.ValidID(v.After):
+		v.SearchError = "That page link is not valid; start from the first page."
+		status, v.After = http.StatusBadRequest, ""
+	default:
+		if err := s.findUsers(r.Context(), &v); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	d := s.newPageData(p, "Administration", "admin", v)
+	if status == http.StatusOK {
+		d.Flash = flash(r)
+	}
+	s.render(w, r, status, "admin.html", d)
+}
+
+// findUsers fills v with a page of users that match v.Query, after v.After.
+func (s *Server) findUsers(ctx context.Context, v *adminView) error {
+	needle := strings.ToLower(v.Query)
+	cursor, more := v.After, false
+	for {
+		batch, err := s.Users.ListUsers(ctx, cursor, adminScanBatch)
+		if err != nil {
+			return err
+		}
+		for _, u := range batch {
+			if len(v.Users) == adminPageSize || v.Scanned == adminScanLimit {
+				// Another user exists: the pager goes on from the last one looked at.
+				more, v.Partial = true, len(v.Users) < adminPageSize
+				break
+			}
+			v.Scanned++
+			cursor = u.ID
+			if matchesUser(u, needle) {
+				v.Users = append(v.Users, u)
+			}
+		}
+		if more || len(batch) < adminScanBatch {
+			break
+		}
+	}
+	if more {
+		v.NextURL = adminURL(v.Query, cursor)
+	}
+	v.FirstURL = adminURL(v.Query, "")
+	return nil
+}
+
+func matchesUser(u *gatehouse.User, needle string) bool {
+	return needle == "" || strings.Contains(strings.ToLower(u.Username), needle) ||
+		strings.Contains(strings.ToLower(u.Name), needle) || strings.Contains(strings.ToLower(u.Email), needle)
+}
+
+func adminURL(q, after string) string {
+	v := url.Values{}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if after != "" {
+		v.Set("after", after)
+	}
+	if len(v) == 0 {
+		return "/admin"
+	}
+	return "/admin?" + v.Encode()
+}
+
+// handleAdminCreatePage creates a user as POST /api/admin/users does.
+func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	f := r.PostForm
+	in := account.NewUser{Username: f.Get("username"), Password: f.Get("password"), Name: f.Get("name"),
+		Email: f.Get("email"), Role: gatehouse.Role(f.Get("role"))}
+	if errs := s.newUserErrors(in); len(errs) > 0 {
+		if !in.Role.Valid() {
+			in.Role = gatehouse.RoleUser
+		}
+		s.renderAdmin(w, r, p, http.StatusBadRequest, in, errs, "")
+		return
+	}
+	u, err := s.Accounts.Create(r.Context(), in)
+	if err != nil {
+		if !in.Role.Valid() {
+			in.Role = gatehouse.RoleUser
+		}
+		s.pageFormFailed(w, r, err, func(status int, _ map[string]string, formErr string) {
+			errs := map[string]string{}
+			if name, msg := fieldError(err, "username", "password", "name", "email", "role"); name != "" {
+				errs[name], formErr = msg, ""
+			} else if isCode(err, gatehouse.ECONFLICT) {
+				errs["username"], formErr = "This username is taken.", ""
+			}
+			s.renderAdmin(w, r, p, status, in, errs, formErr)
+		})
+		return
+	}
+	s.log.InfoContext(r.Context(), "user created", "user_id", u.ID, "role", u.Role, "by", p.user().UserID)
+	redirect(w, r, "/admin/users/"+u.ID+"?msg=user-created")
+}
+
+// newUserErrors checks every field of the create form with the account rules, so that each
+// mistake is shown next to its field at once (Create stops at the first).
+func (s *Server) newUserErrors(in account.NewUser) map[string]string {
+	errs := map[string]string{}
+	check := func(err error) {
+		if f, msg := fieldError(err, "username", "password", "name", "email", "role"); f != "" {
+			errs[f] = msg
+		}
+	}
+	if err := account.ValidateUsername(in.Username); err != nil {
+		check(err)
+	}
+	if _, err := s.Accounts.ValidatePassword(in.Password); err != nil {
+		check(err)
+	}
+	if err := account.ValidateName(in.Name); err != nil {
+		check(err)
+	}
+	if err := account.ValidateEmail(in.Email); err != nil {
+		check(err)
+	}
+	if in.Role != "" && !in.Role.Valid() {
+		errs["role"] = `Must be "user" or "admin".`
+	}
+	return errs
+}
+
+// adminUserView is the page of one user.
+type adminUserView struct {
+	U              *gatehouse.User
+	Self           bool
+	Sessions       sessionsView
+	Role, Password fieldView
+	FormError      string
+	ConfirmError   string
+}
+
+func (s *Server) handleAdminUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	s.renderAdminUser(w, r, p, http.StatusOK, nil, "")
+}
+
+func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
+	id := r.PathValue("id")
+	u, err := s.pageUser(r.Context(), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	current := ""
+	if u.ID == p.user().UserID {
+		current = p.sess.Handle
+	}
+	sessions, err := s.sessionRows(r, u.ID, current, "/admin/sessions", p.csrf)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := adminUserView{U: u, Self: u.ID == p.user().UserID, Sessions: sessions, FormError: formErr, ConfirmError: errs["confirm"]}
+	v.Role = field("role", "Role", "select", string(u.Role), errs)
+	v.Role.Options = roleOptions
+	v.Password = field("password", "New password", "password", "", errs).auto("new-password")
+	d := s.newPageData(p, u.Username, "admin", v)
+	if status == http.StatusOK {
+		d.Flash = flash(r)
+	}
+	s.render(w, r, status, "admin_user.html", d)
+}
+
+// pageUser loads a user by the id in a URL; a malformed id is not found, like an unknown one.
+func (s *Server) pageUser(ctx context.Context, id string) (*gatehouse.User, error) {
+	if !gatehouse.ValidID(id) {
+		return nil, errUserNotFound
+	}
+	u, err := s.Users.UserByID(ctx, id)
+	return u, notFoundAs(err, errUserNotFound)
+}
+
+var errOwnAccount = badRequest("you cannot change the role of, disable or delete your own account here; ask another administrator")
+
+// adminUpdate validates and applies req to the user in the URL exactly as PATCH
+// /api/admin/users/{id} does (any change signs the user out everywhere), then shows the result.
+func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq, req *updateUserRequest, field string) {
+	id := r.PathValue("id")
+	u, err := s.pageUser(r.Context(), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if (req.Role != nil || req.Disabled != nil) && u.ID == p.user().UserID {
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, nil, sentence(gatehouse.ErrorMessage(errOwnAccount)))
+		return
+	}
+	changed := req.Password != nil || req.Role != nil && *req.Role != u.Role || req.Disabled != nil && *req.Disabled != u.Disabled
+	upd, err := s.userUpdate(r.Context(), req)
+	if err == nil {
+		u, err = s.applyUserUpdate(r.Context(), id, upd)
+	}
+	if err != nil {
+		s.adminUpdateFailed(w, r, p, err, field)
+		return
+	}
+	s.log.InfoContext(r.Context(), "user updated", "user_id", id, "role", u.Role, "disabled", u.Disabled,
+		"password_changed", upd.PasswordHash != nil, "by", p.user().UserID)
+	switch {
+	case req.Password != nil && id == p.user().UserID:
+		// Setting one's own password signs oneself out everywhere too, this browser included.
+		s.clearSessionCookie(w)
+		redirect(w, r, "/?msg=signed-out-everywhere")
+	case req.Password != nil:
+		redirect(w, r, "/admin/users/"+id+"?msg=user-password-set")
+	case changed:
+		redirect(w, r, "/admin/users/"+id+"?msg=user-updated")
+	default:
+		redirect(w, r, "/admin/users/"+id+"?msg=user-unchanged")
+	}
+}
+
+func (s *Server) adminUpdateFailed(w http.ResponseWriter, r *http.Request, p *pageReq, err error, field string) {
+	if isCode(err, gatehouse.ENOTFOUND) {
+		s.renderError(w, r, errUserNotFound)
+		return
+	}
+	s.pageFormFailed(w, r, err, func(status int, _ map[string]string, formErr string) {
+		if name, msg := fieldError(err, field); name != "" {
+			s.renderAdminUser(w, r, p, status, map[string]string{name: msg}, "")
+			return
+		}
+		s.renderAdminUser(w, r, p, status, nil, formErr)
+	})
+}
+
+func (s *Server) handleAdminRolePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	role := gatehouse.Role(r.PostForm.Get("role"))
+	s.adminUpdate(w, r, p, &updateUserRequest{Role: &role}, "role")
+}
+
+func (s *Server) handleAdminDisablePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	var disabled bool
+	switch r.PostForm.Get("disabled") {
+	case "true":
+		disabled = true
+	case "false":
+	default:
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, nil, `Disabled: must be "true" or "false".`)
+		return
+	}
+	s.adminUpdate(w, r, p, &updateUserRequest{Disabled: &disabled}, "disabled")
+}
+
+func (s *Server) handleAdminPasswordPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	pw := r.PostForm.Get("password")
+	if pw == "" {
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, map[string]string{"password": "Enter the new password."}, "")
+		return
+	}
+	s.adminUpdate(w, r, p, &updateUserRequest{Password: &pw}, "password")
+}
+
+// handleAdminDeletePage deletes a user as DELETE /api/admin/users/{id} does: the user's sessions
+// and tokens are revoked first, then the account goes.
+func (s *Server) handleAdminDeletePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	id := r.PathValue("id")
+	u, err := s.pageUser(r.Context(), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	switch {
+	case u.ID == p.user().UserID:
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, nil, sentence(gatehouse.ErrorMessage(errOwnAccount)))
+		return
+	case r.PostForm.Get("confirm") != "yes":
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, map[string]string{"confirm": "Tick the box to confirm the deletion."}, "")
+		return
+	}
+	if err := s.revokeEverywhere(r.Context(), id); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.Users.DeleteUser(r.Context(), id); err != nil {
+		s.renderError(w, r, notFoundAs(err, errUserNotFound))
+		return
+	}
+	s.log.InfoContext(r.Context(), "user deleted", "user_id", id, "by", p.user().UserID)
+	redirect(w, r, "/admin?msg=user-deleted")
+}
+
+// handleAdminSignOutUserPage is DELETE /api/admin/users/{id}/sessions for the browser.
+func (s *Server) handleAdminSignOutUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	id := r.PathValue("id")
+	if _, err := s.pageUser(r.Context(), id); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.revokeEverywhere(r.Context(), id); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "user logged out everywhere by admin", "user_id", id, "by", p.user().UserID)
+	if id == p.user().UserID {
+		s.clearSessionCookie(w)
+		redirect(w, r, "/?msg=signed-out-everywhere")
+		return
+	}
+	redirect(w, r, "/admin/users/"+id+"?msg=user-signed-out")
+}
+
+// handleAdminRevokeSessionPage is DELETE /api/admin/sessions/{id} for the browser.
+func (s *Server) handleAdminRevokeSessionPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	handle := r.PathValue("id")
+	if !gatehouse.ValidID(handle) {
+		s.renderError(w, r, errSessionNotFound)
+		return
+	}
+	owner, err := s.Sessions.RevokeAnyHandle(r.Context(), handle)
+	if err != nil {
+		s.renderError(w, r, notFoundAs(err, errSessionNotFound))
+		return
+	}
+	s.log.InfoContext(r.Context(), "session revoked by admin", "user_id", owner, "by", p.user().UserID)
+	if handle == p.sess.Handle {
+		s.clearSessionCookie(w)
+		redirect(w, r, "/?msg=signed-out")
+		return
+	}
+	redirect(w, r, "/admin/users/"+owner+"?msg=user-session-revoked")
+}
