@@ -32,6 +32,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// Token interoperability (discovery.go, oauth.go, revstream.go).
+	//
+	// IntrospectionClientID and IntrospectionSecret are the HTTP Basic client credentials that
+	// resource servers present to POST /oauth2/introspect and GET /api/revocations/stream (an
+	// admin's bearer token works too). An empty secret disables them.
+	IntrospectionClientID, IntrospectionSecret string
+	// RevocationHeartbeat is how often the revocation stream sends a heartbeat when it has
+	// nothing else to send (default DefaultRevocationHeartbeat).
+	RevocationHeartbeat time.Duration
 }
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
@@ -123,6 +133,7 @@ func (s *Server) routes() http.Handler {
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
+	s.interopRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.Metrics.Handler())

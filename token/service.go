@@ -149,6 +149,15 @@ func (s *Service) AccessTTL() time.Duration { return s.cfg.AccessTTL }
 // Leeway returns the clock skew allowed past exp; a revocation must outlast exp by as much.
 func (s *Service) Leeway() time.Duration { return s.cfg.Leeway }
 
+// Issuer returns the "iss" that Issue writes and Verify requires.
+func (s *Service) Issuer() string { return s.cfg.Issuer }
+
+// Audience returns the "aud" that Issue writes and Verify requires.
+func (s *Service) Audience() string { return s.cfg.Audience }
+
+// Algorithms returns a copy of the algorithms Verify accepts.
+func (s *Service) Algorithms() []string { return append([]string(nil), s.cfg.Algorithms...) }
+
 // Issue signs an access token for p with the current signing key. family is the refresh
 // family id carried as "sid" (omitted when empty). iat is the issue time, normally
 // gatehouse.IssueStamp(now, notBefore); it is truncated to milliseconds (written as a
