@@ -12,6 +12,9 @@ import (
 func (s *Server) interopRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/.well-known/openid-configuration", s.handleDiscovery)
 	handle("GET", "/.well-known/oauth-authorization-server", s.handleDiscovery)
+	handle("POST", pathToken, s.handleOAuthToken)
+	handle("POST", pathIntrospect, s.handleIntrospect)
+	handle("POST", pathRevoke, s.handleRevoke)
 }
 
 // Paths of the interoperability endpoints, as the discovery document names them.
