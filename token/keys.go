@@ -108,8 +108,16 @@ func (ks *KeySet) Rotate() (kid string, err error) {
 	if ks.opts.Alg == AlgHS256 && len(ks.opts.HMACSecret) > 0 {
 		return "", errors.New("token: the HS256 secret comes from the configuration; change it there to rotate")
 	}
+	if ks.path == "" {
+		return "", errVerifyOnly
+	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	unlock, err := lockKeyFile(ks.path)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	raw, err := readKeyFile(ks.path)
 	if err != nil {
 		return "", err

@@ -173,11 +173,7 @@ func (a *app) sweep(ctx context.Context) {
 		}
 	}
 	a.mirror.Sweep(now)
-	if changed, err := a.keys.Reload(); err != nil {
-		a.log.Error("reloading signing keys", "err", err)
-	} else if changed {
-		a.log.Info("signing keys reloaded")
-	}
+	a.maintainKeys()
 }
 
 // Close releases the database.
