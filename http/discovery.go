@@ -15,6 +15,7 @@ func (s *Server) interopRoutes(handle func(method, path string, h http.HandlerFu
 	handle("POST", pathToken, s.handleOAuthToken)
 	handle("POST", pathIntrospect, s.handleIntrospect)
 	handle("POST", pathRevoke, s.handleRevoke)
+	handle("GET", pathRevocationStream, s.handleRevocationStream)
 }
 
 // Paths of the interoperability endpoints, as the discovery document names them.

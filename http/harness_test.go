@@ -126,7 +126,7 @@ func newHarness(t testing.TB, o options) *harness {
 	deps := ghttp.Deps{
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-		Revocations: mirror, Ready: []func(context.Context) error{db.Ping},
+		Revocations: revocation.NewFeed(mirror), Ready: []func(context.Context) error{db.Ping}, // as cmd/gatehouse wires it
 	}
 	cfg := ghttp.Config{
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,

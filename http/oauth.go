@@ -111,40 +111,49 @@ var (
 	bearerChallenge = `Bearer realm="gatehouse"`
 )
 
+// resourceServer is an authenticated caller of the introspection endpoint or the revocation
+// stream.
+type resourceServer struct {
+	// desc names the caller in the logs.
+	desc string
+	// token is the admin access token the caller authenticated with, or nil for the client
+	// secret.
+	token *gatehouse.Token
+}
+
 // authenticateResourceServer checks the credentials of a caller of the introspection endpoint
 // or the revocation stream: HTTP Basic with the configured client id and secret, or an admin's
-// bearer access token (checked for revocation like any other). It returns a description of the
-// caller for the logs.
-func (s *Server) authenticateResourceServer(r *http.Request) (string, *oauthError) {
+// bearer access token (checked for revocation like any other).
+func (s *Server) authenticateResourceServer(r *http.Request) (resourceServer, *oauthError) {
 	raw, ok := authorizationHeader(r)
 	if !ok {
-		return "", &oauthError{status: http.StatusUnauthorized, Code: oauthInvalidClient,
+		return resourceServer{}, &oauthError{status: http.StatusUnauthorized, Code: oauthInvalidClient,
 			Desc: "client authentication required", challenge: []string{basicChallenge, bearerChallenge}}
 	}
 	if tok, ok := parseBearer(raw); ok {
 		return s.authenticateAdminBearer(r, tok)
 	}
 	if id, secret, ok := r.BasicAuth(); ok && s.clientSecretMatches(id, secret) {
-		return "client " + s.introspectionClientID(), nil
+		return resourceServer{desc: "client " + s.introspectionClientID()}, nil
 	}
-	return "", &oauthError{status: http.StatusUnauthorized, Code: oauthInvalidClient,
+	return resourceServer{}, &oauthError{status: http.StatusUnauthorized, Code: oauthInvalidClient,
 		Desc: "client authentication failed", challenge: []string{basicChallenge}}
 }
 
-func (s *Server) authenticateAdminBearer(r *http.Request, tok string) (string, *oauthError) {
+func (s *Server) authenticateAdminBearer(r *http.Request, tok string) (resourceServer, *oauthError) {
 	var a gatehouse.Auth
 	if err := s.authenticateToken(r.Context(), tok, &a); err != nil {
 		if gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE {
-			return "", s.oauthFromErr(r, err)
+			return resourceServer{}, s.oauthFromErr(r, err)
 		}
-		return "", &oauthError{status: http.StatusUnauthorized, Code: oauthInvalidToken, Desc: gatehouse.ErrorMessage(err),
+		return resourceServer{}, &oauthError{status: http.StatusUnauthorized, Code: oauthInvalidToken, Desc: gatehouse.ErrorMessage(err),
 			challenge: []string{bearerChallenge + `, error="invalid_token"`}}
 	}
 	if !a.Role.Allows(gatehouse.RoleAdmin) {
-		return "", &oauthError{status: http.StatusForbidden, Code: oauthInsufficientScope, Desc: "this needs the admin role",
+		return resourceServer{}, &oauthError{status: http.StatusForbidden, Code: oauthInsufficientScope, Desc: "this needs the admin role",
 			challenge: []string{bearerChallenge + `, error="insufficient_scope"`}}
 	}
-	return "admin " + a.UserID, nil
+	return resourceServer{desc: "admin " + a.UserID, token: a.Token}, nil
 }
 
 // introspectionClientID is the configured client id (default "resource-server").

@@ -68,6 +68,7 @@ type Server struct {
 	cookieName string
 	cop        *http.CrossOriginProtection
 	handler    http.Handler
+	streams    streamHub // open revocation streams (revstream.go)
 }
 
 // New returns a server with its routes mounted.
@@ -180,7 +181,7 @@ const (
 
 // NewHTTPServer returns an *http.Server for h with gatehouse's timeouts and limits.
 func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		TLSConfig:         tlsConfig,
@@ -191,4 +192,8 @@ func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, log *slog
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if s, ok := h.(*Server); ok {
+		srv.RegisterOnShutdown(s.CloseStreams) // Shutdown would otherwise wait for them
+	}
+	return srv
 }

@@ -98,7 +98,7 @@ func (a *app) wire(ctx context.Context) error {
 	cfg.interopServerConfig(&serverCfg)
 	a.server = ghttp.New(ghttp.Deps{
 		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
-		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: a.mirror,
+		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(a.mirror),
 		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics,
 	}, serverCfg)
 	a.registerGauges(metrics, store)
