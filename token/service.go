@@ -117,9 +117,13 @@ func defaultDuration(d, def time.Duration) time.Duration {
 	return d
 }
 
-// acceptedAlgorithms checks the allow-list, which must contain the signing algorithm.
+// acceptedAlgorithms checks the allow-list, which must contain the signing algorithm. A key
+// set that cannot sign (remote) has none: the list must then be given.
 func acceptedAlgorithms(algs []string, signing string) ([]string, error) {
 	if len(algs) == 0 {
+		if signing == "" {
+			return nil, errors.New("token: a verify-only key set needs Config.Algorithms")
+		}
 		return []string{signing}, nil
 	}
 	out := make([]string, 0, len(algs))
@@ -133,7 +137,7 @@ func acceptedAlgorithms(algs []string, signing string) ([]string, error) {
 		out = append(out, a)
 	}
 	for _, a := range out {
-		if a == signing {
+		if a == signing || signing == "" {
 			return out, nil
 		}
 	}
