@@ -20,7 +20,8 @@ func (d *discard) WriteHeader(code int)        { d.code = code }
 
 // BenchmarkVerify measures the SDK's hot path for a token it has seen before (the
 // verified-token cache answers; the signature is not checked again), with and without
-// following revocations, as a bare Verify call and through Middleware + RequireRole. The
+// following revocations, as a bare Verify call, through Handler, and through Middleware +
+// RequireRole. The
 // "hello" case is the bare handler: the floor.
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range []string{"EdDSA", "ES256"} {
@@ -49,6 +50,16 @@ func BenchmarkVerify(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			})
+			b.Run(name+"/Handler", func(b *testing.B) {
+				h := v.Handler(func(w http.ResponseWriter, r *http.Request, t *gatehouse.Token) {
+					if t.Role.Allows(gatehouse.RoleUser) {
+						w.WriteHeader(http.StatusOK)
+					}
+				})
+				req, _ := http.NewRequest("GET", "/thing", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				runBench(b, h, req)
 			})
 			b.Run(name+"/Middleware", func(b *testing.B) {
 				h := v.Middleware(verify.RequireRole(gatehouse.RoleUser)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

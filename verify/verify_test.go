@@ -125,6 +125,16 @@ func TestMiddleware(t *testing.T) {
 					t.Errorf("%.30q: 401 without WWW-Authenticate", c.authz)
 				}
 			}
+			// Handler passes the token as an argument and answers errors alike.
+			byArg := v.Handler(func(w http.ResponseWriter, r *http.Request, tok *gatehouse.Token) {
+				json.NewEncoder(w).Encode(map[string]string{"sub": tok.UserID})
+			})
+			if status, out, _ := serveTo(byArg, "Bearer "+userTok); status != 200 || out["sub"] != u.ID {
+				t.Fatalf("Handler: %d %v", status, out)
+			}
+			if status, out, _ := serveTo(byArg, "Bearer garbage"); status != 401 || out["error"] != "invalid_token" {
+				t.Fatalf("Handler, bad token: %d %v", status, out)
+			}
 			// RequireRole without the middleware in front: nobody gets through.
 			if status, out, _ := serveTo(verify.RequireRole(gatehouse.RoleUser)(http.NotFoundHandler()), "Bearer "+userTok); status != 401 || out["error"] != "token_missing" {
 				t.Fatalf("RequireRole alone: %d %v", status, out)
