@@ -36,6 +36,8 @@ const (
 	streamBuffer = 4096
 	// streamWriteTimeout bounds every write to a subscriber that stopped reading.
 	streamWriteTimeout = 10 * time.Second
+	// snapshotSpare is how much older than strictly needed the snapshot's not-before times go.
+	snapshotSpare = time.Hour
 )
 
 // streamHub lets the server end every open stream at shutdown (http.Server.Shutdown waits for
@@ -87,7 +89,9 @@ func (s *Server) handleRevocationStream(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	sw := newSSEWriter(w)
-	sw.snapshot(tokens, notBefore, now.Add(-(s.Tokens.AccessTTL() + s.Tokens.Leeway())))
+	// Not-before times older than the access-token lifetime plus the leeway revoke only tokens
+	// that have expired; an hour to spare covers verifiers that allow a larger clock skew.
+	sw.snapshot(tokens, notBefore, now.Add(-(s.Tokens.AccessTTL() + s.Tokens.Leeway() + snapshotSpare)))
 	sw.ready(now, s.heartbeat())
 	if sw.flush() != nil {
 		return

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/verify"
@@ -37,10 +38,12 @@ func BenchmarkVerify(b *testing.B) {
 			}
 			v := newVerifier(b, g, edit)
 			if follow {
-				for {
-					if _, err := v.Verify(tok); err == nil {
-						break
+				deadline := time.Now().Add(10 * time.Second)
+				for _, err := v.Verify(tok); err != nil; _, err = v.Verify(tok) {
+					if time.Now().After(deadline) {
+						b.Fatalf("the revocation stream never synced: %v", err)
 					}
+					time.Sleep(time.Millisecond)
 				}
 			}
 			b.Run(name+"/Verify", func(b *testing.B) {
