@@ -24,6 +24,7 @@ var layers = map[string][]string{
 	"redis":              {""},
 	"postgres":           {""},
 	"http":               {"", "account", "session", "token"},
+	"verify":             {"", "token"},
 	"internal/storetest": {""},
 }
 

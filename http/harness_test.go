@@ -63,6 +63,8 @@ type options struct {
 	clock        *clock
 	logs         io.Writer
 	hash         argon2.Options // default: fastParams
+	// configure, if set, edits the server's dependencies and configuration before it starts.
+	configure func(*ghttp.Deps, *ghttp.Config)
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -125,14 +127,19 @@ func newHarness(t testing.TB, o options) *harness {
 		store = memory.NewSessionStore()
 	}
 	sessions := session.NewManager(store, mirror, session.Options{Now: h.clock.Now, Cache: o.sessionStore != "memory"})
-	h.server = ghttp.New(ghttp.Deps{
+	deps := ghttp.Deps{
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-		Revocations: mirror, Ready: []func(context.Context) error{db.Ping},
-	}, ghttp.Config{
+		Revocations: revocation.NewFeed(mirror), Ready: []func(context.Context) error{db.Ping}, // as cmd/gatehouse wires it
+	}
+	cfg := ghttp.Config{
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,
 		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if o.configure != nil {
+		o.configure(&deps, &cfg)
+	}
+	h.server = ghttp.New(deps, cfg)
 	h.srv = httptest.NewServer(h.server)
 	t.Cleanup(h.Close)
 	if _, _, err := h.acct.Bootstrap(ctx, testPassword+" admin"); err != nil {

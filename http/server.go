@@ -32,6 +32,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// Token interoperability (discovery.go, oauth.go, revstream.go).
+	//
+	// IntrospectionClientID and IntrospectionSecret are the HTTP Basic client credentials that
+	// resource servers present to POST /oauth2/introspect and GET /api/revocations/stream (an
+	// admin's bearer token works too). An empty secret disables them.
+	IntrospectionClientID, IntrospectionSecret string
+	// RevocationHeartbeat is how often the revocation stream sends a heartbeat when it has
+	// nothing else to send (default DefaultRevocationHeartbeat).
+	RevocationHeartbeat time.Duration
 }
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
@@ -59,6 +69,7 @@ type Server struct {
 	cop        *http.CrossOriginProtection
 	handler    http.Handler
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
+	streams    streamHub  // open revocation streams (revstream.go)
 }
 
 // New returns a server with its routes mounted.
@@ -124,6 +135,7 @@ func (s *Server) routes() http.Handler {
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
+	s.interopRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
@@ -171,7 +183,7 @@ const (
 
 // NewHTTPServer returns an *http.Server for h with gatehouse's timeouts and limits.
 func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		TLSConfig:         tlsConfig,
@@ -182,4 +194,8 @@ func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, log *slog
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if s, ok := h.(*Server); ok {
+		srv.RegisterOnShutdown(s.CloseStreams) // Shutdown would otherwise wait for them
+	}
+	return srv
 }

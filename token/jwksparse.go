@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,20 @@ const MaxJWKSSize = 1 << 20
 // which binds it; keys of other types, keys without a kid and sets with private members are
 // refused. The result can verify tokens but not sign them (Issue fails) and is never reloaded.
 func ParseJWKS(data []byte, now func() time.Time) (*KeySet, error) {
+	s, err := parseJWKSSnapshot(data)
+	if err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	ks := &KeySet{opts: KeyOptions{Alg: s.keys[0].alg, Now: now}}
+	ks.snap.Store(s)
+	return ks, nil
+}
+
+// parseJWKSSnapshot builds the verify-only snapshot of a JWK Set (see ParseJWKS).
+func parseJWKSSnapshot(data []byte) (*snapshot, error) {
 	if len(data) > MaxJWKSSize {
 		return nil, errors.New("token: JWK Set too large")
 	}
@@ -30,7 +45,7 @@ func ParseJWKS(data []byte, now func() time.Time) (*KeySet, error) {
 	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("token: JWK Set: %w", err)
 	}
-	s := &snapshot{byKID: map[string]*key{}}
+	s := &snapshot{byKID: map[string]*key{}, digest: sha256.Sum256(data)}
 	for i, m := range set.Keys {
 		k, err := parseJWK(m)
 		if err != nil {
@@ -45,12 +60,7 @@ func ParseJWKS(data []byte, now func() time.Time) (*KeySet, error) {
 	if len(s.keys) == 0 {
 		return nil, errors.New("token: JWK Set has no usable key")
 	}
-	if now == nil {
-		now = time.Now
-	}
-	ks := &KeySet{opts: KeyOptions{Alg: s.keys[0].alg, Now: now}}
-	ks.snap.Store(s)
-	return ks, nil
+	return s, nil
 }
 
 func parseJWK(m map[string]any) (*key, error) {

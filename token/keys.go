@@ -49,6 +49,11 @@ type KeySet struct {
 	mu sync.Mutex
 	// lastUnknown is the Unix nanosecond time of the last reload caused by an unknown kid.
 	lastUnknown atomic.Int64
+
+	// fetch, for a remote key set (NewRemoteKeySet), returns the JWK Set; refetchEvery is the
+	// least time between two fetches caused by unknown kids.
+	fetch        func() ([]byte, error)
+	refetchEvery time.Duration
 }
 
 // snapshot is an immutable view of the key file.
@@ -108,8 +113,16 @@ func (ks *KeySet) Rotate() (kid string, err error) {
 	if ks.opts.Alg == AlgHS256 && len(ks.opts.HMACSecret) > 0 {
 		return "", errors.New("token: the HS256 secret comes from the configuration; change it there to rotate")
 	}
+	if ks.path == "" {
+		return "", errVerifyOnly
+	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	unlock, err := lockKeyFile(ks.path)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	raw, err := readKeyFile(ks.path)
 	if err != nil {
 		return "", err
@@ -132,9 +145,14 @@ func (ks *KeySet) Rotate() (kid string, err error) {
 // On any error (unreadable, corrupt, no key of the signing algorithm any more) the keys in use
 // stay as they were. The server calls it on a ticker, and Verify calls it (at most once a
 // second) when a token names an unknown kid.
+//
+// A remote key set (NewRemoteKeySet) fetches its JWK Set again instead.
 func (ks *KeySet) Reload() (changed bool, err error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	if ks.fetch != nil {
+		return ks.reloadRemote()
+	}
 	raw, err := readKeyFile(ks.path)
 	if err != nil {
 		return false, err
@@ -185,12 +203,19 @@ func (ks *KeySet) lookupOrReload(kid string) *key {
 	if k := ks.lookup(kid); k != nil {
 		return k
 	}
+	every := unknownKIDReloadEvery
+	if ks.refetchEvery > 0 {
+		every = ks.refetchEvery
+	}
 	now := ks.opts.Now().UnixNano()
 	last := ks.lastUnknown.Load()
-	if now-last < int64(unknownKIDReloadEvery) && now >= last {
-		return nil
-	}
-	if !ks.lastUnknown.CompareAndSwap(last, now) {
+	if now-last < int64(every) && now >= last || !ks.lastUnknown.CompareAndSwap(last, now) {
+		if ks.fetch != nil {
+			// A fetch may be in flight (it holds mu): wait for it, then look again.
+			ks.mu.Lock()
+			ks.mu.Unlock() // an empty critical section: waiting is the point
+			return ks.lookup(kid)
+		}
 		return nil
 	}
 	if _, err := ks.Reload(); err != nil {

@@ -117,9 +117,13 @@ func defaultDuration(d, def time.Duration) time.Duration {
 	return d
 }
 
-// acceptedAlgorithms checks the allow-list, which must contain the signing algorithm.
+// acceptedAlgorithms checks the allow-list, which must contain the signing algorithm. A key
+// set that cannot sign (remote) has none: the list must then be given.
 func acceptedAlgorithms(algs []string, signing string) ([]string, error) {
 	if len(algs) == 0 {
+		if signing == "" {
+			return nil, errors.New("token: a verify-only key set needs Config.Algorithms")
+		}
 		return []string{signing}, nil
 	}
 	out := make([]string, 0, len(algs))
@@ -133,7 +137,7 @@ func acceptedAlgorithms(algs []string, signing string) ([]string, error) {
 		out = append(out, a)
 	}
 	for _, a := range out {
-		if a == signing {
+		if a == signing || signing == "" {
 			return out, nil
 		}
 	}
@@ -148,6 +152,15 @@ func (s *Service) AccessTTL() time.Duration { return s.cfg.AccessTTL }
 
 // Leeway returns the clock skew allowed past exp; a revocation must outlast exp by as much.
 func (s *Service) Leeway() time.Duration { return s.cfg.Leeway }
+
+// Issuer returns the "iss" that Issue writes and Verify requires.
+func (s *Service) Issuer() string { return s.cfg.Issuer }
+
+// Audience returns the "aud" that Issue writes and Verify requires.
+func (s *Service) Audience() string { return s.cfg.Audience }
+
+// Algorithms returns a copy of the algorithms Verify accepts.
+func (s *Service) Algorithms() []string { return append([]string(nil), s.cfg.Algorithms...) }
 
 // Issue signs an access token for p with the current signing key. family is the refresh
 // family id carried as "sid" (omitted when empty). iat is the issue time, normally

@@ -91,14 +91,16 @@ func (a *app) wire(ctx context.Context) error {
 	refreshStore := sqlite.NewRefreshStore(a.db)
 	a.expirers = append(a.expirers, refreshStore, revStore)
 	metrics := ghttp.NewMetrics(nil)
-	a.server = ghttp.New(ghttp.Deps{
-		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
-		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: a.mirror,
-		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics,
-	}, ghttp.Config{
+	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
-	})
+	}
+	cfg.interopServerConfig(&serverCfg)
+	a.server = ghttp.New(ghttp.Deps{
+		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
+		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(a.mirror),
+		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics,
+	}, serverCfg)
 	a.registerGauges(metrics, store)
 	return nil
 }
@@ -171,11 +173,7 @@ func (a *app) sweep(ctx context.Context) {
 		}
 	}
 	a.mirror.Sweep(now)
-	if changed, err := a.keys.Reload(); err != nil {
-		a.log.Error("reloading signing keys", "err", err)
-	} else if changed {
-		a.log.Info("signing keys reloaded")
-	}
+	a.maintainKeys()
 }
 
 // Close releases the database.

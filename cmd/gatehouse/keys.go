@@ -21,7 +21,9 @@ func newKeysRotateCmd() *cobra.Command {
 		Short: "Add a new signing key",
 		Long: `Add a new signing key of --signing-alg to the key file in --data. The new key signs from
 now on; old public keys stay published and keep verifying the tokens they signed. A running
-server picks the new key up within 10 seconds.`,
+server picks the new key up within 10 seconds, and removes a replaced key from the key file and
+the JWKS once every token it signed has expired (access TTL + clock skew + 1 minute). To rotate
+on a schedule instead, run the server with --key-rotation-interval.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cfg.ensureDataDir(); err != nil {

@@ -1,0 +1,90 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+// interopRoutes mounts the token-interoperability endpoints: discovery, the OAuth 2.0 token,
+// introspection and revocation endpoints, and the revocation stream.
+func (s *Server) interopRoutes(handle func(method, path string, h http.HandlerFunc)) {
+	handle("GET", "/.well-known/openid-configuration", s.handleDiscovery)
+	handle("GET", "/.well-known/oauth-authorization-server", s.handleDiscovery)
+	handle("POST", pathToken, s.handleOAuthToken)
+	handle("POST", pathIntrospect, s.handleIntrospect)
+	handle("POST", pathRevoke, s.handleRevoke)
+	handle("GET", pathRevocationStream, s.handleRevocationStream)
+}
+
+// Paths of the interoperability endpoints, as the discovery document names them.
+const (
+	pathJWKS             = "/.well-known/jwks.json"
+	pathToken            = "/oauth2/token"
+	pathIntrospect       = "/oauth2/introspect"
+	pathRevoke           = "/oauth2/revoke"
+	pathRevocationStream = "/api/revocations/stream"
+)
+
+// discoveryDocument is the authorization server metadata (RFC 8414), served at both the OpenID
+// Connect discovery path and the RFC 8414 path. gatehouse has no authorization endpoint (logins
+// go through /api/login), so response_types_supported is empty; tokens come from the token
+// endpoint's refresh_token grant. The access-token algorithms are listed under
+// id_token_signing_alg_values_supported because OIDC libraries pick their allowed algorithms
+// from it.
+type discoveryDocument struct {
+	Issuer                   string   `json:"issuer"`
+	JWKSURI                  string   `json:"jwks_uri"`
+	TokenEndpoint            string   `json:"token_endpoint"`
+	IntrospectionEndpoint    string   `json:"introspection_endpoint"`
+	RevocationEndpoint       string   `json:"revocation_endpoint"`
+	GrantTypes               []string `json:"grant_types_supported"`
+	ResponseTypes            []string `json:"response_types_supported"`
+	SubjectTypes             []string `json:"subject_types_supported"`
+	SigningAlgs              []string `json:"id_token_signing_alg_values_supported"`
+	TokenAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethods []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	RevocationAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
+	Claims                   []string `json:"claims_supported"`
+	RevocationStreamEndpoint string   `json:"gatehouse_revocation_stream_endpoint"`
+	AccessTokenType          string   `json:"gatehouse_access_token_typ"`
+	AccessTokenAudience      string   `json:"gatehouse_access_token_audience"`
+}
+
+// discovery builds the document from the token service's configuration: every URL is the
+// configured issuer followed by the endpoint's path.
+func (s *Server) discovery() discoveryDocument {
+	iss := s.Tokens.Issuer()
+	base := strings.TrimSuffix(iss, "/")
+	// An admin's bearer token is accepted too; it has no registered method name.
+	var introspectAuth []string
+	if s.cfg.IntrospectionSecret != "" {
+		introspectAuth = []string{"client_secret_basic"}
+	}
+	return discoveryDocument{
+		Issuer:                   iss,
+		JWKSURI:                  base + pathJWKS,
+		TokenEndpoint:            base + pathToken,
+		IntrospectionEndpoint:    base + pathIntrospect,
+		RevocationEndpoint:       base + pathRevoke,
+		GrantTypes:               []string{"refresh_token"},
+		ResponseTypes:            []string{},
+		SubjectTypes:             []string{"public"},
+		SigningAlgs:              s.Tokens.Algorithms(),
+		TokenAuthMethods:         []string{"none"},
+		IntrospectionAuthMethods: introspectAuth,
+		RevocationAuthMethods:    []string{"none"},
+		Claims:                   []string{"sub", "username", "name", "email", "role", "iss", "aud", "iat", "nbf", "exp", "jti", "sid"},
+		RevocationStreamEndpoint: base + pathRevocationStream,
+		AccessTokenType:          token.TypAccessToken,
+		AccessTokenAudience:      s.Tokens.Audience(),
+	}
+}
+
+// handleDiscovery serves the metadata document. It changes only with the configuration, so
+// clients may cache it for an hour.
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	writeJSON(w, http.StatusOK, s.discovery())
+}

@@ -1,0 +1,207 @@
+package http
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// introspection is the RFC 7662 answer for an active access token. Times are whole seconds.
+// token_type is "Bearer", the RFC 6749 section 5.1 type RFC 7662 asks for; token_use says
+// which kind of token it is.
+type introspection struct {
+	Active    bool           `json:"active"`
+	Subject   string         `json:"sub"`
+	Username  string         `json:"username"`
+	Name      string         `json:"name,omitempty"`
+	Email     string         `json:"email,omitempty"`
+	Role      gatehouse.Role `json:"role"`
+	Expires   int64          `json:"exp"`
+	IssuedAt  int64          `json:"iat"`
+	ID        string         `json:"jti"`
+	Issuer    string         `json:"iss"`
+	Audience  string         `json:"aud"`
+	TokenType string         `json:"token_type"`
+	TokenUse  string         `json:"token_use"`
+	Family    string         `json:"sid,omitempty"`
+}
+
+// inactive is the whole answer for any token that is not an active access token.
+type inactive struct {
+	Active bool `json:"active"`
+}
+
+// handleIntrospect is RFC 7662 token introspection. The caller must authenticate (see
+// authenticateResourceServer). An access token that verifies and is not revoked (by jti or by
+// its user's not-before time) is described; everything else (expired, revoked, malformed,
+// oversized, signed by an unknown key, and refresh tokens, which resource servers never
+// receive and which introspection must not turn into an oracle) is exactly {"active": false}.
+// A revocation store that cannot answer gives 503: never an "active" guess.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	if _, e := s.authenticateResourceServer(r); e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	form, e := oauthForm(w, r)
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	raw, e := requiredParam(form, "token")
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	if !looksLikeJWT(raw) {
+		writeJSON(w, http.StatusOK, inactive{})
+		return
+	}
+	t, err := s.Tokens.Verify(raw)
+	if err == nil {
+		err = s.checkTokenRevocation(r.Context(), t)
+	}
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, s.describe(t))
+	case gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE:
+		s.writeOAuthError(w, s.oauthFromErr(r, err))
+	default:
+		writeJSON(w, http.StatusOK, inactive{})
+	}
+}
+
+func (s *Server) describe(t *gatehouse.Token) introspection {
+	return introspection{
+		Active: true, Subject: t.UserID, Username: t.Username, Name: t.Name, Email: t.Email, Role: t.Role,
+		Expires: t.ExpiresAt.Unix(), IssuedAt: t.IssuedAt.Unix(), ID: t.ID,
+		Issuer: s.Tokens.Issuer(), Audience: s.Tokens.Audience(),
+		TokenType: "Bearer", TokenUse: "access_token", Family: t.Family,
+	}
+}
+
+// handleRevoke is RFC 7009 token revocation. Possession of the token is the proof: gatehouse's
+// clients are public clients with no secret, and whoever holds a token can already use it, so
+// letting them kill it gives nothing away. A refresh token kills its whole family; an access
+// token is denied by jti until it expires (plus the clock-skew leeway), and its refresh family
+// dies with it, as at logout. Unknown, malformed, expired or foreign tokens get 200 like the
+// others (RFC 7009 section 2.2). token_type_hint is accepted and not needed: the two kinds of
+// token have different shapes.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	form, e := oauthForm(w, r)
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	raw, e := requiredParam(form, "token")
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	var err error
+	switch {
+	case looksLikeJWT(raw):
+		err = s.revokeJWT(r, raw)
+	case gatehouse.ValidSecret(raw):
+		var found bool
+		found, err = s.Refresh.RevokeToken(r.Context(), raw)
+		if found {
+			s.log.InfoContext(r.Context(), "refresh token revoked")
+		}
+	}
+	if err != nil {
+		s.writeOAuthError(w, s.oauthFromErr(r, err))
+		return
+	}
+	h := w.Header()
+	h["Cache-Control"] = noStore
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+}
+
+// revokeJWT revokes an access token that gatehouse signed and that can still be accepted;
+// anything else needs no revocation.
+func (s *Server) revokeJWT(r *http.Request, raw string) error {
+	t, err := s.Tokens.Verify(raw)
+	if err != nil {
+		return nil
+	}
+	if err := s.revokeAccessToken(r.Context(), t); err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "access token revoked", "user_id", t.UserID, "jti", t.ID)
+	return nil
+}
+
+// handleOAuthToken is the token endpoint (RFC 6749 section 6) for the refresh_token grant, the
+// form-encoded twin of POST /api/token/refresh: the refresh token rotates, reuse of a rotated
+// one revokes its family. The first token pair comes from POST /api/login. Clients are public
+// (token_endpoint_auth_method "none").
+func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
+	form, e := oauthForm(w, r)
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	grant, e := requiredParam(form, "grant_type")
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	if grant != "refresh_token" {
+		s.writeOAuthError(w, &oauthError{status: http.StatusBadRequest, Code: oauthUnsupportedGrantType, Desc: "only the refresh_token grant is supported"})
+		return
+	}
+	refresh, e := requiredParam(form, "refresh_token")
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return
+	}
+	if form.Get("scope") != "" {
+		s.writeOAuthError(w, &oauthError{status: http.StatusBadRequest, Code: oauthInvalidScope, Desc: "gatehouse tokens have no scopes"})
+		return
+	}
+	if e := s.oauthRefresh(w, r, refresh); e != nil {
+		s.writeOAuthError(w, e)
+	}
+}
+
+func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh string) *oauthError {
+	next, fam, err := s.Refresh.Rotate(r.Context(), refresh)
+	if err == nil {
+		var u *gatehouse.User
+		if u, err = s.refreshUser(r.Context(), fam); err == nil {
+			err = s.writeOAuthTokens(w, r, u, fam, next)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gatehouse.ErrRefreshReuse) {
+		s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", clientIP(r))
+	}
+	switch gatehouse.ErrorCode(err) {
+	case gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED:
+		return &oauthError{status: http.StatusBadRequest, Code: oauthInvalidGrant, Desc: gatehouse.ErrorMessage(err)}
+	}
+	return s.oauthFromErr(r, err)
+}
+
+func (s *Server) writeOAuthTokens(w http.ResponseWriter, r *http.Request, u *gatehouse.User, fam *gatehouse.RefreshFamily, refresh string) error {
+	nb, err := s.Revocations.NotBefore(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	access, t, err := s.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(now, nb))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		Token: access, AccessToken: access, TokenType: "Bearer",
+		ExpiresIn: int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second), RefreshToken: refresh,
+	})
+	return nil
+}

@@ -1,0 +1,134 @@
+package token
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// KeyPolicy says when KeySet.Maintain rotates and retires keys.
+type KeyPolicy struct {
+	// RotateEvery makes Maintain add a new signing key once the current one is at least this
+	// old (by its created_at in the key file). Zero or negative: never.
+	RotateEvery time.Duration
+	// RetireAfter makes Maintain remove a key from the file (and so from the JWKS) once the key
+	// that replaced it has existed for at least this long. It must cover every token the old
+	// key may have signed: the access-token lifetime, plus the clock-skew leeway, plus the time
+	// other instances take to pick up a rotation. Zero or negative: never.
+	RetireAfter time.Duration
+}
+
+// KeyChanges reports what Maintain did.
+type KeyChanges struct {
+	// Rotated is the kid of the signing key Maintain added, or "".
+	Rotated string
+	// Retired are the kids Maintain removed.
+	Retired []string
+	// Changed is true when the keys in use changed: by this call, or because another process
+	// rewrote the file since the last load.
+	Changed bool
+}
+
+// errVerifyOnly is returned by operations that need a key file.
+var errVerifyOnly = errors.New("token: this key set has no key file")
+
+// Maintain re-reads the key file, rotates and retires keys as p says, writes the file if that
+// changed it, and installs the result. It is what the server runs on its maintenance tick
+// (every instance sharing the file may run it: the decisions depend only on the file's
+// content and the clock, and writers are serialised by a lock file where the platform has
+// one). A key is retired when a later key exists in the file (keys are appended, so the next
+// key is the one that replaced it) created at least p.RetireAfter ago; the key this set signs
+// with is never retired. On any error the keys in use stay as they were.
+func (ks *KeySet) Maintain(p KeyPolicy) (KeyChanges, error) {
+	if ks.path == "" {
+		return KeyChanges{}, errVerifyOnly
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	unlock, err := lockKeyFile(ks.path)
+	if err != nil {
+		return KeyChanges{}, err
+	}
+	defer unlock()
+	raw, err := readKeyFile(ks.path)
+	if err != nil {
+		return KeyChanges{}, err
+	}
+	f, err := parseKeyFile(ks.path, raw)
+	if err != nil {
+		return KeyChanges{}, err
+	}
+	if !f.hasSigningKey(ks.opts) {
+		return KeyChanges{}, fmt.Errorf("token: key file %s: no %s signing key any more; keeping the loaded keys", ks.path, ks.opts.Alg)
+	}
+	var ch KeyChanges
+	next, err := ks.plan(f, p, &ch)
+	if err != nil {
+		return KeyChanges{}, err
+	}
+	if next != f {
+		if raw, err = writeKeyFile(ks.path, next, false); err != nil {
+			return KeyChanges{}, err
+		}
+	}
+	if sha256.Sum256(raw) == ks.snap.Load().digest {
+		return ch, nil
+	}
+	if err := ks.install(next, raw); err != nil {
+		return KeyChanges{}, err
+	}
+	ch.Changed = true
+	return ch, nil
+}
+
+// plan returns the key file after p's rotation and retirement (f itself when nothing is due)
+// and records what it did in ch.
+func (ks *KeySet) plan(f *keyFile, p KeyPolicy, ch *KeyChanges) (*keyFile, error) {
+	now := ks.opts.Now()
+	signing := f.signingIndex(ks.opts)
+	next := f
+	if p.RotateEvery > 0 && !now.Before(f.Keys[signing].CreatedAt.Add(p.RotateEvery)) {
+		if ks.opts.Alg == AlgHS256 && len(ks.opts.HMACSecret) > 0 {
+			return nil, errors.New("token: the HS256 secret comes from the configuration; it cannot be rotated on a schedule")
+		}
+		fk, err := generateKey(ks.opts.Alg, nil, now)
+		if err != nil {
+			return nil, err
+		}
+		next = &keyFile{Version: keyFileVersion, Keys: append(f.Keys[:len(f.Keys):len(f.Keys)], fk)}
+		signing = len(next.Keys) - 1
+		ch.Rotated = fk.KID
+	}
+	if p.RetireAfter <= 0 {
+		return next, nil
+	}
+	kept := make([]fileKey, 0, len(next.Keys))
+	for i, fk := range next.Keys {
+		if i != signing && i+1 < len(next.Keys) && !now.Before(supersededAt(next.Keys[i+1]).Add(p.RetireAfter)) {
+			ch.Retired = append(ch.Retired, fk.KID)
+			continue
+		}
+		kept = append(kept, fk)
+	}
+	if len(ch.Retired) == 0 {
+		return next, nil
+	}
+	return &keyFile{Version: keyFileVersion, Keys: kept}, nil
+}
+
+// supersededAt is when the key before successor stopped signing, at the latest: created_at is
+// written in whole seconds rounded down, so one second after it.
+func supersededAt(successor fileKey) time.Time { return successor.CreatedAt.Add(time.Second) }
+
+// signingIndex returns the index of the key that signs under opts: the last one that may.
+// The caller has checked that there is one.
+func (f *keyFile) signingIndex(opts KeyOptions) int {
+	idx := -1
+	for i, fk := range f.Keys {
+		if k, err := fk.decode(); err == nil && k.signs(opts) {
+			idx = i
+		}
+	}
+	return idx
+}

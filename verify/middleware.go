@@ -1,0 +1,143 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+type tokenKey struct{}
+
+// FromContext returns the verified token that Middleware put in ctx. The token is shared: do not
+// modify it.
+func FromContext(ctx context.Context) (*gatehouse.Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(*gatehouse.Token)
+	return t, ok
+}
+
+// NewContext returns a copy of ctx carrying t, as Middleware does (for tests of handlers).
+func NewContext(ctx context.Context, t *gatehouse.Token) context.Context {
+	return context.WithValue(ctx, tokenKey{}, t)
+}
+
+// Middleware lets through only requests with a valid bearer token ("Authorization: Bearer
+// <token>", RFC 6750), with the token in the request's context (FromContext). Other requests
+// get gatehouse's JSON errors: 401 token_missing, invalid_token or token_expired (with
+// WWW-Authenticate), 413 too_large, or 503 unavailable when revocations are stale and the
+// Verifier fails closed.
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return v.Handler(func(w http.ResponseWriter, r *http.Request, t *gatehouse.Token) {
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), t)))
+	})
+}
+
+// TokenHandler handles a request whose bearer token has been verified; t is shared and must
+// not be modified.
+type TokenHandler func(w http.ResponseWriter, r *http.Request, t *gatehouse.Token)
+
+// Handler verifies the bearer token as Middleware does and passes it to h as an argument. It
+// allocates nothing for a token seen before, where Middleware copies the request (two
+// allocations) to put the token in its context.
+func (v *Verifier) Handler(h TokenHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, present, ok := bearer(r)
+		if !present {
+			writeError(w, gatehouse.ErrTokenMissing, false)
+			return
+		}
+		if !ok {
+			writeError(w, errBadAuthorization, true)
+			return
+		}
+		t, err := v.Verify(raw)
+		if err != nil {
+			writeError(w, err, true)
+			return
+		}
+		h(w, r, t)
+	})
+}
+
+// RequireRole lets through only requests whose token (put there by Middleware, which must run
+// first) has a role that allows role (an admin may do what a user may). Others get 403
+// forbidden, or 401 token_missing without a token.
+func RequireRole(role gatehouse.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t, ok := FromContext(r.Context())
+			switch {
+			case !ok:
+				writeError(w, gatehouse.ErrTokenMissing, false)
+			case !t.Role.Allows(role):
+				writeError(w, gatehouse.Errorf(gatehouse.EFORBIDDEN, "this needs the %s role", role), false)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+var errBadAuthorization = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the Authorization header must be \"Bearer <token>\"")
+
+// bearer returns the token of the Authorization header: present is false without the header,
+// ok false when it is not "Bearer <token>" (case-insensitive scheme, one or more spaces, a
+// non-empty token without spaces), as the gatehouse server parses it.
+func bearer(r *http.Request) (tok string, present, ok bool) {
+	v := r.Header["Authorization"]
+	if len(v) == 0 {
+		return "", false, false
+	}
+	const scheme = "bearer"
+	h := v[0]
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) || h[len(scheme)] != ' ' {
+		return "", true, false
+	}
+	tok = strings.TrimLeft(h[len(scheme):], " ")
+	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
+		return "", true, false
+	}
+	return tok, true, true
+}
+
+// statusOf maps gatehouse error codes to HTTP statuses, as the server does.
+func statusOf(code string) int {
+	switch code {
+	case gatehouse.ETOKENMISSING, gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED:
+		return http.StatusUnauthorized
+	case gatehouse.EFORBIDDEN:
+		return http.StatusForbidden
+	case gatehouse.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case gatehouse.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with gatehouse's error body for err. withToken says the request carried
+// a bearer token (for the WWW-Authenticate challenge of RFC 6750).
+func writeError(w http.ResponseWriter, err error, withToken bool) {
+	code, msg := gatehouse.ErrorCode(err), gatehouse.ErrorMessage(err)
+	status := statusOf(code)
+	h := w.Header()
+	switch status {
+	case http.StatusUnauthorized:
+		if withToken {
+			h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		} else {
+			h.Set("WWW-Authenticate", `Bearer`)
+		}
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{code, msg})
+}
