@@ -46,7 +46,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	la := s.newLoginAttempt(r, req.Username)
+	if wait, err := s.admitLogin(r.Context(), la); err != nil || wait > 0 {
+		s.Metrics.login(gatehouse.Errorf(gatehouse.ERATELIMITED, ""))
+		if err != nil {
+			s.writeError(w, r, err)
+		} else {
+			s.writeRateLimited(w, r, "login", wait)
+		}
+		return
+	}
 	u, err := s.Accounts.Login(r.Context(), req.Username, req.Password)
+	s.loginDone(r.Context(), la, err)
 	s.Metrics.login(err)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -78,7 +89,7 @@ func (s *Server) loginMode(req *loginRequest) (string, error) {
 // startSession creates a session with a fresh id (never one the client offered) and sets the
 // cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *gatehouse.User) {
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -171,7 +182,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	next, fam, err := s.Refresh.Rotate(r.Context(), req.RefreshToken)
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrRefreshReuse) {
-			s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", clientIP(r))
+			s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", s.clientIP(r))
+		}
+		if wait := s.credentialFailed(r, err); wait > 0 {
+			s.writeRateLimited(w, r, "credential", wait)
+			return
 		}
 		s.writeError(w, r, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,6 +64,10 @@ type options struct {
 	clock        *clock
 	logs         io.Writer
 	hash         argon2.Options // default: fastParams
+	throttle     gatehouse.Throttle
+	noThrottle   bool // no throttle at all (default: an in-memory one on the test clock)
+	limits       ghttp.Limits
+	proxies      []netip.Prefix
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -125,11 +130,15 @@ func newHarness(t testing.TB, o options) *harness {
 		store = memory.NewSessionStore()
 	}
 	sessions := session.NewManager(store, mirror, session.Options{Now: h.clock.Now, Cache: o.sessionStore != "memory"})
+	if o.throttle == nil && !o.noThrottle {
+		o.throttle = memory.NewThrottle(memory.ThrottleOptions{Now: h.clock.Now})
+	}
 	h.server = ghttp.New(ghttp.Deps{
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-		Revocations: mirror, Ready: []func(context.Context) error{db.Ping},
+		Revocations: mirror, Ready: []func(context.Context) error{db.Ping}, Throttle: o.throttle,
 	}, ghttp.Config{
+		Limits: o.limits, TrustedProxies: o.proxies,
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,
 		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

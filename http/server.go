@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -32,6 +33,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Limits are the throttles' backoff policies (zero fields: DefaultLimits).
+	Limits Limits
+	// TrustedProxies are the peers whose X-Forwarded-For header is believed (default none:
+	// the client is the TCP peer).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
@@ -47,6 +53,8 @@ type Deps struct {
 	Ready []func(context.Context) error
 	// Metrics is where the server registers its metrics; nil creates a private registry.
 	Metrics *Metrics
+	// Throttle counts failed logins and credentials; nil throttles nothing.
+	Throttle gatehouse.Throttle
 }
 
 // Server is the gatehouse HTTP API.
@@ -57,6 +65,7 @@ type Server struct {
 	now        func() time.Time
 	cookieName string
 	cop        *http.CrossOriginProtection
+	limiter    *limiter
 	handler    http.Handler
 }
 
@@ -82,6 +91,7 @@ func New(d Deps, cfg Config) *Server {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
+	s.limiter = newLimiter(d.Throttle, cfg, s.Metrics)
 	s.cop = http.NewCrossOriginProtection()
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")

@@ -91,11 +91,16 @@ func (a *app) wire(ctx context.Context) error {
 	refreshStore := sqlite.NewRefreshStore(a.db)
 	a.expirers = append(a.expirers, refreshStore, revStore)
 	metrics := ghttp.NewMetrics(nil)
+	var throttle gatehouse.Throttle
+	if th := a.throttle(); th != nil {
+		throttle = th
+	}
 	a.server = ghttp.New(ghttp.Deps{
 		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: a.mirror,
-		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics,
+		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle,
 	}, ghttp.Config{
+		TrustedProxies: cfg.hardening.proxies,
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 	})

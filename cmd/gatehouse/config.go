@@ -48,6 +48,8 @@ type config struct {
 
 	LogLevel  string
 	LogFormat string
+
+	hardening hardeningConfig
 }
 
 // storeFlags are the flags every command that opens the stores needs.
@@ -92,6 +94,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.CookieName, "cookie-name", "gatehouse_session", `session cookie name (gets the "__Host-" prefix when cookies are Secure)`)
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (always on with --tls-cert); set it behind a TLS-terminating proxy")
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register")
+	c.hardeningFlags(fs)
 }
 
 func (c *config) validateServe() error {
@@ -104,6 +107,9 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	case c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.SessionIdle <= 0 || c.SessionAbsolute <= 0 || c.ClockSkew < 0:
 		return fmt.Errorf("lifetimes and timeouts must be positive")
+	}
+	if err := c.validateHardening(); err != nil {
+		return err
 	}
 	return c.validateStore()
 }
