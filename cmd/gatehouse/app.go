@@ -101,7 +101,7 @@ func (a *app) wire(ctx context.Context) error {
 		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle,
 	}, ghttp.Config{
 		TrustedProxies: cfg.hardening.proxies,
-		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
+		CookieName:     cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 	})
 	a.registerGauges(metrics, store)
