@@ -100,9 +100,9 @@ func (a *app) wire(ctx context.Context) error {
 		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: a.mirror,
 		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle,
 	}, ghttp.Config{
-		TrustedProxies: cfg.hardening.proxies,
-		CookieName:     cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
+		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
+		TrustedProxies: cfg.hardening.proxies,
 	})
 	a.registerGauges(metrics, store)
 	return nil
