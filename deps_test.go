@@ -16,6 +16,7 @@ var layers = map[string][]string{
 	"":                   {},
 	"argon2":             {""},
 	"account":            {""},
+	"blocklist":          {},
 	"session":            {""},
 	"token":              {""},
 	"revocation":         {""},

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
@@ -66,6 +67,7 @@ type options struct {
 	hash         argon2.Options // default: fastParams
 	throttle     gatehouse.Throttle
 	noThrottle   bool // no throttle at all (default: an in-memory one on the test clock)
+	minPassword  int
 	limits       ghttp.Limits
 	proxies      []netip.Prefix
 }
@@ -109,7 +111,7 @@ func newHarness(t testing.TB, o options) *harness {
 		o.hash = argon2.Options{Params: fastParams, MaxConcurrent: 4, MaxWait: 5 * time.Second}
 	}
 	hasher := argon2.New(o.hash)
-	h.acct = account.New(h.users, hasher, account.Policy{}, h.clock.Now)
+	h.acct = account.New(h.users, hasher, account.Policy{MinPasswordLength: o.minPassword, Blocklist: blocklist.Common()}, h.clock.Now)
 	if o.alg == "" {
 		o.alg = "EdDSA"
 	}

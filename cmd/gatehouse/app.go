@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
@@ -50,7 +51,8 @@ func openStores(ctx context.Context, cfg *config, log *slog.Logger) (*app, error
 			SaltLen: argon2.DefaultParams.SaltLen, KeyLen: argon2.DefaultParams.KeyLen},
 		MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait,
 	})
-	a.accounts = account.New(sqlite.NewUserStore(db), a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen}, a.now)
+	a.accounts = account.New(sqlite.NewUserStore(db), a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen,
+		Blocklist: blocklist.Common()}, a.now)
 	return a, nil
 }
 
