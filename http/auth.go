@@ -59,6 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	u, err := s.Accounts.Login(r.Context(), req.Username, req.Password)
 	s.loginDone(r.Context(), la, err)
 	s.Metrics.login(err)
+	s.auditLogin(r, req.Username, mode, u, err)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -159,7 +160,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
+		UserID: u.ID, Detail: "self-registration, role " + string(u.Role)})
 	writeJSON(w, http.StatusCreated, userResponse{User: u})
 }
 
@@ -182,7 +184,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	next, fam, err := s.Refresh.Rotate(r.Context(), req.RefreshToken)
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrRefreshReuse) {
-			s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", s.clientIP(r))
+			e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
+			if fam != nil {
+				e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
+			}
+			s.audit(r, e)
 		}
 		if wait := s.credentialFailed(r, err); wait > 0 {
 			s.writeRateLimited(w, r, "credential", wait)
@@ -240,7 +246,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, a *gatehou
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "logout", "user_id", a.UserID, "auth", a.Method)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogout, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
 	noContent(w)
 }
 
@@ -269,7 +275,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request, a *gate
 	if a.Method == gatehouse.AuthSession {
 		s.clearSessionCookie(w)
 	}
-	s.log.InfoContext(r.Context(), "logout everywhere", "user_id", a.UserID, "auth", a.Method)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogoutAll, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
 	noContent(w)
 }
 

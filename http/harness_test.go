@@ -139,6 +139,7 @@ func newHarness(t testing.TB, o options) *harness {
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
 		Revocations: mirror, Ready: []func(context.Context) error{db.Ping}, Throttle: o.throttle,
+		Audit: sqlite.NewAuditStore(db, 0),
 	}, ghttp.Config{
 		Limits: o.limits, TrustedProxies: o.proxies,
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,

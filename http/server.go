@@ -55,6 +55,8 @@ type Deps struct {
 	Metrics *Metrics
 	// Throttle counts failed logins and credentials; nil throttles nothing.
 	Throttle gatehouse.Throttle
+	// Audit keeps the audit trail; nil keeps it in the logs only.
+	Audit gatehouse.AuditStore
 }
 
 // Server is the gatehouse HTTP API.
@@ -131,6 +133,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
+	s.hardeningRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
 	handle("GET", "/healthz", s.handleHealth)

@@ -100,7 +100,7 @@ func (a *app) wire(ctx context.Context) error {
 	a.server = ghttp.New(ghttp.Deps{
 		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: a.mirror,
-		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle,
+		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle, Audit: a.auditStore(),
 	}, ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
@@ -145,6 +145,9 @@ func (a *app) bootstrap(ctx context.Context, stderr io.Writer) error {
 	created, generated, err := a.accounts.Bootstrap(ctx, os.Getenv("GATEHOUSE_ADMIN_PASSWORD"))
 	if err != nil {
 		return fmt.Errorf("first admin: %w", err)
+	}
+	if created {
+		a.auditBootstrap(ctx)
 	}
 	if created && generated != "" {
 		fmt.Fprintf(stderr, "\ngatehouse: created user \"admin\" with password:\n\n    %s\n\nIt is shown only this once; change it after signing in.\n\n", generated)

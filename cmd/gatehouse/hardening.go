@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 // hardeningConfig is the configuration of brute-force and abuse limits.
@@ -15,6 +20,7 @@ type hardeningConfig struct {
 	TrustedProxies string
 	LoginThrottle  bool
 	ThrottleKeys   int
+	AuditRetention time.Duration
 
 	proxies []netip.Prefix // parsed TrustedProxies
 }
@@ -24,6 +30,7 @@ func (c *config) hardeningFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.hardening.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (rightmost untrusted address is the client); default none: the TCP peer is the client")
 	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
 	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory)")
+	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", sqlite.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
 }
 
 func (c *config) validateHardening() error {
@@ -35,6 +42,9 @@ func (c *config) validateHardening() error {
 	if c.hardening.ThrottleKeys < 1 {
 		return fmt.Errorf("--throttle-max-keys must be at least 1")
 	}
+	if c.hardening.AuditRetention <= 0 {
+		return fmt.Errorf("--audit-retention must be positive")
+	}
 	return nil
 }
 
@@ -44,4 +54,22 @@ func (a *app) throttle() *memory.Throttle {
 		return nil
 	}
 	return memory.NewThrottle(memory.ThrottleOptions{Now: a.now, MaxKeys: a.cfg.hardening.ThrottleKeys})
+}
+
+// auditStore returns the audit trail's store, swept by the maintenance loop.
+func (a *app) auditStore() *sqlite.AuditStore {
+	st := sqlite.NewAuditStore(a.db, a.cfg.hardening.AuditRetention)
+	a.expirers = append(a.expirers, st)
+	return st
+}
+
+// auditBootstrap records the creation of the first admin, which happens outside any request.
+func (a *app) auditBootstrap(ctx context.Context) {
+	u, err := sqlite.NewUserStore(a.db).UserByUsername(ctx, account.BootstrapUsername)
+	if err != nil {
+		a.log.Warn("audit: looking up the first admin failed", "err", err)
+		return
+	}
+	recordAudit(ctx, a.log, sqlite.NewAuditStore(a.db, 0), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
+		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
 }

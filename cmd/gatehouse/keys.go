@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,7 @@ server picks the new key up within 10 seconds.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "new %s signing key %s\n", cfg.SigningAlg, kid)
+			auditKeyRotation(cmd.Context(), cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), kid)
 			return nil
 		},
 	}
