@@ -26,6 +26,7 @@ var layers = map[string][]string{
 	"postgres":           {""},
 	"http":               {"", "account", "session", "token"},
 	"internal/storetest": {""},
+	"internal/fuzzhttp":  {},
 }
 
 type pkg struct {
