@@ -71,6 +71,9 @@ func buildApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) 
 
 func (a *app) wire(ctx context.Context) error {
 	cfg := a.cfg
+	if err := a.checkKeysPresent(ctx); err != nil {
+		return err
+	}
 	var err error
 	if a.keys, err = token.LoadKeySet(cfg.keysPath(), token.KeyOptions{Alg: cfg.SigningAlg, HMACSecret: []byte(cfg.HMACSecret), Now: a.now}); err != nil {
 		return fmt.Errorf("signing keys: %w", err)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -72,4 +74,28 @@ func (a *app) auditBootstrap(ctx context.Context) {
 	}
 	recordAudit(ctx, a.log, sqlite.NewAuditStore(a.db, 0), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
 		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
+}
+
+// checkKeysPresent refuses to start when the key file is missing but the user store already
+// holds accounts: creating new keys then would silently invalidate every token issued so far
+// (and hide a lost or unmounted key file, or a wrong --data). A configured HS256 secret is not
+// a throwaway key, so it is let through.
+func (a *app) checkKeysPresent(ctx context.Context) error {
+	path := a.cfg.keysPath()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil // present, or unreadable: LoadKeySet reports that
+	}
+	if a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
+		return nil
+	}
+	n, err := sqlite.NewUserStore(a.db).CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if n == 0 {
+		return nil // a first start: the keys are created with the database
+	}
+	return fmt.Errorf("signing keys: %s is missing, but the data directory already holds %d accounts; "+
+		"refusing to create new keys silently (every token issued so far would stop verifying). "+
+		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, n, a.cfg.Data)
 }
