@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"time"
@@ -23,6 +24,7 @@ type hardeningConfig struct {
 	LoginThrottle  bool
 	ThrottleKeys   int
 	AuditRetention time.Duration
+	ReadHeaderTime time.Duration
 
 	proxies []netip.Prefix // parsed TrustedProxies
 }
@@ -32,6 +34,7 @@ func (c *config) hardeningFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.hardening.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (rightmost untrusted address is the client); default none: the TCP peer is the client")
 	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
 	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory)")
+	fs.DurationVar(&c.hardening.ReadHeaderTime, "read-header-timeout", ghttp.ReadHeaderTimeout, "a client must send its request headers within this time, or the connection is closed (slowloris)")
 	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", sqlite.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
 }
 
@@ -43,6 +46,9 @@ func (c *config) validateHardening() error {
 	c.hardening.proxies = p
 	if c.hardening.ThrottleKeys < 1 {
 		return fmt.Errorf("--throttle-max-keys must be at least 1")
+	}
+	if c.hardening.ReadHeaderTime <= 0 {
+		return fmt.Errorf("--read-header-timeout must be positive")
 	}
 	if c.hardening.AuditRetention <= 0 {
 		return fmt.Errorf("--audit-retention must be positive")
@@ -98,4 +104,11 @@ func (a *app) checkKeysPresent(ctx context.Context) error {
 	return fmt.Errorf("signing keys: %s is missing, but the data directory already holds %d accounts; "+
 		"refusing to create new keys silently (every token issued so far would stop verifying). "+
 		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, n, a.cfg.Data)
+}
+
+// applyServerLimits sets the configured connection limits on srv.
+func (c *config) applyServerLimits(srv *http.Server) {
+	if c.hardening.ReadHeaderTime > 0 {
+		srv.ReadHeaderTimeout = c.hardening.ReadHeaderTime
+	}
 }
