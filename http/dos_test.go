@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
@@ -81,7 +82,7 @@ func BenchmarkHostileJSON(b *testing.B) {
 // server does not read the rest.
 func TestStreamedHugeBody(t *testing.T) {
 	h := newHarness(t, options{})
-	read := 0
+	var read atomic.Int64
 	body := io.LimitReader(&countingZeros{n: &read}, 50<<20)
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/login", io.MultiReader(strings.NewReader(`{"username":"`), body))
 	req.ContentLength = -1
@@ -93,18 +94,18 @@ func TestStreamedHugeBody(t *testing.T) {
 		}
 	}
 	// Either the answer came, or the server closed the connection while we were still sending.
-	if read > 8<<20 {
-		t.Fatalf("the server let the client send %d bytes", read)
+	if n := read.Load(); n > 8<<20 {
+		t.Fatalf("the server let the client send %d bytes", n)
 	}
 }
 
-type countingZeros struct{ n *int }
+type countingZeros struct{ n *atomic.Int64 }
 
 func (c *countingZeros) Read(p []byte) (int, error) {
 	for i := range p {
 		p[i] = 'a'
 	}
-	*c.n += len(p)
+	c.n.Add(int64(len(p)))
 	return len(p), nil
 }
 
