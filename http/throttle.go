@@ -77,7 +77,14 @@ func newLimiter(th gatehouse.Throttle, cfg Config, m *Metrics) *limiter {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_rate_limited_total", Help: "Requests answered 429 rate_limited, by kind (login or credential).",
 		}, []string{"kind"})}
-	m.reg.MustRegister(l.limited)
+	if err := m.reg.Register(l.limited); err != nil {
+		// A second server on the same Metrics shares the counter.
+		are, ok := err.(prometheus.AlreadyRegisteredError)
+		if !ok {
+			panic(err)
+		}
+		l.limited = are.ExistingCollector.(*prometheus.CounterVec)
+	}
 	return l
 }
 

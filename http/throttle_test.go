@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,9 @@ func TestLoginThrottleAccountAndAddress(t *testing.T) {
 	}
 	// Another account from the same address is not held up by alice's failures.
 	h.loginToken("admin", h.adminPW)
+	if m := h.do("GET", "/metrics", nil); !strings.Contains(m.raw, `gatehouse_rate_limited_total{kind="login"} 3`) {
+		t.Fatalf("metrics do not count the three 429s:\n%s", m.raw)
+	}
 }
 
 // TestLoginThrottleAccountFromAnywhere: a distributed guesser (a new address for each try) is
