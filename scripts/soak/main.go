@@ -185,7 +185,9 @@ func (d *driver) work(w int, names []string, stop <-chan struct{}) {
 
 // randomAddr is an address of the benchmarking range 198.18.0.0/15, sent as X-Forwarded-For
 // (the server trusts 127.0.0.1 as a proxy); nothing is ever sent to it.
-func randomAddr() string { return fmt.Sprintf("198.%d.%d.%d", 18+rand.IntN(2), rand.IntN(256), rand.IntN(256)) }
+func randomAddr() string {
+	return fmt.Sprintf("198.%d.%d.%d", 18+rand.IntN(2), rand.IntN(256), rand.IntN(256))
+}
 
 func (d *driver) tokenRound(name string) {
 	code, v := d.call("POST", "/api/login", "", map[string]any{"username": name, "password": password(name), "mode": "token"}, "")
@@ -330,4 +332,3 @@ func report(s []sample, d *driver) int {
 	fmt.Println("soak: PASS: no request error, memory, goroutines and file descriptors flat")
 	return 0
 }
-
