@@ -17,6 +17,9 @@ func TestAuditOfTheWiredServer(t *testing.T) {
 	if _, _, err := run(t, "", "keys", "rotate", "--data", dir); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := run(t, "", append([]string{"user", "add", "--data", dir, "--username", "cli-made"}, fastHash...)...); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +44,14 @@ func TestAuditOfTheWiredServer(t *testing.T) {
 	seen := map[string]bool{}
 	for _, e := range body.Events {
 		seen[e.Action] = true
-		if e.Action == "user_created" && (e.UserID == "" || !strings.Contains(e.Detail, "first admin")) {
-			t.Fatalf("first admin event: %+v", e)
+		if e.Action == "user_created" && (e.UserID == "" || !strings.Contains(e.Detail, "first admin") && !strings.Contains(e.Detail, "gatehouse user add")) {
+			t.Fatalf("user creation event: %+v", e)
+		}
+		if strings.Contains(e.Detail, "gatehouse user add") {
+			seen["cli"] = true
 		}
 	}
-	for _, a := range []string{"user_created", "key_rotated", "login"} {
+	for _, a := range []string{"user_created", "key_rotated", "login", "cli"} {
 		if !seen[a] {
 			t.Fatalf("no %s event in %+v", a, body.Events)
 		}
