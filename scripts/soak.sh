@@ -31,15 +31,15 @@ export GATEHOUSE_ADMIN_PASSWORD="soak admin password"
 
 # Short access tokens and a small throttle table, so that expiry sweeps and throttle eviction
 # happen within the run; wrong passwords come "through" a trusted proxy from many addresses.
-"$work/gatehouse" serve --addr 127.0.0.1:0 --data "$work/data" --log-format json --log-level warn \
+"$work/gatehouse" serve --addr 127.0.0.1:0 --data "$work/data" --log-format json \
   --access-ttl 1m --clock-skew 5s --trusted-proxies 127.0.0.1/32 --throttle-max-keys 4096 \
   2> "$work/server.log" &
 server=$!
-# The listening address is logged at info level, which --log-level warn hides: find the port.
 addr=""
-for _ in $(seq 200); do
-  addr=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$server," '$0 ~ p {print $4; exit}')
+for _ in $(seq 300); do
+  addr=$(sed -n 's/.*"msg":"gatehouse listening","addr":"\([^"]*\)".*/\1/p' "$work/server.log" | head -n 1)
   [ -n "$addr" ] && break
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.05
 done
 [ -n "$addr" ] || { echo "soak: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
