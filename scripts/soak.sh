@@ -31,13 +31,14 @@ export GATEHOUSE_ADMIN_PASSWORD="soak admin password"
 
 # Short access tokens and a small throttle table, so that expiry sweeps and throttle eviction
 # happen within the run; wrong passwords come "through" a trusted proxy from many addresses.
+: > "$work/server.log"
 "$work/gatehouse" serve --addr 127.0.0.1:0 --data "$work/data" --log-format json \
   --access-ttl 1m --clock-skew 5s --trusted-proxies 127.0.0.1/32 --throttle-max-keys 4096 \
   2> "$work/server.log" &
 server=$!
 addr=""
 for _ in $(seq 300); do
-  addr=$(sed -n 's/.*"msg":"gatehouse listening","addr":"\([^"]*\)".*/\1/p' "$work/server.log" | head -n 1)
+  addr=$(sed -n 's/.*"msg":"gatehouse listening","addr":"\([^"]*\)".*/\1/p' "$work/server.log" | head -n 1 || true)
   [ -n "$addr" ] && break
   kill -0 "$server" 2>/dev/null || break
   sleep 0.05
