@@ -16,6 +16,7 @@ var layers = map[string][]string{
 	"":                   {},
 	"argon2":             {""},
 	"account":            {""},
+	"blocklist":          {},
 	"session":            {""},
 	"token":              {""},
 	"revocation":         {""},
@@ -26,6 +27,7 @@ var layers = map[string][]string{
 	"http":               {"", "account", "session", "token"},
 	"verify":             {"", "token"},
 	"internal/storetest": {""},
+	"internal/fuzzhttp":  {},
 }
 
 type pkg struct {

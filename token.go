@@ -35,7 +35,8 @@ type RefreshStore interface {
 	// is old, and returns the family. Of concurrent calls with the same old token exactly one
 	// succeeds. It returns ErrNotFound when old is unknown (or its family was revoked),
 	// ErrTokenExpired when the family is past ExpiresAt at now, and ErrRefreshReuse when old
-	// was already rotated, after revoking the family.
+	// was already rotated, after revoking the family. With ErrRefreshReuse a store may also
+	// return the revoked family (for the audit trail); callers must not rely on it.
 	RotateRefresh(ctx context.Context, old, next Hash, now time.Time) (*RefreshFamily, error)
 	// RevokeRefreshFamily deletes a family and all its tokens; found=false if unknown.
 	RevokeRefreshFamily(ctx context.Context, familyID string) (found bool, err error)

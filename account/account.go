@@ -31,10 +31,11 @@ const BootstrapUsername = "admin"
 
 // Service applies the account rules. It is safe for concurrent use.
 type Service struct {
-	users  gatehouse.UserStore
-	hasher PasswordHasherWithDummy
-	minLen int
-	now    func() time.Time
+	users     gatehouse.UserStore
+	hasher    PasswordHasherWithDummy
+	minLen    int
+	blocklist Blocklist
+	now       func() time.Time
 }
 
 // New returns a Service. A nil now means gatehouse.Now.
@@ -42,7 +43,7 @@ func New(users gatehouse.UserStore, hasher PasswordHasherWithDummy, policy Polic
 	if now == nil {
 		now = gatehouse.Now
 	}
-	return &Service{users: users, hasher: hasher, minLen: policy.minLength(), now: now}
+	return &Service{users: users, hasher: hasher, minLen: policy.minLength(), blocklist: policy.Blocklist, now: now}
 }
 
 // NewUser is the input of Create.
@@ -62,6 +63,9 @@ func (s *Service) Create(ctx context.Context, in NewUser) (*gatehouse.User, erro
 	}
 	password, err := s.ValidatePassword(in.Password)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkNotUsername(password, in.Username); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)

@@ -27,6 +27,14 @@ type Policy struct {
 	// from 1 to 7 are raised to 8, and values over MaxPasswordBytes are lowered to it, since
 	// no longer password could be accepted.
 	MinPasswordLength int
+	// Blocklist, if set, rejects new passwords that it contains (common and breached
+	// passwords, such as blocklist.Common()). It receives the NFKC-normalised password.
+	Blocklist Blocklist
+}
+
+// Blocklist reports whether a password is known to be common or breached.
+type Blocklist interface {
+	Contains(password string) bool
 }
 
 func (p Policy) minLength() int {
@@ -77,7 +85,22 @@ func (s *Service) ValidatePassword(p string) (normalized string, err error) {
 	if utf8.RuneCountInString(n) < s.minLen {
 		return "", gatehouse.Errorf(gatehouse.EBADREQUEST, "password: must be at least %d characters", s.minLen)
 	}
+	if s.blocklist != nil && s.blocklist.Contains(n) {
+		return "", errBlockedPassword
+	}
 	return n, nil
+}
+
+var errBlockedPassword = gatehouse.Errorf(gatehouse.EBADREQUEST,
+	"password: is on a list of common or breached passwords that attackers try first; choose another one (a few unrelated words make a good password)")
+
+// checkNotUsername refuses a password that is the username (in any case), the first guess of
+// any attacker.
+func checkNotUsername(password, username string) error {
+	if strings.EqualFold(norm.NFKC.String(password), username) {
+		return gatehouse.Errorf(gatehouse.EBADREQUEST, "password: must not be the username")
+	}
+	return nil
 }
 
 func checkPasswordSize(p string) error {

@@ -81,7 +81,8 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "user created", "user_id", u.ID, "role", u.Role, "by", a.UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
+		UserID: u.ID, ActorID: a.UserID, Detail: "role " + string(u.Role)})
 	writeJSON(w, http.StatusCreated, userResponse{User: u})
 }
 
@@ -109,13 +110,12 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.applyUserUpdate(r.Context(), id, upd)
+	old, u, err := s.applyUserUpdate(r.Context(), id, upd)
 	if err != nil {
 		s.writeError(w, r, notFoundAs(err, errUserNotFound))
 		return
 	}
-	s.log.InfoContext(r.Context(), "user updated", "user_id", id, "role", u.Role, "disabled", u.Disabled,
-		"password_changed", upd.PasswordHash != nil, "by", a.UserID)
+	s.auditUserUpdate(r, a.UserID, old, u, upd)
 	writeJSON(w, http.StatusOK, userResponse{User: u})
 }
 
@@ -139,20 +139,21 @@ func (s *Server) userUpdate(ctx context.Context, req *updateUserRequest) (gateho
 // applyUserUpdate stores upd and, if it changes anything that a session or token depends on,
 // revokes the user's sessions and tokens. The revocation comes first so that no request sees
 // the new role with an old credential.
-func (s *Server) applyUserUpdate(ctx context.Context, id string, upd gatehouse.UserUpdate) (*gatehouse.User, error) {
-	old, err := s.Users.UserByID(ctx, id)
+func (s *Server) applyUserUpdate(ctx context.Context, id string, upd gatehouse.UserUpdate) (old, u *gatehouse.User, err error) {
+	old, err = s.Users.UserByID(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	changed := upd.PasswordHash != nil ||
 		upd.Role != nil && *upd.Role != old.Role ||
 		upd.Disabled != nil && *upd.Disabled != old.Disabled
 	if changed {
 		if err := s.revokeEverywhere(ctx, id); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return s.Users.UpdateUser(ctx, id, upd)
+	u, err = s.Users.UpdateUser(ctx, id, upd)
+	return old, u, err
 }
 
 func (s *Server) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
@@ -173,7 +174,7 @@ func (s *Server) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, notFoundAs(err, errUserNotFound))
 		return
 	}
-	s.log.InfoContext(r.Context(), "user deleted", "user_id", id, "by", a.UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserDeleted, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: a.UserID})
 	noContent(w)
 }
 
@@ -206,7 +207,8 @@ func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "user logged out everywhere by admin", "user_id", id, "by", a.UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionsRevoked, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: a.UserID,
+		Detail: "every session and token"})
 	noContent(w)
 }
 
@@ -221,7 +223,8 @@ func (s *Server) handleAdminDeleteSession(w http.ResponseWriter, r *http.Request
 		s.writeError(w, r, notFoundAs(err, errSessionNotFound))
 		return
 	}
-	s.log.InfoContext(r.Context(), "session revoked by admin", "user_id", owner, "by", a.UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionRevoked, Outcome: gatehouse.AuditSuccess, UserID: owner, ActorID: a.UserID,
+		Detail: "session " + handle})
 	noContent(w)
 }
 

@@ -46,8 +46,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	la := s.newLoginAttempt(r, req.Username)
+	if wait, err := s.admitLogin(r.Context(), la); err != nil || wait > 0 {
+		s.Metrics.login(gatehouse.Errorf(gatehouse.ERATELIMITED, ""))
+		if err != nil {
+			s.writeError(w, r, err)
+		} else {
+			s.writeRateLimited(w, r, "login", wait)
+		}
+		return
+	}
 	u, err := s.Accounts.Login(r.Context(), req.Username, req.Password)
+	s.loginDone(r.Context(), la, err)
 	s.Metrics.login(err)
+	s.auditLogin(r, req.Username, mode, u, err)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -78,7 +90,7 @@ func (s *Server) loginMode(req *loginRequest) (string, error) {
 // startSession creates a session with a fresh id (never one the client offered) and sets the
 // cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *gatehouse.User) {
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -148,7 +160,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
+		UserID: u.ID, Detail: "self-registration, role " + string(u.Role)})
 	writeJSON(w, http.StatusCreated, userResponse{User: u})
 }
 
@@ -171,7 +184,15 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	next, fam, err := s.Refresh.Rotate(r.Context(), req.RefreshToken)
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrRefreshReuse) {
-			s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", clientIP(r))
+			e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
+			if fam != nil {
+				e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
+			}
+			s.audit(r, e)
+		}
+		if wait := s.credentialFailed(r, err); wait > 0 {
+			s.writeRateLimited(w, r, "credential", wait)
+			return
 		}
 		s.writeError(w, r, err)
 		return
@@ -225,7 +246,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, a *gatehou
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "logout", "user_id", a.UserID, "auth", a.Method)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogout, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
 	noContent(w)
 }
 
@@ -254,7 +275,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request, a *gate
 	if a.Method == gatehouse.AuthSession {
 		s.clearSessionCookie(w)
 	}
-	s.log.InfoContext(r.Context(), "logout everywhere", "user_id", a.UserID, "auth", a.Method)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogoutAll, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
 	noContent(w)
 }
 

@@ -25,6 +25,10 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 		err := s.authenticate(r.Context(), r, a)
 		if err != nil {
 			s.Metrics.authDecision(r, err)
+			if wait := s.credentialFailed(r, err); wait > 0 {
+				s.writeRateLimited(w, r, "credential", wait)
+				return
+			}
 			s.writeError(w, r, err)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
@@ -63,6 +65,11 @@ type options struct {
 	clock        *clock
 	logs         io.Writer
 	hash         argon2.Options // default: fastParams
+	throttle     gatehouse.Throttle
+	noThrottle   bool // no throttle at all (default: an in-memory one on the test clock)
+	minPassword  int
+	limits       ghttp.Limits
+	proxies      []netip.Prefix
 	// configure, if set, edits the server's dependencies and configuration before it starts.
 	configure func(*ghttp.Deps, *ghttp.Config)
 }
@@ -106,7 +113,7 @@ func newHarness(t testing.TB, o options) *harness {
 		o.hash = argon2.Options{Params: fastParams, MaxConcurrent: 4, MaxWait: 5 * time.Second}
 	}
 	hasher := argon2.New(o.hash)
-	h.acct = account.New(h.users, hasher, account.Policy{}, h.clock.Now)
+	h.acct = account.New(h.users, hasher, account.Policy{MinPasswordLength: o.minPassword, Blocklist: blocklist.Common()}, h.clock.Now)
 	if o.alg == "" {
 		o.alg = "EdDSA"
 	}
@@ -127,12 +134,17 @@ func newHarness(t testing.TB, o options) *harness {
 		store = memory.NewSessionStore()
 	}
 	sessions := session.NewManager(store, mirror, session.Options{Now: h.clock.Now, Cache: o.sessionStore != "memory"})
+	if o.throttle == nil && !o.noThrottle {
+		o.throttle = memory.NewThrottle(memory.ThrottleOptions{Now: h.clock.Now})
+	}
 	deps := ghttp.Deps{
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
 		Revocations: revocation.NewFeed(mirror), Ready: []func(context.Context) error{db.Ping}, // as cmd/gatehouse wires it
+		Throttle: o.throttle, Audit: sqlite.NewAuditStore(db, 0),
 	}
 	cfg := ghttp.Config{
+		Limits: o.limits, TrustedProxies: o.proxies,
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,
 		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

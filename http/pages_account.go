@@ -3,7 +3,9 @@ package http
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -61,8 +63,22 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusBadRequest, username, next, errs, "")
 		return
 	}
+	// The same throttles and audit trail as POST /api/login: the form is no way around them.
+	la := s.newLoginAttempt(r, username)
+	if wait, err := s.admitLogin(r.Context(), la); err != nil || wait > 0 {
+		if err == nil {
+			secs := int64((wait + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			err = gatehouse.Errorf(gatehouse.ERATELIMITED, "too many failed attempts; try again in %d s", secs)
+		}
+		s.Metrics.login(gatehouse.Errorf(gatehouse.ERATELIMITED, ""))
+		s.signInFailed(w, r, username, next, err)
+		return
+	}
 	u, err := s.Accounts.Login(r.Context(), username, password)
+	s.loginDone(r.Context(), la, err)
 	s.Metrics.login(err)
+	s.auditLogin(r, username, gatehouse.AuthSession, u, err)
 	if err != nil {
 		s.signInFailed(w, r, username, next, err)
 		return
@@ -74,7 +90,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -252,7 +268,7 @@ func (s *Server) handleAccountSignOutEverywhere(w http.ResponseWriter, r *http.R
 		return
 	}
 	s.clearSessionCookie(w)
-	s.log.InfoContext(r.Context(), "logout everywhere on the web", "user_id", p.user().UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogoutAll, Outcome: gatehouse.AuditSuccess, UserID: p.user().UserID, Detail: "auth=session page"})
 	redirect(w, r, "/?msg=signed-out-everywhere")
 }
 
@@ -287,7 +303,10 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 	}
 	upd, err := s.userUpdate(r.Context(), &updateUserRequest{Password: &next})
 	if err == nil {
-		u, err = s.applyUserUpdate(r.Context(), u.ID, upd)
+		var old *gatehouse.User
+		if old, u, err = s.applyUserUpdate(r.Context(), u.ID, upd); err == nil {
+			s.auditUserUpdate(r, u.ID, old, u, upd)
+		}
 	}
 	if err != nil {
 		s.pageFormFailed(w, r, err, func(status int, errs map[string]string, formErr string) {
@@ -299,7 +318,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	s.log.InfoContext(r.Context(), "password changed on the web", "user_id", u.ID)
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
 	if err != nil {
 		s.clearSessionCookie(w)
 		s.renderError(w, r, err)

@@ -148,7 +148,8 @@ func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p
 		})
 		return
 	}
-	s.log.InfoContext(r.Context(), "user created", "user_id", u.ID, "role", u.Role, "by", p.user().UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
+		UserID: u.ID, ActorID: p.user().UserID, Detail: "role " + string(u.Role)})
 	redirect(w, r, "/admin/users/"+u.ID+"?msg=user-created")
 }
 
@@ -247,7 +248,10 @@ func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq,
 	changed := req.Password != nil || req.Role != nil && *req.Role != u.Role || req.Disabled != nil && *req.Disabled != u.Disabled
 	upd, err := s.userUpdate(r.Context(), req)
 	if err == nil {
-		u, err = s.applyUserUpdate(r.Context(), id, upd)
+		var old *gatehouse.User
+		if old, u, err = s.applyUserUpdate(r.Context(), id, upd); err == nil {
+			s.auditUserUpdate(r, p.user().UserID, old, u, upd)
+		}
 	}
 	if err != nil {
 		s.adminUpdateFailed(w, r, p, err, field)
@@ -335,7 +339,7 @@ func (s *Server) handleAdminDeletePage(w http.ResponseWriter, r *http.Request, p
 		s.renderError(w, r, notFoundAs(err, errUserNotFound))
 		return
 	}
-	s.log.InfoContext(r.Context(), "user deleted", "user_id", id, "by", p.user().UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserDeleted, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: p.user().UserID})
 	redirect(w, r, "/admin?msg=user-deleted")
 }
 
@@ -350,7 +354,7 @@ func (s *Server) handleAdminSignOutUserPage(w http.ResponseWriter, r *http.Reque
 		s.renderError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "user logged out everywhere by admin", "user_id", id, "by", p.user().UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionsRevoked, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: p.user().UserID})
 	if id == p.user().UserID {
 		s.clearSessionCookie(w)
 		redirect(w, r, "/?msg=signed-out-everywhere")
@@ -371,7 +375,7 @@ func (s *Server) handleAdminRevokeSessionPage(w http.ResponseWriter, r *http.Req
 		s.renderError(w, r, notFoundAs(err, errSessionNotFound))
 		return
 	}
-	s.log.InfoContext(r.Context(), "session revoked by admin", "user_id", owner, "by", p.user().UserID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionRevoked, Outcome: gatehouse.AuditSuccess, UserID: owner, ActorID: p.user().UserID})
 	if handle == p.sess.Handle {
 		s.clearSessionCookie(w)
 		redirect(w, r, "/?msg=signed-out")

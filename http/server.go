@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -42,6 +43,12 @@ type Config struct {
 	// RevocationHeartbeat is how often the revocation stream sends a heartbeat when it has
 	// nothing else to send (default DefaultRevocationHeartbeat).
 	RevocationHeartbeat time.Duration
+
+	// Limits are the throttles' backoff policies (zero fields: DefaultLimits).
+	Limits Limits
+	// TrustedProxies are the peers whose X-Forwarded-For header is believed (default none:
+	// the client is the TCP peer).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
@@ -57,6 +64,10 @@ type Deps struct {
 	Ready []func(context.Context) error
 	// Metrics is where the server registers its metrics; nil creates a private registry.
 	Metrics *Metrics
+	// Throttle counts failed logins and credentials; nil throttles nothing.
+	Throttle gatehouse.Throttle
+	// Audit keeps the audit trail; nil keeps it in the logs only.
+	Audit gatehouse.AuditStore
 }
 
 // Server is the gatehouse HTTP API.
@@ -67,6 +78,7 @@ type Server struct {
 	now        func() time.Time
 	cookieName string
 	cop        *http.CrossOriginProtection
+	limiter    *limiter
 	handler    http.Handler
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
 	streams    streamHub  // open revocation streams (revstream.go)
@@ -94,6 +106,7 @@ func New(d Deps, cfg Config) *Server {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
+	s.limiter = newLimiter(d.Throttle, cfg, s.Metrics)
 	s.cop = http.NewCrossOriginProtection()
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
@@ -133,6 +146,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
+	s.hardeningRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
 	s.interopRoutes(handle)

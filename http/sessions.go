@@ -83,6 +83,8 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, a *
 	if a.Session != nil && a.Session.Handle == handle {
 		s.clearSessionCookie(w)
 	}
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionRevoked, Outcome: gatehouse.AuditSuccess, UserID: a.UserID,
+		Detail: "session " + handle})
 	noContent(w)
 }
 

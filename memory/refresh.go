@@ -77,7 +77,8 @@ func (s *RefreshStore) RotateRefresh(_ context.Context, old, next gatehouse.Hash
 		return nil, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrTokenExpired)
 	case fam.current != old:
 		s.deleteFamily(id)
-		return nil, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrRefreshReuse)
+		f := fam.f // the revoked family, for the audit trail
+		return &f, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrRefreshReuse)
 	}
 	if _, ok := s.tokens[next]; ok {
 		return nil, fmt.Errorf("memory: refresh token: %w", gatehouse.ErrConflict)

@@ -68,6 +68,9 @@ func (s *RefreshStore) RotateRefresh(ctx context.Context, old, next gatehouse.Ha
 	if err != nil {
 		return nil, err
 	}
+	if outcome == gatehouse.ErrRefreshReuse {
+		return f, fmt.Errorf("sqlite: refresh family %s: %w", f.ID, outcome) // the revoked family, for the audit trail
+	}
 	if outcome != nil {
 		return nil, fmt.Errorf("sqlite: refresh family %s: %w", f.ID, outcome)
 	}

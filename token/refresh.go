@@ -63,6 +63,9 @@ func (r *Refresher) Rotate(ctx context.Context, secret string) (next string, f *
 	switch {
 	case errors.Is(err, gatehouse.ErrNotFound):
 		return "", nil, fmt.Errorf("token: unknown refresh token: %w", gatehouse.ErrInvalidToken)
+	case errors.Is(err, gatehouse.ErrRefreshReuse):
+		// f, when the store returns it, is the family just revoked: the caller may record whose.
+		return "", f, fmt.Errorf("token: rotate refresh token: %w", err)
 	case err != nil:
 		return "", nil, fmt.Errorf("token: rotate refresh token: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
@@ -50,7 +51,8 @@ func openStores(ctx context.Context, cfg *config, log *slog.Logger) (*app, error
 			SaltLen: argon2.DefaultParams.SaltLen, KeyLen: argon2.DefaultParams.KeyLen},
 		MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait,
 	})
-	a.accounts = account.New(sqlite.NewUserStore(db), a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen}, a.now)
+	a.accounts = account.New(sqlite.NewUserStore(db), a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen,
+		Blocklist: blocklist.Common()}, a.now)
 	return a, nil
 }
 
@@ -69,6 +71,9 @@ func buildApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) 
 
 func (a *app) wire(ctx context.Context) error {
 	cfg := a.cfg
+	if err := a.checkKeysPresent(ctx); err != nil {
+		return err
+	}
 	var err error
 	if a.keys, err = token.LoadKeySet(cfg.keysPath(), token.KeyOptions{Alg: cfg.SigningAlg, HMACSecret: []byte(cfg.HMACSecret), Now: a.now}); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -91,15 +96,20 @@ func (a *app) wire(ctx context.Context) error {
 	refreshStore := sqlite.NewRefreshStore(a.db)
 	a.expirers = append(a.expirers, refreshStore, revStore)
 	metrics := ghttp.NewMetrics(nil)
+	var throttle gatehouse.Throttle
+	if th := a.throttle(); th != nil {
+		throttle = th
+	}
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
+		TrustedProxies: cfg.hardening.proxies,
 	}
 	cfg.interopServerConfig(&serverCfg)
 	a.server = ghttp.New(ghttp.Deps{
 		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(a.mirror),
-		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics,
+		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle, Audit: a.auditStore(),
 	}, serverCfg)
 	a.registerGauges(metrics, store)
 	return nil
@@ -140,6 +150,9 @@ func (a *app) bootstrap(ctx context.Context, stderr io.Writer) error {
 	created, generated, err := a.accounts.Bootstrap(ctx, os.Getenv("GATEHOUSE_ADMIN_PASSWORD"))
 	if err != nil {
 		return fmt.Errorf("first admin: %w", err)
+	}
+	if created {
+		a.auditBootstrap(ctx)
 	}
 	if created && generated != "" {
 		fmt.Fprintf(stderr, "\ngatehouse: created user \"admin\" with password:\n\n    %s\n\nIt is shown only this once; change it after signing in.\n\n", generated)

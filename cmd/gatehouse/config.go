@@ -50,6 +50,7 @@ type config struct {
 	LogFormat string
 
 	interopConfig
+	hardening hardeningConfig
 }
 
 // storeFlags are the flags every command that opens the stores needs.
@@ -95,6 +96,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (always on with --tls-cert); set it behind a TLS-terminating proxy")
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register")
 	c.interopFlags(fs)
+	c.hardeningFlags(fs)
 }
 
 func (c *config) validateServe() error {
@@ -109,6 +111,9 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("lifetimes and timeouts must be positive")
 	}
 	if err := c.validateInterop(); err != nil {
+		return err
+	}
+	if err := c.validateHardening(); err != nil {
 		return err
 	}
 	return c.validateStore()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,7 @@ on a schedule instead, run the server with --key-rotation-interval.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "new %s signing key %s\n", cfg.SigningAlg, kid)
+			auditKeyRotation(cmd.Context(), cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), kid)
 			return nil
 		},
 	}

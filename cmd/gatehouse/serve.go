@@ -65,6 +65,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	srv := ghttp.NewHTTPServer(cfg.Addr, a.server, tlsConfig, log)
+	cfg.applyServerLimits(srv)
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
 		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data)
 	if ready != nil {

@@ -1,0 +1,68 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// Audit actions: what an AuditEvent records.
+const (
+	AuditLogin           = "login"            // a password login (success or failure)
+	AuditLogout          = "logout"           // the caller ended its session or access token
+	AuditLogoutAll       = "logout_all"       // the caller signed out everywhere
+	AuditSessionRevoked  = "session_revoked"  // one session ended by its owner or an admin
+	AuditSessionsRevoked = "sessions_revoked" // an admin signed a user out everywhere
+	AuditTokenRevoked    = "token_revoked"    // an access or refresh token revoked (RFC 7009)
+	AuditRefreshReuse    = "refresh_reuse"    // a rotated refresh token came back; its family was revoked
+	AuditUserCreated     = "user_created"     // by an admin, by self-registration, or at first start
+	AuditUserDeleted     = "user_deleted"     // by an admin
+	AuditRoleChanged     = "role_changed"     // by an admin; Detail is "old->new"
+	AuditUserDisabled    = "user_disabled"    // by an admin
+	AuditUserEnabled     = "user_enabled"     // by an admin
+	AuditPasswordChanged = "password_changed" // by an admin
+	AuditKeyRotated      = "key_rotated"      // a new signing key; Detail is its kid
+)
+
+// Audit outcomes.
+const (
+	AuditSuccess = "success"
+	AuditFailure = "failure"
+)
+
+// AuditEvent is one security-relevant event. It never carries a secret: no password, token,
+// refresh token or cookie value, only ids that cannot be used to authenticate.
+type AuditEvent struct {
+	// ID orders events (NewID: later events sort after earlier ones).
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Action  string    `json:"action"`
+	Outcome string    `json:"outcome"`
+	// UserID is the account the event is about ("" when no account is known, such as a login
+	// with an unknown username).
+	UserID string `json:"user_id"`
+	// ActorID is who did it when that is not UserID (an admin); "" otherwise.
+	ActorID   string `json:"actor_id"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	// Detail is a short, secret-free explanation (an error code, a login mode, a role change).
+	Detail string `json:"detail"`
+}
+
+// AuditQuery selects audit events, newest first.
+type AuditQuery struct {
+	// After is the ID of the last event of the previous page: the page holds older events.
+	After string
+	// Limit is the most events returned.
+	Limit int
+	// UserID and Action, when set, keep only the events of that user (as subject or actor)
+	// and of that action.
+	UserID, Action string
+}
+
+// AuditStore keeps the audit trail. It lives with the users (SQLite, PostgreSQL).
+type AuditStore interface {
+	// AppendAudit stores e, whose ID and Time the caller has set.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns the events q selects, newest first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
+)
+
+// hardeningConfig is the configuration of brute-force and abuse limits.
+type hardeningConfig struct {
+	TrustedProxies string
+	LoginThrottle  bool
+	ThrottleKeys   int
+	AuditRetention time.Duration
+	ReadHeaderTime time.Duration
+
+	proxies []netip.Prefix // parsed TrustedProxies
+}
+
+// hardeningFlags are the flags of throttling and client addresses, a block of their own.
+func (c *config) hardeningFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.hardening.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (rightmost untrusted address is the client); default none: the TCP peer is the client")
+	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
+	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory)")
+	fs.DurationVar(&c.hardening.ReadHeaderTime, "read-header-timeout", ghttp.ReadHeaderTimeout, "a client must send its request headers within this time, or the connection is closed (slowloris)")
+	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", sqlite.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
+}
+
+func (c *config) validateHardening() error {
+	p, err := ghttp.ParseTrustedProxies(c.hardening.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies %q: %w", c.hardening.TrustedProxies, err)
+	}
+	c.hardening.proxies = p
+	if c.hardening.ThrottleKeys < 1 {
+		return fmt.Errorf("--throttle-max-keys must be at least 1")
+	}
+	if c.hardening.ReadHeaderTime <= 0 {
+		return fmt.Errorf("--read-header-timeout must be positive")
+	}
+	if c.hardening.AuditRetention <= 0 {
+		return fmt.Errorf("--audit-retention must be positive")
+	}
+	return nil
+}
+
+// throttle returns the configured throttle, or nil when throttling is off.
+func (a *app) throttle() *memory.Throttle {
+	if !a.cfg.hardening.LoginThrottle {
+		return nil
+	}
+	return memory.NewThrottle(memory.ThrottleOptions{Now: a.now, MaxKeys: a.cfg.hardening.ThrottleKeys})
+}
+
+// auditStore returns the audit trail's store, swept by the maintenance loop.
+func (a *app) auditStore() *sqlite.AuditStore {
+	st := sqlite.NewAuditStore(a.db, a.cfg.hardening.AuditRetention)
+	a.expirers = append(a.expirers, st)
+	return st
+}
+
+// auditBootstrap records the creation of the first admin, which happens outside any request.
+func (a *app) auditBootstrap(ctx context.Context) {
+	u, err := sqlite.NewUserStore(a.db).UserByUsername(ctx, account.BootstrapUsername)
+	if err != nil {
+		a.log.Warn("audit: looking up the first admin failed", "err", err)
+		return
+	}
+	recordAudit(ctx, a.log, sqlite.NewAuditStore(a.db, 0), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
+		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
+}
+
+// checkKeysPresent refuses to start when the key file is missing but the user store already
+// holds accounts: creating new keys then would silently invalidate every token issued so far
+// (and hide a lost or unmounted key file, or a wrong --data). A configured HS256 secret is not
+// a throwaway key, so it is let through.
+func (a *app) checkKeysPresent(ctx context.Context) error {
+	path := a.cfg.keysPath()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil // present, or unreadable: LoadKeySet reports that
+	}
+	if a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
+		return nil
+	}
+	n, err := sqlite.NewUserStore(a.db).CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if n == 0 {
+		return nil // a first start: the keys are created with the database
+	}
+	return fmt.Errorf("signing keys: %s is missing, but the data directory already holds %d accounts; "+
+		"refusing to create new keys silently (every token issued so far would stop verifying). "+
+		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, n, a.cfg.Data)
+}
+
+// applyServerLimits sets the configured connection limits on srv.
+func (c *config) applyServerLimits(srv *http.Server) {
+	if c.hardening.ReadHeaderTime > 0 {
+		srv.ReadHeaderTimeout = c.hardening.ReadHeaderTime
+	}
+}

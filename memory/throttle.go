@@ -1,0 +1,190 @@
+package memory
+
+import (
+	"context"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+var _ gatehouse.Throttle = (*Throttle)(nil)
+
+// DefaultThrottleKeys is the default bound on the keys a Throttle remembers.
+const DefaultThrottleKeys = 100_000
+
+const throttleShards = 64
+
+// ThrottleOptions configures a Throttle. Zero fields take the defaults.
+type ThrottleOptions struct {
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// MaxKeys bounds the number of keys remembered (default DefaultThrottleKeys), so that a
+	// flood of distinct usernames or addresses cannot grow memory without limit. When it is
+	// reached, forgotten keys go first, then the keys with the fewest attempts: the keys that
+	// are actually throttling someone are the last to go.
+	MaxKeys int
+}
+
+// Throttle is a gatehouse.Throttle in the memory of one process: exact for one instance, not
+// shared with others. It never fails.
+type Throttle struct {
+	now      func() time.Time
+	seed     maphash.Seed
+	perShard int
+	shards   [throttleShards]throttleShard
+}
+
+type throttleShard struct {
+	mu sync.Mutex
+	m  map[string]throttleEntry
+}
+
+type throttleEntry struct {
+	n      int
+	last   int64 // Unix nanoseconds of the last counted attempt
+	forget int64 // Unix nanoseconds from which the entry is forgotten
+}
+
+// NewThrottle returns an empty Throttle.
+func NewThrottle(opts ThrottleOptions) *Throttle {
+	t := &Throttle{now: opts.Now, seed: maphash.MakeSeed()}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	keys := opts.MaxKeys
+	if keys <= 0 {
+		keys = DefaultThrottleKeys
+	}
+	t.perShard = max(1, keys/throttleShards)
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]throttleEntry)
+	}
+	return t
+}
+
+func (t *Throttle) shardOf(key string) int {
+	return int(maphash.String(t.seed, key) % throttleShards)
+}
+
+// Attempt implements gatehouse.Throttle.
+func (t *Throttle) Attempt(_ context.Context, limits ...gatehouse.Limit) (time.Duration, error) {
+	now := t.now().UnixNano()
+	unlock := t.lock(limits)
+	defer unlock()
+	var wait time.Duration
+	for _, l := range limits {
+		b := l.Backoff.Normalize()
+		e, ok := t.shards[t.shardOf(l.Key)].m[l.Key]
+		if !ok || now >= e.forget {
+			continue
+		}
+		if w := time.Duration(e.last+int64(b.Delay(e.n))-now) * time.Nanosecond; w > wait {
+			wait = w
+		}
+	}
+	if wait > 0 {
+		return wait, nil
+	}
+	for _, l := range limits {
+		b := l.Backoff.Normalize()
+		sh := &t.shards[t.shardOf(l.Key)]
+		e, ok := sh.m[l.Key]
+		if !ok || now >= e.forget {
+			e = throttleEntry{}
+		}
+		e.n++
+		e.last, e.forget = now, now+int64(b.Forget)
+		if !ok && len(sh.m) >= t.perShard {
+			sh.evictLocked(now)
+		}
+		sh.m[l.Key] = e
+	}
+	return 0, nil
+}
+
+// lock locks the shards of the limits' keys in index order and returns the function that
+// unlocks them.
+func (t *Throttle) lock(limits []gatehouse.Limit) func() {
+	idx := make([]int, 0, len(limits))
+	for _, l := range limits {
+		idx = append(idx, t.shardOf(l.Key))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		t.shards[i].mu.Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			t.shards[i].mu.Unlock()
+		}
+	}
+}
+
+// evictLocked makes room for one entry: it drops every forgotten entry, and if none was, the
+// entry with the fewest attempts (the oldest among equals).
+func (sh *throttleShard) evictLocked(now int64) {
+	dropped := false
+	for k, e := range sh.m {
+		if now >= e.forget {
+			delete(sh.m, k)
+			dropped = true
+		}
+	}
+	if dropped {
+		return
+	}
+	var victim string
+	var ve throttleEntry
+	first := true
+	for k, e := range sh.m {
+		if first || e.n < ve.n || e.n == ve.n && e.last < ve.last {
+			victim, ve, first = k, e, false
+		}
+	}
+	delete(sh.m, victim)
+}
+
+// Reset implements gatehouse.Throttle.
+func (t *Throttle) Reset(_ context.Context, keys ...string) error {
+	for _, k := range keys {
+		sh := &t.shards[t.shardOf(k)]
+		sh.mu.Lock()
+		delete(sh.m, k)
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// Refund implements gatehouse.Throttle.
+func (t *Throttle) Refund(_ context.Context, key string) error {
+	sh := &t.shards[t.shardOf(key)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[key]
+	if !ok {
+		return nil
+	}
+	if e.n <= 1 {
+		delete(sh.m, key)
+		return nil
+	}
+	e.n--
+	sh.m[key] = e
+	return nil
+}
+
+// Len returns the number of keys remembered, forgotten ones not yet dropped included.
+func (t *Throttle) Len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
