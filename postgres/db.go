@@ -75,6 +75,9 @@ func (d *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d.timeout)
 }
 
+// migrateTimeout bounds each migration (waiting for another instance's included).
+const migrateTimeout = 30 * time.Second
+
 // migrationLock is the advisory lock key that serialises migrations of concurrent instances.
 const migrationLock = 0x6761746568 // "gateh"
 
@@ -105,7 +108,8 @@ func (d *DB) apply(ctx context.Context, name string) error {
 		return err
 	}
 	op := "migration " + base
-	ctx, cancel := context.WithTimeout(ctx, 4*d.timeout)
+	// Start-up is not the request path: migrations get time of their own.
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
 	return d.tx(ctx, op, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
