@@ -54,7 +54,8 @@ var fastParams = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Key
 
 // options select the backends of a test server.
 type options struct {
-	sessionStore string // "sqlite" (default) or "memory"
+	sessionStore string // "sqlite" (default), "memory" or "redis" (needs redis)
+	redis        string // "cached" or "uncached": revocations (and "redis" sessions) in the local Redis
 	alg          string // default EdDSA
 	dir          string // data directory; default a new temp dir
 	registration bool
@@ -120,11 +121,15 @@ func newHarness(t testing.TB, o options) *harness {
 	if o.sessionStore == "memory" {
 		store = memory.NewSessionStore()
 	}
-	sessions := session.NewManager(store, mirror, session.Options{Now: h.clock.Now, Cache: o.sessionStore != "memory"})
+	var revs gatehouse.RevocationStore = mirror
+	if o.redis != "" {
+		store, revs = redisStores(t, o, store, sqlite.NewRevocationStore(db), h.clock.Now)
+	}
+	sessions := session.NewManager(store, revs, session.Options{Now: h.clock.Now, Cache: o.sessionStore == "sqlite" || o.sessionStore == ""})
 	h.server = ghttp.New(ghttp.Deps{
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-		Revocations: mirror, Ready: []func(context.Context) error{db.Ping},
+		Revocations: revs, Ready: []func(context.Context) error{db.Ping},
 	}, ghttp.Config{
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,
 		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

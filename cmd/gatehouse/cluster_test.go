@@ -38,7 +38,7 @@ type backends struct {
 }
 
 // skipOrFail skips the test when a local service is unreachable and CI is unset.
-func skipOrFail(t *testing.T, what string, err error) {
+func skipOrFail(t testing.TB, what string, err error) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is unreachable (CI is set, so this fails): %v", what, err)
@@ -48,7 +48,7 @@ func skipOrFail(t *testing.T, what string, err error) {
 
 // newBackends creates the schema (dropped at the end) and picks a prefix, on the local
 // PostgreSQL and on redisAddr.
-func newBackends(t *testing.T, redisAddr string) *backends {
+func newBackends(t testing.TB, redisAddr string) *backends {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -78,7 +78,7 @@ func newBackends(t *testing.T, redisAddr string) *backends {
 // instance is one gatehouse server of a test cluster, run in-process through serve() on a
 // free 127.0.0.1 port.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	cancel context.CancelFunc
 	done   chan error
@@ -86,7 +86,7 @@ type instance struct {
 }
 
 // startInstance runs "gatehouse serve" on the backends with extra flags.
-func startInstance(t *testing.T, b *backends, extra ...string) *instance {
+func startInstance(t testing.TB, b *backends, extra ...string) *instance {
 	t.Helper()
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", clusterAdminPassword)
 	cfg := &config{}
@@ -177,7 +177,7 @@ func (in *instance) do(method, path string, body any, hdr ...string) answer {
 	return a
 }
 
-func expectStatus(t *testing.T, what string, a answer, status int, code string) {
+func expectStatus(t testing.TB, what string, a answer, status int, code string) {
 	t.Helper()
 	if a.status != status || code != "" && a.str("error") != code {
 		t.Fatalf("%s: %d %s; want %d %s", what, a.status, strings.TrimSpace(a.raw), status, code)
