@@ -306,7 +306,9 @@ func cookieOf(a answer) string {
 	return ""
 }
 
-func get(front *instance, c credential) answer { return front.do("GET", "/api/protected", nil, c.hdr...) }
+func get(front *instance, c credential) answer {
+	return front.do("GET", "/api/protected", nil, c.hdr...)
+}
 
 func checkRevoked(front *instance, res *trafficResult, c credential) {
 	if r := get(front, c); r.status == 401 {
