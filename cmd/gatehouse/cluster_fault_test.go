@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +176,101 @@ func TestPostgresTerminated(t *testing.T) {
 	if strings.Count(r.str("token"), ".") != 2 {
 		t.Fatalf("login: %s", r.raw)
 	}
+}
+
+// tcpProxy forwards a local port to target until stopped; stopping closes every connection,
+// which is what the instance sees when its database goes away.
+type tcpProxy struct {
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// stop closes the listener and every connection.
+func (p *tcpProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// restart listens on the same address again.
+func (p *tcpProxy) restart(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// TestPostgresDown cuts the instance off from PostgreSQL: authenticating sessions and tokens
+// keeps working (it needs Redis only), logins and refreshes fail closed with 503, /readyz says
+// 503, and the process recovers when the database is reachable again.
+func TestPostgresDown(t *testing.T) {
+	b := newBackends(t, testRedis)
+	proxy := startProxy(t, "127.0.0.1:5432")
+	b.pgURL = strings.Replace(b.pgURL, "127.0.0.1:5432", proxy.addr, 1)
+	in := startInstance(t, b, "--postgres-timeout", "500ms")
+	cookie := in.loginSession("admin", clusterAdminPassword)
+	tok, refresh := in.loginToken("admin", clusterAdminPassword)
+
+	proxy.stop()
+	waitStatus(t, "login with PostgreSQL down", 3*time.Second, 503, func() answer {
+		return in.do("POST", "/api/login", map[string]string{"username": "admin", "password": clusterAdminPassword})
+	})
+	expectStatus(t, "refresh", in.do("POST", "/api/token/refresh", map[string]string{"refresh_token": refresh}), 503, gatehouse.EUNAVAILABLE)
+	expectStatus(t, "readyz", in.do("GET", "/readyz", nil), 503, gatehouse.EUNAVAILABLE)
+	expectStatus(t, "session", in.do("GET", "/api/protected", nil, cookieHdr(cookie)...), 200, "")
+	expectStatus(t, "token", in.do("GET", "/api/protected", nil, bearerHdr(tok)...), 200, "")
+
+	proxy.restart(t)
+	waitStatus(t, "login after PostgreSQL is back", 5*time.Second, 200, func() answer {
+		return in.do("POST", "/api/login", map[string]string{"username": "admin", "password": clusterAdminPassword})
+	})
+	expectStatus(t, "refresh after", in.do("POST", "/api/token/refresh", map[string]string{"refresh_token": refresh}), 200, "")
+	expectStatus(t, "readyz after", in.do("GET", "/readyz", nil), 200, "")
 }
