@@ -14,32 +14,32 @@ import (
 func TestUserStore(t *testing.T) {
 	t.Parallel()
 	storetest.TestUserStore(t, func(t *testing.T) gatehouse.UserStore {
-		return postgres.NewUserStore(MustOpen(t, postgres.Options{}))
+		return postgres.NewUserStore(MustOpen(t, slowPG))
 	})
 }
 
 func TestRefreshStore(t *testing.T) {
 	t.Parallel()
 	storetest.TestRefreshStore(t, func(t *testing.T) gatehouse.RefreshStore {
-		return postgres.NewRefreshStore(MustOpen(t, postgres.Options{}))
+		return postgres.NewRefreshStore(MustOpen(t, slowPG))
 	})
 }
 
 func TestRevocationStore(t *testing.T) {
 	t.Parallel()
 	storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-		return postgres.NewRevocationStore(MustOpen(t, postgres.Options{}))
+		return postgres.NewRevocationStore(MustOpen(t, slowPG))
 	})
 }
 
 // TestOpenMigratesOnce opens the same schema twice, and concurrently: the migrations run once.
 func TestOpenMigratesOnce(t *testing.T) {
-	db := MustOpen(t, postgres.Options{})
+	db := MustOpen(t, slowPG)
 	ctx := context.Background()
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() {
-			_, err := postgres.Open(ctx, db.Pool(), postgres.Options{})
+			_, err := postgres.Open(ctx, db.Pool(), slowPG)
 			errs <- err
 		}()
 	}
@@ -98,3 +98,7 @@ func TestRecoversFromTerminatedConnections(t *testing.T) {
 	}
 	t.Logf("%d backends terminated; %d calls failed with ErrUnavailable before the pool recovered", killed, failures)
 }
+
+// slowPG are options for tests: a generous timeout, so that a busy machine does not turn into
+// store failures. The fault test sets its own.
+var slowPG = postgres.Options{Timeout: 10 * time.Second}

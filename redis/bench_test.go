@@ -39,7 +39,7 @@ func BenchmarkPropagation(b *testing.B) {
 	cb := mustClient(b, rueidis.ClientOption{})
 	prefix := testPrefix(b, ca)
 	durable := memory.NewRevocationStore()
-	opts := redis.RevocationOptions{Durable: durable}
+	opts := redis.RevocationOptions{Options: slow, Durable: durable}
 	stA, stB := redis.NewRevocationStore(ca, prefix, opts), redis.NewRevocationStore(cb, prefix, opts)
 	ctx := context.Background()
 	if err := stA.Sync(ctx); err != nil {
@@ -79,20 +79,31 @@ func BenchmarkPropagation(b *testing.B) {
 // BenchmarkSessionMemory measures the memory Redis uses per session: INFO memory used_memory
 // before and after storing 100,000 sessions (the operation count is ignored), on a
 // redis-server of its own. "short" sessions carry a curl user agent, "browser" ones a 111-byte
-// browser user agent; both have a 26-character user id, a name and an e-mail address.
+// browser user agent; all have a 26-character user id, a name and an e-mail address. In the
+// first two every session has a user of its own (each pays for a user index key); in
+// "browser-10-per-user" 10,000 users have 10 sessions each.
 func BenchmarkSessionMemory(b *testing.B) {
-	for _, ua := range []struct{ name, ua string }{
-		{"short", "curl/8.5.0"},
-		{"browser", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"},
+	const browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+	for _, ua := range []struct {
+		name, ua string
+		perUser  int
+	}{
+		{"short", "curl/8.5.0", 1},
+		{"browser", browser, 1},
+		{"browser-10-per-user", browser, 10},
 	} {
 		b.Run(ua.name, func(b *testing.B) {
 			srv := redistest.Start(b)
 			c := mustClient(b, rueidis.ClientOption{InitAddress: []string{srv.Addr}})
-			st := redis.NewSessionStore(c, "gatehouse:", redis.SessionOptions{IdleTimeout: 30 * time.Minute})
+			st := redis.NewSessionStore(c, "gatehouse:", redis.SessionOptions{Options: slow, IdleTimeout: 30 * time.Minute})
 			const n = 100_000
 			ctx := context.Background()
 			before := usedMemory(b, c)
 			now := time.Now()
+			users := make([]string, n/ua.perUser)
+			for i := range users {
+				users[i] = gatehouse.NewID(now)
+			}
 			var wg sync.WaitGroup
 			const workers = 32
 			errs := make(chan error, workers)
@@ -101,7 +112,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := w; i < n; i += workers {
-						uid := gatehouse.NewID(now)
+						uid := users[i%len(users)]
 						s := &gatehouse.Session{
 							Hash: gatehouse.HashSecret(gatehouse.NewSecret()), Handle: gatehouse.NewID(now),
 							User: gatehouse.Principal{UserID: uid, Username: "user" + strconv.Itoa(i), Name: "User " + strconv.Itoa(i),

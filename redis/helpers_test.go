@@ -71,3 +71,7 @@ func deletePrefix(c rueidis.Client, prefix string) {
 }
 
 func isUnavailable(err error) bool { return errors.Is(err, gatehouse.ErrUnavailable) }
+
+// slow are store options for tests: a generous timeout, so that a busy machine does not turn
+// into store failures. Tests of the timeout set their own.
+var slow = redis.Options{Timeout: 5 * time.Second}

@@ -17,7 +17,7 @@ import (
 func TestRevocationStore(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-		return redis.NewRevocationStore(c, testPrefix(t, c), redis.RevocationOptions{})
+		return redis.NewRevocationStore(c, testPrefix(t, c), redis.RevocationOptions{Options: slow})
 	})
 }
 
@@ -26,7 +26,7 @@ func TestRevocationStore(t *testing.T) {
 func TestRevocationStoreDurable(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-		return redis.NewRevocationStore(c, testPrefix(t, c), redis.RevocationOptions{Durable: memory.NewRevocationStore()})
+		return redis.NewRevocationStore(c, testPrefix(t, c), redis.RevocationOptions{Options: slow, Durable: memory.NewRevocationStore()})
 	})
 }
 
@@ -36,7 +36,7 @@ func TestRevocationTTL(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	prefix := testPrefix(t, c)
 	now := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC) // far from Redis's own clock
-	st := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: redis.Options{Now: func() time.Time { return now }}})
+	st := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: redis.Options{Timeout: slow.Timeout, Now: func() time.Time { return now }}})
 	ctx := context.Background()
 	if err := st.RevokeToken(ctx, "j", now.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func mustRevoked(t *testing.T, st gatehouse.RevocationStore, jti string, want bo
 func privateStore(t *testing.T, srv *redistest.Server, durable redis.Durable) (*redis.RevocationStore, rueidis.Client) {
 	t.Helper()
 	c := mustClient(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}})
-	return redis.NewRevocationStore(c, "g:", redis.RevocationOptions{Durable: durable, Options: redis.Options{Timeout: time.Second}}), c
+	return redis.NewRevocationStore(c, "g:", redis.RevocationOptions{Durable: durable, Options: slow}), c
 }
 
 // TestRevocationSurvivesFlush flushes Redis: the revocations still hold (read from the durable

@@ -17,7 +17,7 @@ import (
 func TestSessionStore(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	storetest.TestSessionStore(t, func(t *testing.T) gatehouse.SessionStore {
-		return redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{})
+		return redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{Options: slow})
 	})
 }
 
@@ -25,7 +25,7 @@ func TestSessionStore(t *testing.T) {
 func TestSessionStoreUncached(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{DisableCache: true})
 	storetest.TestSessionStore(t, func(t *testing.T) gatehouse.SessionStore {
-		return redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{})
+		return redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{Options: slow})
 	})
 }
 
@@ -48,7 +48,7 @@ func TestSessionTTL(t *testing.T) {
 	now := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	ctx := context.Background()
-	plain := redis.NewSessionStore(c, prefix+"a:", redis.SessionOptions{Options: redis.Options{Now: clock}})
+	plain := redis.NewSessionStore(c, prefix+"a:", redis.SessionOptions{Options: redis.Options{Timeout: slow.Timeout, Now: clock}})
 	s := storetest.NewTestSession("u1", now)
 	if err := plain.CreateSession(ctx, s); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestSessionTTL(t *testing.T) {
 		t.Fatalf("user index TTL = %v, want 12h", got)
 	}
 
-	idle := redis.NewSessionStore(c, prefix+"b:", redis.SessionOptions{Options: redis.Options{Now: clock}, IdleTimeout: 30 * time.Minute})
+	idle := redis.NewSessionStore(c, prefix+"b:", redis.SessionOptions{Options: redis.Options{Timeout: slow.Timeout, Now: clock}, IdleTimeout: 30 * time.Minute})
 	s = storetest.NewTestSession("u1", now)
 	if err := idle.CreateSession(ctx, s); err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestSessionTTL(t *testing.T) {
 // TestSessionTouchRacesDelete touches sessions while they are deleted: none comes back.
 func TestSessionTouchRacesDelete(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
-	st := redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{IdleTimeout: time.Hour})
+	st := redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{Options: slow, IdleTimeout: time.Hour})
 	ctx := context.Background()
 	var sessions []*gatehouse.Session
 	for i := range 200 {
@@ -144,8 +144,8 @@ func TestSessionInvalidation(t *testing.T) {
 	a := mustClient(t, rueidis.ClientOption{})
 	b := mustClient(t, rueidis.ClientOption{})
 	prefix := testPrefix(t, a)
-	stA := redis.NewSessionStore(a, prefix, redis.SessionOptions{Options: redis.Options{CacheTTL: time.Hour}})
-	stB := redis.NewSessionStore(b, prefix, redis.SessionOptions{})
+	stA := redis.NewSessionStore(a, prefix, redis.SessionOptions{Options: redis.Options{Timeout: slow.Timeout, CacheTTL: time.Hour}})
+	stB := redis.NewSessionStore(b, prefix, redis.SessionOptions{Options: slow})
 	ctx := context.Background()
 	s := storetest.NewTestSession("u1", time.Now())
 	if err := stB.CreateSession(ctx, s); err != nil {

@@ -39,7 +39,7 @@ func waitStatus(t *testing.T, what string, limit time.Duration, status int, f fu
 func TestRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	b := newBackends(t, srv.Addr)
-	in := startInstance(t, b, "--redis-timeout", "250ms")
+	in := startInstance(t, b, "--redis-timeout", "500ms")
 	cookie := in.loginSession("admin", clusterAdminPassword)
 	tok, _ := in.loginToken("admin", clusterAdminPassword)
 	expectStatus(t, "before", in.do("GET", "/api/protected", nil, cookieHdr(cookie)...), 200, "")
@@ -136,7 +136,7 @@ func TestRedisLossKeepsRevocations(t *testing.T) {
 // answer 503 at worst, never another error, and the process recovers without a restart.
 func TestPostgresTerminated(t *testing.T) {
 	b := newBackends(t, testRedis)
-	in := startInstance(t, b, "--postgres-timeout", "500ms")
+	in := startInstance(t, b, "--postgres-timeout", "1s")
 	tok, refresh := in.loginToken("admin", clusterAdminPassword)
 	for range 4 { // use several pool connections
 		in.do("POST", "/api/login", map[string]string{"username": "admin", "password": clusterAdminPassword})
@@ -254,7 +254,7 @@ func TestPostgresDown(t *testing.T) {
 	b := newBackends(t, testRedis)
 	proxy := startProxy(t, "127.0.0.1:5432")
 	b.pgURL = strings.Replace(b.pgURL, "127.0.0.1:5432", proxy.addr, 1)
-	in := startInstance(t, b, "--postgres-timeout", "500ms")
+	in := startInstance(t, b, "--postgres-timeout", "1s")
 	cookie := in.loginSession("admin", clusterAdminPassword)
 	tok, refresh := in.loginToken("admin", clusterAdminPassword)
 
