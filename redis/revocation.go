@@ -282,9 +282,24 @@ func (st *RevocationStore) Sync(ctx context.Context) error {
 	}
 	st.seedMu.Lock()
 	defer st.seedMu.Unlock()
-	if ok, err := st.verifyOnly(ctx); err != nil || ok {
-		return err
+	// Instances that start together fill concurrently; the last to begin writes the marker,
+	// and the others find it on their next attempt.
+	var err error
+	for range 3 {
+		var ok bool
+		if ok, err = st.verifyOnly(ctx); err != nil || ok {
+			return err
+		}
+		if err = st.fillOnce(ctx); err == nil {
+			return nil
+		}
 	}
+	return err
+}
+
+// fillOnce fills Redis from the durable store and writes the marker, unless another fill
+// started meanwhile (or Redis lost the fill's record).
+func (st *RevocationStore) fillOnce(ctx context.Context) error {
 	nonce := gatehouse.NewSecret()
 	runID, err := st.seedOpen.Exec(ctx, st.c, []string{st.seedKey()},
 		[]string{nonce, fmt.Sprint(seedTimeout.Milliseconds())}).ToString()
@@ -304,7 +319,7 @@ func (st *RevocationStore) Sync(ctx context.Context) error {
 		return storeErr("fill revocations: marker", err)
 	}
 	if done != 1 {
-		return fmt.Errorf("redis: fill revocations: Redis was flushed or restarted during the fill")
+		return fmt.Errorf("redis: fill revocations: another fill started, or Redis was flushed or restarted, during the fill")
 	}
 	st.log("filled Redis with the revocations of the durable store", "tokens", len(tokens), "users", len(notBefore))
 	return nil

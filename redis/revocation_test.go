@@ -235,3 +235,31 @@ func TestRevocationRedisDown(t *testing.T) {
 		return err == nil
 	})
 }
+
+// TestRevocationConcurrentSync fills one Redis from several instances at once, as instances
+// that start together do: every Sync succeeds and the marker is written.
+func TestRevocationConcurrentSync(t *testing.T) {
+	srv := redistest.Start(t)
+	durable := memory.NewRevocationStore()
+	ctx := context.Background()
+	if err := durable.SetNotBefore(ctx, "u1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		st, _ := privateStore(t, srv, durable)
+		go func() { errs <- st.Sync(ctx) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+	}
+	st, c := privateStore(t, srv, durable)
+	if n, err := c.Do(ctx, c.B().Exists().Key("g:{rev}:marker", "g:nb:u1").Build()).AsInt64(); err != nil || n != 2 {
+		t.Fatalf("marker and not-before in Redis: %d, %v", n, err)
+	}
+	if err := st.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

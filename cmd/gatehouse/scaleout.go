@@ -187,7 +187,9 @@ func (a *app) revocations(ctx context.Context) (gatehouse.RevocationStore, error
 			Logger: func(msg string, args ...any) { a.log.Warn(msg, args...) },
 		})
 		if err := rs.Sync(ctx); err != nil {
-			return nil, fmt.Errorf("filling Redis with the revocations of PostgreSQL: %w", err)
+			// Not fatal: until Redis is filled, revocation reads go to PostgreSQL and the
+			// first of them starts another fill.
+			a.log.Warn("filling Redis with the revocations of PostgreSQL failed; reading them from PostgreSQL meanwhile", "err", err)
 		}
 		return rs, nil
 	}
