@@ -58,3 +58,12 @@ func redisStores(tb testing.TB, o options, store gatehouse.SessionStore, durable
 	}
 	return store, revs
 }
+
+// redisFor returns the options.redis value for a session store name: Redis sessions come with
+// Redis revocations, cached client-side.
+func redisFor(store string) string {
+	if store == "redis" {
+		return "cached"
+	}
+	return ""
+}
