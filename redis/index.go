@@ -54,7 +54,7 @@ func (st *SessionStore) CountSessions(ctx context.Context) (int, error) {
 				cmds = append(cmds, b.Hlen().Key(st.handleBucket(hour, digits[i:i+1]+digits[j:j+1])).Build())
 			}
 		}
-		for _, r := range st.c.DoMulti(ctx, cmds...) {
+		for _, r := range st.doMulti(ctx, cmds) {
 			n, err := r.AsInt64()
 			if err != nil {
 				return 0, storeErr("count sessions", err)
@@ -88,7 +88,7 @@ func (st *SessionStore) unindex(ctx context.Context, userID string, handles []st
 	for _, handle := range handles {
 		cmds = append(cmds, b.Hdel().Key(st.handleKey(handle)).Field(handle).Build())
 	}
-	return storeErr("unindex sessions", firstErr(st.c.DoMulti(ctx, cmds...)))
+	return storeErr("unindex sessions", firstErr(st.doMulti(ctx, cmds)))
 }
 
 // indexed looks handle up in the index hash key and returns the session hash it names.

@@ -81,10 +81,29 @@ func (b *base) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 // (Other instances' copies are invalidated concurrently: that delay is measured by the
 // propagation benchmark.)
 func (b *base) fenced(ctx context.Context, cmds rueidis.Commands, keys ...string) []rueidis.RedisResult {
+	n := len(cmds)
 	for _, k := range keys {
 		cmds = append(cmds, b.c.B().Pttl().Key(k).Build())
 	}
-	return b.c.DoMulti(ctx, cmds...)[:len(cmds)-len(keys)]
+	return b.doMulti(ctx, cmds)[:n]
+}
+
+// maxPipeline is the most commands sent in one DoMulti. rueidis sends longer pipelines on a
+// dedicated connection, where the fences above would not follow the writes.
+const maxPipeline = 1000
+
+// doMulti sends cmds in order, in pipelines of at most maxPipeline commands.
+func (b *base) doMulti(ctx context.Context, cmds rueidis.Commands) []rueidis.RedisResult {
+	if len(cmds) <= maxPipeline {
+		return b.c.DoMulti(ctx, cmds...)
+	}
+	out := make([]rueidis.RedisResult, 0, len(cmds))
+	for len(cmds) > 0 {
+		n := min(len(cmds), maxPipeline)
+		out = append(out, b.c.DoMulti(ctx, cmds[:n]...)...)
+		cmds = cmds[n:]
+	}
+	return out
 }
 
 // eval builds an EVAL of script. Scripts go through DoMulti with their fence, so they are sent

@@ -282,7 +282,7 @@ func (st *SessionStore) ListSessions(ctx context.Context, userID string) ([]*gat
 	}
 	var out []*gatehouse.Session
 	var stale []string
-	for i, r := range st.c.DoMulti(ctx, cmds...) {
+	for i, r := range st.doMulti(ctx, cmds) {
 		v, err := r.ToString()
 		if rueidis.IsRedisNil(err) {
 			stale = append(stale, handles[i])

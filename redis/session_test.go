@@ -172,3 +172,25 @@ func TestSessionInvalidation(t *testing.T) {
 		return err == nil && !found
 	})
 }
+
+// TestSessionManyPerUser lists and deletes more sessions of one user than one pipeline carries.
+func TestSessionManyPerUser(t *testing.T) {
+	c := mustClient(t, rueidis.ClientOption{})
+	st := redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{Options: slow})
+	ctx := context.Background()
+	const n = 700
+	for i := range n {
+		if err := st.CreateSession(ctx, storetest.NewTestSession("many", time.Now().Add(time.Duration(i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list, err := st.ListSessions(ctx, "many"); err != nil || len(list) != n {
+		t.Fatalf("ListSessions = %d, %v; want %d", len(list), err, n)
+	}
+	if got, err := st.DeleteUserSessions(ctx, "many"); err != nil || len(got) != n {
+		t.Fatalf("DeleteUserSessions = %d, %v; want %d", len(got), err, n)
+	}
+	if list, err := st.ListSessions(ctx, "many"); err != nil || len(list) != 0 {
+		t.Fatalf("ListSessions after = %d, %v", len(list), err)
+	}
+}
