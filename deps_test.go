@@ -28,6 +28,7 @@ var layers = map[string][]string{
 	"verify":             {"", "token"},
 	"internal/storetest": {""},
 	"internal/fuzzhttp":  {},
+	"internal/redistest": {},
 }
 
 type pkg struct {

@@ -66,9 +66,9 @@ func TestLoginResponseShape(t *testing.T) {
 }
 
 func TestSessionFlow(t *testing.T) {
-	for _, store := range []string{"sqlite", "memory"} {
+	for _, store := range []string{"sqlite", "memory", "redis"} {
 		t.Run(store, func(t *testing.T) {
-			h := newHarness(t, options{sessionStore: store})
+			h := newHarness(t, options{sessionStore: store, redis: redisFor(store)})
 			r := h.do("POST", "/api/login", map[string]string{"username": "admin", "password": h.adminPW, "mode": "session"})
 			expect(t, r, 200, "")
 			sc := r.header.Get("Set-Cookie")

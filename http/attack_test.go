@@ -12,9 +12,9 @@ import (
 )
 
 func TestSessionTimeouts(t *testing.T) {
-	for _, store := range []string{"sqlite", "memory"} {
+	for _, store := range []string{"sqlite", "memory", "redis"} {
 		t.Run(store, func(t *testing.T) {
-			h := newHarness(t, options{sessionStore: store})
+			h := newHarness(t, options{sessionStore: store, redis: redisFor(store)})
 			// Idle: 30 minutes without a request.
 			c := h.loginSession("admin", h.adminPW)
 			h.clock.Advance(29 * time.Minute)

@@ -56,7 +56,8 @@ var fastParams = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Key
 
 // options select the backends of a test server.
 type options struct {
-	sessionStore string // "sqlite" (default) or "memory"
+	sessionStore string // "sqlite" (default), "memory" or "redis" (needs redis)
+	redis        string // "cached" or "uncached": revocations (and "redis" sessions) in the local Redis
 	alg          string // default EdDSA
 	dir          string // data directory; default a new temp dir
 	registration bool
@@ -133,14 +134,18 @@ func newHarness(t testing.TB, o options) *harness {
 	if o.sessionStore == "memory" {
 		store = memory.NewSessionStore()
 	}
-	sessions := session.NewManager(store, mirror, session.Options{Now: h.clock.Now, Cache: o.sessionStore != "memory"})
+	var revs gatehouse.RevocationStore = mirror
+	if o.redis != "" {
+		store, revs = redisStores(t, o, store, sqlite.NewRevocationStore(db), h.clock.Now)
+	}
+	sessions := session.NewManager(store, revs, session.Options{Now: h.clock.Now, Cache: o.sessionStore == "sqlite" || o.sessionStore == ""})
 	if o.throttle == nil && !o.noThrottle {
 		o.throttle = memory.NewThrottle(memory.ThrottleOptions{Now: h.clock.Now})
 	}
 	deps := ghttp.Deps{
 		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
 		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-		Revocations: revocation.NewFeed(mirror), Ready: []func(context.Context) error{db.Ping}, // as cmd/gatehouse wires it
+		Revocations: revocation.NewFeed(revs), Ready: []func(context.Context) error{db.Ping}, // as cmd/gatehouse wires it
 		Throttle: o.throttle, Audit: sqlite.NewAuditStore(db, 0),
 	}
 	cfg := ghttp.Config{

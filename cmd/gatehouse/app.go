@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
-	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
@@ -25,33 +24,36 @@ import (
 type app struct {
 	cfg      *config
 	log      *slog.Logger
-	db       *sqlite.DB
+	db       *sqlite.DB // nil unless a store lives in SQLite
+	shared   shared     // Redis and PostgreSQL clients, when configured (scaleout.go)
+	users    gatehouse.UserStore
 	hasher   *argon2.Hasher
 	accounts *account.Service
 	keys     *token.KeySet
-	mirror   *revocation.Mirror
+	mirror   *revocation.Mirror // nil when revocations are shared through Redis
 	sessions *session.Manager
 	expirers []gatehouse.Expirer
 	server   *ghttp.Server
 	now      func() time.Time
 }
 
-// openStores opens the database and the account service; "user add" needs no more than this.
+// openStores opens the user store and the account service; "user add" needs no more than this.
 func openStores(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 	if err := cfg.ensureDataDir(); err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, cfg.dbPath(), cfg.BusyTimeout)
-	if err != nil {
+	a := &app{cfg: cfg, log: log, now: time.Now}
+	var err error
+	if a.users, err = a.userStore(ctx); err != nil {
+		a.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, now: time.Now}
 	a.hasher = argon2.New(argon2.Options{
 		Params: argon2.Params{Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Parallelism,
 			SaltLen: argon2.DefaultParams.SaltLen, KeyLen: argon2.DefaultParams.KeyLen},
 		MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait,
 	})
-	a.accounts = account.New(sqlite.NewUserStore(db), a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen,
+	a.accounts = account.New(a.users, a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen,
 		Blocklist: blocklist.Common()}, a.now)
 	return a, nil
 }
@@ -84,17 +86,26 @@ func (a *app) wire(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
-	revStore := sqlite.NewRevocationStore(a.db)
-	if a.mirror, err = revocation.NewMirror(ctx, revStore, a.now); err != nil {
+	if cfg.SessionStore == "redis" {
+		if err := a.openRedis(ctx); err != nil {
+			return err
+		}
+	}
+	store, err := a.sessionStore(ctx)
+	if err != nil {
+		return err
+	}
+	revs, err := a.revocations(ctx)
+	if err != nil {
 		return fmt.Errorf("revocations: %w", err)
 	}
-	store := a.sessionStore()
-	a.sessions = session.NewManager(store, a.mirror, session.Options{
+	// The in-process session cache is exact only for the one writer of a SQLite store; Redis
+	// sessions are cached client-side by rueidis instead, with invalidations from Redis.
+	a.sessions = session.NewManager(store, revs, session.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite",
 	})
-	refreshStore := sqlite.NewRefreshStore(a.db)
-	a.expirers = append(a.expirers, refreshStore, revStore)
+	refreshStore := a.refreshStore()
 	metrics := ghttp.NewMetrics(nil)
 	var throttle gatehouse.Throttle
 	if th := a.throttle(); th != nil {
@@ -106,26 +117,22 @@ func (a *app) wire(ctx context.Context) error {
 		TrustedProxies: cfg.hardening.proxies,
 	}
 	cfg.interopServerConfig(&serverCfg)
-	a.server = ghttp.New(ghttp.Deps{
-		Accounts: a.accounts, Users: sqlite.NewUserStore(a.db), Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
-		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(a.mirror),
-		Ready: []func(context.Context) error{a.db.Ping}, Metrics: metrics, Throttle: throttle, Audit: a.auditStore(),
-	}, serverCfg)
-	a.registerGauges(metrics, store)
-	return nil
-}
-
-// sessionStore returns the configured session store; the SQLite one is also swept for
-// expired sessions.
-func (a *app) sessionStore() gatehouse.SessionStore {
-	if a.cfg.SessionStore == "memory" {
-		s := memory.NewSessionStore()
-		a.expirers = append(a.expirers, s)
-		return s
+	deps := ghttp.Deps{
+		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
+		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(revs),
+		Ready: a.readyChecks(), Metrics: metrics, Throttle: throttle,
 	}
-	s := sqlite.NewSessionStore(a.db)
-	a.expirers = append(a.expirers, s)
-	return s
+	if st := a.auditStore(); st != nil {
+		deps.Audit = st
+	}
+	a.server = ghttp.New(deps, serverCfg)
+	a.registerGauges(metrics, store)
+	a.registerRedisGauges(metrics)
+	if !cfg.multiInstance() && (cfg.UserStore == "postgres" || cfg.SessionStore == "redis") {
+		a.log.Warn("this store mix is correct for one instance only; several instances need --user-store postgres and --session-store redis",
+			"user_store", cfg.UserStore, "session_store", cfg.SessionStore)
+	}
+	return nil
 }
 
 func (a *app) registerGauges(m *ghttp.Metrics, store gatehouse.SessionStore) {
@@ -185,9 +192,17 @@ func (a *app) sweep(ctx context.Context) {
 			a.log.Warn("deleting expired records", "err", err)
 		}
 	}
-	a.mirror.Sweep(now)
+	if a.mirror != nil {
+		a.mirror.Sweep(now)
+	}
 	a.maintainKeys()
 }
 
-// Close releases the database.
-func (a *app) Close() error { return a.db.Close() }
+// Close releases the databases and clients.
+func (a *app) Close() error {
+	a.closeShared()
+	if a.db != nil {
+		return a.db.Close()
+	}
+	return nil
+}

@@ -16,6 +16,9 @@ func recordAudit(ctx context.Context, log *slog.Logger, st gatehouse.AuditStore,
 	now := time.Now()
 	e.ID, e.Time = gatehouse.NewID(now), now
 	log.Info("audit", "event_id", e.ID, "action", e.Action, "outcome", e.Outcome, "user_id", e.UserID, "detail", e.Detail)
+	if st == nil {
+		return
+	}
 	if err := st.AppendAudit(ctx, &e); err != nil {
 		log.Warn("audit: storing an event failed", "event_id", e.ID, "action", e.Action, "err", err)
 	}

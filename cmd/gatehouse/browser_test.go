@@ -57,12 +57,11 @@ var sharedChromium struct {
 	err     error
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// stopSharedChromium is called by TestMain (e2e_test.go) after the tests.
+func stopSharedChromium() {
 	if sharedChromium.stop != nil {
 		sharedChromium.stop()
 	}
-	os.Exit(code)
 }
 
 func startChromium(exe string) (context.Context, func(), error) {

@@ -51,12 +51,19 @@ type config struct {
 
 	interopConfig
 	hardening hardeningConfig
+
+	// Scale-out (scaleout.go).
+	RedisPrefix     string
+	RedisTimeout    time.Duration
+	RedisCacheTTL   time.Duration
+	PostgresTimeout time.Duration
+	KeysFile        string
 }
 
 // storeFlags are the flags every command that opens the stores needs.
 func (c *config) storeFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Data, "data", "./gatehouse-data", "directory of the SQLite database and the signing keys")
-	fs.StringVar(&c.UserStore, "user-store", "sqlite", "where users live: sqlite")
+	fs.StringVar(&c.UserStore, "user-store", "sqlite", "where users, refresh tokens and revocations live: sqlite or postgres")
 	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL connection URL (for --user-store postgres)")
 	fs.DurationVar(&c.BusyTimeout, "sqlite-busy-timeout", 5*time.Second, "how long a SQLite statement waits for a lock before the request fails with 503")
 	fs.Uint32Var(&c.Argon2Memory, "argon2-memory", argon2.DefaultParams.Memory, "argon2id memory per hash in KiB (OWASP: 19456)")
@@ -67,12 +74,14 @@ func (c *config) storeFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted, in characters (never below 8)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	c.scaleOutStoreFlags(fs)
 }
 
 // keyFlags are the flags of the signing keys.
 func (c *config) keyFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SigningAlg, "signing-alg", "EdDSA", "access-token signing algorithm: EdDSA, ES256 or HS256")
 	fs.StringVar(&c.HMACSecret, "hmac-secret", "", "HS256 secret, at least 32 bytes (default: a random one kept in the data directory)")
+	fs.StringVar(&c.KeysFile, "keys-file", "", "signing key file (default <data>/keys.json); several instances share one file and reload it")
 }
 
 // serveFlags are the flags of "gatehouse serve".
@@ -80,8 +89,9 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.storeFlags(fs)
 	c.keyFlags(fs)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.SessionStore, "session-store", "sqlite", "where sessions live: sqlite or memory (memory: lost on restart, one instance only)")
-	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis)")
+	fs.StringVar(&c.SessionStore, "session-store", "sqlite", "where sessions live: sqlite, memory (lost on restart, one instance only) or redis")
+	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis): redis:// or rediss://, ?addr=host:port for more Cluster seeds, ?master_set=name for Sentinel")
+	c.scaleOutServeFlags(fs)
 	fs.StringVar(&c.DefaultMode, "default-mode", "token", "login mode when the request names none: token or session")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -101,8 +111,6 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 
 func (c *config) validateServe() error {
 	switch {
-	case c.SessionStore != "sqlite" && c.SessionStore != "memory":
-		return fmt.Errorf("--session-store %q: this build supports sqlite and memory", c.SessionStore)
 	case c.DefaultMode != "token" && c.DefaultMode != "session":
 		return fmt.Errorf("--default-mode %q: must be token or session", c.DefaultMode)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
@@ -116,12 +124,15 @@ func (c *config) validateServe() error {
 	if err := c.validateHardening(); err != nil {
 		return err
 	}
+	if err := c.validateScaleOut(true); err != nil {
+		return err
+	}
 	return c.validateStore()
 }
 
 func (c *config) validateStore() error {
-	if c.UserStore != "sqlite" {
-		return fmt.Errorf("--user-store %q: this build supports sqlite", c.UserStore)
+	if err := c.validateScaleOut(false); err != nil {
+		return err
 	}
 	if c.HashConcurrency < 1 {
 		return fmt.Errorf("--hash-concurrency must be at least 1")
@@ -129,8 +140,13 @@ func (c *config) validateStore() error {
 	return nil
 }
 
-func (c *config) dbPath() string   { return filepath.Join(c.Data, "gatehouse.db") }
-func (c *config) keysPath() string { return filepath.Join(c.Data, "keys.json") }
+func (c *config) dbPath() string { return filepath.Join(c.Data, "gatehouse.db") }
+func (c *config) keysPath() string {
+	if c.KeysFile != "" {
+		return c.KeysFile
+	}
+	return filepath.Join(c.Data, "keys.json")
+}
 
 // ensureDataDir creates the data directory, readable by its owner only.
 func (c *config) ensureDataDir() error {

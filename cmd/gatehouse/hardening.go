@@ -64,21 +64,35 @@ func (a *app) throttle() *memory.Throttle {
 	return memory.NewThrottle(memory.ThrottleOptions{Now: a.now, MaxKeys: a.cfg.hardening.ThrottleKeys})
 }
 
-// auditStore returns the audit trail's store, swept by the maintenance loop.
+// auditStore returns the audit trail's store, swept by the maintenance loop, or nil when no
+// SQLite database is open (the PostgreSQL audit table is not built yet: events then go to the
+// log only).
 func (a *app) auditStore() *sqlite.AuditStore {
+	if a.db == nil {
+		return nil
+	}
 	st := sqlite.NewAuditStore(a.db, a.cfg.hardening.AuditRetention)
 	a.expirers = append(a.expirers, st)
 	return st
 }
 
+// auditSink is where events recorded outside a request go: the SQLite audit table when a
+// SQLite database is open, else nowhere but the log.
+func (a *app) auditSink() gatehouse.AuditStore {
+	if a.db == nil {
+		return nil
+	}
+	return sqlite.NewAuditStore(a.db, 0)
+}
+
 // auditBootstrap records the creation of the first admin, which happens outside any request.
 func (a *app) auditBootstrap(ctx context.Context) {
-	u, err := sqlite.NewUserStore(a.db).UserByUsername(ctx, account.BootstrapUsername)
+	u, err := a.users.UserByUsername(ctx, account.BootstrapUsername)
 	if err != nil {
 		a.log.Warn("audit: looking up the first admin failed", "err", err)
 		return
 	}
-	recordAudit(ctx, a.log, sqlite.NewAuditStore(a.db, 0), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
+	recordAudit(ctx, a.log, a.auditSink(), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
 		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
 }
 
@@ -94,7 +108,7 @@ func (a *app) checkKeysPresent(ctx context.Context) error {
 	if a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
 		return nil
 	}
-	n, err := sqlite.NewUserStore(a.db).CountUsers(ctx)
+	n, err := a.users.CountUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}

@@ -185,7 +185,7 @@ func installJose(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			skipOrFail(t, tool+" is not installed: "+err.Error())
+			skipOrFailJose(t, tool+" is not installed: "+err.Error())
 		}
 	}
 	dir := t.TempDir()
@@ -193,7 +193,7 @@ func installJose(t *testing.T) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir, "jose@"+joseVersion)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		skipOrFail(t, "npm install jose: "+err.Error()+": "+string(out))
+		skipOrFailJose(t, "npm install jose: "+err.Error()+": "+string(out))
 	}
 	if err := os.WriteFile(filepath.Join(dir, "verify.mjs"), []byte(joseScript), 0o600); err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func installJose(t *testing.T) string {
 	return dir
 }
 
-func skipOrFail(t *testing.T, why string) {
+func skipOrFailJose(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("CI is set: %s", why)

@@ -85,6 +85,10 @@ func TestBadConfigurationRefusesToStart(t *testing.T) {
 		{"serve", "--data", dir, "--signing-alg", "HS256", "--hmac-secret", "too short"},
 		{"serve", "--data", dir, "--signing-alg", "none"},
 		{"serve", "--data", dir, "--log-level", "loud"},
+		{"serve", "--data", dir, "--user-store", "postgres"},
+		{"serve", "--data", dir, "--user-store", "mongodb"},
+		{"serve", "--data", dir, "--session-store", "redis", "--redis-url", "http://127.0.0.1:1"},
+		{"serve", "--data", dir, "--session-store", "redis", "--redis-timeout", "0s"},
 	} {
 		if _, _, err := run(t, "", append(args, fastHash...)...); err == nil {
 			t.Errorf("%v started", args)

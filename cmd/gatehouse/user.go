@@ -11,7 +11,6 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
-	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 func newUserCmd() *cobra.Command {
@@ -72,7 +71,7 @@ func addUser(cmd *cobra.Command, cfg *config, in account.NewUser, generated bool
 		return errors.New(gatehouse.ErrorMessage(err))
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "created user %q (id %s, role %s)\n", u.Username, u.ID, u.Role)
-	recordAudit(cmd.Context(), log, sqlite.NewAuditStore(a.db, 0), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
+	recordAudit(cmd.Context(), log, a.auditSink(), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
 		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "gatehouse user add, role " + string(u.Role)})
 	if generated {
 		fmt.Fprintf(cmd.OutOrStdout(), "password (shown only this once): %s\n", in.Password)

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
+	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-auth/gatehouse"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/postgres"
+	"github.com/gatehouse-auth/gatehouse/redis"
+	"github.com/gatehouse-auth/gatehouse/revocation"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
+)
+
+// Store wiring. Which store holds what:
+//
+//	--user-store  --session-store   users, refresh   sessions   revocations (request path)
+//	sqlite        sqlite | memory   SQLite           as named   Mirror of SQLite       one instance
+//	sqlite        redis             SQLite           Redis      Mirror of SQLite       one instance
+//	postgres      sqlite | memory   PostgreSQL       as named   Mirror of PostgreSQL   one instance
+//	postgres      redis             PostgreSQL       Redis      Redis, durable in PG   any number
+//
+// Only the last line is correct with several instances: every other line keeps state in one
+// process or one file, or reads revocations from an in-process Mirror that only sees its own
+// writes.
+
+// scaleOutStoreFlags are the PostgreSQL flags every command that opens the stores needs.
+func (c *config) scaleOutStoreFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&c.PostgresTimeout, "postgres-timeout", 500*time.Millisecond, "bound of each PostgreSQL call; a database that does not answer in time gives 503")
+}
+
+// scaleOutServeFlags are the Redis flags of "gatehouse serve".
+func (c *config) scaleOutServeFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: keeps the keys on one shard)")
+	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
+	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
+}
+
+// validateScaleOut checks the store names and what they need.
+func (c *config) validateScaleOut(serve bool) error {
+	switch c.UserStore {
+	case "sqlite":
+	case "postgres":
+		if c.PostgresURL == "" {
+			return fmt.Errorf("--user-store postgres needs --postgres-url")
+		}
+	default:
+		return fmt.Errorf("--user-store %q: must be sqlite or postgres", c.UserStore)
+	}
+	if c.PostgresTimeout <= 0 {
+		return fmt.Errorf("--postgres-timeout must be positive")
+	}
+	if !serve {
+		return nil
+	}
+	switch c.SessionStore {
+	case "sqlite", "memory", "redis":
+	default:
+		return fmt.Errorf("--session-store %q: must be sqlite, memory or redis", c.SessionStore)
+	}
+	if c.RedisTimeout <= 0 || c.RedisCacheTTL <= 0 {
+		return fmt.Errorf("--redis-timeout and --redis-cache-ttl must be positive")
+	}
+	return nil
+}
+
+// multiInstance reports whether the configuration is correct with several instances.
+func (c *config) multiInstance() bool { return c.UserStore == "postgres" && c.SessionStore == "redis" }
+
+// shared holds the clients of the shared stores, when they are configured.
+type shared struct {
+	rdb    rueidis.Client
+	pgPool *pgxpool.Pool
+	pg     *postgres.DB
+}
+
+// openPostgres connects to --postgres-url and migrates the schema.
+func (a *app) openPostgres(ctx context.Context) error {
+	pcfg, err := pgxpool.ParseConfig(a.cfg.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("--postgres-url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	db, err := postgres.Open(ctx, pool, postgres.Options{Timeout: a.cfg.PostgresTimeout})
+	if err != nil {
+		pool.Close()
+		return fmt.Errorf("postgres: %w", err)
+	}
+	a.shared.pgPool, a.shared.pg = pool, db
+	return nil
+}
+
+// openRedis connects to --redis-url: redis:// or rediss:// (TLS), with ?addr= for more seed
+// nodes (a Cluster is detected by itself) and ?master_set= for Sentinel (the addresses are
+// then the sentinels').
+func (a *app) openRedis(ctx context.Context) error {
+	opt, err := rueidis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("--redis-url: %w", err)
+	}
+	redis.PrepareClientOption(&opt, a.cfg.RedisTimeout)
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		return fmt.Errorf("redis at %s: %w", strings.Join(opt.InitAddress, ","), err)
+	}
+	a.shared.rdb = c
+	a.warnEviction(ctx)
+	return nil
+}
+
+// warnEviction logs a warning when Redis may evict keys: an evicted session logs a user out,
+// but an evicted revocation would bring a revoked token back.
+func (a *app) warnEviction(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c := a.shared.rdb
+	m, err := c.Do(ctx, c.B().ConfigGet().Parameter("maxmemory-policy").Build()).AsStrMap()
+	if err != nil {
+		a.log.Warn("could not read the Redis eviction policy (CONFIG GET); make sure it is noeviction", "err", err)
+		return
+	}
+	if p := m["maxmemory-policy"]; p != "noeviction" {
+		a.log.Warn("Redis may evict keys: set maxmemory-policy to noeviction", "maxmemory-policy", p)
+	}
+}
+
+// sqliteDB opens the SQLite database on first use.
+func (a *app) sqliteDB(ctx context.Context) (*sqlite.DB, error) {
+	if a.db != nil {
+		return a.db, nil
+	}
+	db, err := sqlite.Open(ctx, a.cfg.dbPath(), a.cfg.BusyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	return db, nil
+}
+
+// userStore opens the configured user store.
+func (a *app) userStore(ctx context.Context) (gatehouse.UserStore, error) {
+	if a.cfg.UserStore == "postgres" {
+		if err := a.openPostgres(ctx); err != nil {
+			return nil, err
+		}
+		return postgres.NewUserStore(a.shared.pg), nil
+	}
+	db, err := a.sqliteDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.NewUserStore(db), nil
+}
+
+// refreshStore returns the refresh-token store, which lives with the users.
+func (a *app) refreshStore() gatehouse.RefreshStore {
+	if a.shared.pg != nil {
+		s := postgres.NewRefreshStore(a.shared.pg)
+		a.expirers = append(a.expirers, s)
+		return s
+	}
+	s := sqlite.NewRefreshStore(a.db)
+	a.expirers = append(a.expirers, s)
+	return s
+}
+
+// revocations returns the revocation view of the request path. With users in PostgreSQL and
+// sessions in Redis it is Redis, client-side cached and durable in PostgreSQL; otherwise an
+// in-process Mirror of the users' database, exact for one instance.
+func (a *app) revocations(ctx context.Context) (gatehouse.RevocationStore, error) {
+	if a.cfg.multiInstance() {
+		durable := postgres.NewRevocationStore(a.shared.pg)
+		a.expirers = append(a.expirers, durable)
+		rs := redis.NewRevocationStore(a.shared.rdb, a.cfg.RedisPrefix, redis.RevocationOptions{
+			Options: a.redisOptions(), Durable: durable,
+			Logger: func(msg string, args ...any) { a.log.Warn(msg, args...) },
+		})
+		if err := rs.Sync(ctx); err != nil {
+			// Not fatal: until Redis is filled, revocation reads go to PostgreSQL and the
+			// first of them starts another fill.
+			a.log.Warn("filling Redis with the revocations of PostgreSQL failed; reading them from PostgreSQL meanwhile", "err", err)
+		}
+		return rs, nil
+	}
+	var store gatehouse.RevocationStore
+	if a.shared.pg != nil {
+		store = postgres.NewRevocationStore(a.shared.pg)
+	} else {
+		store = sqlite.NewRevocationStore(a.db)
+	}
+	m, err := revocation.NewMirror(ctx, store, a.now)
+	if err != nil {
+		return nil, err
+	}
+	a.mirror = m
+	a.expirers = append(a.expirers, m)
+	return m, nil
+}
+
+func (a *app) redisOptions() redis.Options {
+	return redis.Options{Timeout: a.cfg.RedisTimeout, CacheTTL: a.cfg.RedisCacheTTL, Now: a.now}
+}
+
+// sessionStore returns the configured session store. The SQLite and memory ones are swept for
+// expired sessions; Redis expires its keys itself.
+func (a *app) sessionStore(ctx context.Context) (gatehouse.SessionStore, error) {
+	switch a.cfg.SessionStore {
+	case "memory":
+		s := memory.NewSessionStore()
+		a.expirers = append(a.expirers, s)
+		return s, nil
+	case "redis":
+		return redis.NewSessionStore(a.shared.rdb, a.cfg.RedisPrefix, redis.SessionOptions{
+			Options: a.redisOptions(), IdleTimeout: a.cfg.SessionIdle, MaxLifetime: a.cfg.SessionAbsolute,
+		}), nil
+	}
+	db, err := a.sqliteDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := sqlite.NewSessionStore(db)
+	a.expirers = append(a.expirers, s)
+	return s, nil
+}
+
+// readyChecks are what /readyz runs: every store in use must answer.
+func (a *app) readyChecks() []func(context.Context) error {
+	var checks []func(context.Context) error
+	if a.db != nil {
+		checks = append(checks, a.db.Ping)
+	}
+	if a.shared.pg != nil {
+		checks = append(checks, a.shared.pg.Ping)
+	}
+	if c := a.shared.rdb; c != nil {
+		timeout := a.cfg.RedisTimeout
+		checks = append(checks, func(ctx context.Context) error { return redis.Ping(ctx, c, timeout) })
+	}
+	return checks
+}
+
+// registerRedisGauges reports the memory Redis uses, for the seed's "monitor session overhead".
+func (a *app) registerRedisGauges(m *ghttp.Metrics) {
+	c := a.shared.rdb
+	if c == nil {
+		return
+	}
+	m.GaugeFunc("gatehouse_redis_used_memory_bytes", "Memory used by the Redis server (INFO memory used_memory), -1 if it does not answer.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		info, err := c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
+		if err != nil {
+			return -1
+		}
+		return infoField(info, "used_memory")
+	})
+}
+
+// infoField returns a numeric field of an INFO answer, or -1.
+func infoField(info, name string) float64 {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// closeShared releases the clients of the shared stores.
+func (a *app) closeShared() {
+	if a.shared.rdb != nil {
+		a.shared.rdb.Close()
+	}
+	if a.shared.pgPool != nil {
+		a.shared.pgPool.Close()
+	}
+}

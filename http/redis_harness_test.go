@@ -1,0 +1,69 @@
+package http_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/redis"
+)
+
+// redisStores returns, for a harness with options.redis set, the session store (Redis when
+// o.sessionStore is "redis", else store) and a Redis revocation store backed by durable, on the
+// local Redis under a prefix of the test's own. It skips the test when Redis is unreachable
+// and CI is unset.
+func redisStores(tb testing.TB, o options, store gatehouse.SessionStore, durable redis.Durable, now func() time.Time) (gatehouse.SessionStore, gatehouse.RevocationStore) {
+	tb.Helper()
+	opt := rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}, DisableCache: o.redis == "uncached"}
+	redis.PrepareClientOption(&opt, 2*time.Second)
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("Redis is unreachable (CI is set, so this fails): %v", err)
+		}
+		tb.Skipf("Redis is unreachable, skipping (set CI to make this fail): %v", err)
+	}
+	prefix := "gatehouse-test:" + gatehouse.NewID(time.Now()) + ":"
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, pattern := range []string{prefix + "*"} {
+			var cursor uint64
+			for {
+				e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+				if err != nil {
+					break
+				}
+				if len(e.Elements) > 0 {
+					c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build())
+				}
+				if cursor = e.Cursor; cursor == 0 {
+					break
+				}
+			}
+		}
+		c.Close()
+	})
+	opts := redis.Options{Timeout: 2 * time.Second, Now: now}
+	revs := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: opts, Durable: durable})
+	if err := revs.Sync(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	if o.sessionStore == "redis" {
+		store = redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: opts, IdleTimeout: 30 * time.Minute})
+	}
+	return store, revs
+}
+
+// redisFor returns the options.redis value for a session store name: Redis sessions come with
+// Redis revocations, cached client-side.
+func redisFor(store string) string {
+	if store == "redis" {
+		return "cached"
+	}
+	return ""
+}

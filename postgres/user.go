@@ -1,0 +1,175 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+var _ gatehouse.UserStore = (*UserStore)(nil)
+
+// UserStore is a gatehouse.UserStore on the users table. Usernames keep the case they were
+// created with; uniqueness and lookups go through username_norm, which holds
+// gatehouse.NormalizeUsername of the username.
+type UserStore struct {
+	db *DB
+}
+
+// NewUserStore returns a UserStore on db.
+func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
+
+const userColumns = `id, username, name, email, role, disabled, password_hash, created_at`
+
+// CreateUser stores u, whose ID and CreatedAt the caller has set. It returns an error wrapping
+// gatehouse.ErrConflict when the username (in any case) or the id is taken, a bad_request
+// *gatehouse.Error for an unknown role, and gatehouse.ErrUnavailable if the database fails.
+func (s *UserStore) CreateUser(ctx context.Context, u *gatehouse.User) error {
+	if !u.Role.Valid() {
+		return userRoleError(u.Role)
+	}
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO users
+		(id, username, username_norm, name, email, role, disabled, password_hash, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Username, gatehouse.NormalizeUsername(u.Username), u.Name, u.Email, string(u.Role),
+		u.Disabled, u.PasswordHash, nanos(u.CreatedAt))
+	return storeErr("create user", err)
+}
+
+// UserByID returns the user with that id, or an error wrapping gatehouse.ErrNotFound.
+func (s *UserStore) UserByID(ctx context.Context, id string) (*gatehouse.User, error) {
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	row := s.db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	return userFromRow(row, "user by id")
+}
+
+// UserByUsername returns the user whose username equals username without regard to case, or
+// an error wrapping gatehouse.ErrNotFound.
+func (s *UserStore) UserByUsername(ctx context.Context, username string) (*gatehouse.User, error) {
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	row := s.db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_norm = $1`,
+		gatehouse.NormalizeUsername(username))
+	return userFromRow(row, "user by username")
+}
+
+// ListUsers returns up to limit users ordered by id (bytewise), starting after the id after
+// ("" for the first page). A limit of zero or less returns no users.
+func (s *UserStore) ListUsers(ctx context.Context, after string, limit int) ([]*gatehouse.User, error) {
+	users := []*gatehouse.User{}
+	if limit <= 0 {
+		return users, nil
+	}
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	rows, err := s.db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+		WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, storeErr("list users", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, storeErr("list users", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr("list users", err)
+	}
+	return users, nil
+}
+
+// UpdateUser applies the non-nil fields of upd in one UPDATE statement and returns the user as
+// it is afterwards. It returns an error wrapping gatehouse.ErrNotFound for an unknown id and a
+// bad_request *gatehouse.Error for an unknown role.
+func (s *UserStore) UpdateUser(ctx context.Context, id string, upd gatehouse.UserUpdate) (*gatehouse.User, error) {
+	var sets []string
+	args := []any{id}
+	set := func(column string, v any) {
+		args = append(args, v)
+		sets = append(sets, column+" = $"+strconv.Itoa(len(args)))
+	}
+	if upd.Role != nil {
+		if !upd.Role.Valid() {
+			return nil, userRoleError(*upd.Role)
+		}
+		set("role", string(*upd.Role))
+	}
+	if upd.Disabled != nil {
+		set("disabled", *upd.Disabled)
+	}
+	if upd.PasswordHash != nil {
+		set("password_hash", *upd.PasswordHash)
+	}
+	if len(sets) == 0 {
+		return s.UserByID(ctx, id)
+	}
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	// The column names above are constants, never input.
+	row := s.db.pool.QueryRow(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+
+		` WHERE id = $1 RETURNING `+userColumns, args...)
+	return userFromRow(row, "update user")
+}
+
+// DeleteUser removes the user, or returns an error wrapping gatehouse.ErrNotFound. It does not
+// touch the user's sessions or tokens: their stores do that.
+func (s *UserStore) DeleteUser(ctx context.Context, id string) error {
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return storeErr("delete user", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete user: %w", gatehouse.ErrNotFound)
+	}
+	return nil
+}
+
+// CountUsers returns the number of users.
+func (s *UserStore) CountUsers(ctx context.Context) (int, error) {
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	var n int
+	if err := s.db.pool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, storeErr("count users", err)
+	}
+	return n, nil
+}
+
+func userFromRow(row pgx.Row, op string) (*gatehouse.User, error) {
+	u, err := scanUser(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: %s: %w", op, gatehouse.ErrNotFound)
+	}
+	if err != nil {
+		return nil, storeErr(op, err)
+	}
+	return u, nil
+}
+
+func scanUser(row pgx.Row) (*gatehouse.User, error) {
+	var u gatehouse.User
+	var role string
+	var created int64
+	if err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &role, &u.Disabled, &u.PasswordHash, &created); err != nil {
+		return nil, err
+	}
+	u.Role, u.CreatedAt = gatehouse.Role(role), fromNanos(created)
+	return &u, nil
+}
+
+func userRoleError(r gatehouse.Role) error {
+	return gatehouse.Errorf(gatehouse.EBADREQUEST, "role: %q is not a known role", string(r))
+}

@@ -1,0 +1,77 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/redis"
+)
+
+// redisAddr is the local Redis every development and CI machine runs.
+const redisAddr = "127.0.0.1:6379"
+
+// mustClient connects to the local Redis, or skips the test when it is unreachable and CI is
+// unset (under CI it fails). The client is closed when the test ends.
+func mustClient(tb testing.TB, opt rueidis.ClientOption) rueidis.Client {
+	tb.Helper()
+	if len(opt.InitAddress) == 0 {
+		opt.InitAddress = []string{redisAddr}
+	}
+	redis.PrepareClientOption(&opt, time.Second)
+	c, err := rueidis.NewClient(opt)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = c.Do(ctx, c.B().Ping().Build()).Error()
+		cancel()
+		if err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("Redis at %v is unreachable (CI is set, so this fails): %v", opt.InitAddress, err)
+		}
+		tb.Skipf("Redis at %v is unreachable, skipping (set CI to make this fail): %v", opt.InitAddress, err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// testPrefix returns a key prefix of the test's own and deletes its keys when the test ends.
+// Tests find their keys through the prefix only to clean up; the stores never scan.
+func testPrefix(tb testing.TB, c rueidis.Client) string {
+	tb.Helper()
+	prefix := "gatehouse-test:" + gatehouse.NewID(time.Now()) + ":"
+	tb.Cleanup(func() { deletePrefix(c, prefix) })
+	return prefix
+}
+
+func deletePrefix(c rueidis.Client, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return
+		}
+		if len(e.Elements) > 0 {
+			c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build())
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return
+		}
+	}
+}
+
+func isUnavailable(err error) bool { return errors.Is(err, gatehouse.ErrUnavailable) }
+
+// slow are store options for tests: a generous timeout, so that a busy machine does not turn
+// into store failures. Tests of the timeout set their own.
+var slow = redis.Options{Timeout: 5 * time.Second}
