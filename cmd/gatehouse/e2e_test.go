@@ -335,8 +335,12 @@ func get(front *instance, c credential) answer {
 	return front.do("GET", "/api/protected", nil, c.hdr...)
 }
 
+// refused reports whether an answer to a revoked credential refused it: 401, or 429 once the
+// per-address throttle of failed credentials has kicked in (never an authenticated answer).
+func refused(status int) bool { return status == 401 || status == 429 }
+
 func checkRevoked(front *instance, res *trafficResult, c credential) {
-	if r := get(front, c); r.status == 401 {
+	if r := get(front, c); refused(r.status) {
 		res.revokedRefused.Add(1)
 	} else if r.status == 200 && time.Since(c.revokedAt) < propagationBound {
 		res.stale.Add(1)
@@ -380,7 +384,7 @@ func checkAfter(front *instance, live []credential, revoked *credSet) lostCount 
 	revoked.mu.Lock()
 	defer revoked.mu.Unlock()
 	for _, c := range revoked.cs {
-		if get(front, c).status != 401 {
+		if !refused(get(front, c).status) {
 			lost.accepted++
 		}
 	}
