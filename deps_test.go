@@ -25,6 +25,7 @@ var layers = map[string][]string{
 	"postgres":           {""},
 	"http":               {"", "account", "session", "token"},
 	"internal/storetest": {""},
+	"bench":              {"", "token"},
 }
 
 type pkg struct {
