@@ -45,6 +45,9 @@ type Options struct {
 	// Sizes are the numbers of active sessions (or tokens) of the resource-usage and
 	// cost-growth measurements (default 1k, 10k, 100k, 1M; 100 and 1,000 with Quick).
 	Sizes []int
+	// FillBudget bounds the time spent making the sessions (or tokens) of one size: a size whose
+	// fill would take longer at the rate of the previous one is skipped (default 3 minutes).
+	FillBudget time.Duration
 	// Peer is "auto" (measure the seed's Express server when node and npm are found; not with
 	// Quick) or "off".
 	Peer string
@@ -79,6 +82,9 @@ func (o *Options) defaults() {
 		if o.Quick {
 			o.Sizes = []int{100, 1_000}
 		}
+	}
+	if o.FillBudget <= 0 {
+		o.FillBudget = 3 * time.Minute
 	}
 	if o.Peer == "" {
 		o.Peer = "auto"

@@ -17,7 +17,7 @@ import (
 var palette = []color.Color{
 	color.RGBA{0, 114, 178, 255}, color.RGBA{230, 159, 0, 255}, color.RGBA{0, 158, 115, 255},
 	color.RGBA{204, 121, 167, 255}, color.RGBA{86, 180, 233, 255}, color.RGBA{213, 94, 0, 255},
-	color.RGBA{240, 228, 66, 255}, color.RGBA{0, 0, 0, 255},
+	color.RGBA{0, 0, 0, 255}, color.RGBA{240, 228, 66, 255},
 }
 
 // ChartNames are the charts every full report has (each as .png and .svg).
@@ -57,14 +57,17 @@ func newPlot(title, x, y string) *plot.Plot {
 	return p
 }
 
+// bars adds the i-th of n bar series; the width leaves room between the categories of a
+// chart as wide as charts are drawn.
 func bars(p *plot.Plot, vals []float64, i, n int, label string) error {
-	b, err := plotter.NewBarChart(plotter.Values(vals), vg.Points(float64(120/max(n, 1))))
+	width := 0.7 * 560 / float64(max(len(vals), 1)) / float64(max(n, 1))
+	b, err := plotter.NewBarChart(plotter.Values(vals), vg.Points(width))
 	if err != nil {
 		return err
 	}
 	b.Color = palette[i%len(palette)]
 	b.LineStyle.Width = 0
-	b.Offset = vg.Points(float64(120/max(n, 1)) * (float64(i) - float64(n-1)/2))
+	b.Offset = vg.Points(width * (float64(i) - float64(n-1)/2))
 	p.Add(b)
 	if label != "" {
 		p.Legend.Add(label, b)
@@ -119,7 +122,7 @@ func latencyChart(r *Report) (*plot.Plot, error) {
 	for i, s := range series {
 		pts := make(plotter.XYs, 0, len(s.dist))
 		for j, v := range s.dist {
-			pts = append(pts, plotter.XY{X: nines(distQuantiles[j]), Y: v})
+			pts = append(pts, plotter.XY{X: nines(distQuantiles[j]), Y: max(v, 1e-3)}) // log scale: no zero
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
@@ -135,6 +138,8 @@ func latencyChart(r *Report) (*plot.Plot, error) {
 		ticks = append(ticks, plot.Tick{Value: nines(q), Label: strconv.FormatFloat(100*q, 'f', -1, 64)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	return p, nil
 }
 

@@ -43,21 +43,32 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 	if err != nil {
 		return err
 	}
+	offline := m.File && b.opts.Seeders[m.Store] != nil // seeded into the file, server stopped
 	baseFile := int64(0)
-	if m.Store == "sqlite" {
+	if offline {
 		in.Stop()
 		if baseFile, err = dbSize(g.data); err != nil {
 			return err
 		}
 	}
+	rate := 0.0 // credentials made per second by the last fill
 	for _, n := range b.opts.Sizes {
+		need := n - len(g.creds)
+		if eta := time.Duration(float64(need) / rate * float64(time.Second)); rate > 0 && eta > b.opts.FillBudget {
+			note := fmt.Sprintf("%s at %s and more: skipped, making %s more %ss at %s/s would take about %s (over --fill-budget %s)",
+				m.Name, fmtCount(n), fmtCount(need), kindNoun(m.Kind), fmtCount(int(rate)), eta.Round(time.Second), b.opts.FillBudget)
+			b.report.GrowthSkipped = append(b.report.GrowthSkipped, note)
+			b.p.note("%s", note)
+			break
+		}
 		t0 := time.Now()
 		if err := g.fill(ctx, n); err != nil {
 			return err
 		}
-		b.p.note("%s: %s active %ss in %s", m.Name, fmtCount(n), kindNoun(m.Kind), time.Since(t0).Round(time.Millisecond))
+		rate = float64(need) / max(time.Since(t0).Seconds(), 1e-3)
+		b.p.note("%s: %s active %ss (%s/s made)", m.Name, fmtCount(n), kindNoun(m.Kind), fmtCount(int(rate)))
 		row := ResourceRow{Mode: m.Name, Kind: m.Kind, Sessions: n}
-		if m.Store == "sqlite" {
+		if offline {
 			size, err := dbSize(g.data)
 			if err != nil {
 				return err
@@ -78,7 +89,7 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 		row.RSSPerSession = float64(mem.rss-base.rss) / float64(n)
 		row.HeapSettled = mem.settled
 		b.report.Resources = append(b.report.Resources, row)
-		if m.Store == "sqlite" {
+		if offline {
 			g.in.Stop()
 		}
 	}
@@ -92,9 +103,9 @@ func kindNoun(k Kind) string {
 	return "token"
 }
 
-// fill brings the number of credentials to n: logins for the memory store, the store's seeder
-// for persistent stores (with the server stopped), tokens minted with the instance's keys for
-// the token modes.
+// fill brings the number of credentials to n: tokens minted with the instance's keys for the
+// token modes, the store's seeder when it has one (SQLite: with the server stopped), else real
+// logins (the memory store).
 func (g *grower) fill(ctx context.Context, n int) error {
 	need := n - len(g.creds)
 	if need <= 0 {
@@ -105,7 +116,7 @@ func (g *grower) fill(ctx context.Context, n int) error {
 	switch {
 	case g.m.Kind == KindToken:
 		secrets, err = g.b.mint(ctx, g.in, g.m, need)
-	case g.m.Store == "memory":
+	case g.b.opts.Seeders[g.m.Store] == nil:
 		var creds []Cred
 		creds, err = g.b.api.loginMany(ctx, g.in.URL(), KindSession, need, 16, nil)
 		for _, c := range creds {

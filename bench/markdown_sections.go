@@ -53,6 +53,12 @@ func (w *md) resources(r *Report) {
 		first, _ := growthEnds(r, g.Mode)
 		w.row(g.Mode, fmtCount(g.Sessions), f0(g.RPS), f3(g.P50Ms), f3(g.P99Ms), f2(g.CPUPerReqUs), fmt.Sprintf("%.2fx", g.RPS/first.RPS))
 	}
+	if len(r.GrowthSkipped) > 0 {
+		w.p("\nLeft out in this run:\n")
+		for _, s := range r.GrowthSkipped {
+			w.p("- %s", s)
+		}
+	}
 }
 
 func (w *md) scalability(r *Report) {

@@ -20,11 +20,13 @@ type Report struct {
 	Performance *Performance  `json:"performance"`
 	Resources   []ResourceRow `json:"resources"`
 	Growth      []GrowthRow   `json:"growth"`
-	Logout      []LogoutRow   `json:"logout"`
-	Scale       []ScaleRow    `json:"scale"`
-	Fault       []FaultRow    `json:"fault"`
-	Login       *LoginCost    `json:"login"`
-	Peer        *Peer         `json:"peer"`
+	// GrowthSkipped lists the sizes left out because filling them would take too long.
+	GrowthSkipped []string    `json:"growth_skipped"`
+	Logout        []LogoutRow `json:"logout"`
+	Scale         []ScaleRow  `json:"scale"`
+	Fault         []FaultRow  `json:"fault"`
+	Login         *LoginCost  `json:"login"`
+	Peer          *Peer       `json:"peer"`
 
 	Targets  []Target `json:"targets"`
 	Problems []string `json:"problems"`

@@ -71,6 +71,7 @@ Modes: ` + strings.Join(bench.ModeNames(), ", ") + `.`,
 	fs.StringVar(&opts.Out, "out", "./bench-out", "directory for report.md, report.json and the charts")
 	fs.IntVar(&opts.Connections, "connections", 0, "connections of the load generator (default 64, 16 with --quick)")
 	fs.IntSliceVar(&sizes, "sizes", nil, "active sessions (or tokens) for the resource and cost-growth measurements (default 1000,10000,100000,1000000; 100,1000 with --quick)")
+	fs.DurationVar(&opts.FillBudget, "fill-budget", 3*time.Minute, "longest time spent making the sessions (or tokens) of one size; a size that would take longer is left out")
 	fs.StringVar(&opts.Peer, "peer", "auto", "measure the seed's Express server when node and npm are installed: auto or off (never with --quick)")
 	fs.StringVar(&opts.ExpressDir, "express-dir", "", "folder of the seed's Express server (default: shared/anchors/express beside or above the working directory)")
 	documentEnv(fs)
