@@ -39,6 +39,9 @@ type Load struct {
 	Failover bool
 	// Timeout bounds one request (default 5 s).
 	Timeout time.Duration
+	// Sequential makes the connections take the credentials in order, each once per pass over
+	// the list, instead of at random (with MaxRequests = len(credentials): each exactly once).
+	Sequential bool
 	// Tick, when set, is called about every 100 ms with the time elapsed and the requests done.
 	Tick func(elapsed time.Duration, done uint64)
 }
@@ -74,6 +77,19 @@ func (r *Result) RPS() float64 {
 // Failed is the number of requests that did not get a 2xx answer.
 func (r *Result) Failed() uint64 { return r.Requests - r.OK }
 
+// Refused is the number of answers that were not 2xx (failures with no answer excluded).
+func (r *Result) Refused() uint64 { return r.Requests - r.OK - r.Errors }
+
+// refusedErr reports answers that should not have been refused: on a load whose credentials
+// are all valid, a refusal is a bug, not noise. Requests that got no answer (a timeout on an
+// overloaded machine) are counted in the figures instead.
+func (r *Result) refusedErr(what string) error {
+	if r.Refused() == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %d of %d answers were refusals (%v)", what, r.Refused(), r.Requests, r.Status)
+}
+
 type slotCounters struct{ ok, rejected, failed atomic.Uint64 }
 
 // run state shared by the connections.
@@ -82,6 +98,7 @@ type loadRun struct {
 	start    time.Time
 	deadline time.Time
 	sent     atomic.Uint64
+	seq      atomic.Uint64
 	dead     []atomic.Bool
 	slots    []slotCounters
 }
@@ -214,7 +231,11 @@ func (r *loadRun) conn(ctx context.Context, id int) *connResult {
 		}
 		var cred []byte
 		if len(creds) > 0 {
-			cred = creds[rng.intn(len(creds))]
+			if l.Sequential {
+				cred = creds[int(r.seq.Add(1)-1)%len(creds)]
+			} else {
+				cred = creds[rng.intn(len(creds))]
+			}
 		}
 		req = l.appendRequest(req[:0], l.Targets[target], cred)
 		t0 := time.Now()

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,5 +131,33 @@ func TestLoadFailsOverFromADeadTarget(t *testing.T) {
 	}
 	if res.Errors < 10 {
 		t.Fatalf("%d errors without failover", res.Errors)
+	}
+}
+
+func TestLoadSequentialUsesEachCredentialOnce(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Header.Get("Authorization")]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	var lines []string
+	for i := range 500 {
+		lines = append(lines, fmt.Sprintf("Authorization: Bearer t%d\r\n", i))
+	}
+	l := Load{Targets: []string{addrOf(srv)}, Path: "/", Conns: 8, Duration: 10 * time.Second, MaxRequests: 500, Sequential: true, Creds: creds(lines...)}
+	res, err := l.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 500 || len(seen) != 500 {
+		t.Fatalf("%d answers, %d distinct credentials", res.OK, len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("%q used %d times", k, n)
+		}
 	}
 }

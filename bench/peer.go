@@ -136,8 +136,8 @@ func (b *Runner) expressRun(ctx context.Context, dir, file, label string, gh *In
 	if err != nil {
 		return row, err
 	}
-	if res.Failed() > 0 {
-		return row, fmt.Errorf("%d of %d requests failed (%v %v)", res.Failed(), res.Requests, res.Status, res.ErrorMsg)
+	if err := res.refusedErr(file); err != nil {
+		return row, err
 	}
 	_, gf, err := b.measure(ctx, "jwt-hs256", []*Instance{gh}, ghLoad)
 	if err != nil {

@@ -35,17 +35,30 @@ func (b *Runner) measure(ctx context.Context, label string, servers []*Instance,
 	if l.Duration == 0 {
 		l.Duration = b.opts.Duration
 	}
+	res, cpu, err := b.measureRaw(ctx, label, servers, l)
+	if err != nil {
+		return nil, LoadFigures{}, err
+	}
+	return res, figures(res, cpu), nil
+}
+
+// measureRaw runs l and returns its result and the CPU time the servers used meanwhile (0 when
+// it cannot be read).
+func (b *Runner) measureRaw(ctx context.Context, label string, servers []*Instance, l Load) (*Result, time.Duration, error) {
+	if l.Conns == 0 {
+		l.Conns = b.opts.Connections
+	}
 	l.Tick = b.p.tick(label, l.Duration)
 	before := cpuOf(servers)
 	res, err := l.Run(ctx)
 	if err != nil {
-		return nil, LoadFigures{}, err
+		return nil, 0, err
 	}
-	cpu := cpuOf(servers) - before
-	if before < 0 {
-		cpu = 0
+	after := cpuOf(servers)
+	if before < 0 || after < 0 {
+		return res, 0, nil
 	}
-	return res, figures(res, cpu), nil
+	return res, after - before, nil
 }
 
 // cpuOf sums the CPU time of the servers, or returns -1 when it cannot be read.
@@ -148,7 +161,7 @@ func (b *Runner) performance(ctx context.Context) error {
 		b.p.note("%s ready: %d credentials", m.Name, len(creds))
 	}
 	warm := min(b.opts.Duration/5, time.Second)
-	perf := &Performance{Rounds: b.rounds(), Connections: b.opts.Connections, DurationS: b.opts.Duration.Seconds(), Pool: b.poolSize()}
+	perf := &Performance{Rounds: b.rounds(), Slices: b.slices(), Connections: b.opts.Connections, DurationS: b.opts.Duration.Seconds(), Pool: b.poolSize()}
 	type acc struct {
 		runs   []LoadFigures
 		floors []LoadFigures
@@ -169,16 +182,9 @@ func (b *Runner) performance(ctx context.Context) error {
 					return err
 				}
 			}
-			_, ff, err := b.measure(ctx, "floor", []*Instance{floor}, floorLoad)
+			ff, mf, err := b.paired(ctx, s.m.Name, floor, floorLoad, s.in, protected)
 			if err != nil {
 				return err
-			}
-			res, mf, err := b.measure(ctx, s.m.Name, []*Instance{s.in}, protected)
-			if err != nil {
-				return err
-			}
-			if res.Failed() > 0 {
-				return fmt.Errorf("%s: %d of %d requests failed (%v %v)", s.m.Name, res.Failed(), res.Requests, res.Status, res.ErrorMsg)
 			}
 			floors = append(floors, ff)
 			accs[i].runs = append(accs[i].runs, mf)
@@ -195,6 +201,71 @@ func (b *Runner) performance(ctx context.Context) error {
 	}
 	b.report.Performance = perf
 	return nil
+}
+
+// slices is the number of alternating slices a paired measurement is cut into.
+func (b *Runner) slices() int {
+	if b.opts.Quick {
+		return 1
+	}
+	return 5
+}
+
+// paired measures the floor and a mode in alternating slices (floor, mode, floor, mode, ...)
+// that add up to --duration each, so that a change in what else the machine is doing affects
+// both alike; it returns the figures of each side over all its slices.
+func (b *Runner) paired(ctx context.Context, name string, floor *Instance, floorLoad Load, in *Instance, load Load) (LoadFigures, LoadFigures, error) {
+	n := b.slices()
+	var fa, ma accum
+	for k := range n {
+		for _, side := range []struct {
+			acc   *accum
+			in    *Instance
+			l     Load
+			label string
+		}{{&fa, floor, floorLoad, "floor"}, {&ma, in, load, name}} {
+			side.l.Duration = b.opts.Duration / time.Duration(n)
+			label := fmt.Sprintf("%s %d/%d", side.label, k+1, n)
+			res, cpu, err := b.measureRaw(ctx, label, []*Instance{side.in}, side.l)
+			if err != nil {
+				return LoadFigures{}, LoadFigures{}, err
+			}
+			if err := res.refusedErr(side.label); err != nil {
+				return LoadFigures{}, LoadFigures{}, err
+			}
+			side.acc.add(res, cpu)
+		}
+	}
+	return fa.figures(), ma.figures(), nil
+}
+
+// accum adds up the results of several loads.
+type accum struct {
+	res *Result
+	cpu time.Duration
+}
+
+func (a *accum) add(r *Result, cpu time.Duration) {
+	a.cpu += cpu
+	if a.res == nil {
+		c := *r
+		c.Latency = &Histogram{}
+		c.Latency.Merge(r.Latency)
+		a.res = &c
+		return
+	}
+	a.res.Requests += r.Requests
+	a.res.OK += r.OK
+	a.res.Errors += r.Errors
+	a.res.Elapsed += r.Elapsed
+	a.res.Latency.Merge(r.Latency)
+}
+
+func (a *accum) figures() LoadFigures {
+	if a.res == nil {
+		return LoadFigures{}
+	}
+	return figures(a.res, a.cpu)
 }
 
 // poolCreds gives every connection the whole pool.

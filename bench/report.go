@@ -79,6 +79,7 @@ type LoadFigures struct {
 // Performance is GET /api/protected per mode against the floor.
 type Performance struct {
 	Rounds      int         `json:"rounds"`
+	Slices      int         `json:"slices"`
 	Connections int         `json:"connections"`
 	DurationS   float64     `json:"duration_s"`
 	Pool        int         `json:"credential_pool"`
@@ -114,6 +115,9 @@ type GrowthRow struct {
 	Mode     string `json:"mode"`
 	Kind     Kind   `json:"kind"`
 	Sessions int    `json:"sessions"`
+	// Warmed is how many credentials were used once before the measurement (all of them unless
+	// the pass ran out of time).
+	Warmed uint64 `json:"warmed"`
 	LoadFigures
 }
 
