@@ -42,7 +42,11 @@ func (b *Runner) faultRun(ctx context.Context, m *Mode) error {
 	if err != nil {
 		return err
 	}
-	<-killed
+	select {
+	case <-killed:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	row := FaultRow{Mode: m.Name, Kind: m.Kind, Instances: 3, KilledAtS: killAt.Seconds(), LoadFigures: f,
 		Errors: res.Errors, Rejected: res.Requests - res.OK - res.Errors}
 	for i, s := range res.Timeline {

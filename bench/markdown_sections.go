@@ -186,9 +186,10 @@ func (w *md) charts(r *Report) {
 
 func (w *md) method(r *Report) {
 	w.h2("How it was measured")
-	w.p(`- Every server is the real gatehouse binary (` + "`gatehouse serve`" + `) started as a child process on a free 127.0.0.1 port with a temporary data directory, ` + "`--log-level error`" + `, and the lowest argon2id cost (` + "`--argon2-memory 64 --argon2-time 1`" + `) except in the login-cost measurement, which uses the production defaults.
+	w.WriteString(`- Every server is the real gatehouse binary (` + "`gatehouse serve`" + `) started as a child process on a free 127.0.0.1 port with a temporary data directory, ` + "`--log-level error`" + `, and the lowest argon2id cost (` + "`--argon2-memory 64 --argon2-time 1`" + `) except in the login-cost measurement, which uses the production defaults.
 - The load generator is built in: closed loop (each connection sends its next request when the answer to the previous one is read), keep-alive HTTP/1.1 written by hand to keep the client's own cost low, latencies in a log-linear histogram with under 2 % error. It sends traffic to loopback addresses only, and every load is bounded in time.
 - Throughput counts 2xx answers only; latency percentiles are over 2xx answers.
-- The machine is shared, the load generator competes with the servers for the same CPUs, and other work may run at the same time: each mode's ratio to the floor comes from loads run back to back, which cancels most of that drift; absolute numbers move with the machine's load.
-- Reproduce with ` + "`gatehouse bench`" + ` (add ` + "`--quick`" + ` for a tiny run); ` + "`gatehouse help bench`" + ` lists the flags.`)
+- The machine may be shared, the load generator competes with the servers for the same CPUs, and other work may run at the same time: each mode's ratio to the floor comes from alternating slices of the two loads, which cancels most of that drift; absolute numbers move with the machine's load.
+- Reproduce with ` + "`gatehouse bench`" + ` (add ` + "`--quick`" + ` for a tiny run); ` + "`gatehouse help bench`" + ` lists the flags.
+`)
 }
