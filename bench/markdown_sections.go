@@ -14,15 +14,16 @@ func (w *md) performance(r *Report) {
 	}
 	w.p("GET /api/protected with a credential drawn at random from a pool of %s per mode, %d connections, %gs per mode and round, %d round(s). Each mode is measured against the floor (a bare net/http handler answering \"hello\", `gatehouse bench floor`) in %d alternating slices (floor, mode, floor, mode, ...), so that whatever else the machine does weighs on both alike; the ratio is the median over the rounds of mode req/s divided by floor req/s. CPU is the server process's user+system time (from /proc) per accepted request.\n",
 		fmtCount(p.Pool), p.Connections, p.DurationS, p.Rounds, p.Slices)
-	w.head("mode", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs/req", "no answer", "floor req/s (paired)", "ratio to floor")
-	w.row("floor (hello)", f0(p.Floor.RPS), f3(p.Floor.P50Ms), f3(p.Floor.P99Ms), f3(p.Floor.P999Ms), f2(p.Floor.CPUPerReqUs), fmt.Sprint(p.Floor.Failed), "", "1.00x")
+	w.head("mode", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs/req", "no answer", "floor req/s (paired)", "ratio to floor", "CPU ratio")
+	w.row("floor (hello)", f0(p.Floor.RPS), f3(p.Floor.P50Ms), f3(p.Floor.P99Ms), f3(p.Floor.P999Ms), f2(p.Floor.CPUPerReqUs), fmt.Sprint(p.Floor.Failed), "", "1.00x", "1.00x")
 	for _, row := range p.Rows {
 		ratio := fmt.Sprintf("%.2fx", row.Ratio)
 		if row.Ratio < 0.85 {
 			ratio = "**" + ratio + "** (target 0.85x)"
 		}
-		w.row(row.Mode, f0(row.RPS), f3(row.P50Ms), f3(row.P99Ms), f3(row.P999Ms), f2(row.CPUPerReqUs), fmt.Sprint(row.Failed), f0(row.FloorRPS), ratio)
+		w.row(row.Mode, f0(row.RPS), f3(row.P50Ms), f3(row.P99Ms), f3(row.P999Ms), f2(row.CPUPerReqUs), fmt.Sprint(row.Failed), f0(row.FloorRPS), ratio, fmt.Sprintf("%.2fx", row.CPURatio))
 	}
+	w.p("\nThe CPU ratio is the floor's server CPU time per request divided by the mode's: what the throughput ratio would be if the server had the CPUs to itself (here the load generator takes a large share of them, which pulls every throughput ratio towards 1).")
 	w.p("\nThe token modes are served from gatehouse's verified-token cache here (the pool fits in it): the signature is checked once per token. Their cost without the cache shows in the cost-growth table below, at sizes beyond the cache.")
 }
 

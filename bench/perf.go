@@ -163,9 +163,10 @@ func (b *Runner) performance(ctx context.Context) error {
 	warm := min(b.opts.Duration/5, time.Second)
 	perf := &Performance{Rounds: b.rounds(), Slices: b.slices(), Connections: b.opts.Connections, DurationS: b.opts.Duration.Seconds(), Pool: b.poolSize()}
 	type acc struct {
-		runs   []LoadFigures
-		floors []LoadFigures
-		ratios []float64
+		runs      []LoadFigures
+		floors    []LoadFigures
+		ratios    []float64
+		cpuRatios []float64
 	}
 	accs := make([]*acc, len(subjects))
 	for i := range accs {
@@ -190,6 +191,9 @@ func (b *Runner) performance(ctx context.Context) error {
 			accs[i].runs = append(accs[i].runs, mf)
 			accs[i].floors = append(accs[i].floors, ff)
 			accs[i].ratios = append(accs[i].ratios, mf.RPS/ff.RPS)
+			if mf.CPUPerReqUs > 0 {
+				accs[i].cpuRatios = append(accs[i].cpuRatios, ff.CPUPerReqUs/mf.CPUPerReqUs)
+			}
 			b.p.note("round %d %-22s %9s req/s  floor %9s req/s  %.2fx  p99 %.2f ms", round, s.m.Name,
 				fmtCount(int(mf.RPS)), fmtCount(int(ff.RPS)), mf.RPS/ff.RPS, mf.P99Ms)
 		}
@@ -197,7 +201,7 @@ func (b *Runner) performance(ctx context.Context) error {
 	perf.Floor = medianFigures(floors)
 	for i, s := range subjects {
 		perf.Rows = append(perf.Rows, PerfRow{Mode: s.m.Name, Kind: s.m.Kind, LoadFigures: medianFigures(accs[i].runs),
-			FloorRPS: medianFigures(accs[i].floors).RPS, Ratio: median(accs[i].ratios)})
+			FloorRPS: medianFigures(accs[i].floors).RPS, Ratio: median(accs[i].ratios), CPURatio: median(accs[i].cpuRatios)})
 	}
 	b.report.Performance = perf
 	return nil

@@ -96,6 +96,9 @@ type PerfRow struct {
 	LoadFigures
 	FloorRPS float64 `json:"floor_rps"`
 	Ratio    float64 `json:"ratio_to_floor"`
+	// CPURatio is the floor's CPU time per request divided by the mode's (paired, median over
+	// the rounds): the throughput ratio the mode would reach if the server alone had the CPUs.
+	CPURatio float64 `json:"cpu_ratio_to_floor"`
 }
 
 // ResourceRow is the server-side cost of n active sessions (or tokens) of a mode, per session:
