@@ -230,8 +230,8 @@ func cachingSummary(r *Report) string {
 		if first == nil || last == nil || first == last {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s req/s at %s, %s at %s (%.2fx)", mode, f0(first.RPS), fmtCount(first.Sessions),
-			f0(last.RPS), fmtCount(last.Sessions), last.RPS/first.RPS))
+		parts = append(parts, fmt.Sprintf("%s %s req/s at %s, %s at %s (%.2fx; CPU %s → %s µs/req)", mode, f0(first.RPS), fmtCount(first.Sessions),
+			f0(last.RPS), fmtCount(last.Sessions), last.RPS/first.RPS, f2(first.CPUPerReqUs), f2(last.CPUPerReqUs)))
 	}
 	if len(parts) == 0 {
 		return "not measured"
