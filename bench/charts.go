@@ -182,18 +182,19 @@ func shortScope(s string) string {
 func memoryChart(r *Report) (*plot.Plot, error) {
 	var names []string
 	var heap, file []float64
+	n := commonSize(r)
 	for _, row := range r.Resources {
-		if row.Sessions != largestSize(r, row.Mode) {
+		if row.Sessions != n {
 			continue
 		}
-		names = append(names, fmt.Sprintf("%s (%s)", row.Mode, fmtCount(row.Sessions)))
+		names = append(names, row.Mode)
 		heap = append(heap, max(row.HeapPerSession, 0))
 		file = append(file, max(row.FilePerSession, 0))
 	}
 	if len(names) == 0 {
 		return nil, nil
 	}
-	p := newPlot("Server-side bytes per active session (or token)", "", "bytes")
+	p := newPlot(fmt.Sprintf("Server-side bytes per active session (or token), %s active", fmtCount(n)), "", "bytes")
 	if err := bars(p, heap, 0, 2, "live heap"); err != nil {
 		return nil, err
 	}

@@ -123,19 +123,21 @@ func perfSummary(r *Report) string {
 	}
 	var parts []string
 	for _, row := range r.Performance.Rows {
-		parts = append(parts, fmt.Sprintf("%s %s req/s (%.2fx floor, p99 %s ms)", row.Mode, f0(row.RPS), row.Ratio, f2(row.P99Ms)))
+		parts = append(parts, fmt.Sprintf("%s %.2fx (CPU %.2fx; %s req/s, p99 %s ms)", row.Mode, row.Ratio, row.CPURatio, f0(row.RPS), f2(row.P99Ms)))
 	}
-	return fmt.Sprintf("floor %s req/s; %s", f0(r.Performance.Floor.RPS), strings.Join(parts, "; "))
+	return fmt.Sprintf("throughput as a ratio to the floor measured alongside (floor %s req/s, p99 %s ms): %s",
+		f0(r.Performance.Floor.RPS), f2(r.Performance.Floor.P99Ms), strings.Join(parts, "; "))
 }
 
 func resourceSummary(r *Report) string {
 	var parts []string
+	n := commonSize(r)
 	for _, row := range r.Resources {
-		if row.Sessions != largestSize(r, row.Mode) {
+		if row.Sessions != n {
 			continue
 		}
 		if row.FilePerSession > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s B of file per session", row.Mode, f0(row.FilePerSession)))
+			parts = append(parts, fmt.Sprintf("%s %s B of file and %s B of heap (its cache) per session", row.Mode, f0(row.FilePerSession), f0(row.HeapPerSession)))
 		} else {
 			parts = append(parts, fmt.Sprintf("%s %s B of heap per %s", row.Mode, f0(row.HeapPerSession), kindNoun(row.Kind)))
 		}
@@ -143,17 +145,24 @@ func resourceSummary(r *Report) string {
 	if len(parts) == 0 {
 		return "not measured"
 	}
-	return "at the largest size measured: " + strings.Join(parts, "; ")
+	return fmt.Sprintf("with %s active: ", fmtCount(n)) + strings.Join(parts, "; ")
 }
 
-func largestSize(r *Report, mode string) int {
-	n := 0
+// commonSize is the largest number of active sessions (or tokens) measured for every mode.
+func commonSize(r *Report) int {
+	count := map[int]int{}
+	modes := map[string]bool{}
 	for _, row := range r.Resources {
-		if row.Mode == mode {
-			n = max(n, row.Sessions)
+		count[row.Sessions]++
+		modes[row.Mode] = true
+	}
+	best := 0
+	for n, c := range count {
+		if c == len(modes) {
+			best = max(best, n)
 		}
 	}
-	return n
+	return best
 }
 
 func scaleSummary(r *Report) string {
