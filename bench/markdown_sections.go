@@ -19,7 +19,7 @@ func (w *md) performance(r *Report) {
 	for _, row := range p.Rows {
 		ratio := fmt.Sprintf("%.2fx", row.Ratio)
 		if row.Ratio < 0.85 {
-			ratio = "**" + ratio + "** (target 0.85x)"
+			ratio = fmt.Sprintf("**%.3fx** (target 0.85x)", row.Ratio)
 		}
 		w.row(row.Mode, f0(row.RPS), f3(row.P50Ms), f3(row.P99Ms), f3(row.P999Ms), f2(row.CPUPerReqUs), fmt.Sprint(row.Failed), f0(row.FloorRPS), ratio, fmt.Sprintf("%.2fx", row.CPURatio))
 	}
