@@ -36,10 +36,13 @@ cost of password logins. It starts this binary's "serve" as child processes on 1
 temporary data directories, drives them with a built-in load generator (loopback only, every
 load bounded in time), and writes report.md, report.json and charts (PNG and SVG) to --out.
 
-A full run takes a quarter of an hour or more; --quick runs a tiny version in under a minute.
+A full run takes about half an hour on 2 cores; --quick runs a tiny version in under a minute.
 Modes: ` + strings.Join(bench.ModeNames(), ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Peer != "auto" && opts.Peer != "off" {
+				return fmt.Errorf("--peer %q: must be auto or off", opts.Peer)
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("bench: finding this binary: %w", err)

@@ -52,10 +52,11 @@ func TestBenchRefusesBadInput(t *testing.T) {
 		{"bench", "floor", "--addr", "0.0.0.0:0"},
 		{"bench", "floor", "--addr", "example.com:80"},
 		{"bench", "--modes", "session-carrier-pigeon", "--out", t.TempDir()},
+		{"bench", "--peer", "maybe", "--out", t.TempDir()},
 	} {
 		if _, _, err := run(t, "", args...); err == nil {
 			t.Errorf("%v ran", args)
-		} else if !strings.Contains(err.Error(), "loopback") && !strings.Contains(err.Error(), "unknown mode") {
+		} else if !strings.Contains(err.Error(), "loopback") && !strings.Contains(err.Error(), "unknown mode") && !strings.Contains(err.Error(), "auto or off") {
 			t.Errorf("%v: %v", args, err)
 		}
 	}
