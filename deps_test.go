@@ -29,6 +29,7 @@ var layers = map[string][]string{
 	"internal/storetest": {""},
 	"internal/fuzzhttp":  {},
 	"internal/redistest": {},
+	"bench":              {"", "token"},
 }
 
 type pkg struct {

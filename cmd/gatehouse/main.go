@@ -46,7 +46,7 @@ environment.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd())
+	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newBenchCmd())
 	root.AddCommand(newDemoCmd()) // web pages and the shop demo (demo.go)
 	return root
 }
