@@ -107,7 +107,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		var found bool
 		found, err = s.Refresh.RevokeToken(r.Context(), raw)
 		if found {
-			s.log.InfoContext(r.Context(), "refresh token revoked")
+			s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess, Detail: "refresh token (RFC 7009)"})
 		}
 	}
 	if err != nil {
@@ -130,7 +130,8 @@ func (s *Server) revokeJWT(r *http.Request, raw string) error {
 	if err := s.revokeAccessToken(r.Context(), t); err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "access token revoked", "user_id", t.UserID, "jti", t.ID)
+	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess,
+		UserID: t.UserID, Detail: "access token jti " + t.ID + " (RFC 7009)"})
 	return nil
 }
 
