@@ -180,7 +180,7 @@ func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh st
 		return nil
 	}
 	if errors.Is(err, gatehouse.ErrRefreshReuse) {
-		s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", clientIP(r))
+		s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", s.clientIP(r))
 	}
 	switch gatehouse.ErrorCode(err) {
 	case gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED:
