@@ -118,9 +118,7 @@ func (a *app) wire(ctx context.Context) error {
 		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(revs),
 		Ready: a.readyChecks(), Metrics: metrics, Throttle: a.throttle(),
 	}
-	if st := a.auditStore(); st != nil {
-		deps.Audit = st
-	}
+	deps.Audit = a.auditStore()
 	a.server = ghttp.New(deps, serverCfg)
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/account"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/postgres"
 	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
@@ -70,10 +71,15 @@ func (a *app) throttle() gatehouse.Throttle {
 	return memory.NewThrottle(memory.ThrottleOptions{Now: a.now, MaxKeys: a.cfg.hardening.ThrottleKeys})
 }
 
-// auditStore returns the audit trail's store, swept by the maintenance loop, or nil when no
-// SQLite database is open (the PostgreSQL audit table is not built yet: events then go to the
-// log only).
-func (a *app) auditStore() *sqlite.AuditStore {
+// auditStore returns the audit trail's store, swept by the maintenance loop. The trail lives
+// with the users: in PostgreSQL with --user-store postgres (shared by every instance), else in
+// the SQLite database.
+func (a *app) auditStore() gatehouse.AuditStore {
+	if a.shared.pg != nil {
+		st := postgres.NewAuditStore(a.shared.pg, a.cfg.hardening.AuditRetention)
+		a.expirers = append(a.expirers, st)
+		return st
+	}
 	if a.db == nil {
 		return nil
 	}
@@ -82,13 +88,16 @@ func (a *app) auditStore() *sqlite.AuditStore {
 	return st
 }
 
-// auditSink is where events recorded outside a request go: the SQLite audit table when a
-// SQLite database is open, else nowhere but the log.
+// auditSink is where events recorded outside a request go (the first admin, "gatehouse user
+// add"): the audit table of the user store.
 func (a *app) auditSink() gatehouse.AuditStore {
-	if a.db == nil {
-		return nil
+	switch {
+	case a.shared.pg != nil:
+		return postgres.NewAuditStore(a.shared.pg, 0)
+	case a.db != nil:
+		return sqlite.NewAuditStore(a.db, 0)
 	}
-	return sqlite.NewAuditStore(a.db, 0)
+	return nil
 }
 
 // auditBootstrap records the creation of the first admin, which happens outside any request.
