@@ -1,5 +1,5 @@
 // Package redis implements gatehouse's shared stores on Redis with github.com/redis/rueidis:
-// a SessionStore and a RevocationStore that many gatehouse instances use at once.
+// a SessionStore, a RevocationStore and a Throttle that many gatehouse instances use at once.
 //
 // Reads on the request path (FindSession, TokenRevoked, NotBefore) go through rueidis
 // server-assisted client-side caching (DoCache, RESP3 CLIENT TRACKING): a hot session or
@@ -9,8 +9,9 @@
 //
 // Every key starts with a configurable prefix. Constructors take a ready rueidis.Client; parsing
 // URLs (redis://, rediss://, Sentinel and Cluster options) is the caller's business. No
-// operation scans the key space, and no operation needs several keys to live in one hash slot,
-// so the stores also run on Redis Cluster (see the README for the trade-offs).
+// operation scans the key space, and the operations that need several keys in one script give
+// them a common hash tag ({rev}, {thr}), so the stores also run on Redis Cluster (see the README
+// for the trade-offs).
 //
 // Every call is bounded by Options.Timeout; a Redis that does not answer in time, or at all,
 // gives gatehouse.ErrUnavailable.

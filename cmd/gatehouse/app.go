@@ -107,10 +107,6 @@ func (a *app) wire(ctx context.Context) error {
 	})
 	refreshStore := a.refreshStore()
 	metrics := ghttp.NewMetrics(nil)
-	var throttle gatehouse.Throttle
-	if th := a.throttle(); th != nil {
-		throttle = th
-	}
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
@@ -120,11 +116,9 @@ func (a *app) wire(ctx context.Context) error {
 	deps := ghttp.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(revs),
-		Ready: a.readyChecks(), Metrics: metrics, Throttle: throttle,
+		Ready: a.readyChecks(), Metrics: metrics, Throttle: a.throttle(),
 	}
-	if st := a.auditStore(); st != nil {
-		deps.Audit = st
-	}
+	deps.Audit = a.auditStore()
 	a.server = ghttp.New(deps, serverCfg)
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)

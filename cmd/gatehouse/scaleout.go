@@ -30,7 +30,8 @@ import (
 //
 // Only the last line is correct with several instances: every other line keeps state in one
 // process or one file, or reads revocations from an in-process Mirror that only sees its own
-// writes.
+// writes. The audit trail lives with the users (hardening.go: auditStore); the brute-force
+// throttle counts in Redis whenever Redis is configured, else in process (throttle).
 
 // scaleOutStoreFlags are the PostgreSQL flags every command that opens the stores needs.
 func (c *config) scaleOutStoreFlags(fs *pflag.FlagSet) {
