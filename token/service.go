@@ -9,7 +9,8 @@
 // caller checks the token's jti and the user's not-before time.
 //
 // Refresh tokens are opaque random secrets (never JWTs) stored only as hashes in a
-// gatehouse.RefreshStore; see Refresher.
+// gatehouse.RefreshStore; see Refresher. With a reuse grace the store also keeps the latest
+// rotation's pair, sealed under a key derived from the previous refresh token (refreshgrace.go).
 package token
 
 import (

@@ -105,7 +105,10 @@ func (a *app) wire(ctx context.Context) error {
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite",
 	})
-	refreshStore := a.refreshStore()
+	refresher := token.NewRefresher(a.refreshStore(), cfg.RefreshTTL, a.now)
+	if err := refresher.SetReuseGrace(cfg.RefreshGrace); err != nil {
+		return err
+	}
 	metrics := ghttp.NewMetrics(nil)
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
@@ -115,7 +118,7 @@ func (a *app) wire(ctx context.Context) error {
 	cfg.interopServerConfig(&serverCfg)
 	deps := ghttp.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
-		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(revs),
+		Refresh: refresher, Revocations: revocation.NewFeed(revs),
 		Ready: a.readyChecks(), Metrics: metrics, Throttle: a.throttle(),
 	}
 	deps.Audit = a.auditStore()

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // config is everything the server and the administration commands can be told.
@@ -31,6 +32,7 @@ type config struct {
 	Issuer, Audience string
 	AccessTTL        time.Duration
 	RefreshTTL       time.Duration
+	RefreshGrace     time.Duration
 	ClockSkew        time.Duration
 	SessionIdle      time.Duration
 	SessionAbsolute  time.Duration
@@ -99,6 +101,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Audience, "audience", "gatehouse", `"aud" of the tokens`)
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access-token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "absolute lifetime of a refresh-token family")
+	fs.DurationVar(&c.RefreshGrace, "refresh-reuse-grace", 0, "a rotated refresh token presented again within this long gets the same new pair instead of revoking its family (multi-tab clients); at most 1m, 0 turns it off")
 	fs.DurationVar(&c.ClockSkew, "clock-skew", 30*time.Second, "clock skew allowed when checking token times")
 	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", 30*time.Minute, "a session unused this long expires")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "a session expires this long after login, used or not")
@@ -117,6 +120,8 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	case c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.SessionIdle <= 0 || c.SessionAbsolute <= 0 || c.ClockSkew < 0:
 		return fmt.Errorf("lifetimes and timeouts must be positive")
+	case c.RefreshGrace < 0 || c.RefreshGrace > token.MaxReuseGrace:
+		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, token.MaxReuseGrace)
 	}
 	if err := c.validateInterop(); err != nil {
 		return err
