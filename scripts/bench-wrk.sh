@@ -42,7 +42,8 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ -n "${redis_used:-}" ] && command -v redis-cli >/dev/null; then
-    redis-cli -u "$redis_url" --scan --pattern "$redis_prefix*" | xargs -r -n 500 redis-cli -u "$redis_url" DEL >/dev/null || true
+    # Keys hold binary hashes: delete them inside Redis rather than through a pipe.
+    redis-cli -u "$redis_url" EVAL "local c = '0' repeat local r = redis.call('SCAN', c, 'MATCH', ARGV[1], 'COUNT', 1000); c = r[1]; for _, k in ipairs(r[2]) do redis.call('DEL', k) end until c == '0' return 0" 0 "$redis_prefix*" >/dev/null || true
   fi
   if [ -n "${redis_used:-}" ]; then
     psql "$postgres_server/postgres" -qc "DROP DATABASE IF EXISTS \"$bench_db\" WITH (FORCE)" >/dev/null 2>&1 || true
