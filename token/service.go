@@ -189,7 +189,7 @@ func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (to
 		IssuedAt: numericDateMillis(iat), NotBefore: nbf.Unix(), ExpiresAt: exp.Unix(),
 		ID: gatehouse.NewID(now), SID: family,
 	}
-	k := s.keys.snap.Load().signing
+	k := s.keys.snap.Load().signingAt(now)
 	if k == nil {
 		return "", nil, errors.New("token: this key set can only verify")
 	}

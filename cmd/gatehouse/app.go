@@ -77,7 +77,7 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if a.keys, err = token.LoadKeySet(cfg.keysPath(), token.KeyOptions{Alg: cfg.SigningAlg, HMACSecret: []byte(cfg.HMACSecret), Now: a.now}); err != nil {
+	if a.keys, err = token.LoadKeySet(cfg.keysPath(), cfg.keyOptions(a.now)); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	tokens, err := token.NewService(a.keys, token.Config{
