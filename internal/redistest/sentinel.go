@@ -159,9 +159,11 @@ func replicatedUpTo(addr, offset string) bool {
 }
 
 // Failover asks the sentinel to fail over (SENTINEL FAILOVER) and returns the new primary's
-// address once the sentinel names it and it answers as a primary. The old primary is then
-// made a replica of the new one at once: the sentinel would do the same, but only when it next
-// reads the old primary's INFO, up to 10 seconds later.
+// address once the failover has ended and the new primary answers as one. The old primary is
+// then made a replica of the new one at once: the sentinel would do the same, but only when it
+// next reads the old primary's INFO, up to 10 seconds later. (Until then a client that has not
+// switched yet could still write to the old primary, and those writes would be lost; a client
+// that is slower to switch than this helper gets READONLY errors instead.)
 func (s *Sentinel) Failover() string {
 	s.tb.Helper()
 	old, err := s.Master()
@@ -180,13 +182,14 @@ func (s *Sentinel) Failover() string {
 }
 
 // WaitNewMaster waits until the sentinel names a primary other than old (after Failover, or
-// after the primary was killed) and that node answers as a primary, and returns its address.
+// after the primary was killed), has ended the failover (and so announced +switch-master to
+// its clients), and that node answers as a primary; it returns the node's address.
 func (s *Sentinel) WaitNewMaster(old string) string {
 	s.tb.Helper()
 	var addr string
 	ok := waitUntil(SentinelDownAfter+20*time.Second, func() bool {
 		a, err := s.Master()
-		if err != nil || a == old {
+		if err != nil || a == old || s.failingOver() {
 			return false
 		}
 		role, err := Do(a, "ROLE")
@@ -198,4 +201,11 @@ func (s *Sentinel) WaitNewMaster(old string) string {
 		s.tb.Fatalf("the sentinel did not fail over from %s", old)
 	}
 	return addr
+}
+
+// failingOver reports whether the sentinel has a failover of the master set in progress (or
+// does not answer).
+func (s *Sentinel) failingOver() bool {
+	v, err := Do(s.Sentinel.Addr, "SENTINEL", "MASTER", s.MasterSet)
+	return err != nil || strings.Contains(fields(v)["flags"], "failover_in_progress")
 }
