@@ -190,3 +190,33 @@ func metricValue(t *testing.T, in *instance, name string) float64 {
 	t.Fatalf("/metrics has no %s", name)
 	return 0
 }
+
+// TestRedisClientCacheFlag checks --redis-client-cache: on (the default), the instance's Redis
+// connection has client tracking on (CLIENT LIST flag "t"); with --redis-client-cache=false it
+// has not, and sessions and logouts work the same.
+func TestRedisClientCacheFlag(t *testing.T) {
+	for _, cache := range []bool{true, false} {
+		t.Run("cache="+strconv.FormatBool(cache), func(t *testing.T) {
+			srv := redistest.Start(t)
+			b := newBackends(t, srv.Addr)
+			in := startInstance(t, b, "--redis-client-cache="+strconv.FormatBool(cache))
+			creds := topologyCredentials(t, in)
+			checkCredentials(t, in, creds, false)
+			list, err := redistest.DoString(srv.Addr, "CLIENT", "LIST")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tracking := false
+			for _, line := range strings.Split(list, "\n") {
+				for _, f := range strings.Fields(line) {
+					if flags, ok := strings.CutPrefix(f, "flags="); ok && strings.Contains(flags, "t") {
+						tracking = true
+					}
+				}
+			}
+			if tracking != cache {
+				t.Fatalf("client tracking = %v with --redis-client-cache=%v:\n%s", tracking, cache, list)
+			}
+		})
+	}
+}
