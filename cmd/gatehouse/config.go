@@ -60,6 +60,9 @@ type config struct {
 	RedisCacheTTL   time.Duration
 	PostgresTimeout time.Duration
 	KeysFile        string
+
+	// RedisClientCache turns rueidis server-assisted client-side caching on (the default).
+	RedisClientCache bool
 }
 
 // storeFlags are the flags every command that opens the stores needs.
