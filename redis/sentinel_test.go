@@ -54,6 +54,11 @@ func runContracts(t *testing.T, c rueidis.Client) {
 			return st
 		})
 	})
+	t.Run("Throttle", func(t *testing.T) {
+		storetest.TestThrottle(t, func(t *testing.T, now func() time.Time) gatehouse.Throttle {
+			return redis.NewThrottle(c, privatePrefix(), redis.Options{Timeout: slow.Timeout, Now: now})
+		})
+	})
 }
 
 // TestSentinelContracts runs the contract suites through Sentinel (?master_set=), with and
