@@ -257,13 +257,16 @@ func wycheproofKeySet(t *testing.T, keys []map[string]any, clock *testClock) (*K
 }
 
 // verifySignatureLayer runs what Service.Verify (through jwt.Parser.ParseWithClaims) does
-// before it decodes the claims, in the same order and with the same objects: the size cap,
-// three segments, the configured parser's base64url decoding, a JSON header, a known alg on
+// before it decodes the claims, in the same order and with the same objects: the size cap, no
+// line break, three segments, the configured parser's base64url decoding, a JSON header, a known alg on
 // the allow-list, the production keyFor, and the bound method's signature check. Only typ is
 // supplied when absent: it is an RFC 9068 access-token rule that the vectors do not carry.
 func (s *Service) verifySignatureLayer(jws string) error {
 	if len(jws) > s.cfg.MaxSize {
 		return gatehouse.ErrTooLarge
+	}
+	if err := refuseLineBreaks(jws); err != nil {
+		return err
 	}
 	parts := strings.Split(jws, ".")
 	if len(parts) != 3 {
@@ -338,11 +341,34 @@ func harnessForgeries(t *testing.T, ks *KeySet, clock *testClock, good string) m
 	unknown := validHeader(ks)
 	unknown["kid"] = "no-such-kid"
 	return map[string]string{
-		"flipped signature bit": parts[0] + "." + parts[1] + "." + b64(sig),
-		"changed payload":       parts[0] + "." + encodeJSON(t, other) + "." + parts[2],
-		"alg none":              encodeJSON(t, none) + "." + parts[1] + ".",
-		"unknown kid":           encodeJSON(t, unknown) + "." + parts[1] + "." + parts[2],
-		"four segments":         good + ".",
-		"missing signature":     parts[0] + "." + parts[1] + ".",
+		"flipped signature bit":   parts[0] + "." + parts[1] + "." + b64(sig),
+		"changed payload":         parts[0] + "." + encodeJSON(t, other) + "." + parts[2],
+		"alg none":                encodeJSON(t, none) + "." + parts[1] + ".",
+		"unknown kid":             encodeJSON(t, unknown) + "." + parts[1] + "." + parts[2],
+		"four segments":           good + ".",
+		"line break in signature": parts[0] + "." + parts[1] + "." + parts[2][:8] + "\n" + parts[2][8:],
+		"missing signature":       parts[0] + "." + parts[1] + ".",
+	}
+}
+
+// TestLineBreakInTokenRejected is the regression test of a malleability found next to
+// Wycheproof's "rejectsInvalidCharacterInsertedInMac" vectors: Go's base64 decoder skips CR and
+// LF even in strict mode, so a line break inserted into the signature segment used to verify as
+// a second spelling of the same token. Verify must refuse it, and still accept the original.
+func TestLineBreakInTokenRejected(t *testing.T) {
+	for _, alg := range testAlgs {
+		clock := newTestClock()
+		s := mustService(t, mustKeySet(t, alg, clock), clock, nil)
+		tok, _ := mustIssue(t, s, clock)
+		cut := strings.LastIndexByte(tok, '.') + 10
+		for _, br := range []string{"\n", "\r\n", "\r"} {
+			for _, bad := range []string{tok[:cut] + br + tok[cut:], tok + br, br + tok} {
+				_, err := s.Verify(bad)
+				wantErr(t, err, gatehouse.ErrInvalidToken)
+			}
+		}
+		if _, err := s.Verify(tok); err != nil {
+			t.Fatalf("%s: Verify(original) = %v", alg, err)
+		}
 	}
 }
