@@ -81,7 +81,10 @@ func (t *Throttle) Attempt(_ context.Context, limits ...gatehouse.Limit) (time.D
 		if !ok || now >= e.forget {
 			continue
 		}
-		if w := time.Duration(e.last+int64(b.Delay(e.n))-now) * time.Nanosecond; w > wait {
+		// The time since the last attempt counts as zero when the clock reads earlier (it was
+		// read before a concurrent attempt took the lock): within Free nothing waits, and no
+		// wait exceeds the backoff.
+		if w := b.Delay(e.n) - time.Duration(max(now-e.last, 0)); w > wait {
 			wait = w
 		}
 	}

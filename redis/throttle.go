@@ -27,9 +27,11 @@ var _ gatehouse.Throttle = (*Throttle)(nil)
 //
 // Times are read from Options.Now, the clock of the instance, and stored with the attempt; the
 // script compares them exactly, to the nanosecond. Instances should keep their clocks in sync
-// (NTP): a wait is measured on the clock of the instance that answers, so a skew of s between
-// two instances lengthens or shortens a wait by at most s (the count itself is exact). Every key expires Forget after its last attempt, so nothing is
-// left behind. A Redis that does not answer within Options.Timeout gives
+// (NTP): a wait is measured on the clock of the instance that answers, so a clock s ahead of
+// the one that counted the last attempt shortens a wait by s; a clock behind it counts no time
+// as passed, so it never delays an attempt within Free nor waits longer than the backoff (the
+// count itself is exact). Every key expires Forget after its last attempt, so nothing is left
+// behind. A Redis that does not answer within Options.Timeout gives
 // gatehouse.ErrUnavailable (callers refuse the login: fail closed).
 type Throttle struct {
 	base
@@ -66,6 +68,9 @@ local function state(k, forget)
   if not v[1] then return 0, 0 end
   local since = (now_s - tonumber(v[2])) * 1e9 + (now_ns - tonumber(v[3]))
   if since >= forget then return 0, 0 end
+  -- A clock behind the last attempt (another instance's, or read before a concurrent attempt
+  -- ran): no time has passed. Within Free nothing waits, and no wait exceeds the backoff.
+  if since < 0 then since = 0 end
   return tonumber(v[1]), since
 end
 local function delay(n, free, base, max)

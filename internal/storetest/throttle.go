@@ -23,7 +23,7 @@ func NewThrottleClock() *ThrottleClock {
 // Now returns the clock's time.
 func (c *ThrottleClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
 
-// Advance moves the clock forward.
+// Advance moves the clock forward (backward for a negative d).
 func (c *ThrottleClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestThrottle runs the gatehouse.Throttle contract. newThrottle must return an empty throttle
@@ -40,6 +40,7 @@ func TestThrottle(t *testing.T, newThrottle func(t *testing.T, now func() time.T
 		{"ResetAndRefund", testThrottleResetRefund},
 		{"Forget", testThrottleForget},
 		{"ConcurrentAttemptsAreExact", testThrottleConcurrent},
+		{"ClockBehindTheLastAttempt", testThrottleClockBehind},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,5 +203,27 @@ func testThrottleConcurrent(t *testing.T, th gatehouse.Throttle, c *ThrottleCloc
 	wg.Wait()
 	if n := admitted.Load(); n != 10 {
 		t.Fatalf("%d concurrent attempts admitted, want exactly 10", n)
+	}
+}
+
+// testThrottleClockBehind: an attempt whose time is earlier than the last counted one (read just
+// before a concurrent attempt took the lock, or on an instance whose clock runs behind another's)
+// must not be delayed while the count is within Free, and never waits longer than the backoff.
+func testThrottleClockBehind(t *testing.T, th gatehouse.Throttle, c *ThrottleClock, p string) {
+	l := gatehouse.Limit{Key: p + "behind", Backoff: testBackoff}
+	c.Advance(time.Second)
+	if w := attempt(t, th, l); w != 0 {
+		t.Fatalf("first attempt waits %v", w)
+	}
+	c.Advance(-time.Second) // the next attempt read the clock 1 s before the last one
+	for i := 2; i <= testBackoff.Free; i++ {
+		if w := attempt(t, th, l); w != 0 {
+			t.Fatalf("free attempt %d, with a clock behind the last attempt, waits %v", i, w)
+		}
+	}
+	c.Advance(time.Second) // the last attempts are now "now"
+	c.Advance(-500 * time.Millisecond)
+	if w := attempt(t, th, l); w <= 0 || w > testBackoff.Base {
+		t.Fatalf("attempt beyond Free with a clock behind waits %v, want (0, %v]", w, testBackoff.Base)
 	}
 }
