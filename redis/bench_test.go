@@ -113,8 +113,9 @@ func BenchmarkSessionMemory(b *testing.B) {
 					defer wg.Done()
 					for i := w; i < n; i += workers {
 						uid := users[i%len(users)]
+						h := gatehouse.HashSecret(gatehouse.NewSecret())
 						s := &gatehouse.Session{
-							Hash: gatehouse.HashSecret(gatehouse.NewSecret()), Handle: gatehouse.NewID(now),
+							Hash: h, Handle: gatehouse.SessionHandle(h), // as the session manager makes them
 							User: gatehouse.Principal{UserID: uid, Username: "user" + strconv.Itoa(i), Name: "User " + strconv.Itoa(i),
 								Email: "user" + strconv.Itoa(i) + "@example.com", Role: gatehouse.RoleUser},
 							CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour),

@@ -68,10 +68,12 @@ type base struct {
 	opts   Options
 }
 
-// bound returns ctx limited to the store's timeout. rueidis retries reads on network errors
-// until the context ends, so every call needs a deadline.
-func (b *base) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, b.opts.Timeout)
+// bound returns ctx limited to the store's timeout, and the function that releases it.
+// rueidis retries reads on network errors until the context ends, so every call needs a
+// deadline. The context makes no timer unless rueidis waits on it (see boundCtx).
+func (b *base) bound(ctx context.Context) (context.Context, func()) {
+	c := bind(ctx, b.opts.Timeout)
+	return c, c.release
 }
 
 // fenced sends cmds in one round trip, followed by a PTTL of each of keys, and returns the

@@ -1,0 +1,40 @@
+package redis
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+
+	"github.com/gatehouse-auth/gatehouse"
+)
+
+// memo remembers, for recently found sessions, their key and their decoded value, so that
+// FindSession answers a hit of the client-side cache without building a key or decoding: it
+// compares the value rueidis returns with the one it decoded (the same bytes in rueidis' cache,
+// so the comparison ends at the pointer) and copies the decoded session. It is direct-mapped
+// by the first bytes of the hash (random): a session takes the slot of another, never a wrong
+// answer, since an entry is used only for its own hash and its own value. It holds on to at
+// most memoSlots decoded sessions.
+type memo struct {
+	slots [memoSlots]atomic.Pointer[memoEntry]
+}
+
+const memoSlots = 1 << 14
+
+// memoEntry is immutable once stored.
+type memoEntry struct {
+	hash gatehouse.Hash
+	key  string // the session key
+	raw  string // the value s was decoded from
+	s    storedSession
+}
+
+func slot(h gatehouse.Hash) int { return int(binary.LittleEndian.Uint32(h[:4]) % memoSlots) }
+
+func (m *memo) get(h gatehouse.Hash) *memoEntry {
+	if e := m.slots[slot(h)].Load(); e != nil && e.hash == h {
+		return e
+	}
+	return nil
+}
+
+func (m *memo) put(e *memoEntry) { m.slots[slot(e.hash)].Store(e) }
