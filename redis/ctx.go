@@ -13,27 +13,48 @@ import (
 // a pool for the next call. rueidis asks for Done when it waits for Redis, dials, or retries;
 // such a context is left to the garbage collector, since a goroutine may still hold it.
 type boundCtx struct {
-	parent   context.Context
-	deadline time.Time
+	parent  context.Context
+	timeout time.Duration
 
-	mu    sync.Mutex
+	mu       sync.Mutex
+	deadline time.Time // zero until first needed
 	done  chan struct{} // nil until Done is called
 	err   error
 	timer *time.Timer
 	stop  func() bool // ends the watch of parent
+
+	releaseFn func() // release, made once per boundCtx so that handing it out costs nothing
 }
 
-var boundPool = sync.Pool{New: func() any { return new(boundCtx) }}
+var boundPool sync.Pool // of *boundCtx
 
-// bind returns parent limited to timeout from now, and the function that releases it. The
+func newBoundCtx() *boundCtx {
+	c := new(boundCtx)
+	c.releaseFn = c.release
+	return c
+}
+
+// bind returns parent limited to timeout. The deadline is set the first time someone looks at
+// the context (a cache hit never does): timeout after that, or parent's if it is earlier. The
 // caller must call release once the call that used the context has returned.
 func bind(parent context.Context, timeout time.Duration) (ctx *boundCtx) {
-	ctx = boundPool.Get().(*boundCtx)
-	ctx.parent, ctx.deadline = parent, time.Now().Add(timeout)
-	if d, ok := parent.Deadline(); ok && d.Before(ctx.deadline) {
-		ctx.deadline = d
+	ctx, _ = boundPool.Get().(*boundCtx)
+	if ctx == nil {
+		ctx = newBoundCtx()
 	}
+	ctx.parent, ctx.timeout = parent, timeout
 	return ctx
+}
+
+// setDeadline fixes the deadline if it is not yet; c.mu must be held.
+func (c *boundCtx) setDeadline() time.Time {
+	if c.deadline.IsZero() {
+		c.deadline = time.Now().Add(c.timeout)
+		if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
+			c.deadline = d
+		}
+	}
+	return c.deadline
 }
 
 // release stops the timer, if any, and recycles c unless its Done channel was handed out.
@@ -48,12 +69,16 @@ func (c *boundCtx) release() {
 	}
 	c.mu.Unlock()
 	if !used {
-		*c = boundCtx{}
+		c.parent, c.deadline, c.err, c.timer, c.stop = nil, time.Time{}, nil, nil, nil
 		boundPool.Put(c)
 	}
 }
 
-func (c *boundCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *boundCtx) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setDeadline(), true
+}
 
 func (c *boundCtx) Value(key any) any { return c.parent.Value(key) }
 
@@ -71,7 +96,7 @@ func (c *boundCtx) Done() <-chan struct{} {
 		close(c.done)
 		return c.done
 	}
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { c.cancel(context.DeadlineExceeded) })
+	c.timer = time.AfterFunc(time.Until(c.setDeadline()), func() { c.cancel(context.DeadlineExceeded) })
 	if c.parent.Done() != nil {
 		c.stop = context.AfterFunc(c.parent, func() { c.cancel(c.parent.Err()) })
 	}
@@ -88,12 +113,12 @@ func (c *boundCtx) Err() error {
 	return c.err
 }
 
-// expired returns the reason the context is over already, or nil.
+// expired returns the reason the context is over already, or nil; c.mu must be held.
 func (c *boundCtx) expired() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	if !time.Now().Before(c.setDeadline()) {
 		return context.DeadlineExceeded
 	}
 	return nil

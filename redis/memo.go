@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"sync/atomic"
 
+	"github.com/redis/rueidis"
+
 	"github.com/gatehouse-auth/gatehouse"
 )
 
@@ -23,8 +25,9 @@ const memoSlots = 1 << 14
 // memoEntry is immutable once stored.
 type memoEntry struct {
 	hash gatehouse.Hash
-	key  string // the session key
-	raw  string // the value s was decoded from
+	key  string            // the session key
+	get  rueidis.Cacheable // GET key, pinned: reused by every lookup
+	raw  string            // the value s was decoded from
 	s    storedSession
 }
 

@@ -73,7 +73,7 @@ type base struct {
 // deadline. The context makes no timer unless rueidis waits on it (see boundCtx).
 func (b *base) bound(ctx context.Context) (context.Context, func()) {
 	c := bind(ctx, b.opts.Timeout)
-	return c, c.release
+	return c, c.releaseFn
 }
 
 // fenced sends cmds in one round trip, followed by a PTTL of each of keys, and returns the

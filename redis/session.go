@@ -195,13 +195,15 @@ func (st *SessionStore) undoCreate(ctx context.Context, s *gatehouse.Session, de
 func (st *SessionStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error) {
 	e := st.memo.get(h)
 	var key string
+	var get rueidis.Cacheable
 	if e != nil {
-		key = e.key
+		key, get = e.key, e.get
 	} else {
 		key = st.sessKey(h)
+		get = st.c.B().Get().Key(key).Cache()
 	}
 	bctx := bind(ctx, st.opts.Timeout)
-	res := st.c.DoCache(bctx, st.c.B().Get().Key(key).Cache(), st.opts.CacheTTL)
+	res := st.c.DoCache(bctx, get, st.opts.CacheTTL)
 	bctx.release()
 	v, err := res.ToString()
 	if rueidis.IsRedisNil(err) {
@@ -211,7 +213,7 @@ func (st *SessionStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gat
 		return nil, false, storeErr("find session", err)
 	}
 	if e == nil || e.raw != v {
-		if e, err = st.decode(h, key, v); e == nil || err != nil {
+		if e, err = st.decode(h, e, key, v); e == nil || err != nil {
 			return nil, false, err
 		}
 	}
@@ -220,9 +222,10 @@ func (st *SessionStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gat
 	return s, true, nil
 }
 
-// decode decodes v, the value of key, which FindSession read for h, and remembers it. It
-// returns nil for a value that is not h's session.
-func (st *SessionStore) decode(h gatehouse.Hash, key, v string) (*memoEntry, error) {
+// decode decodes v, the value of key, which FindSession read for h, and remembers it in
+// place of old (nil, or h's previous entry). It returns nil for a value that is not h's
+// session.
+func (st *SessionStore) decode(h gatehouse.Hash, old *memoEntry, key, v string) (*memoEntry, error) {
 	s, current, ok := decodeSession(string(h[:16]), v)
 	if !current {
 		return nil, nil
@@ -234,6 +237,11 @@ func (st *SessionStore) decode(h gatehouse.Hash, key, v string) (*memoEntry, err
 		return nil, nil // another session with the same first 16 bytes (a 2^-128 event)
 	}
 	e := &memoEntry{hash: h, key: key, raw: v, s: s}
+	if old != nil {
+		e.get = old.get
+	} else {
+		e.get = st.c.B().Get().Key(key).Cache().Pin()
+	}
 	st.memo.put(e)
 	return e, nil
 }
