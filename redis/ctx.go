@@ -17,11 +17,11 @@ type boundCtx struct {
 	timeout time.Duration
 
 	mu       sync.Mutex
-	deadline time.Time // zero until first needed
-	done  chan struct{} // nil until Done is called
-	err   error
-	timer *time.Timer
-	stop  func() bool // ends the watch of parent
+	deadline time.Time     // zero until first needed
+	done     chan struct{} // nil until Done is called
+	err      error
+	timer    *time.Timer
+	stop     func() bool // ends the watch of parent
 
 	releaseFn func() // release, made once per boundCtx so that handing it out costs nothing
 }
