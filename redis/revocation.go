@@ -198,19 +198,17 @@ func (st *RevocationStore) read(ctx context.Context, key string) (v string, foun
 		}
 		return v, err == nil, true, err
 	}
-	res := st.c.DoMultiCache(ctx,
-		rueidis.CT(b.Get().Key(st.markerKey()).Cache(), st.opts.CacheTTL),
-		rueidis.CT(b.Get().Key(key).Cache(), st.opts.CacheTTL))
-	marker, err := res[0].ToString()
+	m, k := st.readPair(ctx, st.markerKey(), key)
+	marker, err := m.ToString()
 	if err != nil && !rueidis.IsRedisNil(err) {
 		return "", false, false, err
 	}
-	v, err = res[1].ToString()
+	v, err = k.ToString()
 	if err != nil && !rueidis.IsRedisNil(err) {
 		return "", false, false, err
 	}
 	found = err == nil
-	if st.markerHeld(ctx, res[0], marker, res[1].IsCacheHit()) {
+	if st.markerHeld(ctx, m, marker, k.IsCacheHit()) {
 		return v, found, true, nil
 	}
 	trusted, err = st.verify(ctx)

@@ -107,7 +107,7 @@ func (st *SessionStore) handleKey(handle string) string  { return st.prefix + "x
 // up to a millisecond, but at most MaxLifetime away.
 func (st *SessionStore) deadline(s *gatehouse.Session, nowMS int64) int64 {
 	ns := s.ExpiresAt.UnixNano()
-	return min((ns+999_999)/1e6, nowMS+st.lifetime.Milliseconds())
+	return min((ns+999_999)/1_000_000, nowMS+st.lifetime.Milliseconds())
 }
 
 // keyTTL returns the TTL in ms, at now, of a session key with that deadline (Unix ms) last
