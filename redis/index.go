@@ -156,7 +156,7 @@ func (st *SessionStore) indexCmds(userID, loc string, deadline, c, nowMS int64) 
 	}
 }
 
-// count returns the commands that add delta to the n counter of hour (and to c if delta is
+// countCmds returns the commands that add delta to the n counter of hour (and to c if delta is
 // positive), at nowMS.
 func (st *SessionStore) countCmds(hour, delta, nowMS int64) rueidis.Commands {
 	b := st.c.B()

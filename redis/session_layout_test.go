@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -267,5 +268,54 @@ func TestSessionHashRest(t *testing.T) {
 	}
 	if err := storetest.SameSession(got, s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFindSessionConcurrent finds one session from several goroutines while it is touched
+// (each touch invalidates the cached copy and the remembered decoding): every answer is the
+// session, with one of the times written. Run it with -race.
+func TestFindSessionConcurrent(t *testing.T) {
+	c := mustClient(t, rueidis.ClientOption{})
+	st := redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{Options: slow})
+	ctx := context.Background()
+	s := managerSession("u1", time.Now())
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	const touches = 50
+	seen := make(map[time.Time]bool, touches+1)
+	seen[s.LastSeenAt.UTC()] = true
+	for i := range touches {
+		seen[s.LastSeenAt.Add(time.Duration(i+1)*time.Second).UTC()] = true
+	}
+	errs := make(chan error, 4)
+	stop := make(chan struct{})
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				got, found, err := st.FindSession(ctx, s.Hash)
+				if err != nil || !found || got.Handle != s.Handle || !seen[got.LastSeenAt] {
+					errs <- fmt.Errorf("FindSession = %+v, %v, %v", got, found, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range touches {
+		if _, err := st.TouchSession(ctx, s.Hash, s.LastSeenAt.Add(time.Duration(i+1)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
