@@ -27,17 +27,52 @@ type RefreshFamily struct {
 	ExpiresAt time.Time
 }
 
+// RefreshRotation is one rotation of a refresh token, as RefreshStore.RotateRefresh takes it.
+type RefreshRotation struct {
+	// Old is the hash of the presented token; Next the hash of the token that replaces it.
+	Old, Next Hash
+	// Now is the time of the rotation: it is checked against the family's ExpiresAt and, when
+	// Old is rotated, recorded as Old's rotation time.
+	Now time.Time
+	// Grace is the reuse grace: a replay of Old at most Grace after Old's rotation gets that
+	// rotation's Sealed back instead of revoking the family. Zero (the default) means none.
+	Grace time.Duration
+	// Sealed is an opaque blob kept with Old once Old is rotated, until the family rotates
+	// again (or dies); nil keeps nothing. The store never looks inside it. (The token package
+	// puts the rotation's result there, encrypted under a key that only a holder of Old's
+	// secret can derive, so the store still holds no usable token.)
+	Sealed []byte
+}
+
+// ReplayWithinGrace reports whether rot, presenting a token that is no longer current, is a
+// replay within its grace of the rotation that retired rot.Old at rotatedAt and kept sealed:
+// the grace is on, that rotation kept a blob, and rot.Now is at most rot.Grace after it.
+// Stores keep a blob only with the token their latest rotation retired, so an older token
+// never qualifies.
+func (rot RefreshRotation) ReplayWithinGrace(rotatedAt time.Time, sealed []byte) bool {
+	return rot.Grace > 0 && sealed != nil && !rot.Now.After(rotatedAt.Add(rot.Grace))
+}
+
 // RefreshStore keeps refresh-token families and the hashes of their tokens.
 type RefreshStore interface {
 	// CreateRefreshFamily stores f with h as its current token.
 	CreateRefreshFamily(ctx context.Context, f *RefreshFamily, h Hash) error
-	// RotateRefresh atomically makes next the current token of the family whose current token
-	// is old, and returns the family. Of concurrent calls with the same old token exactly one
-	// succeeds. It returns ErrNotFound when old is unknown (or its family was revoked),
-	// ErrTokenExpired when the family is past ExpiresAt at now, and ErrRefreshReuse when old
-	// was already rotated, after revoking the family. With ErrRefreshReuse a store may also
-	// return the revoked family (for the audit trail); callers must not rely on it.
-	RotateRefresh(ctx context.Context, old, next Hash, now time.Time) (*RefreshFamily, error)
+	// RotateRefresh atomically makes rot.Next the current token of the family whose current
+	// token is rot.Old, keeps rot.Sealed with rot.Old, and returns the family. Of concurrent
+	// calls with the same old token exactly one rotates.
+	//
+	// A replay within the grace (rot.Grace > 0; rot.Old is the token the family's latest
+	// rotation retired, that rotation kept a Sealed blob, and rot.Now is at most rot.Grace
+	// after it) changes nothing: it returns the family and that rotation's blob as replay,
+	// and drops rot.Next and rot.Sealed. A token retired by an earlier rotation never
+	// qualifies.
+	//
+	// It returns ErrNotFound when rot.Old is unknown (or its family was revoked),
+	// ErrTokenExpired when the family is past ExpiresAt at rot.Now (after deleting it), and
+	// ErrRefreshReuse when rot.Old was already rotated and is not a replay within the grace,
+	// after revoking the family. With ErrRefreshReuse a store may also return the revoked
+	// family (for the audit trail); callers must not rely on it.
+	RotateRefresh(ctx context.Context, rot RefreshRotation) (f *RefreshFamily, replay []byte, err error)
 	// RevokeRefreshFamily deletes a family and all its tokens; found=false if unknown.
 	RevokeRefreshFamily(ctx context.Context, familyID string) (found bool, err error)
 	// RefreshFamilyByToken returns the family that h belongs to (current or rotated);

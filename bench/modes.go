@@ -46,14 +46,11 @@ type Mode struct {
 	// Requires names the build feature the mode needs: the session store it uses must be one
 	// Options.StoreSupported accepts. Empty: always available.
 	Requires string
-	// Unwired, when set, says why the bench cannot run the mode yet even when the build
-	// supports its store (a flag the bench does not know of yet).
-	Unwired string
 }
 
-// Modes is the registry of every mode, in report order. The Redis modes are listed so that the
-// report names them; they run once the build has the Redis session store (Options.StoreSupported
-// says "redis") and the bench knows the flag that turns its client-side cache off.
+// Modes is the registry of every mode, in report order. The Redis modes run when the build has
+// the Redis session store (Options.StoreSupported says "redis"); session-redis-nocache turns
+// its client-side cache off with --redis-client-cache=false.
 var Modes = []*Mode{
 	{Name: "session-memory", Kind: KindSession, Store: "memory", Summary: "session in the process's memory",
 		ServeArgs: []string{"--session-store", "memory"}},
@@ -64,8 +61,7 @@ var Modes = []*Mode{
 		ServeArgs: []string{"--session-store", "redis", "--redis-url", "redis://127.0.0.1:6379/0"}},
 	{Name: "session-redis-nocache", Kind: KindSession, Store: "redis", Shared: true, Requires: "redis",
 		Summary:   "session in Redis, every lookup a round trip",
-		ServeArgs: []string{"--session-store", "redis", "--redis-url", "redis://127.0.0.1:6379/0"},
-		Unwired:   "the bench does not know yet the flag that turns the Redis client-side cache off"},
+		ServeArgs: []string{"--session-store", "redis", "--redis-url", "redis://127.0.0.1:6379/0", "--redis-client-cache=false"}},
 	{Name: "jwt-hs256", Kind: KindToken, Alg: "HS256", Summary: "JWT signed with HMAC-SHA256 (the seed's algorithm)",
 		ServeArgs: []string{"--signing-alg", "HS256"}},
 	{Name: "jwt-eddsa", Kind: KindToken, Alg: "EdDSA", Summary: "JWT signed with Ed25519 (gatehouse's default)",
@@ -116,9 +112,6 @@ func findMode(name string) *Mode {
 func (m *Mode) unavailable(opts *Options) string {
 	if m.Requires != "" && (opts.StoreSupported == nil || !opts.StoreSupported(m.Requires)) {
 		return "not available in this build (no " + m.Requires + " session store)"
-	}
-	if m.Unwired != "" {
-		return "not available in this build: " + m.Unwired
 	}
 	return ""
 }

@@ -128,12 +128,31 @@ func TestSelectModes(t *testing.T) {
 			t.Errorf("%s available: %v, want %v", name, got, want)
 		}
 	}
-	// With a Redis store in the build, the cached mode runs; the uncached one waits for its flag.
+	// With a Redis store in the build, both Redis modes run.
 	opts.StoreSupported = func(string) bool { return true }
-	if why := findMode("session-redis").unavailable(opts); why != "" {
-		t.Errorf("session-redis with a Redis store: %q", why)
+	for _, name := range []string{"session-redis", "session-redis-nocache"} {
+		if why := findMode(name).unavailable(opts); why != "" {
+			t.Errorf("%s with a Redis store: %q", name, why)
+		}
 	}
-	if !strings.Contains(findMode("session-redis-nocache").unavailable(opts), "flag") {
-		t.Error("session-redis-nocache ran without its flag")
+}
+
+// TestRedisTarget: session-redis is judged against jwt-eddsa, both as ratios to their floor.
+func TestRedisTarget(t *testing.T) {
+	r := sample()
+	if tg := r.redisTarget(); tg.Status != "not measured" {
+		t.Fatalf("without session-redis: %+v", tg)
+	}
+	fig := r.Performance.Rows[0].LoadFigures
+	r.Performance.Rows = append(r.Performance.Rows,
+		PerfRow{Mode: "session-redis", Kind: KindSession, LoadFigures: fig, Ratio: 0.78},
+		PerfRow{Mode: "session-redis-nocache", Kind: KindSession, LoadFigures: fig, Ratio: 0.2})
+	tg := r.redisTarget() // jwt-eddsa is at 0.8x: 0.78/0.8 = 97.5 %
+	if tg.Status != "met" || !strings.Contains(tg.Measured, "97.5% of JWT") || !strings.Contains(tg.Note, "0.200x") {
+		t.Fatalf("%+v", tg)
+	}
+	r.Performance.Rows[len(r.Performance.Rows)-2].Ratio = 0.7
+	if tg := r.redisTarget(); tg.Status != "missed" {
+		t.Fatalf("at 87.5 %% of JWT: %+v", tg)
 	}
 }

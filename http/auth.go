@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 type loginRequest struct {
@@ -106,25 +107,45 @@ func (s *Server) issueTokens(w http.ResponseWriter, r *http.Request, u *gatehous
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeTokens(w, r, u, fam, refresh)
+	access, err := s.issueAccess(r.Context(), u, fam)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeTokenPair(w, access, refresh)
 }
 
-func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, u *gatehouse.User, fam *gatehouse.RefreshFamily, refresh string) {
-	nb, err := s.Revocations.NotBefore(r.Context(), u.ID)
+// issueAccess signs an access token of u in family fam, stamped no earlier than u's
+// not-before time.
+func (s *Server) issueAccess(ctx context.Context, u *gatehouse.User, fam *gatehouse.RefreshFamily) (token.Issued, error) {
+	nb, err := s.Revocations.NotBefore(ctx, u.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return token.Issued{}, err
 	}
-	now := s.now()
-	access, t, err := s.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(now, nb))
+	access, t, err := s.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(s.now(), nb))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return token.Issued{}, err
 	}
+	return token.Issued{AccessToken: access, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// issueRefreshed is the token.IssueFunc of a refresh: the access token for the family's user
+// as stored now, if the family may still have one (see refreshUser).
+func (s *Server) issueRefreshed(ctx context.Context, fam *gatehouse.RefreshFamily) (token.Issued, error) {
+	u, err := s.refreshUser(ctx, fam)
+	if err != nil {
+		return token.Issued{}, err
+	}
+	return s.issueAccess(ctx, u, fam)
+}
+
+// writeTokenPair answers with a token response. expires_in counts from now, so a pair handed
+// out again within the refresh reuse grace states the time its access token has left.
+func (s *Server) writeTokenPair(w http.ResponseWriter, access token.Issued, refresh string) {
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, tokenResponse{
-		Token: access, AccessToken: access, TokenType: "Bearer",
-		ExpiresIn: int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second), RefreshToken: refresh,
+		Token: access.AccessToken, AccessToken: access.AccessToken, TokenType: "Bearer",
+		ExpiresIn: int64(access.ExpiresAt.Sub(s.now()).Round(time.Second) / time.Second), RefreshToken: refresh,
 	})
 }
 
@@ -181,11 +202,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("refresh_token: is required"))
 		return
 	}
-	next, fam, err := s.Refresh.Rotate(r.Context(), req.RefreshToken)
+	rot, err := s.Refresh.Rotate(r.Context(), req.RefreshToken, s.issueRefreshed)
 	if err != nil {
 		if errors.Is(err, gatehouse.ErrRefreshReuse) {
 			e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
-			if fam != nil {
+			if fam := rot.Family; fam != nil {
 				e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
 			}
 			s.audit(r, e)
@@ -197,12 +218,17 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.refreshUser(r.Context(), fam)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	s.logReplay(r, rot)
+	s.writeTokenPair(w, rot.Issued, rot.RefreshToken)
+}
+
+// logReplay notes a refresh answered within the reuse grace with the pair an earlier
+// presentation of the same token got (its family id, never a token).
+func (s *Server) logReplay(r *http.Request, rot token.Rotation) {
+	if rot.Replay {
+		s.log.InfoContext(r.Context(), "refresh token replayed within the reuse grace: same pair handed out again",
+			"family", rot.Family.ID, "ip", s.clientIP(r))
 	}
-	s.writeTokens(w, r, u, fam, next)
 }
 
 var errFamilyDead = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the refresh token is no longer valid")

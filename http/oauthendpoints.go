@@ -3,7 +3,6 @@ package http
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -169,14 +168,10 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh string) *oauthError {
-	next, fam, err := s.Refresh.Rotate(r.Context(), refresh)
+	rot, err := s.Refresh.Rotate(r.Context(), refresh, s.issueRefreshed)
 	if err == nil {
-		var u *gatehouse.User
-		if u, err = s.refreshUser(r.Context(), fam); err == nil {
-			err = s.writeOAuthTokens(w, r, u, fam, next)
-		}
-	}
-	if err == nil {
+		s.logReplay(r, rot)
+		s.writeTokenPair(w, rot.Issued, rot.RefreshToken)
 		return nil
 	}
 	if errors.Is(err, gatehouse.ErrRefreshReuse) {
@@ -187,22 +182,4 @@ func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh st
 		return &oauthError{status: http.StatusBadRequest, Code: oauthInvalidGrant, Desc: gatehouse.ErrorMessage(err)}
 	}
 	return s.oauthFromErr(r, err)
-}
-
-func (s *Server) writeOAuthTokens(w http.ResponseWriter, r *http.Request, u *gatehouse.User, fam *gatehouse.RefreshFamily, refresh string) error {
-	nb, err := s.Revocations.NotBefore(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	access, t, err := s.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(now, nb))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, tokenResponse{
-		Token: access, AccessToken: access, TokenType: "Bearer",
-		ExpiresIn: int64(t.ExpiresAt.Sub(now).Round(time.Second) / time.Second), RefreshToken: refresh,
-	})
-	return nil
 }

@@ -18,7 +18,24 @@ import (
 // and CI is unset.
 func redisStores(tb testing.TB, o options, store gatehouse.SessionStore, durable redis.Durable, now func() time.Time) (gatehouse.SessionStore, gatehouse.RevocationStore) {
 	tb.Helper()
-	opt := rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}, DisableCache: o.redis == "uncached"}
+	c, prefix := redisClient(tb, "127.0.0.1:6379", o.redis == "uncached")
+	opts := redis.Options{Timeout: 2 * time.Second, Now: now}
+	revs := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: opts, Durable: durable})
+	if err := revs.Sync(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	if o.sessionStore == "redis" {
+		store = redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: opts, IdleTimeout: 30 * time.Minute})
+	}
+	return store, revs
+}
+
+// redisClient connects to the Redis at addr and returns the client and a key prefix of the
+// test's own; the prefix's keys are deleted and the client closed when the test ends. It skips
+// the test when Redis is unreachable and CI is unset.
+func redisClient(tb testing.TB, addr string, uncached bool) (rueidis.Client, string) {
+	tb.Helper()
+	opt := rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: uncached}
 	redis.PrepareClientOption(&opt, 2*time.Second)
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
@@ -31,32 +48,22 @@ func redisStores(tb testing.TB, o options, store gatehouse.SessionStore, durable
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, pattern := range []string{prefix + "*"} {
-			var cursor uint64
-			for {
-				e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
-				if err != nil {
-					break
-				}
-				if len(e.Elements) > 0 {
-					c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build())
-				}
-				if cursor = e.Cursor; cursor == 0 {
-					break
-				}
+		var cursor uint64
+		for {
+			e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				break
+			}
+			if len(e.Elements) > 0 {
+				c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build())
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
 			}
 		}
 		c.Close()
 	})
-	opts := redis.Options{Timeout: 2 * time.Second, Now: now}
-	revs := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: opts, Durable: durable})
-	if err := revs.Sync(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	if o.sessionStore == "redis" {
-		store = redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: opts, IdleTimeout: 30 * time.Minute})
-	}
-	return store, revs
+	return c, prefix
 }
 
 // redisFor returns the options.redis value for a session store name: Redis sessions come with

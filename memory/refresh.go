@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -23,11 +24,15 @@ type RefreshStore struct {
 	byUser   map[string]map[string]struct{} // user id -> family ids
 }
 
-// refreshFamily is a family with every token hash it ever had; current is the live one.
+// refreshFamily is a family with every token hash it ever had; current is the live one, prev
+// the one its latest rotation retired, with that rotation's time and sealed blob.
 type refreshFamily struct {
-	f       gatehouse.RefreshFamily
-	current gatehouse.Hash
-	hashes  []gatehouse.Hash
+	f          gatehouse.RefreshFamily
+	current    gatehouse.Hash
+	hashes     []gatehouse.Hash
+	prev       gatehouse.Hash
+	prevAt     time.Time
+	prevSealed []byte
 }
 
 // NewRefreshStore returns an empty RefreshStore.
@@ -59,35 +64,39 @@ func (s *RefreshStore) CreateRefreshFamily(_ context.Context, f *gatehouse.Refre
 	return nil
 }
 
-// RotateRefresh makes next the current token of the family whose current token is old. It
-// returns gatehouse.ErrNotFound for an unknown old, gatehouse.ErrTokenExpired (deleting the
-// family) when the family is past ExpiresAt at now, gatehouse.ErrRefreshReuse (deleting the
-// family) when old was already rotated, and gatehouse.ErrConflict when next is already known.
-func (s *RefreshStore) RotateRefresh(_ context.Context, old, next gatehouse.Hash, now time.Time) (*gatehouse.RefreshFamily, error) {
+// RotateRefresh makes rot.Next the current token of the family whose current token is rot.Old,
+// or answers a replay within rot.Grace with the sealed blob of the latest rotation (see
+// gatehouse.RefreshStore). It returns gatehouse.ErrNotFound for an unknown old,
+// gatehouse.ErrTokenExpired (deleting the family) when the family is past ExpiresAt at now,
+// gatehouse.ErrRefreshReuse (deleting the family) when old was already rotated, and
+// gatehouse.ErrConflict when next is already known.
+func (s *RefreshStore) RotateRefresh(_ context.Context, rot gatehouse.RefreshRotation) (*gatehouse.RefreshFamily, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, ok := s.tokens[old]
+	id, ok := s.tokens[rot.Old]
 	if !ok {
-		return nil, fmt.Errorf("memory: refresh token: %w", gatehouse.ErrNotFound)
+		return nil, nil, fmt.Errorf("memory: refresh token: %w", gatehouse.ErrNotFound)
 	}
 	fam := s.families[id]
+	f := fam.f // a copy: the caller never shares the store's state
 	switch {
-	case !now.Before(fam.f.ExpiresAt):
+	case !rot.Now.Before(fam.f.ExpiresAt):
 		s.deleteFamily(id)
-		return nil, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrTokenExpired)
-	case fam.current != old:
+		return nil, nil, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrTokenExpired)
+	case rot.Old == fam.prev && rot.ReplayWithinGrace(fam.prevAt, fam.prevSealed):
+		return &f, bytes.Clone(fam.prevSealed), nil
+	case fam.current != rot.Old:
 		s.deleteFamily(id)
-		f := fam.f // the revoked family, for the audit trail
-		return &f, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrRefreshReuse)
+		return &f, nil, fmt.Errorf("memory: refresh family %s: %w", id, gatehouse.ErrRefreshReuse) // the revoked family, for the audit trail
 	}
-	if _, ok := s.tokens[next]; ok {
-		return nil, fmt.Errorf("memory: refresh token: %w", gatehouse.ErrConflict)
+	if _, ok := s.tokens[rot.Next]; ok {
+		return nil, nil, fmt.Errorf("memory: refresh token: %w", gatehouse.ErrConflict)
 	}
-	fam.current = next
-	fam.hashes = append(fam.hashes, next)
-	s.tokens[next] = id
-	f := fam.f
-	return &f, nil
+	fam.prev, fam.prevAt, fam.prevSealed = rot.Old, rot.Now, bytes.Clone(rot.Sealed)
+	fam.current = rot.Next
+	fam.hashes = append(fam.hashes, rot.Next)
+	s.tokens[rot.Next] = id
+	return &f, nil, nil
 }
 
 // RevokeRefreshFamily deletes the family and its tokens; found is false if it is unknown.

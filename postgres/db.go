@@ -1,6 +1,6 @@
 // Package postgres implements gatehouse's durable shared stores on PostgreSQL with
-// github.com/jackc/pgx/v5: users, refresh-token families and revocations (the token denylist
-// and per-user "not before" times). Any number of gatehouse instances share one database.
+// github.com/jackc/pgx/v5: users, refresh-token families, revocations (the token denylist
+// and per-user "not before" times) and the audit trail. Any number of gatehouse instances share one database.
 //
 // All times are stored as BIGINT Unix nanoseconds, so that comparisons with "not before" times
 // are exact. The schema is created and upgraded by embedded, versioned migrations when the

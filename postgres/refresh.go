@@ -45,81 +45,107 @@ func (s *RefreshStore) CreateRefreshFamily(ctx context.Context, f *gatehouse.Ref
 // errUnknown marks an unknown refresh token inside a transaction.
 var errUnknown = fmt.Errorf("postgres: unknown refresh token: %w", gatehouse.ErrNotFound)
 
-// RotateRefresh makes next the current token of the family whose current token is old, in one
-// transaction. It returns gatehouse.ErrNotFound for an unknown old, gatehouse.ErrTokenExpired
-// (deleting the family) when the family is past ExpiresAt at now, gatehouse.ErrRefreshReuse
-// (deleting the family) when old was already rotated, and gatehouse.ErrConflict when next
-// exists.
-func (s *RefreshStore) RotateRefresh(ctx context.Context, old, next gatehouse.Hash, now time.Time) (*gatehouse.RefreshFamily, error) {
+// RotateRefresh makes rot.Next the current token of the family whose current token is rot.Old,
+// or answers a replay within rot.Grace with the sealed blob of the latest rotation (see
+// gatehouse.RefreshStore), in one transaction. It returns gatehouse.ErrNotFound for an unknown
+// old, gatehouse.ErrTokenExpired (deleting the family) when the family is past ExpiresAt at
+// now, gatehouse.ErrRefreshReuse (deleting the family) when old was already rotated, and
+// gatehouse.ErrConflict when next exists.
+func (s *RefreshStore) RotateRefresh(ctx context.Context, rot gatehouse.RefreshRotation) (*gatehouse.RefreshFamily, []byte, error) {
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
 	var f *gatehouse.RefreshFamily
+	var replay []byte
 	var outcome error // ErrTokenExpired or ErrRefreshReuse, returned after the deletion commits
 	err := s.db.tx(ctx, "rotate refresh token", func(tx pgx.Tx) error {
-		var current bool
+		var st tokenState
 		var err error
-		if f, current, err = lockFamilyOf(ctx, tx, old); err != nil {
+		if f, st, err = lockFamilyOf(ctx, tx, rot.Old); err != nil {
 			return err
 		}
 		switch {
-		case !now.Before(f.ExpiresAt):
+		case !rot.Now.Before(f.ExpiresAt):
 			outcome = gatehouse.ErrTokenExpired
-		case !current:
-			outcome = gatehouse.ErrRefreshReuse
+		case st.current:
+			return advance(ctx, tx, f.ID, rot)
+		case rot.ReplayWithinGrace(st.rotatedAt, st.sealed):
+			replay = st.sealed
+			return nil
 		default:
-			// The family lock makes this the only writer; "AND current" keeps a second
-			// winner impossible even so.
-			tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET current = false WHERE hash = $1 AND current`, old[:])
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() != 1 {
-				return fmt.Errorf("postgres: refresh token rotated concurrently: %w", gatehouse.ErrRefreshReuse)
-			}
-			_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, current) VALUES ($1, $2, true)`, next[:], f.ID)
-			return err
+			outcome = gatehouse.ErrRefreshReuse
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM refresh_families WHERE id = $1`, f.ID)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if outcome != nil {
-		return nil, fmt.Errorf("postgres: refresh family %s: %w", f.ID, outcome)
+		return nil, nil, fmt.Errorf("postgres: refresh family %s: %w", f.ID, outcome)
 	}
-	return f, nil
+	return f, replay, nil
 }
 
-// lockFamilyOf locks the family of token h and then reads whether h is its current token. Every
-// change to a family's tokens happens under that lock (a rotation) or deletes the family, so
-// what it reads cannot change before the transaction ends.
-func lockFamilyOf(ctx context.Context, tx pgx.Tx, h gatehouse.Hash) (*gatehouse.RefreshFamily, bool, error) {
+// advance retires rot.Old, keeping the rotation's time and sealed blob with it (and clearing
+// the blob the previous rotation kept), and makes rot.Next the current token. The family lock
+// makes this the only writer; "AND current" keeps a second winner impossible even so.
+func advance(ctx context.Context, tx pgx.Tx, familyID string, rot gatehouse.RefreshRotation) error {
+	if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET sealed = NULL WHERE family_id = $1 AND sealed IS NOT NULL`, familyID); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET current = false, rotated_at = $2, sealed = $3 WHERE hash = $1 AND current`,
+		rot.Old[:], nanos(rot.Now), rot.Sealed)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: refresh token rotated concurrently: %w", gatehouse.ErrRefreshReuse)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, current) VALUES ($1, $2, true)`, rot.Next[:], familyID)
+	return err
+}
+
+// tokenState is what a rotation needs to know of the presented token: whether it is its
+// family's current token and, if a rotation retired it, when and with what sealed blob.
+type tokenState struct {
+	current   bool
+	rotatedAt time.Time
+	sealed    []byte
+}
+
+// lockFamilyOf locks the family of token h and then reads the token's state. Every change to a
+// family's tokens happens under that lock (a rotation) or deletes the family, so what it reads
+// cannot change before the transaction ends.
+func lockFamilyOf(ctx context.Context, tx pgx.Tx, h gatehouse.Hash) (*gatehouse.RefreshFamily, tokenState, error) {
+	var st tokenState
 	var familyID string
 	err := tx.QueryRow(ctx, `SELECT family_id FROM refresh_tokens WHERE hash = $1`, h[:]).Scan(&familyID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, errUnknown
+		return nil, st, errUnknown
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, st, err
 	}
 	f := &gatehouse.RefreshFamily{ID: familyID}
 	var created, expires int64
 	err = tx.QueryRow(ctx, `SELECT user_id, created_at, expires_at FROM refresh_families WHERE id = $1 FOR UPDATE`, familyID).
 		Scan(&f.UserID, &created, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, errUnknown // deleted meanwhile
+		return nil, st, errUnknown // deleted meanwhile
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, st, err
 	}
 	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
-	var current bool
-	err = tx.QueryRow(ctx, `SELECT current FROM refresh_tokens WHERE hash = $1`, h[:]).Scan(&current)
+	var rotated *int64
+	err = tx.QueryRow(ctx, `SELECT current, rotated_at, sealed FROM refresh_tokens WHERE hash = $1`, h[:]).Scan(&st.current, &rotated, &st.sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, errUnknown
+		return nil, st, errUnknown
 	}
-	return f, current, err
+	if rotated != nil {
+		st.rotatedAt = fromNanos(*rotated)
+	}
+	return f, st, err
 }
 
 // RevokeRefreshFamily deletes the family and its tokens; found is false if it is unknown.

@@ -1,5 +1,5 @@
 // Package redis implements gatehouse's shared stores on Redis with github.com/redis/rueidis:
-// a SessionStore and a RevocationStore that many gatehouse instances use at once.
+// a SessionStore, a RevocationStore and a Throttle that many gatehouse instances use at once.
 //
 // Reads on the request path (FindSession, TokenRevoked, NotBefore) go through rueidis
 // server-assisted client-side caching (DoCache, RESP3 CLIENT TRACKING): a hot session or
@@ -9,8 +9,10 @@
 //
 // Every key starts with a configurable prefix. Constructors take a ready rueidis.Client; parsing
 // URLs (redis://, rediss://, Sentinel and Cluster options) is the caller's business. No
-// operation scans the key space, and no operation needs several keys to live in one hash slot,
-// so the stores also run on Redis Cluster (see the README for the trade-offs).
+// operation scans the key space. The stores run on a single node, on Sentinel and on Redis
+// Cluster: pipelines (DoMulti) may span hash slots, and every command or script that names
+// several keys names keys of one hash slot (the revocation shards' hash tags {rev:n}, see
+// RevocationStore, and the throttle's {thr}), so a Cluster client never has to refuse one.
 //
 // Every call is bounded by Options.Timeout; a Redis that does not answer in time, or at all,
 // gives gatehouse.ErrUnavailable.
@@ -197,12 +199,13 @@ func PrepareClientOption(opt *rueidis.ClientOption, timeout time.Duration) {
 	}
 }
 
-// Ping checks that Redis answers, within the store timeout. /readyz uses it.
+// Ping checks that Redis answers, within the store timeout: the server, or every node of a
+// Cluster. /readyz uses it.
 func Ping(ctx context.Context, c rueidis.Client, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return storeErr("ping", c.Do(ctx, c.B().Ping().Build()).Error())
+	return storeErr("ping", pingAll(ctx, c))
 }

@@ -44,7 +44,7 @@ func TestRevocationTTL(t *testing.T) {
 	if err := st.RevokeToken(ctx, "j", now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	pttl, err := c.Do(ctx, c.B().Pttl().Key(prefix+"jti:j").Build()).AsInt64()
+	pttl, err := c.Do(ctx, c.B().Pttl().Key(redis.RevocationKey(prefix, "jti", "j")).Build()).AsInt64()
 	if err != nil || pttl < (9*time.Minute).Milliseconds() || pttl > (10*time.Minute).Milliseconds() {
 		t.Fatalf("PTTL = %d ms, %v; want about 10 minutes (the later expiry)", pttl, err)
 	}
@@ -156,10 +156,12 @@ func TestRevocationSurvivesFlush(t *testing.T) {
 		mustNotBefore(t, st, "u1", nb)
 		mustRevoked(t, st, "j1", true)
 	}
+	// Every shard's marker comes back, with the two revocations.
+	keys := append(redis.RevocationMarkers("g:"), redis.RevocationKey("g:", "nb", "u1"), redis.RevocationKey("g:", "jti", "j1"))
 	waitFor(t, "Redis is filled again", func() bool {
 		mustNotBefore(t, st, "u1", nb) // reads find out that Redis lost data and start the fill
-		n, err := c.Do(ctx, c.B().Exists().Key("g:nb:u1", "g:jti:j1", "g:{rev}:marker").Build()).AsInt64()
-		return err == nil && n == 3
+		n, err := c.Do(ctx, c.B().Exists().Key(keys...).Build()).AsInt64()
+		return err == nil && n == int64(len(keys))
 	})
 	mustNotBefore(t, st, "u1", nb)
 	mustRevoked(t, st, "j1", true)
@@ -194,14 +196,14 @@ func TestRevocationSurvivesStaleRestart(t *testing.T) {
 		_, err := st.NotBefore(ctx, "u1")
 		return err == nil
 	})
-	if n, _ := c.Do(ctx, c.B().Exists().Key("g:{rev}:marker").Build()).AsInt64(); n != 1 {
+	if n, _ := c.Do(ctx, c.B().Exists().Key(redis.RevocationMarker("g:", "u1")).Build()).AsInt64(); n != 1 {
 		t.Fatalf("the snapshot has no marker (%d): the test does not test what it should", n)
 	}
 	mustNotBefore(t, st, "u1", nb)
 	mustRevoked(t, st, "j1", true)
 	waitFor(t, "Redis is filled again", func() bool {
 		mustRevoked(t, st, "j1", true)
-		n, err := c.Do(ctx, c.B().Exists().Key("g:nb:u1", "g:jti:j1").Build()).AsInt64()
+		n, err := c.Do(ctx, c.B().Exists().Key(redis.RevocationKey("g:", "nb", "u1"), redis.RevocationKey("g:", "jti", "j1")).Build()).AsInt64()
 		return err == nil && n == 2
 	})
 }
@@ -256,8 +258,9 @@ func TestRevocationConcurrentSync(t *testing.T) {
 		}
 	}
 	st, c := privateStore(t, srv, durable)
-	if n, err := c.Do(ctx, c.B().Exists().Key("g:{rev}:marker", "g:nb:u1").Build()).AsInt64(); err != nil || n != 2 {
-		t.Fatalf("marker and not-before in Redis: %d, %v", n, err)
+	keys := append(redis.RevocationMarkers("g:"), redis.RevocationKey("g:", "nb", "u1"))
+	if n, err := c.Do(ctx, c.B().Exists().Key(keys...).Build()).AsInt64(); err != nil || n != int64(len(keys)) {
+		t.Fatalf("markers and not-before in Redis: %d of %d, %v", n, len(keys), err)
 	}
 	if err := st.Sync(ctx); err != nil {
 		t.Fatal(err)

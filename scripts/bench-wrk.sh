@@ -3,7 +3,15 @@
 # authentication mode, next to a bare net/http hello handler (the floor) in the same run.
 # Traffic goes to 127.0.0.1 only; each wrk run is bounded by --duration.
 #
-#   scripts/bench-wrk.sh [--duration 10s] [--connections 64] [--rounds 3]
+#   scripts/bench-wrk.sh [--duration 10s] [--connections 64] [--rounds 3] [--modes "m1 m2 ..."]
+#
+# Modes: session-memory session-sqlite jwt-eddsa jwt-es256 jwt-hs256 (one instance, SQLite), and
+# session-redis session-redis-nocache jwt-eddsa-redis (the scale-out stores: sessions and
+# revocation checks in the local Redis, users in the local PostgreSQL; -nocache turns Redis
+# client-side caching off). Default: all of them. The Redis modes share one key file and use
+# --redis-url (default redis://127.0.0.1:6379/0, keys under a fresh prefix, deleted at the end)
+# and a fresh PostgreSQL database on the server of --postgres-server (default
+# postgres://postgres@127.0.0.1:5432), dropped at the end.
 #
 # Needs wrk (apt-get install wrk). Prints a markdown table: req/s (median of the rounds),
 # p50/p99 latency of the median round, and the ratio to the hello floor measured right before
@@ -11,11 +19,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=10s connections=64 rounds=3
+modes=(session-memory session-sqlite jwt-eddsa jwt-es256 jwt-hs256 session-redis session-redis-nocache jwt-eddsa-redis)
+postgres_server="postgres://postgres@127.0.0.1:5432"
+bench_db="gatehouse_bench_$$"
+redis_url="redis://127.0.0.1:6379/0"
+redis_prefix="gatehouse-bench-$$:"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --modes) read -r -a modes <<<"$2"; shift 2 ;;
+    --postgres-server) postgres_server=$2; shift 2 ;;
+    --redis-url) redis_url=$2; shift 2 ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
@@ -23,7 +39,17 @@ command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" 
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${redis_used:-}" ] && command -v redis-cli >/dev/null; then
+    # Keys hold binary hashes: delete them inside Redis rather than through a pipe.
+    redis-cli -u "$redis_url" EVAL "local c = '0' repeat local r = redis.call('SCAN', c, 'MATCH', ARGV[1], 'COUNT', 1000); c = r[1]; for _, k in ipairs(r[2]) do redis.call('DEL', k) end until c == '0' return 0" 0 "$redis_prefix*" >/dev/null || true
+  fi
+  if [ -n "${redis_used:-}" ]; then
+    psql "$postgres_server/postgres" -qc "DROP DATABASE IF EXISTS \"$bench_db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 go build -o "$work/gatehouse" ./cmd/gatehouse
@@ -46,7 +72,13 @@ run_wrk() {
   echo "$reqs $p50 $p99"
 }
 
-modes=(session-memory session-sqlite jwt-eddsa jwt-es256 jwt-hs256)
+case " ${modes[*]} " in *-redis*)
+  command -v psql >/dev/null || { echo "the Redis modes need psql (apt-get install postgresql-client)" >&2; exit 1; }
+  redis_used=1
+  psql "$postgres_server/postgres" -qc "CREATE DATABASE \"$bench_db\"" >/dev/null ;;
+esac
+postgres_url="$postgres_server/$bench_db?sslmode=disable"
+
 declare -A url hdr
 port=$((port + 1))
 "$work/hello" -addr "127.0.0.1:$port" & pids+=($!)
@@ -58,6 +90,9 @@ for mode in "${modes[@]}"; do
   args=(serve --addr "127.0.0.1:$port" --data "$work/data-$mode" --log-level error)
   case $mode in
     session-memory) args+=(--session-store memory) ;;
+    *-redis*) args+=(--session-store redis --redis-url "$redis_url" --redis-prefix "$redis_prefix$mode:"
+                 --user-store postgres --postgres-url "$postgres_url" --keys-file "$work/redis-keys.json") ;;&
+    session-redis-nocache) args+=(--redis-client-cache=false) ;;
     jwt-es256) args+=(--signing-alg ES256) ;;
     jwt-hs256) args+=(--signing-alg HS256) ;;
   esac

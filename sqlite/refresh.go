@@ -39,73 +39,102 @@ func (s *RefreshStore) CreateRefreshFamily(ctx context.Context, f *gatehouse.Ref
 	})
 }
 
-// RotateRefresh makes next the current token of the family whose current token is old, in one
-// transaction. It returns gatehouse.ErrNotFound for an unknown old, gatehouse.ErrTokenExpired
-// (deleting the family) when the family is past ExpiresAt at now, gatehouse.ErrRefreshReuse
-// (deleting the family) when old was already rotated, and gatehouse.ErrConflict when next
-// exists.
-func (s *RefreshStore) RotateRefresh(ctx context.Context, old, next gatehouse.Hash, now time.Time) (*gatehouse.RefreshFamily, error) {
+// RotateRefresh makes rot.Next the current token of the family whose current token is rot.Old,
+// or answers a replay within rot.Grace with the sealed blob of the latest rotation (see
+// gatehouse.RefreshStore), in one transaction. It returns gatehouse.ErrNotFound for an unknown
+// old, gatehouse.ErrTokenExpired (deleting the family) when the family is past ExpiresAt at
+// now, gatehouse.ErrRefreshReuse (deleting the family) when old was already rotated, and
+// gatehouse.ErrConflict when next exists.
+func (s *RefreshStore) RotateRefresh(ctx context.Context, rot gatehouse.RefreshRotation) (*gatehouse.RefreshFamily, []byte, error) {
 	var f *gatehouse.RefreshFamily
+	var replay []byte
 	var outcome error // ErrTokenExpired or ErrRefreshReuse, after the deletion is committed
 	err := s.refreshTx(ctx, "rotate refresh token", func(tx *sql.Tx) error {
-		var current bool
+		var st refreshTokenState
 		var err error
-		f, current, err = refreshLookup(ctx, tx, old)
-		if err != nil {
+		if f, st, err = refreshLookup(ctx, tx, rot.Old); err != nil {
 			return err
 		}
 		switch {
-		case !now.Before(f.ExpiresAt):
+		case !rot.Now.Before(f.ExpiresAt):
 			outcome = gatehouse.ErrTokenExpired
-		case !current:
-			outcome = gatehouse.ErrRefreshReuse
+		case st.current:
+			return refreshAdvance(ctx, tx, f.ID, rot)
+		case rot.ReplayWithinGrace(st.rotatedAt, st.sealed):
+			replay = st.sealed
+			return nil
 		default:
-			return refreshAdvance(ctx, tx, f.ID, old, next)
+			outcome = gatehouse.ErrRefreshReuse
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM refresh_families WHERE id = ?`, f.ID)
 		return err
 	})
-	if err != nil {
-		return nil, err
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case outcome == gatehouse.ErrRefreshReuse:
+		return f, nil, fmt.Errorf("sqlite: refresh family %s: %w", f.ID, outcome) // the revoked family, for the audit trail
+	case outcome != nil:
+		return nil, nil, fmt.Errorf("sqlite: refresh family %s: %w", f.ID, outcome)
 	}
-	if outcome == gatehouse.ErrRefreshReuse {
-		return f, fmt.Errorf("sqlite: refresh family %s: %w", f.ID, outcome) // the revoked family, for the audit trail
-	}
-	if outcome != nil {
-		return nil, fmt.Errorf("sqlite: refresh family %s: %w", f.ID, outcome)
-	}
-	return f, nil
+	return f, replay, nil
 }
 
 // errRefreshUnknown marks an unknown token inside a transaction; refreshTx maps it to
 // gatehouse.ErrNotFound.
 var errRefreshUnknown = errors.New("unknown refresh token")
 
-// refreshLookup returns the family of token h and whether h is its current token.
-func refreshLookup(ctx context.Context, tx *sql.Tx, h gatehouse.Hash) (*gatehouse.RefreshFamily, bool, error) {
-	var f gatehouse.RefreshFamily
-	var created, expires int64
-	var current bool
-	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at, t.current
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, h[:]).
-		Scan(&f.ID, &f.UserID, &created, &expires, &current)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, errRefreshUnknown
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
-	return &f, current, nil
+// refreshTokenState is what a rotation needs to know of the presented token: whether it is
+// its family's current token and, if a rotation retired it, when and with what sealed blob.
+type refreshTokenState struct {
+	current   bool
+	rotatedAt time.Time
+	sealed    []byte
 }
 
-// refreshAdvance retires old and makes next the family's current token.
-func refreshAdvance(ctx context.Context, tx *sql.Tx, familyID string, old, next gatehouse.Hash) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET current = 0 WHERE hash = ?`, old[:]); err != nil {
+// refreshLookup returns the family of token h and the token's state.
+func refreshLookup(ctx context.Context, tx *sql.Tx, h gatehouse.Hash) (*gatehouse.RefreshFamily, refreshTokenState, error) {
+	var f gatehouse.RefreshFamily
+	var st refreshTokenState
+	var created, expires int64
+	var rotated sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at, t.current, t.rotated_at, t.sealed
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, h[:]).
+		Scan(&f.ID, &f.UserID, &created, &expires, &st.current, &rotated, &st.sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, st, errRefreshUnknown
+	}
+	if err != nil {
+		return nil, st, err
+	}
+	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
+	if rotated.Valid {
+		st.rotatedAt = fromNanos(rotated.Int64)
+	}
+	return &f, st, nil
+}
+
+// refreshAdvance retires rot.Old, keeping the rotation's time and sealed blob with it (and
+// clearing the blob the previous rotation kept), and makes rot.Next the current token.
+func refreshAdvance(ctx context.Context, tx *sql.Tx, familyID string, rot gatehouse.RefreshRotation) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET sealed = NULL WHERE family_id = ? AND sealed IS NOT NULL`, familyID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, current) VALUES (?, ?, 1)`, next[:], familyID)
+	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET current = 0, rotated_at = ?, sealed = ? WHERE hash = ?`,
+		nanos(rot.Now), nullBlob(rot.Sealed), rot.Old[:]); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, current) VALUES (?, ?, 1)`, rot.Next[:], familyID)
 	return err
+}
+
+// nullBlob binds b as a BLOB, or nil as NULL (not as an empty BLOB, which would read back as
+// a blob).
+func nullBlob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // RevokeRefreshFamily deletes the family and its tokens; found is false if it is unknown.

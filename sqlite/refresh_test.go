@@ -26,7 +26,7 @@ func TestRefreshStoreCascade(t *testing.T) {
 	if err := s.CreateRefreshFamily(ctx, f, gatehouse.HashSecret("a")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RotateRefresh(ctx, gatehouse.HashSecret("a"), gatehouse.HashSecret("b"), now); err != nil {
+	if _, _, err := s.RotateRefresh(ctx, gatehouse.RefreshRotation{Old: gatehouse.HashSecret("a"), Next: gatehouse.HashSecret("b"), Now: now}); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -46,7 +46,7 @@ func TestRefreshStoreClosed(t *testing.T) {
 	db := MustOpen(t)
 	s := sqlite.NewRefreshStore(db)
 	db.Close()
-	_, err := s.RotateRefresh(context.Background(), gatehouse.HashSecret("a"), gatehouse.HashSecret("b"), time.Now())
+	_, _, err := s.RotateRefresh(context.Background(), gatehouse.RefreshRotation{Old: gatehouse.HashSecret("a"), Next: gatehouse.HashSecret("b"), Now: time.Now()})
 	if !errors.Is(err, gatehouse.ErrUnavailable) {
 		t.Fatalf("RotateRefresh on a closed database: %v, want ErrUnavailable", err)
 	}

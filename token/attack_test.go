@@ -51,7 +51,7 @@ func TestAlgConfusion(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			clock := newTestClock()
 			ks := mustKeySet(t, alg, clock)
-			k := ks.snap.Load().signing
+			k := ks.signingKey()
 			secrets := map[string][]byte{"jwks": ks.JWKS()}
 			switch pub := k.verify.(type) {
 			case ed25519.PublicKey:
@@ -105,7 +105,7 @@ func TestCrossAlgorithmKID(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := mustService(t, ks, clock, func(c *Config) { c.Algorithms = []string{AlgEdDSA, AlgES256} })
-	esKey := es.snap.Load().signing
+	esKey := es.signingKey()
 	h := map[string]any{"alg": AlgES256, "kid": ks.SigningKID(), "typ": TypAccessToken}
 	tok := encodeSigned(t, esKey.method, esKey.sign, h, validClaims(clock))
 	err = verifyError(s, tok)
@@ -135,7 +135,7 @@ func TestForeignKeyWithKnownKID(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			clock := newTestClock()
 			ks := mustKeySet(t, alg, clock)
-			foreign := mustKeySet(t, alg, clock).snap.Load().signing
+			foreign := mustKeySet(t, alg, clock).signingKey()
 			s := mustService(t, ks, clock, nil)
 			tok := encodeSigned(t, foreign.method, foreign.sign, validHeader(ks), validClaims(clock))
 			wantErr(t, verifyError(s, tok), gatehouse.ErrInvalidToken)
@@ -181,7 +181,7 @@ func TestKeyURLHeadersIgnored(t *testing.T) {
 	ks := mustKeySet(t, AlgEdDSA, clock)
 	s := mustService(t, ks, clock, nil)
 	attacker := mustKeySet(t, AlgEdDSA, clock)
-	ak := attacker.snap.Load().signing
+	ak := attacker.signingKey()
 	var set struct{ Keys []json.RawMessage }
 	if err := json.Unmarshal(attacker.JWKS(), &set); err != nil {
 		t.Fatal(err)
@@ -318,7 +318,7 @@ func TestGarbage(t *testing.T) {
 // signWithKeySetRaw signs already encoded segments.
 func signWithKeySetRaw(t *testing.T, ks *KeySet, header, claims string) string {
 	t.Helper()
-	k := ks.snap.Load().signing
+	k := ks.signingKey()
 	sig, err := k.method.Sign(header+"."+claims, k.sign)
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // validHeader is the header Issue would write for the signing key of ks.
 func validHeader(ks *KeySet) map[string]any {
-	k := ks.snap.Load().signing
+	k := ks.signingKey()
 	return map[string]any{"alg": k.alg, "kid": k.kid, "typ": TypAccessToken}
 }
 
@@ -105,7 +105,7 @@ func encodeSigned(t testing.TB, method jwt.SigningMethod, key any, header, claim
 // signWithKeySet signs header and claims with the signing key of ks.
 func signWithKeySet(t testing.TB, ks *KeySet, header, claims map[string]any) string {
 	t.Helper()
-	k := ks.snap.Load().signing
+	k := ks.signingKey()
 	return encodeSigned(t, k.method, k.sign, header, claims)
 }
 

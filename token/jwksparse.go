@@ -19,8 +19,9 @@ const MaxJWKSSize = 1 << 20
 
 // ParseJWKS returns a verify-only KeySet holding the EdDSA (Ed25519) and ES256 (P-256) public
 // keys of a JWK Set, such as the one a gatehouse server publishes. Each key must name its alg,
-// which binds it; keys of other types, keys without a kid and sets with private members are
-// refused. The result can verify tokens but not sign them (Issue fails) and is never reloaded.
+// which binds it; keys of other types, keys without a kid, keys whose use is not "sig" or whose
+// key_ops do not include "verify", and sets with private members are refused. The result can
+// verify tokens but not sign them (Issue fails) and is never reloaded.
 func ParseJWKS(data []byte, now func() time.Time) (*KeySet, error) {
 	s, err := parseJWKSSnapshot(data)
 	if err != nil {
@@ -75,6 +76,9 @@ func parseJWK(m map[string]any) (*key, error) {
 	if use := str("use"); use != "" && use != "sig" {
 		return nil, fmt.Errorf("kid %q: use %q is not sig", kid, use)
 	}
+	if ops, present := m["key_ops"]; present && !allowsVerify(ops) {
+		return nil, fmt.Errorf("kid %q: key_ops %v does not include verify", kid, ops)
+	}
 	k := &key{kid: kid, alg: alg}
 	switch {
 	case alg == AlgEdDSA && str("kty") == "OKP" && str("crv") == "Ed25519":
@@ -93,6 +97,17 @@ func parseJWK(m map[string]any) (*key, error) {
 		return nil, fmt.Errorf("kid %q: unsupported key (kty %q, crv %q, alg %q)", kid, str("kty"), str("crv"), alg)
 	}
 	return k, nil
+}
+
+// allowsVerify reports whether a JWK's key_ops member (RFC 7517 section 4.3) lists "verify".
+func allowsVerify(ops any) bool {
+	list, _ := ops.([]any)
+	for _, op := range list {
+		if op == "verify" {
+			return true
+		}
+	}
+	return false
 }
 
 func parseP256(xs, ys string) (*ecdsa.PublicKey, error) {

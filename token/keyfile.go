@@ -31,6 +31,9 @@ const maxKIDLen = 128
 //
 //	{"version": 1, "keys": [{"kid": "...", "alg": "EdDSA", "created_at": "...", "key": "<base64url>"}]}
 //
+// A key added by a rotation with KeyOptions.PublishAhead also has "activates_at": it is published
+// (JWKS) and verifies from the start, but signs only from that time on.
+//
 // key is the Ed25519 seed (32 bytes), the P-256 private scalar (32 bytes, big-endian) or the
 // HMAC secret (at least 32 bytes). Keys are appended, so the file lists them oldest first.
 type keyFile struct {
@@ -42,7 +45,17 @@ type fileKey struct {
 	KID       string    `json:"kid"`
 	Alg       string    `json:"alg"`
 	CreatedAt time.Time `json:"created_at"`
-	Key       string    `json:"key"`
+	// ActivatesAt, when set, is the time from which the key may sign.
+	ActivatesAt time.Time `json:"activates_at,omitzero"`
+	Key         string    `json:"key"`
+}
+
+// activeFrom is when fk began, or begins, to sign: its activation time, else its creation.
+func (fk fileKey) activeFrom() time.Time {
+	if fk.ActivatesAt.After(fk.CreatedAt) {
+		return fk.ActivatesAt
+	}
+	return fk.CreatedAt
 }
 
 // key is a decoded key: the private half signs, verify is what the JWT library verifies with
@@ -51,10 +64,12 @@ type key struct {
 	kid       string
 	alg       string
 	createdAt time.Time
-	method    jwt.SigningMethod
-	sign      any
-	verify    any
-	secret    []byte // HS256 only
+	// activatesAt is when the key may start signing (the zero time: at once).
+	activatesAt time.Time
+	method      jwt.SigningMethod
+	sign        any
+	verify      any
+	secret      []byte // HS256 only
 }
 
 // signs reports whether k may be the signing key under opts.
@@ -144,7 +159,7 @@ func (fk fileKey) decode() (*key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kid %q: key is not base64url: %w", fk.KID, err)
 	}
-	k := &key{kid: fk.KID, alg: fk.Alg, createdAt: fk.CreatedAt}
+	k := &key{kid: fk.KID, alg: fk.Alg, createdAt: fk.CreatedAt, activatesAt: fk.ActivatesAt}
 	switch fk.Alg {
 	case AlgEdDSA:
 		err = k.setEd25519(b)
@@ -190,9 +205,9 @@ func (k *key) setHS256(secret []byte) error {
 	return nil
 }
 
-// generateKey makes a new key of alg with a random kid. For HS256 it uses secret when given,
-// else 32 random bytes.
-func generateKey(alg string, secret []byte, now time.Time) (fileKey, error) {
+// generateKey makes a new key of alg with a random kid, signing from now + ahead when ahead is
+// positive. For HS256 it uses secret when given, else 32 random bytes.
+func generateKey(alg string, secret []byte, now time.Time, ahead time.Duration) (fileKey, error) {
 	var raw []byte
 	switch alg {
 	case AlgEdDSA:
@@ -215,7 +230,12 @@ func generateKey(alg string, secret []byte, now time.Time) (fileKey, error) {
 	default:
 		return fileKey{}, fmt.Errorf("token: unsupported signing algorithm %q", alg)
 	}
-	return fileKey{KID: newKID(), Alg: alg, CreatedAt: now.UTC().Truncate(time.Second), Key: base64.RawURLEncoding.EncodeToString(raw)}, nil
+	fk := fileKey{KID: newKID(), Alg: alg, CreatedAt: now.UTC().Truncate(time.Second), Key: base64.RawURLEncoding.EncodeToString(raw)}
+	if ahead > 0 {
+		// Rounded up to the second, like created_at is rounded down: never earlier than asked.
+		fk.ActivatesAt = now.UTC().Add(ahead + time.Second - 1).Truncate(time.Second)
+	}
+	return fk, nil
 }
 
 // newKID returns 12 random bytes in base64url (16 characters).

@@ -35,10 +35,17 @@ type KeyOptions struct {
 	HMACSecret []byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PublishAhead is how long a key added by Rotate or by Maintain's schedule is published
+	// (in the key file and the JWKS, verifying) before it signs: long enough for every
+	// instance sharing the key file to load it and for JWKS consumers to fetch it, so that no
+	// token is ever signed with a key a verifier cannot know yet. Zero: the new key signs at
+	// once. The first key of a new file, or of a newly chosen algorithm, always signs at once.
+	PublishAhead time.Duration
 }
 
-// KeySet holds the signing and verification keys of one key file. The newest key of the
-// configured algorithm signs; every key in the file verifies tokens of its own algorithm.
+// KeySet holds the signing and verification keys of one key file. The newest active key of the
+// configured algorithm signs (a key added with a publish-ahead time is active from its
+// activates_at on); every key in the file verifies tokens of its own algorithm.
 // Lookups read an immutable snapshot through an atomic pointer, so they take no lock.
 type KeySet struct {
 	path string
@@ -60,7 +67,7 @@ type KeySet struct {
 type snapshot struct {
 	keys    []*key // in file order, oldest first
 	byKID   map[string]*key
-	signing *key
+	signers []*key // the keys that may sign under the options, in file order
 	jwks    []byte
 	digest  [sha256.Size]byte // of the file content it was built from
 }
@@ -84,7 +91,7 @@ func LoadKeySet(path string, opts KeyOptions) (*KeySet, error) {
 		return nil, err
 	}
 	if !f.hasSigningKey(opts) {
-		if f, raw, err = addKeyAndWrite(path, f, opts, opts.HMACSecret, false); err != nil {
+		if f, raw, err = addKeyAndWrite(path, f, opts, opts.HMACSecret, false, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -105,8 +112,8 @@ func RotateFile(path string, opts KeyOptions) (kid string, err error) {
 	return ks.Rotate()
 }
 
-// Rotate adds a new key of the signing algorithm, makes it the signing key and writes the
-// file; older keys stay for verification. It re-reads the file first so that a rotation made
+// Rotate adds a new key of the signing algorithm and writes the file; the new key becomes the
+// signing key at once, or after KeyOptions.PublishAhead. Older keys stay for verification. It re-reads the file first so that a rotation made
 // by another process is not lost. With HS256 and a configured HMACSecret it returns an error:
 // that secret is changed in the configuration.
 func (ks *KeySet) Rotate() (kid string, err error) {
@@ -131,14 +138,14 @@ func (ks *KeySet) Rotate() (kid string, err error) {
 	if err != nil {
 		return "", err
 	}
-	f, raw, err = addKeyAndWrite(ks.path, f, ks.opts, nil, false)
+	f, raw, err = addKeyAndWrite(ks.path, f, ks.opts, nil, false, ks.opts.PublishAhead)
 	if err != nil {
 		return "", err
 	}
 	if err := ks.install(f, raw); err != nil {
 		return "", err
 	}
-	return ks.snap.Load().signing.kid, nil
+	return f.Keys[len(f.Keys)-1].KID, nil
 }
 
 // Reload re-reads the key file and reports whether its content changed since the last load.
@@ -178,7 +185,27 @@ func (ks *KeySet) JWKS() []byte { return ks.snap.Load().jwks }
 func (ks *KeySet) SigningAlg() string { return ks.opts.Alg }
 
 // SigningKID returns the kid of the current signing key.
-func (ks *KeySet) SigningKID() string { return ks.snap.Load().signing.kid }
+func (ks *KeySet) SigningKID() string { return ks.signingKey().kid }
+
+// signingKey returns the key that signs now: the newest signer whose activation time has come.
+func (ks *KeySet) signingKey() *key { return ks.snap.Load().signingAt(ks.opts.Now()) }
+
+// signingAt returns the newest signer active at now. When none is (only a hand-edited file
+// can be so), the one that activates first signs: refusing to sign would stop every login.
+// It returns nil for a key set that only verifies.
+func (s *snapshot) signingAt(now time.Time) *key {
+	var first *key
+	for i := len(s.signers) - 1; i >= 0; i-- {
+		k := s.signers[i]
+		if !now.Before(k.activatesAt) {
+			return k
+		}
+		if first == nil || k.activatesAt.Before(first.activatesAt) {
+			first = k
+		}
+	}
+	return first
+}
 
 // KIDs returns the kids of every key in the set, oldest first.
 func (ks *KeySet) KIDs() []string {
@@ -244,10 +271,10 @@ func newSnapshot(f *keyFile, opts KeyOptions, raw []byte) (*snapshot, error) {
 		s.keys = append(s.keys, k)
 		s.byKID[k.kid] = k
 		if k.signs(opts) {
-			s.signing = k // the last matching key in file order is the newest
+			s.signers = append(s.signers, k)
 		}
 	}
-	if s.signing == nil {
+	if len(s.signers) == 0 {
 		return nil, fmt.Errorf("no %s signing key", opts.Alg)
 	}
 	jwks, err := buildJWKS(s.keys)
@@ -284,7 +311,7 @@ func normalizeKeyOptions(opts KeyOptions) (KeyOptions, error) {
 func loadOrCreateKeyFile(path string, opts KeyOptions) (*keyFile, []byte, error) {
 	raw, err := readKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		f, created, werr := addKeyAndWrite(path, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true)
+		f, created, werr := addKeyAndWrite(path, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true, 0)
 		if !errors.Is(werr, errKeyFileExists) {
 			return f, created, werr
 		}
@@ -297,10 +324,10 @@ func loadOrCreateKeyFile(path string, opts KeyOptions) (*keyFile, []byte, error)
 	return f, raw, err
 }
 
-// addKeyAndWrite appends a new key of opts.Alg to f (using secret for HS256 when given) and
-// writes the file atomically (see writeKeyFile for exclusive).
-func addKeyAndWrite(path string, f *keyFile, opts KeyOptions, secret []byte, exclusive bool) (*keyFile, []byte, error) {
-	fk, err := generateKey(opts.Alg, secret, opts.Now())
+// addKeyAndWrite appends a new key of opts.Alg to f (using secret for HS256 when given), active
+// after ahead, and writes the file atomically (see writeKeyFile for exclusive).
+func addKeyAndWrite(path string, f *keyFile, opts KeyOptions, secret []byte, exclusive bool, ahead time.Duration) (*keyFile, []byte, error) {
+	fk, err := generateKey(opts.Alg, secret, opts.Now(), ahead)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -191,7 +191,7 @@ func TestHS256Secret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ks2.KIDs()) != 2 || ks2.SigningKID() == ks.SigningKID() || !bytes.Equal(ks2.snap.Load().signing.secret, secret2) {
+	if len(ks2.KIDs()) != 2 || ks2.SigningKID() == ks.SigningKID() || !bytes.Equal(ks2.signingKey().secret, secret2) {
 		t.Fatalf("kids %v, signing %s", ks2.KIDs(), ks2.SigningKID())
 	}
 	if _, err := mustService(t, ks2, clock, nil).Verify(tok); err != nil {
@@ -206,12 +206,12 @@ func TestHS256GeneratedSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := ks.snap.Load().signing
+	k := ks.signingKey()
 	if len(k.secret) != 32 || bytes.Equal(k.secret, make([]byte, 32)) {
 		t.Fatalf("generated secret %x", k.secret)
 	}
 	again, err := LoadKeySet(path, KeyOptions{Alg: AlgHS256, Now: clock.Now})
-	if err != nil || !bytes.Equal(again.snap.Load().signing.secret, k.secret) {
+	if err != nil || !bytes.Equal(again.signingKey().secret, k.secret) {
 		t.Fatalf("the generated secret was not kept: %v", err)
 	}
 }
@@ -226,7 +226,7 @@ func TestLoadKeySetAddsMissingAlg(t *testing.T) {
 	if kids := es.KIDs(); len(kids) != 2 || kids[0] != ed.SigningKID() || kids[1] != es.SigningKID() {
 		t.Fatalf("kids = %v", kids)
 	}
-	if es.SigningAlg() != AlgES256 || es.snap.Load().signing.alg != AlgES256 {
+	if es.SigningAlg() != AlgES256 || es.signingKey().alg != AlgES256 {
 		t.Fatal("signing key is not ES256")
 	}
 }

@@ -3,6 +3,7 @@ package token_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,9 +21,9 @@ type countingStore struct {
 	calls atomic.Int64
 }
 
-func (c *countingStore) RotateRefresh(ctx context.Context, old, next gatehouse.Hash, now time.Time) (*gatehouse.RefreshFamily, error) {
+func (c *countingStore) RotateRefresh(ctx context.Context, rot gatehouse.RefreshRotation) (*gatehouse.RefreshFamily, []byte, error) {
 	c.calls.Add(1)
-	return c.RefreshStore.RotateRefresh(ctx, old, next, now)
+	return c.RefreshStore.RotateRefresh(ctx, rot)
 }
 
 func (c *countingStore) RefreshFamilyByToken(ctx context.Context, h gatehouse.Hash) (*gatehouse.RefreshFamily, bool, error) {
@@ -43,6 +44,28 @@ func newRefresher(t *testing.T, ttl time.Duration) (*token.Refresher, *countingS
 	return token.NewRefresher(store, ttl, clock.Now), store, clock
 }
 
+// rotate rotates secret with an IssueFunc that issues a placeholder access token, and returns
+// the new refresh token and the family.
+func rotate(ctx context.Context, r *token.Refresher, secret string) (string, *gatehouse.RefreshFamily, error) {
+	rot, err := r.Rotate(ctx, secret, fakeIssue(nil))
+	return rot.RefreshToken, rot.Family, err
+}
+
+// fakeIssue returns an IssueFunc that issues a distinct placeholder access token for every
+// call (counting the calls in n, if not nil), expiring 15 minutes after the family's creation.
+func fakeIssue(n *atomic.Int64) token.IssueFunc {
+	var seq atomic.Int64
+	return func(_ context.Context, f *gatehouse.RefreshFamily) (token.Issued, error) {
+		if n != nil {
+			n.Add(1)
+		}
+		return token.Issued{
+			AccessToken: fmt.Sprintf("access-%s-%d", f.ID, seq.Add(1)),
+			ExpiresAt:   f.CreatedAt.Add(15 * time.Minute),
+		}, nil
+	}
+}
+
 func TestRefresherRotation(t *testing.T) {
 	r, _, clock := newRefresher(t, 0)
 	ctx := context.Background()
@@ -54,19 +77,19 @@ func TestRefresherRotation(t *testing.T) {
 		!f.ExpiresAt.Equal(clock.Now().Add(30*24*time.Hour)) {
 		t.Fatalf("Start = %q, %+v", first, f)
 	}
-	second, f2, err := r.Rotate(ctx, first)
+	second, f2, err := rotate(ctx, r, first)
 	if err != nil || f2.ID != f.ID || second == first || !gatehouse.ValidSecret(second) {
 		t.Fatalf("Rotate = %q, %+v, %v", second, f2, err)
 	}
-	third, _, err := r.Rotate(ctx, second)
+	third, _, err := rotate(ctx, r, second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Replaying the first token revokes the family: the current one dies too.
-	if _, _, err := r.Rotate(ctx, first); !errors.Is(err, gatehouse.ErrRefreshReuse) {
+	if _, _, err := rotate(ctx, r, first); !errors.Is(err, gatehouse.ErrRefreshReuse) {
 		t.Fatalf("reuse: %v, want ErrRefreshReuse", err)
 	}
-	if _, _, err := r.Rotate(ctx, third); !errors.Is(err, gatehouse.ErrInvalidToken) {
+	if _, _, err := rotate(ctx, r, third); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("current token after reuse: %v, want ErrInvalidToken", err)
 	}
 }
@@ -76,7 +99,7 @@ func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
 	ctx := context.Background()
 	good := gatehouse.NewSecret()
 	for _, s := range []string{"", "short", good + "x", good[:42] + "!", "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2ln"} {
-		if _, _, err := r.Rotate(ctx, s); !errors.Is(err, gatehouse.ErrInvalidToken) {
+		if _, _, err := rotate(ctx, r, s); !errors.Is(err, gatehouse.ErrInvalidToken) {
 			t.Fatalf("Rotate(%q) = %v, want ErrInvalidToken", s, err)
 		}
 		if found, err := r.RevokeToken(ctx, s); found || err != nil {
@@ -87,7 +110,7 @@ func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
 		t.Fatalf("malformed secrets reached the store %d times", n)
 	}
 	// A well-formed but unknown secret is invalid too (after asking the store).
-	if _, _, err := r.Rotate(ctx, good); !errors.Is(err, gatehouse.ErrInvalidToken) || errors.Is(err, gatehouse.ErrRefreshReuse) {
+	if _, _, err := rotate(ctx, r, good); !errors.Is(err, gatehouse.ErrInvalidToken) || errors.Is(err, gatehouse.ErrRefreshReuse) {
 		t.Fatalf("unknown secret: %v", err)
 	}
 }
@@ -100,11 +123,11 @@ func TestRefresherExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Add(59 * time.Minute)
-	if secret, _, err = r.Rotate(ctx, secret); err != nil {
+	if secret, _, err = rotate(ctx, r, secret); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
 	clock.Add(time.Minute) // rotation does not extend the family
-	if _, _, err := r.Rotate(ctx, secret); !errors.Is(err, gatehouse.ErrTokenExpired) {
+	if _, _, err := rotate(ctx, r, secret); !errors.Is(err, gatehouse.ErrTokenExpired) {
 		t.Fatalf("after expiry: %v, want ErrTokenExpired", err)
 	}
 }
@@ -122,18 +145,18 @@ func TestRefresherRevoke(t *testing.T) {
 	if err := r.RevokeFamily(ctx, fa.ID); err != nil {
 		t.Fatalf("revoking twice: %v", err)
 	}
-	if _, _, err := r.Rotate(ctx, a); !errors.Is(err, gatehouse.ErrInvalidToken) {
+	if _, _, err := rotate(ctx, r, a); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("revoked family: %v", err)
 	}
 	// RevokeToken through an already rotated token kills the family.
-	c2, _, err := r.Rotate(ctx, c)
+	c2, _, err := rotate(ctx, r, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if found, err := r.RevokeToken(ctx, c); !found || err != nil {
 		t.Fatalf("RevokeToken = %v, %v", found, err)
 	}
-	if _, _, err := r.Rotate(ctx, c2); !errors.Is(err, gatehouse.ErrInvalidToken) {
+	if _, _, err := rotate(ctx, r, c2); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("after RevokeToken: %v", err)
 	}
 	if found, err := r.RevokeToken(ctx, c); found || err != nil {
@@ -142,10 +165,10 @@ func TestRefresherRevoke(t *testing.T) {
 	if err := r.RevokeUser(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Rotate(ctx, b); !errors.Is(err, gatehouse.ErrInvalidToken) {
+	if _, _, err := rotate(ctx, r, b); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("after RevokeUser: %v", err)
 	}
-	if _, _, err := r.Rotate(ctx, d); err != nil {
+	if _, _, err := rotate(ctx, r, d); err != nil {
 		t.Fatalf("another user's family: %v", err)
 	}
 }
@@ -160,7 +183,7 @@ func TestRefresherConcurrentRotate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := r.Rotate(ctx, secret)
+			_, _, err := rotate(ctx, r, secret)
 			switch {
 			case err == nil:
 				wins.Add(1)

@@ -86,19 +86,21 @@ func (ks *KeySet) Maintain(p KeyPolicy) (KeyChanges, error) {
 // and records what it did in ch.
 func (ks *KeySet) plan(f *keyFile, p KeyPolicy, ch *KeyChanges) (*keyFile, error) {
 	now := ks.opts.Now()
-	signing := f.signingIndex(ks.opts)
+	signing, pending := f.signingIndex(ks.opts, now)
 	next := f
-	if p.RotateEvery > 0 && !now.Before(f.Keys[signing].CreatedAt.Add(p.RotateEvery)) {
+	if p.RotateEvery > 0 && !pending && !now.Before(f.Keys[signing].activeFrom().Add(p.RotateEvery)) {
 		if ks.opts.Alg == AlgHS256 && len(ks.opts.HMACSecret) > 0 {
 			return nil, errors.New("token: the HS256 secret comes from the configuration; it cannot be rotated on a schedule")
 		}
-		fk, err := generateKey(ks.opts.Alg, nil, now)
+		fk, err := generateKey(ks.opts.Alg, nil, now, ks.opts.PublishAhead)
 		if err != nil {
 			return nil, err
 		}
 		next = &keyFile{Version: keyFileVersion, Keys: append(f.Keys[:len(f.Keys):len(f.Keys)], fk)}
-		signing = len(next.Keys) - 1
 		ch.Rotated = fk.KID
+		if ks.opts.PublishAhead <= 0 {
+			signing = len(next.Keys) - 1
+		}
 	}
 	if p.RetireAfter <= 0 {
 		return next, nil
@@ -117,18 +119,33 @@ func (ks *KeySet) plan(f *keyFile, p KeyPolicy, ch *KeyChanges) (*keyFile, error
 	return &keyFile{Version: keyFileVersion, Keys: kept}, nil
 }
 
-// supersededAt is when the key before successor stopped signing, at the latest: created_at is
-// written in whole seconds rounded down, so one second after it.
-func supersededAt(successor fileKey) time.Time { return successor.CreatedAt.Add(time.Second) }
+// supersededAt is when the key before successor stopped signing, at the latest: when successor
+// became active; created_at is written in whole seconds rounded down, so one second after it.
+func supersededAt(successor fileKey) time.Time {
+	if t := successor.CreatedAt.Add(time.Second); t.After(successor.ActivatesAt) {
+		return t
+	}
+	return successor.ActivatesAt
+}
 
-// signingIndex returns the index of the key that signs under opts: the last one that may.
-// The caller has checked that there is one.
-func (f *keyFile) signingIndex(opts KeyOptions) int {
-	idx := -1
+// signingIndex returns the index of the key that signs under opts at now (the newest active
+// one; see snapshot.signingAt) and whether a newer signer is waiting for its activation time.
+// The caller has checked that there is a signer.
+func (f *keyFile) signingIndex(opts KeyOptions, now time.Time) (idx int, pending bool) {
+	idx, first := -1, -1
 	for i, fk := range f.Keys {
-		if k, err := fk.decode(); err == nil && k.signs(opts) {
+		if k, err := fk.decode(); err != nil || !k.signs(opts) {
+			continue
+		}
+		switch {
+		case !now.Before(fk.ActivatesAt):
 			idx = i
+		case first < 0 || fk.ActivatesAt.Before(f.Keys[first].ActivatesAt):
+			first = i
 		}
 	}
-	return idx
+	if idx < 0 {
+		return first, false
+	}
+	return idx, first > idx
 }

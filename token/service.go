@@ -9,7 +9,8 @@
 // caller checks the token's jti and the user's not-before time.
 //
 // Refresh tokens are opaque random secrets (never JWTs) stored only as hashes in a
-// gatehouse.RefreshStore; see Refresher.
+// gatehouse.RefreshStore; see Refresher. With a reuse grace the store also keeps the latest
+// rotation's pair, sealed under a key derived from the previous refresh token (refreshgrace.go).
 package token
 
 import (
@@ -188,7 +189,7 @@ func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (to
 		IssuedAt: numericDateMillis(iat), NotBefore: nbf.Unix(), ExpiresAt: exp.Unix(),
 		ID: gatehouse.NewID(now), SID: family,
 	}
-	k := s.keys.snap.Load().signing
+	k := s.keys.snap.Load().signingAt(now)
 	if k == nil {
 		return "", nil, errors.New("token: this key set can only verify")
 	}

@@ -77,7 +77,7 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if a.keys, err = token.LoadKeySet(cfg.keysPath(), token.KeyOptions{Alg: cfg.SigningAlg, HMACSecret: []byte(cfg.HMACSecret), Now: a.now}); err != nil {
+	if a.keys, err = token.LoadKeySet(cfg.keysPath(), cfg.keyOptions(a.now)); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	tokens, err := token.NewService(a.keys, token.Config{
@@ -105,12 +105,11 @@ func (a *app) wire(ctx context.Context) error {
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite",
 	})
-	refreshStore := a.refreshStore()
-	metrics := ghttp.NewMetrics(nil)
-	var throttle gatehouse.Throttle
-	if th := a.throttle(); th != nil {
-		throttle = th
+	refresher := token.NewRefresher(a.refreshStore(), cfg.RefreshTTL, a.now)
+	if err := refresher.SetReuseGrace(cfg.RefreshGrace); err != nil {
+		return err
 	}
+	metrics := ghttp.NewMetrics(nil)
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
@@ -119,12 +118,10 @@ func (a *app) wire(ctx context.Context) error {
 	cfg.interopServerConfig(&serverCfg)
 	deps := ghttp.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
-		Refresh: token.NewRefresher(refreshStore, cfg.RefreshTTL, a.now), Revocations: revocation.NewFeed(revs),
-		Ready: a.readyChecks(), Metrics: metrics, Throttle: throttle,
+		Refresh: refresher, Revocations: revocation.NewFeed(revs),
+		Ready: a.readyChecks(), Metrics: metrics, Throttle: a.throttle(),
 	}
-	if st := a.auditStore(); st != nil {
-		deps.Audit = st
-	}
+	deps.Audit = a.auditStore()
 	a.server = ghttp.New(deps, serverCfg)
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)

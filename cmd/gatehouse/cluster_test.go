@@ -225,3 +225,10 @@ func (in *instance) createUser(adminToken, name string, role gatehouse.Role) str
 func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
 
 const testUserPassword = "a user password long enough"
+
+// logText returns what the instance has logged so far.
+func (in *instance) logText() string {
+	in.logs.mu.Lock()
+	defer in.logs.mu.Unlock()
+	return in.logs.w.(*bytes.Buffer).String()
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // config is everything the server and the administration commands can be told.
@@ -31,6 +32,7 @@ type config struct {
 	Issuer, Audience string
 	AccessTTL        time.Duration
 	RefreshTTL       time.Duration
+	RefreshGrace     time.Duration
 	ClockSkew        time.Duration
 	SessionIdle      time.Duration
 	SessionAbsolute  time.Duration
@@ -58,6 +60,9 @@ type config struct {
 	RedisCacheTTL   time.Duration
 	PostgresTimeout time.Duration
 	KeysFile        string
+
+	// RedisClientCache turns rueidis server-assisted client-side caching on (the default).
+	RedisClientCache bool
 }
 
 // storeFlags are the flags every command that opens the stores needs.
@@ -82,6 +87,8 @@ func (c *config) keyFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SigningAlg, "signing-alg", "EdDSA", "access-token signing algorithm: EdDSA, ES256 or HS256")
 	fs.StringVar(&c.HMACSecret, "hmac-secret", "", "HS256 secret, at least 32 bytes (default: a random one kept in the data directory)")
 	fs.StringVar(&c.KeysFile, "keys-file", "", "signing key file (default <data>/keys.json); several instances share one file and reload it")
+	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", defaultKeyPublishAhead,
+		"a new signing key (keys rotate, --key-rotation-interval) is published in the JWKS this long before it signs, so every instance and JWKS cache has it first (0: it signs at once)")
 }
 
 // serveFlags are the flags of "gatehouse serve".
@@ -99,6 +106,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Audience, "audience", "gatehouse", `"aud" of the tokens`)
 	fs.DurationVar(&c.AccessTTL, "access-ttl", 15*time.Minute, "access-token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "absolute lifetime of a refresh-token family")
+	fs.DurationVar(&c.RefreshGrace, "refresh-reuse-grace", 0, "a rotated refresh token presented again within this long gets the same new pair instead of revoking its family (multi-tab clients); at most 1m, 0 turns it off")
 	fs.DurationVar(&c.ClockSkew, "clock-skew", 30*time.Second, "clock skew allowed when checking token times")
 	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", 30*time.Minute, "a session unused this long expires")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "a session expires this long after login, used or not")
@@ -117,6 +125,8 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	case c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.SessionIdle <= 0 || c.SessionAbsolute <= 0 || c.ClockSkew < 0:
 		return fmt.Errorf("lifetimes and timeouts must be positive")
+	case c.RefreshGrace < 0 || c.RefreshGrace > token.MaxReuseGrace:
+		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, token.MaxReuseGrace)
 	}
 	if err := c.validateInterop(); err != nil {
 		return err

@@ -291,8 +291,9 @@ func churn(front *instance, res *trafficResult, revoked *credSet, user string, s
 	}
 	before := res.postFailed.Load()
 	// A retried logout may find that the first attempt, cut off by the kill, had already
-	// revoked the credential: 401 then means done.
-	if a := postRetry(front, res, "/api/logout", nil, c.hdr...); a.status != 204 && !(a.status == 401 && res.postFailed.Load() > before) {
+	// revoked the credential: refused (401, or 429 once this address's failed credentials are
+	// throttled) then means done.
+	if a := postRetry(front, res, "/api/logout", nil, c.hdr...); a.status != 204 && !(refused(a.status) && res.postFailed.Load() > before) {
 		front.t.Errorf("logout: %d %s", a.status, a.raw)
 		return
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/account"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/postgres"
+	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
@@ -33,7 +35,7 @@ type hardeningConfig struct {
 func (c *config) hardeningFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.hardening.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (rightmost untrusted address is the client); default none: the TCP peer is the client")
 	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
-	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory)")
+	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory; the Redis throttle of --session-store redis expires its keys instead)")
 	fs.DurationVar(&c.hardening.ReadHeaderTime, "read-header-timeout", ghttp.ReadHeaderTimeout, "a client must send its request headers within this time, or the connection is closed (slowloris)")
 	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", sqlite.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
 }
@@ -56,18 +58,28 @@ func (c *config) validateHardening() error {
 	return nil
 }
 
-// throttle returns the configured throttle, or nil when throttling is off.
-func (a *app) throttle() *memory.Throttle {
-	if !a.cfg.hardening.LoginThrottle {
+// throttle returns the configured throttle, or nil when throttling is off: with Redis sessions
+// the counters live in Redis, under the same prefix, exact across every instance that shares
+// it; otherwise in this process.
+func (a *app) throttle() gatehouse.Throttle {
+	switch {
+	case !a.cfg.hardening.LoginThrottle:
 		return nil
+	case a.shared.rdb != nil:
+		return redis.NewThrottle(a.shared.rdb, a.cfg.RedisPrefix, a.redisOptions())
 	}
 	return memory.NewThrottle(memory.ThrottleOptions{Now: a.now, MaxKeys: a.cfg.hardening.ThrottleKeys})
 }
 
-// auditStore returns the audit trail's store, swept by the maintenance loop, or nil when no
-// SQLite database is open (the PostgreSQL audit table is not built yet: events then go to the
-// log only).
-func (a *app) auditStore() *sqlite.AuditStore {
+// auditStore returns the audit trail's store, swept by the maintenance loop. The trail lives
+// with the users: in PostgreSQL with --user-store postgres (shared by every instance), else in
+// the SQLite database.
+func (a *app) auditStore() gatehouse.AuditStore {
+	if a.shared.pg != nil {
+		st := postgres.NewAuditStore(a.shared.pg, a.cfg.hardening.AuditRetention)
+		a.expirers = append(a.expirers, st)
+		return st
+	}
 	if a.db == nil {
 		return nil
 	}
@@ -76,13 +88,16 @@ func (a *app) auditStore() *sqlite.AuditStore {
 	return st
 }
 
-// auditSink is where events recorded outside a request go: the SQLite audit table when a
-// SQLite database is open, else nowhere but the log.
+// auditSink is where events recorded outside a request go (the first admin, "gatehouse user
+// add"): the audit table of the user store.
 func (a *app) auditSink() gatehouse.AuditStore {
-	if a.db == nil {
-		return nil
+	switch {
+	case a.shared.pg != nil:
+		return postgres.NewAuditStore(a.shared.pg, 0)
+	case a.db != nil:
+		return sqlite.NewAuditStore(a.db, 0)
 	}
-	return sqlite.NewAuditStore(a.db, 0)
+	return nil
 }
 
 // auditBootstrap records the creation of the first admin, which happens outside any request.

@@ -16,6 +16,25 @@ type interopConfig struct {
 	IntrospectionClientID string
 	IntrospectionSecret   string
 	KeyRotationInterval   time.Duration
+	KeyPublishAhead       time.Duration
+}
+
+// defaultKeyPublishAhead is how long a new signing key is published before it signs: longer than
+// the maintenance tick that makes every instance re-read the key file (10 s) and than the JWKS
+// Cache-Control max-age (5 minutes), so that neither another instance nor a JWKS consumer that
+// honours max-age ever meets a token signed by a key it could not have fetched.
+const defaultKeyPublishAhead = 10 * time.Minute
+
+// keyOptions are the options of the signing key set.
+func (c *config) keyOptions(now func() time.Time) token.KeyOptions {
+	return token.KeyOptions{Alg: c.SigningAlg, HMACSecret: []byte(c.HMACSecret), Now: now, PublishAhead: c.KeyPublishAhead}
+}
+
+func (c *config) validateKeys() error {
+	if c.KeyPublishAhead < 0 {
+		return fmt.Errorf("--key-publish-ahead must not be negative")
+	}
+	return nil
 }
 
 // keyPropagation is how long a key rotation may take to reach every instance sharing the key
@@ -48,6 +67,9 @@ func (c *config) interopFlags(fs *pflag.FlagSet) {
 func (c *config) validateInterop() error {
 	if c.IntrospectionSecret != "" && len(c.IntrospectionSecret) < minIntrospectionSecret {
 		return fmt.Errorf("--introspection-secret must be at least %d bytes", minIntrospectionSecret)
+	}
+	if err := c.validateKeys(); err != nil {
+		return err
 	}
 	if c.IntrospectionClientID == "" {
 		return fmt.Errorf("--introspection-client-id must not be empty")

@@ -48,6 +48,13 @@ func ageKeys(t *testing.T, path string, d time.Duration) {
 			t.Fatal(err)
 		}
 		m["created_at"] = created.Add(-d).Format(time.RFC3339)
+		if at, ok := m["activates_at"].(string); ok {
+			activates, err := time.Parse(time.RFC3339, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m["activates_at"] = activates.Add(-d).Format(time.RFC3339)
+		}
 	}
 	raw, _ = json.Marshal(f)
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
@@ -56,7 +63,8 @@ func ageKeys(t *testing.T, path string, d time.Duration) {
 }
 
 // TestScheduledKeyRotationInTheServer: the wired server's maintenance tick rotates a key that is
-// older than --key-rotation-interval and retires the replaced key once its tokens have expired.
+// older than --key-rotation-interval, publishes the new key --key-publish-ahead (10 minutes by
+// default) before it signs, and retires the replaced key once its tokens have expired.
 func TestScheduledKeyRotationInTheServer(t *testing.T) {
 	cfg := &config{}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
@@ -80,11 +88,26 @@ func TestScheduledKeyRotationInTheServer(t *testing.T) {
 	}
 	ageKeys(t, cfg.keysPath(), 24*time.Hour)
 	a.sweep(context.Background())
-	second := a.keys.SigningKID()
-	if second == first || !slices.Equal(a.keys.KIDs(), []string{first, second}) || !strings.Contains(logs.String(), "signing key rotated") {
-		t.Fatalf("after the interval: kids %v, signing %s; logs %s", a.keys.KIDs(), second, logs.String())
+	kids := a.keys.KIDs()
+	if len(kids) != 2 || kids[0] != first || a.keys.SigningKID() != first || !strings.Contains(logs.String(), "signing key rotated") {
+		t.Fatalf("after the interval: kids %v, signing %s; logs %s", kids, a.keys.SigningKID(), logs.String())
 	}
-	// 10m TTL + 30s skew + 1m propagation: not yet at 11m, retired at 12m.
+	second := kids[1]
+	if !strings.Contains(string(a.keys.JWKS()), second) {
+		t.Fatal("the new key is not published ahead of signing")
+	}
+	ageKeys(t, cfg.keysPath(), 10*time.Minute-2*time.Second)
+	a.sweep(context.Background())
+	if a.keys.SigningKID() != first {
+		t.Fatal("the new key signs before --key-publish-ahead has passed")
+	}
+	ageKeys(t, cfg.keysPath(), 3*time.Second) // activates_at is rounded up to the second
+	a.sweep(context.Background())
+	if a.keys.SigningKID() != second {
+		t.Fatalf("signing %s after --key-publish-ahead, want %s", a.keys.SigningKID(), second)
+	}
+	// 10m TTL + 30s skew + 1m propagation after the new key began to sign: not yet at 11m,
+	// retired at 12m.
 	ageKeys(t, cfg.keysPath(), 11*time.Minute)
 	a.sweep(context.Background())
 	if !slices.Equal(a.keys.KIDs(), []string{first, second}) {

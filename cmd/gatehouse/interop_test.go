@@ -43,7 +43,9 @@ func startApp(t *testing.T, alg string) (*app, string) {
 	cfg := &config{}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	cfg.serveFlags(fs)
-	if err := fs.Parse(append([]string{"--addr", addr, "--data", t.TempDir(), "--signing-alg", alg}, fastHash...)); err != nil {
+	// --key-publish-ahead 0: these tests rotate and expect the new key to sign at once, so that
+	// the verifiers under test meet a kid their cached JWKS lacks and must refetch.
+	if err := fs.Parse(append([]string{"--addr", addr, "--data", t.TempDir(), "--signing-alg", alg, "--key-publish-ahead", "0"}, fastHash...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.validateServe(); err != nil {

@@ -89,6 +89,8 @@ func TestBadConfigurationRefusesToStart(t *testing.T) {
 		{"serve", "--data", dir, "--user-store", "mongodb"},
 		{"serve", "--data", dir, "--session-store", "redis", "--redis-url", "http://127.0.0.1:1"},
 		{"serve", "--data", dir, "--session-store", "redis", "--redis-timeout", "0s"},
+		{"serve", "--data", dir, "--session-store", "redis", "--redis-prefix", "gatehouse{}:"},
+		{"serve", "--data", dir, "--session-store", "redis", "--redis-client-cache=maybe"},
 	} {
 		if _, _, err := run(t, "", append(args, fastHash...)...); err == nil {
 			t.Errorf("%v started", args)

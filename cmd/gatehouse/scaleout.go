@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +29,8 @@ import (
 //
 // Only the last line is correct with several instances: every other line keeps state in one
 // process or one file, or reads revocations from an in-process Mirror that only sees its own
-// writes.
+// writes. The audit trail lives with the users (hardening.go: auditStore); the brute-force
+// throttle counts in Redis whenever Redis is configured, else in process (throttle).
 
 // scaleOutStoreFlags are the PostgreSQL flags every command that opens the stores needs.
 func (c *config) scaleOutStoreFlags(fs *pflag.FlagSet) {
@@ -39,9 +39,10 @@ func (c *config) scaleOutStoreFlags(fs *pflag.FlagSet) {
 
 // scaleOutServeFlags are the Redis flags of "gatehouse serve".
 func (c *config) scaleOutServeFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: keeps the keys on one shard)")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: would keep every key on one node; without one they spread)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
 	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
+	fs.BoolVar(&c.RedisClientCache, "redis-client-cache", true, "serve hot session and revocation reads from a client-side cache that Redis invalidates (RESP3 CLIENT TRACKING); turn it off for a Redis or proxy without it, at the cost of a round trip per read")
 }
 
 // validateScaleOut checks the store names and what they need.
@@ -68,6 +69,11 @@ func (c *config) validateScaleOut(serve bool) error {
 	}
 	if c.RedisTimeout <= 0 || c.RedisCacheTTL <= 0 {
 		return fmt.Errorf("--redis-timeout and --redis-cache-ttl must be positive")
+	}
+	if strings.Contains(c.RedisPrefix, "{}") {
+		// Redis hashes a key with an empty hash tag whole, which would split each revocation
+		// shard over several Cluster slots.
+		return fmt.Errorf("--redis-prefix %q: an empty hash tag {} is not allowed", c.RedisPrefix)
 	}
 	return nil
 }
@@ -110,6 +116,9 @@ func (a *app) openRedis(ctx context.Context) error {
 		return fmt.Errorf("--redis-url: %w", err)
 	}
 	redis.PrepareClientOption(&opt, a.cfg.RedisTimeout)
+	if !a.cfg.RedisClientCache {
+		opt.DisableCache = true // DoCache becomes a plain read; ?client_cache=0 does the same
+	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		return fmt.Errorf("redis at %s: %w", strings.Join(opt.InitAddress, ","), err)
@@ -256,27 +265,13 @@ func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 	if c == nil {
 		return
 	}
-	m.GaugeFunc("gatehouse_redis_used_memory_bytes", "Memory used by the Redis server (INFO memory used_memory), -1 if it does not answer.", func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		info, err := c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
+	m.GaugeFunc("gatehouse_redis_used_memory_bytes", "Memory used by the Redis server (INFO memory used_memory; on Redis Cluster the sum over the primaries), -1 if it does not answer.", func() float64 {
+		used, err := redis.UsedMemory(context.Background(), c, time.Second)
 		if err != nil {
 			return -1
 		}
-		return infoField(info, "used_memory")
+		return float64(used)
 	})
-}
-
-// infoField returns a numeric field of an INFO answer, or -1.
-func infoField(info, name string) float64 {
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				return f
-			}
-		}
-	}
-	return -1
 }
 
 // closeShared releases the clients of the shared stores.

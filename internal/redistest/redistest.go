@@ -29,6 +29,29 @@ type Server struct {
 // killed when the test ends.
 func Start(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
+	return launch(tb, func(dir, port string) []string {
+		return append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--dbfilename", "dump.rdb", "--protected-mode", "no"}, extra...)
+	})
+}
+
+// launch starts redis-server with the arguments that args returns for the server's directory
+// and port, waits until it answers PING, and kills it when the test ends.
+func launch(tb testing.TB, args func(dir, port string) []string) *Server {
+	tb.Helper()
+	bin := redisServer(tb)
+	s := &Server{tb: tb, dir: tb.TempDir(), Addr: "127.0.0.1:" + strconv.Itoa(freePort(tb))}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	s.args = append([]string{bin}, args(s.dir, port)...)
+	s.Restart()
+	tb.Cleanup(s.Kill)
+	return s
+}
+
+// redisServer returns the path of redis-server, or skips the test (fails it under CI) when
+// there is none.
+func redisServer(tb testing.TB) string {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -36,14 +59,7 @@ func Start(tb testing.TB, extra ...string) *Server {
 		}
 		tb.Skipf("redis-server is not installed, skipping (set CI to make this fail): %v", err)
 	}
-	s := &Server{tb: tb, dir: tb.TempDir(), Addr: "127.0.0.1:" + strconv.Itoa(freePort(tb))}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	s.args = append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--dbfilename", "dump.rdb", "--protected-mode", "no"}, extra...)
-	s.args = append([]string{bin}, s.args...)
-	s.Restart()
-	tb.Cleanup(s.Kill)
-	return s
+	return bin
 }
 
 // Dir returns the server's working directory (where SAVE writes dump.rdb).

@@ -29,6 +29,12 @@ func TestRefreshStore(t *testing.T, newStore func(t *testing.T) gatehouse.Refres
 		{"RevokeUser", refreshRevokeUser},
 		{"DeleteExpired", refreshDeleteExpired},
 		{"ConcurrentRotation", refreshConcurrentRotation},
+		{"GraceReplay", refreshGraceReplay},
+		{"GraceWindowEnds", refreshGraceWindowEnds},
+		{"GraceOnlyLatestRotation", refreshGraceOnlyLatest},
+		{"GraceNeedsGraceAndBlob", refreshGraceNeedsGraceAndBlob},
+		{"GraceExpiredOrRevokedFamily", refreshGraceDeadFamily},
+		{"GraceConcurrentRotation", refreshGraceConcurrentRotation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -80,10 +86,22 @@ func refreshFind(t *testing.T, s gatehouse.RefreshStore, h gatehouse.Hash, want 
 	refreshSameFamily(t, f, want)
 }
 
+// refreshRotate rotates old to next at now without a grace, as a server without
+// --refresh-reuse-grace does: no rotation may be answered as a replay. It is safe to call from
+// several goroutines.
+func refreshRotate(t *testing.T, s gatehouse.RefreshStore, old, next gatehouse.Hash, now time.Time) (*gatehouse.RefreshFamily, error) {
+	t.Helper()
+	f, replay, err := s.RotateRefresh(context.Background(), gatehouse.RefreshRotation{Old: old, Next: next, Now: now})
+	if replay != nil {
+		t.Errorf("RotateRefresh without a grace answered a replay: %q, %v", replay, err)
+	}
+	return f, err
+}
+
 // refreshRotateErr asserts that rotating old fails with want.
 func refreshRotateErr(t *testing.T, s gatehouse.RefreshStore, old, next gatehouse.Hash, now time.Time, want error) {
 	t.Helper()
-	f, err := s.RotateRefresh(context.Background(), old, next, now)
+	f, err := refreshRotate(t, s, old, next, now)
 	if !errors.Is(err, want) {
 		t.Fatalf("RotateRefresh = %+v, %v; want %v", f, err, want)
 	}
@@ -111,7 +129,7 @@ func refreshCreateConflict(t *testing.T, s gatehouse.RefreshStore) {
 func refreshRotateChain(t *testing.T, s gatehouse.RefreshStore) {
 	f := refreshNewFamily(t, s, "u1", refreshHash("0"), time.Hour)
 	for i, pair := range [][2]string{{"0", "1"}, {"1", "2"}, {"2", "3"}} {
-		got, err := s.RotateRefresh(context.Background(), refreshHash(pair[0]), refreshHash(pair[1]), refreshT0.Add(time.Duration(i)*time.Minute))
+		got, err := refreshRotate(t, s, refreshHash(pair[0]), refreshHash(pair[1]), refreshT0.Add(time.Duration(i)*time.Minute))
 		if err != nil {
 			t.Fatalf("rotation %d: %v", i, err)
 		}
@@ -126,7 +144,7 @@ func refreshRotateChain(t *testing.T, s gatehouse.RefreshStore) {
 func refreshReuseRevokesFamily(t *testing.T, s gatehouse.RefreshStore) {
 	f := refreshNewFamily(t, s, "u1", refreshHash("0"), time.Hour)
 	other := refreshNewFamily(t, s, "u1", refreshHash("x"), time.Hour)
-	if _, err := s.RotateRefresh(context.Background(), refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
+	if _, err := refreshRotate(t, s, refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	refreshRotateErr(t, s, refreshHash("0"), refreshHash("evil"), refreshT0, gatehouse.ErrRefreshReuse)
@@ -150,7 +168,7 @@ func refreshUnknownToken(t *testing.T, s gatehouse.RefreshStore) {
 func refreshExpiry(t *testing.T, s gatehouse.RefreshStore) {
 	f := refreshNewFamily(t, s, "u1", refreshHash("0"), time.Hour)
 	almost := f.ExpiresAt.Add(-time.Microsecond)
-	if _, err := s.RotateRefresh(context.Background(), refreshHash("0"), refreshHash("1"), almost); err != nil {
+	if _, err := refreshRotate(t, s, refreshHash("0"), refreshHash("1"), almost); err != nil {
 		t.Fatalf("rotate just before expiry: %v", err)
 	}
 	refreshRotateErr(t, s, refreshHash("1"), refreshHash("2"), f.ExpiresAt, gatehouse.ErrTokenExpired)
@@ -162,7 +180,7 @@ func refreshExpiry(t *testing.T, s gatehouse.RefreshStore) {
 func refreshRevokeFamily(t *testing.T, s gatehouse.RefreshStore) {
 	f := refreshNewFamily(t, s, "u1", refreshHash("0"), time.Hour)
 	other := refreshNewFamily(t, s, "u1", refreshHash("x"), time.Hour)
-	if _, err := s.RotateRefresh(context.Background(), refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
+	if _, err := refreshRotate(t, s, refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	if found, err := s.RevokeRefreshFamily(context.Background(), f.ID); err != nil || !found {
@@ -181,7 +199,7 @@ func refreshRevokeFamily(t *testing.T, s gatehouse.RefreshStore) {
 // holding any token of the chain does.
 func refreshRevokeByToken(t *testing.T, s gatehouse.RefreshStore) {
 	f := refreshNewFamily(t, s, "u1", refreshHash("0"), time.Hour)
-	if _, err := s.RotateRefresh(context.Background(), refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
+	if _, err := refreshRotate(t, s, refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	got, found, err := s.RefreshFamilyByToken(context.Background(), refreshHash("0"))
@@ -218,7 +236,7 @@ func refreshDeleteExpired(t *testing.T, s gatehouse.RefreshStore) {
 	refreshNewFamily(t, s, "u1", refreshHash("short"), time.Minute)
 	refreshNewFamily(t, s, "u1", refreshHash("edge"), time.Hour)
 	long := refreshNewFamily(t, s, "u1", refreshHash("long"), time.Hour+time.Microsecond)
-	if _, err := s.RotateRefresh(context.Background(), refreshHash("short"), refreshHash("short2"), refreshT0); err != nil {
+	if _, err := refreshRotate(t, s, refreshHash("short"), refreshHash("short2"), refreshT0); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
 	n, err := ex.DeleteExpired(context.Background(), refreshT0.Add(time.Hour))
@@ -249,7 +267,7 @@ func refreshConcurrentRotation(t *testing.T, s gatehouse.RefreshStore) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[i] = s.RotateRefresh(context.Background(), refreshHash("0"), nexts[i], refreshT0)
+			_, errs[i] = refreshRotate(t, s, refreshHash("0"), nexts[i], refreshT0)
 		}()
 	}
 	close(start)
@@ -269,7 +287,7 @@ func refreshConcurrentRotation(t *testing.T, s gatehouse.RefreshStore) {
 		t.Fatalf("winner's token: %+v, %v, %v", got, found, err)
 	}
 	if found {
-		if _, err := s.RotateRefresh(context.Background(), nexts[winner], refreshHash("after-winner"), refreshT0); err != nil {
+		if _, err := refreshRotate(t, s, nexts[winner], refreshHash("after-winner"), refreshT0); err != nil {
 			t.Fatalf("rotating the winner's live token: %v", err)
 		}
 	}
