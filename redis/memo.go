@@ -41,3 +41,25 @@ func (m *memo) get(h gatehouse.Hash) *memoEntry {
 }
 
 func (m *memo) put(e *memoEntry) { m.slots[slot(e.hash)].Store(e) }
+
+// keyMemo remembers the keys built for recently seen ids (token ids, user ids), direct-mapped
+// by a hash of the id, so that a revocation check builds no key string when its id was seen
+// lately. An entry keeps only the key (the id is its tail), never the caller's string.
+type keyMemo struct {
+	slots [keyMemoSlots]atomic.Pointer[keyEntry]
+}
+
+const keyMemoSlots = 1 << 12
+
+type keyEntry struct{ id, key string }
+
+// key returns prefix + kind + id, from the memo when id's slot holds it; h is a hash of id.
+func (m *keyMemo) key(h uint32, id, prefix, kind string) string {
+	slot := &m.slots[h%keyMemoSlots]
+	if e := slot.Load(); e != nil && e.id == id && len(e.key) == len(prefix)+len(kind)+len(id) {
+		return e.key
+	}
+	k := prefix + kind + id
+	slot.Store(&keyEntry{id: k[len(prefix)+len(kind):], key: k})
+	return k
+}
