@@ -109,3 +109,23 @@ func ValidID(s string) bool {
 	}
 	return true
 }
+
+// SessionHandle returns the public handle of the session whose secret hashes to h: the first
+// 128 bits of h in NewID's alphabet (26 characters; ValidID accepts it). A handle can be shown
+// and used to revoke its session but never to authenticate: that takes the secret, a preimage
+// of all 256 bits of h. Deriving the handle from h lets a store find a session by its handle
+// without keeping an index of handles (the Redis store does so).
+func SessionHandle(h Hash) string { return idEncoding.EncodeToString(h[:16]) }
+
+// IDBytes returns the 16 bytes that the id s (as NewID or SessionHandle write it) encodes, and
+// false if s is not the canonical spelling of 16 bytes.
+func IDBytes(s string) (b [16]byte, ok bool) {
+	if !ValidID(s) {
+		return b, false
+	}
+	n, err := idEncoding.Decode(b[:], []byte(s))
+	if err != nil || n != len(b) || idEncoding.EncodeToString(b[:]) != s {
+		return b, false
+	}
+	return b, true
+}

@@ -110,3 +110,30 @@ func TestErrors(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestSessionHandle(t *testing.T) {
+	h := gatehouse.HashSecret(gatehouse.NewSecret())
+	handle := gatehouse.SessionHandle(h)
+	if !gatehouse.ValidID(handle) {
+		t.Fatalf("SessionHandle %q is not a valid id", handle)
+	}
+	b, ok := gatehouse.IDBytes(handle)
+	if !ok || string(b[:]) != string(h[:16]) {
+		t.Fatalf("IDBytes(%q) = %x, %v; want the first 16 bytes of the hash", handle, b, ok)
+	}
+	id := gatehouse.NewID(time.Now())
+	if _, ok := gatehouse.IDBytes(id); !ok {
+		t.Fatalf("IDBytes(NewID %q) = false", id)
+	}
+	// The last character carries 3 bits: a spelling with other low bits set is not canonical.
+	last := strings.IndexByte("0123456789abcdefghjkmnpqrstvwxyz", handle[25])
+	alias := handle[:25] + string("0123456789abcdefghjkmnpqrstvwxyz"[last|1])
+	for _, bad := range []string{"", "u1", handle[:25], handle + "0", strings.ToUpper(handle), alias} {
+		if bad == handle {
+			continue
+		}
+		if _, ok := gatehouse.IDBytes(bad); ok {
+			t.Errorf("IDBytes(%q) = true", bad)
+		}
+	}
+}

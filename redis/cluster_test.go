@@ -50,7 +50,7 @@ func TestClusterOneSeed(t *testing.T) {
 		if err := st.CreateSession(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		nodes[cl.NodeOf(prefix+"s:"+string(s.Hash[:])).Addr] = true
+		nodes[cl.NodeOf(redis.SessionKey(prefix, s.Hash)).Addr] = true
 	}
 	if len(nodes) != 3 {
 		t.Fatalf("30 sessions on %d nodes, want all 3", len(nodes))
@@ -134,7 +134,7 @@ func TestClusterNodeDown(t *testing.T) {
 		if _, found, err := st.FindSession(ctx, s.Hash); err != nil || !found { // cached now
 			t.Fatal(found, err)
 		}
-		if cl.NodeOf(prefix+"s:"+string(s.Hash[:])) == victim {
+		if cl.NodeOf(redis.SessionKey(prefix, s.Hash)) == victim {
 			onVictim = append(onVictim, s)
 		} else {
 			elsewhere = append(elsewhere, s)

@@ -1,27 +1,57 @@
 package redis
 
 import (
+	"encoding/base32"
 	"encoding/binary"
+	"math"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
 
-// A session is stored as one compact binary string:
+// A session is stored as one compact binary string, under a key that holds the first 16 bytes
+// of its hash (see SessionStore):
 //
-//	[0]      format version (1)
-//	[1:9]    LastSeenAt, Unix nanoseconds, big-endian (fixed offset: TouchSession overwrites it)
-//	[9:17]   CreatedAt
-//	[17:25]  ExpiresAt (absolute; the touch script reads it to cap the TTL)
-//	then Handle, UserID, Username, Name, Email, Role, IP, UserAgent, each as a uvarint length
-//	followed by the bytes.
+//	[0]      format version (2); a value of another version is not a session of this format
+//	[1]      flags (below)
+//	[2:10]   LastSeenAt, Unix nanoseconds, big-endian (0: the zero time); at a fixed offset,
+//	         since TouchSession overwrites it
+//	[10:16]  the deadline: Unix milliseconds, big-endian, when the key expires at the latest
+//	         (TouchSession caps the TTL with it)
+//	[16:32]  bytes 16 to 32 of the session hash
+//
+// then, in order: the deadline minus ExpiresAt in nanoseconds (zigzag varint, usually under a
+// millisecond); ExpiresAt minus CreatedAt (zigzag varint in the unit of its 2 low bits: ns,
+// ms, s or minutes), or CreatedAt as 8 bytes with flagCreatedRaw; the handle unless it is
+// gatehouse.SessionHandle of the hash; the user id (16 bytes when it is an id of
+// gatehouse.NewID's form); the role when it is neither "user", "admin" nor empty; username,
+// name and e-mail; the IP address (4 or 16 bytes when it is one in canonical form); and, as
+// the rest of the value, the user agent compressed with a fixed dictionary (uacodec.go).
+// Strings are a uvarint length followed by the bytes.
 const (
-	sessionFormat    = 1
-	offLastSeen      = 1
-	offCreated       = 9
-	offExpires       = 17
-	sessionHeaderLen = 25
+	sessionFormat    = 2
+	offFlags         = 1
+	offLastSeen      = 2
+	offDeadline      = 10
+	offHashRest      = 16
+	sessionHeaderLen = 32
+)
+
+// Flags of byte 1.
+const (
+	flagHandleDerived = 1 << 0 // the handle is gatehouse.SessionHandle(hash): not stored
+	flagUserIDBinary  = 1 << 1 // the user id is 16 bytes in gatehouse.NewID's encoding
+	roleShift         = 2      // 2 bits: roleUser, roleAdmin, roleOther (stored), roleEmpty
+	ipShift           = 4      // 2 bits: ipNone, ipV4, ipV6, ipOther (stored)
+	flagCreatedRaw    = 1 << 6 // CreatedAt is 8 bytes, not a difference to ExpiresAt
+	flagsKnown        = 1<<7 - 1
+)
+
+const (
+	roleUser, roleAdmin, roleOther, roleEmpty = 0, 1, 2, 3
+	ipNone, ipV4, ipV6, ipOther               = 0, 1, 2, 3
 )
 
 func putNanos(b []byte, t time.Time) {
@@ -37,11 +67,10 @@ func getNanos(b string) time.Time {
 	for i := 0; i < 8; i++ {
 		u = u<<8 | uint64(b[i])
 	}
-	n := int64(u)
-	if n == 0 {
+	if u == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, n).UTC()
+	return time.Unix(0, int64(u)).UTC()
 }
 
 // nanosBytes returns t as the 8 bytes TouchSession writes at offLastSeen.
@@ -51,78 +80,268 @@ func nanosBytes(t time.Time) string {
 	return string(b[:])
 }
 
-func encodeSession(s *gatehouse.Session) string {
-	fields := [...]string{s.Handle, s.User.UserID, s.User.Username, s.User.Name, s.User.Email,
-		string(s.User.Role), s.IP, s.UserAgent}
-	n := sessionHeaderLen
-	for _, f := range fields {
-		n += binary.MaxVarintLen64 + len(f)
-	}
-	b := make([]byte, sessionHeaderLen, n)
+// encodeSession returns the stored form of s, whose key expires at the latest at deadline
+// (Unix ms).
+func encodeSession(s *gatehouse.Session, deadline int64) string {
+	b := make([]byte, sessionHeaderLen, sessionHeaderLen+96+len(s.UserAgent))
 	b[0] = sessionFormat
 	putNanos(b[offLastSeen:], s.LastSeenAt)
-	putNanos(b[offCreated:], s.CreatedAt)
-	putNanos(b[offExpires:], s.ExpiresAt)
-	for _, f := range fields {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
+	binary.BigEndian.PutUint16(b[offDeadline:], uint16(deadline>>32))
+	binary.BigEndian.PutUint32(b[offDeadline+2:], uint32(deadline))
+	copy(b[offHashRest:], s.Hash[16:])
+	var flags byte
+	b = binary.AppendVarint(b, deadline*1e6-s.ExpiresAt.UnixNano())
+	if u, ok := encodeDuration(s.ExpiresAt.Sub(s.CreatedAt)); ok && !s.CreatedAt.IsZero() &&
+		s.CreatedAt.Add(s.ExpiresAt.Sub(s.CreatedAt)).Equal(s.ExpiresAt) {
+		b = binary.AppendUvarint(b, u)
+	} else {
+		flags |= flagCreatedRaw
+		b = append(b, nanosBytes(s.CreatedAt)...)
 	}
+	if s.Handle == gatehouse.SessionHandle(s.Hash) {
+		flags |= flagHandleDerived
+	} else {
+		b = appendString(b, s.Handle)
+	}
+	if id, ok := gatehouse.IDBytes(s.User.UserID); ok {
+		flags |= flagUserIDBinary
+		b = append(b, id[:]...)
+	} else {
+		b = appendString(b, s.User.UserID)
+	}
+	role := roleCode(s.User.Role)
+	if role == roleOther {
+		b = appendString(b, string(s.User.Role))
+	}
+	b = appendString(appendString(appendString(b, s.User.Username), s.User.Name), s.User.Email)
+	ip, kind := ipBytes(s.IP)
+	b = append(b, ip...)
+	b = appendUserAgent(b, s.UserAgent)
+	b[offFlags] = flags | role<<roleShift | kind<<ipShift
 	return string(b)
 }
 
-// decodeSession parses v; the strings of the session share v's memory (v is immutable).
-func decodeSession(h gatehouse.Hash, v string) (*gatehouse.Session, bool) {
-	if len(v) < sessionHeaderLen || v[0] != sessionFormat {
-		return nil, false
-	}
-	s := &gatehouse.Session{Hash: h}
-	s.LastSeenAt = getNanos(v[offLastSeen:offCreated])
-	s.CreatedAt = getNanos(v[offCreated:offExpires])
-	s.ExpiresAt = getNanos(v[offExpires:sessionHeaderLen])
-	rest := v[sessionHeaderLen:]
-	var role string
-	for _, dst := range [...]*string{&s.Handle, &s.User.UserID, &s.User.Username, &s.User.Name,
-		&s.User.Email, &role, &s.IP, &s.UserAgent} {
-		f, tail, ok := nextField(rest)
-		if !ok {
-			return nil, false
-		}
-		*dst, rest = f, tail
-	}
-	s.User.Role = gatehouse.Role(role)
-	return s, rest == ""
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// nextField splits a uvarint-length-prefixed string off the front of v.
-func nextField(v string) (field, rest string, ok bool) {
-	var n uint64
-	var shift uint
-	for i := 0; i < len(v) && i < binary.MaxVarintLen64; i++ {
-		c := v[i]
-		n |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			v = v[i+1:]
-			if n > uint64(len(v)) {
-				return "", "", false
-			}
-			return v[:n], v[n:], true
+// encodeDuration packs d in its coarsest exact unit: 2 low bits for the unit, above them d in
+// that unit, zigzag-encoded. It reports false if that takes more than 64 bits.
+func encodeDuration(d time.Duration) (uint64, bool) {
+	units := [...]time.Duration{time.Nanosecond, time.Millisecond, time.Second, time.Minute}
+	code := 0
+	for code < len(units)-1 && d%units[code+1] == 0 {
+		code++
+	}
+	n := int64(d / units[code])
+	z := uint64(n<<1 ^ n>>63)
+	return z<<2 | uint64(code), z < 1<<62
+}
+
+func decodeDuration(u uint64) (time.Duration, bool) {
+	units := [...]time.Duration{time.Nanosecond, time.Millisecond, time.Second, time.Minute}
+	z := u >> 2
+	n := int64(z>>1) ^ -int64(z&1)
+	d := time.Duration(n) * units[u&3]
+	return d, d/units[u&3] == time.Duration(n)
+}
+
+func roleCode(r gatehouse.Role) byte {
+	switch r {
+	case gatehouse.RoleUser:
+		return roleUser
+	case gatehouse.RoleAdmin:
+		return roleAdmin
+	case "":
+		return roleEmpty
+	}
+	return roleOther
+}
+
+// ipBytes returns the stored form of ip and its kind: 4 or 16 bytes for an address that
+// netip writes back exactly as ip, else the string itself.
+func ipBytes(ip string) ([]byte, byte) {
+	if ip == "" {
+		return nil, ipNone
+	}
+	a, err := netip.ParseAddr(ip)
+	switch {
+	case err != nil || a.Zone() != "" || a.String() != ip:
+		return appendString(nil, ip), ipOther
+	case a.Is4():
+		b := a.As4()
+		return b[:], ipV4
+	}
+	b := a.As16()
+	return b[:], ipV6
+}
+
+// maxDeadline is the last deadline (Unix ms) whose nanoseconds an int64 holds (in 2262).
+const maxDeadline = math.MaxInt64 / 1_000_000
+
+// deadlineOf returns the deadline stored in v (Unix ms); v must be at least a header long.
+func deadlineOf(v string) int64 {
+	var d int64
+	for i := offDeadline; i < offHashRest; i++ {
+		d = d<<8 | int64(v[i])
+	}
+	return d
+}
+
+// storedSession is a decoded value: the session and what the store needs besides.
+type storedSession struct {
+	gatehouse.Session
+	deadline int64 // Unix ms
+	derived  bool  // the handle is gatehouse.SessionHandle(Hash)
+}
+
+// decodeSession parses v, the value stored under loc (the first 16 bytes of the hash). It
+// reports current=false for a value of another format version, and ok=false for a value of
+// this version that does not parse. Strings share v's memory where they can.
+func decodeSession(loc string, v string) (s storedSession, current, ok bool) {
+	if len(v) < sessionHeaderLen || v[0] != sessionFormat {
+		return s, false, false
+	}
+	flags := v[offFlags]
+	if flags&^flagsKnown != 0 || len(loc) != 16 {
+		return s, true, false
+	}
+	copy(s.Hash[:16], loc)
+	copy(s.Hash[16:], v[offHashRest:sessionHeaderLen])
+	s.LastSeenAt = getNanos(v[offLastSeen:])
+	s.deadline = deadlineOf(v)
+	s.derived = flags&flagHandleDerived != 0
+	r := reader{v: v, i: sessionHeaderLen, ok: s.deadline <= maxDeadline}
+	s.ExpiresAt = time.Unix(0, s.deadline*1e6-r.varint()).UTC()
+	if flags&flagCreatedRaw != 0 {
+		if b := r.bytes(8); r.ok {
+			s.CreatedAt = getNanos(b)
 		}
+	} else {
+		d, ok := decodeDuration(r.uvarint())
+		s.CreatedAt = s.ExpiresAt.Add(-d)
+		// A time that Unix nanoseconds cannot hold is not one this package wrote.
+		r.ok = r.ok && ok && time.Unix(0, s.CreatedAt.UnixNano()).Equal(s.CreatedAt)
+	}
+	if s.derived {
+		s.Handle = idEncoding.EncodeToString(s.Hash[:16])
+	} else {
+		s.Handle = r.string()
+	}
+	s.User.UserID = r.userID(flags&flagUserIDBinary != 0)
+	s.User.Role = r.role(flags >> roleShift & 3)
+	s.User.Username, s.User.Name, s.User.Email = r.string(), r.string(), r.string()
+	s.IP = r.ip(flags >> ipShift & 3)
+	if !r.ok {
+		return s, true, false
+	}
+	s.UserAgent, ok = decodeUserAgent(v[r.i:])
+	return s, true, ok
+}
+
+// reader reads the variable part of a value; ok turns false at the first malformed field,
+// and every read after that returns zero values.
+type reader struct {
+	v  string
+	i  int
+	ok bool
+}
+
+func (r *reader) uvarint() uint64 {
+	u, n := uvarintString(r.v[min(r.i, len(r.v)):])
+	if n <= 0 {
+		r.ok, r.i = false, len(r.v)
+		return 0
+	}
+	r.i += n
+	return u
+}
+
+func (r *reader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+func (r *reader) bytes(n int) string {
+	if !r.ok || n > len(r.v)-r.i {
+		r.ok, r.i = false, len(r.v)
+		return ""
+	}
+	r.i += n
+	return r.v[r.i-n : r.i]
+}
+
+func (r *reader) string() string {
+	n := r.uvarint()
+	if n > uint64(len(r.v)) {
+		r.ok = false
+		return ""
+	}
+	return r.bytes(int(n))
+}
+
+func (r *reader) userID(binary bool) string {
+	if !binary {
+		return r.string()
+	}
+	b := r.bytes(16)
+	if !r.ok {
+		return ""
+	}
+	return idEncoding.EncodeToString([]byte(b))
+}
+
+func (r *reader) role(code byte) gatehouse.Role {
+	switch code {
+	case roleUser:
+		return gatehouse.RoleUser
+	case roleAdmin:
+		return gatehouse.RoleAdmin
+	case roleOther:
+		return gatehouse.Role(r.string())
+	}
+	return ""
+}
+
+func (r *reader) ip(kind byte) string {
+	switch kind {
+	case ipV4:
+		b := r.bytes(4)
+		if !r.ok {
+			return ""
+		}
+		return netip.AddrFrom4([4]byte([]byte(b))).String()
+	case ipV6:
+		b := r.bytes(16)
+		if !r.ok {
+			return ""
+		}
+		return netip.AddrFrom16([16]byte([]byte(b))).String()
+	case ipOther:
+		return r.string()
+	}
+	return ""
+}
+
+// idEncoding is the encoding of gatehouse.NewID and gatehouse.SessionHandle.
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// uvarintString is binary.Uvarint on a string.
+func uvarintString(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -1
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
 		shift += 7
 	}
-	return "", "", false
-}
-
-// sessionOwner returns the handle and user id of an encoded session without decoding the rest.
-func sessionOwner(v string) (handle, userID string, ok bool) {
-	if len(v) < sessionHeaderLen || v[0] != sessionFormat {
-		return "", "", false
-	}
-	handle, rest, ok := nextField(v[sessionHeaderLen:])
-	if !ok {
-		return "", "", false
-	}
-	userID, _, ok = nextField(rest)
-	return handle, userID, ok
+	return 0, 0
 }
 
 // Not-before times are stored as 19-digit zero-padded Unix nanoseconds, so that the Lua script

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -68,12 +69,37 @@ type base struct {
 	c      rueidis.Client
 	prefix string
 	opts   Options
+
+	cacheWorks atomic.Bool // the client-side cache has answered a read
 }
 
-// bound returns ctx limited to the store's timeout. rueidis retries reads on network errors
-// until the context ends, so every call needs a deadline.
-func (b *base) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, b.opts.Timeout)
+// readPair reads first, then second, through the client-side cache and returns the answers.
+// Once the cache has answered a read, it asks for one key after the other: a key in the cache
+// then costs no allocation, where DoMultiCache allocates its answers, and a key that is not
+// costs its round trip (two if both miss, which a fresh or invalidated first key makes rare).
+// Until then, and always on a client without caching (DisableCache), both go in one
+// DoMultiCache: one round trip.
+func (b *base) readPair(ctx context.Context, first, second string) (rueidis.RedisResult, rueidis.RedisResult) {
+	bld := b.c.B()
+	if b.cacheWorks.Load() {
+		r1 := b.c.DoCache(ctx, bld.Get().Key(first).Cache(), b.opts.CacheTTL)
+		return r1, b.c.DoCache(ctx, bld.Get().Key(second).Cache(), b.opts.CacheTTL)
+	}
+	res := b.c.DoMultiCache(ctx,
+		rueidis.CT(bld.Get().Key(first).Cache(), b.opts.CacheTTL),
+		rueidis.CT(bld.Get().Key(second).Cache(), b.opts.CacheTTL))
+	if res[0].IsCacheHit() || res[1].IsCacheHit() {
+		b.cacheWorks.Store(true)
+	}
+	return res[0], res[1]
+}
+
+// bound returns ctx limited to the store's timeout, and the function that releases it.
+// rueidis retries reads on network errors until the context ends, so every call needs a
+// deadline. The context makes no timer unless rueidis waits on it (see boundCtx).
+func (b *base) bound(ctx context.Context) (context.Context, func()) {
+	c := bind(ctx, b.opts.Timeout)
+	return c, c.releaseFn
 }
 
 // fenced sends cmds in one round trip, followed by a PTTL of each of keys, and returns the

@@ -69,6 +69,8 @@ type RevocationStore struct {
 	shards   [revShards]string                 // the key prefix of each shard, ending in "{rev:<n>}:"
 	markers  [revShards]string                 // the marker key of each shard
 	verified [revShards]atomic.Pointer[string] // per shard, the marker last confirmed against the run id
+	jtiKeys  keyMemo                           // the keys of recently seen token ids
+	nbKeys   keyMemo                           // the keys of recently seen user ids
 
 	reseeding atomic.Bool
 	seedMu    sync.Mutex
@@ -78,12 +80,14 @@ type RevocationStore struct {
 const revShards = 16
 
 // revShard returns the shard of a token id or a user id: FNV-1a (32 bits) modulo revShards.
-func revShard(id string) int {
+func revShard(id string) int { return int(revHash(id) % revShards) }
+
+func revHash(id string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(id); i++ {
 		h = (h ^ uint32(id[i])) * 16777619
 	}
-	return int(h % revShards)
+	return h
 }
 
 // NewRevocationStore returns a RevocationStore on client whose keys start with prefix.
@@ -139,15 +143,18 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[1])
 return 1`
 
-// jtiKey and nbKey return the key of a token's or a user's revocation and its shard.
+// jtiKey and nbKey return the key of a token's or a user's revocation and its shard. The keys
+// of recently seen ids are remembered, so the request path builds no string.
 func (st *RevocationStore) jtiKey(jti string) (string, int) {
-	n := revShard(jti)
-	return st.shards[n] + "jti:" + jti, n
+	h := revHash(jti)
+	n := int(h % revShards)
+	return st.jtiKeys.key(h/revShards, jti, st.shards[n], "jti:"), n
 }
 
 func (st *RevocationStore) nbKey(userID string) (string, int) {
-	n := revShard(userID)
-	return st.shards[n] + "nb:" + userID, n
+	h := revHash(userID)
+	n := int(h % revShards)
+	return st.nbKeys.key(h/revShards, userID, st.shards[n], "nb:"), n
 }
 
 // seedKey returns the key that records a fill of shard n in progress; it shares the shard's
@@ -241,19 +248,17 @@ func (st *RevocationStore) read(ctx context.Context, key string, shard int) (v s
 		}
 		return v, err == nil, true, err
 	}
-	res := st.c.DoMultiCache(ctx,
-		rueidis.CT(b.Get().Key(st.markers[shard]).Cache(), st.opts.CacheTTL),
-		rueidis.CT(b.Get().Key(key).Cache(), st.opts.CacheTTL))
-	marker, err := res[0].ToString()
+	m, k := st.readPair(ctx, st.markers[shard], key)
+	marker, err := m.ToString()
 	if err != nil && !rueidis.IsRedisNil(err) {
 		return "", false, false, err
 	}
-	v, err = res[1].ToString()
+	v, err = k.ToString()
 	if err != nil && !rueidis.IsRedisNil(err) {
 		return "", false, false, err
 	}
 	found = err == nil
-	if st.markerHeld(ctx, shard, res[0], marker, res[1].IsCacheHit()) {
+	if st.markerHeld(ctx, shard, m, marker, k.IsCacheHit()) {
 		return v, found, true, nil
 	}
 	return st.verify(ctx, shard, key)

@@ -2,7 +2,7 @@ package redis
 
 import (
 	"context"
-	"sort"
+	"crypto/subtle"
 	"strconv"
 	"time"
 
@@ -19,35 +19,44 @@ var (
 // SessionStore is a gatehouse.SessionStore on Redis, shared by any number of gatehouse
 // instances. Its keys, under the prefix:
 //
-//	s:<32-byte hash>          the session (a compact binary string), TTL = its expiry
-//	u:<user id>               hash: handle -> session hash, the user's index (list, revoke-all)
-//	h:<hour>:<2 chars>        hash: handle -> session hash, for SessionByHandle; one key per
-//	                          hour of creation (taken from the handle) and 1024 shards
+//	s:<locator>      the session: a compact binary string (codec.go); the locator is the first
+//	                 16 bytes of the session's hash, the value holds the other 16
+//	x:<handle>       the locator, only for a session whose handle is not
+//	                 gatehouse.SessionHandle of its hash (the session manager's always is)
+//	i:...            the user index and the session counts (index.go)
 //
-// A session key expires at the session's absolute expiry, or earlier at its idle expiry when
-// Options.IdleTimeout is set; the index keys expire with the last session they list. Index
-// entries whose session has gone are harmless (every lookup checks the session itself) and are
-// dropped when the user's sessions are listed or deleted.
+// A session key expires at its deadline: the session's absolute expiry, but at most
+// MaxLifetime after it was stored, or earlier at its idle expiry when IdleTimeout is set.
+// The index keys expire at the end of the hour of the deadlines they list. Index entries whose
+// session has gone are harmless (every lookup reads the session itself) and are dropped when
+// the user's sessions are listed or deleted.
 //
-// FindSession is served through client-side caching. TouchSession runs a Lua script on the
-// session key alone that writes nothing when the key is gone, so a touch racing a delete never
-// brings a session back.
+// SessionByHandle and DeleteSessionByHandle need no index: the handle is the locator.
+// FindSession is served through client-side caching, and decodes a cached value once (see
+// memo.go). TouchSession runs a Lua script on the session key alone that writes nothing when
+// the key is gone, so a touch racing a delete never brings a session back.
+//
+// Values of another format version (such as those of an older gatehouse) are not sessions of
+// this store: they are reported as not found, and expire by themselves.
 type SessionStore struct {
 	base
 	idle     time.Duration
 	lifetime time.Duration
+	memo     memo
 }
 
 // SessionOptions configures a SessionStore.
 type SessionOptions struct {
 	Options
 	// IdleTimeout, when positive, also expires a session key at LastSeenAt + IdleTimeout (each
-	// touch pushes it on, never past the absolute expiry), so that abandoned sessions leave
-	// Redis early. Set it to the session manager's idle timeout, or leave it zero to keep
-	// sessions until their absolute expiry (the manager enforces idleness either way).
+	// touch pushes it on, never past the deadline), so that abandoned sessions leave Redis
+	// early. Set it to the session manager's idle timeout, or leave it zero to keep sessions
+	// until their absolute expiry (the manager enforces idleness either way).
 	IdleTimeout time.Duration
 	// MaxLifetime is the longest a session lives: the manager's absolute timeout (default 12
-	// hours). CountSessions looks at the handle index keys of that many hours back.
+	// hours). A session is kept at most that long after it is stored, even if its ExpiresAt is
+	// later, and lists, deletes of all of a user's sessions and counts look at the index of
+	// that many hours ahead.
 	MaxLifetime time.Duration
 }
 
@@ -67,108 +76,174 @@ func NewSessionStore(client rueidis.Client, prefix string, opts SessionOptions) 
 
 // touchScript sets LastSeenAt of an existing session and pushes its idle expiry on.
 // KEYS[1] the session; ARGV[1] LastSeenAt (8 bytes); ARGV[2] the store clock in Unix ms;
-// ARGV[3] ms from now to LastSeenAt + idle timeout, or 0 without an idle timeout.
+// ARGV[3] ms from now to LastSeenAt + idle timeout, or 0 without an idle timeout; ARGV[4]
+// bytes 16 to 32 of the session hash.
 const touchScript = `
 local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-redis.call('SETRANGE', KEYS[1], 1, ARGV[1])
+if not v or string.byte(v, 1) ~= 2 or string.sub(v, 17, 32) ~= ARGV[4] then return 0 end
+redis.call('SETRANGE', KEYS[1], 2, ARGV[1])
 local idle = tonumber(ARGV[3])
 if idle > 0 then
-  local e = 0
-  for i = 18, 25 do e = e * 256 + string.byte(v, i) end
-  local ttl = math.min(idle, math.ceil(e / 1000000 - tonumber(ARGV[2])))
+  local d = 0
+  for i = 11, 16 do d = d * 256 + string.byte(v, i) end
+  local ttl = math.min(idle, d - tonumber(ARGV[2]))
   if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
 return 1`
 
-func (st *SessionStore) sessKey(h gatehouse.Hash) string { return st.prefix + "s:" + string(h[:]) }
-func (st *SessionStore) userKey(userID string) string    { return st.prefix + "u:" + userID }
+// deleteScript deletes the session KEYS[1] and returns its value if it is one of this format
+// whose hash ends with ARGV[1] (bytes 16 to 32).
+const deleteScript = `
+local v = redis.call('GET', KEYS[1])
+if not v or string.byte(v, 1) ~= 2 or string.sub(v, 17, 32) ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+return v`
 
-// keyTTL returns the TTL in ms of a session key at now: until the absolute expiry, or the idle
-// expiry if that is earlier.
-func (st *SessionStore) keyTTL(s *gatehouse.Session, now time.Time) int64 {
-	ttl := ttlMillis(now, s.ExpiresAt)
+func (st *SessionStore) locKey(loc string) string        { return st.prefix + "s:" + loc }
+func (st *SessionStore) sessKey(h gatehouse.Hash) string { return st.locKey(string(h[:16])) }
+func (st *SessionStore) handleKey(handle string) string  { return st.prefix + "x:" + handle }
+
+// deadline returns the deadline of s stored at nowMS (Unix ms): its absolute expiry, rounded
+// up to a millisecond, but at most MaxLifetime away.
+func (st *SessionStore) deadline(s *gatehouse.Session, nowMS int64) int64 {
+	ns := s.ExpiresAt.UnixNano()
+	return min((ns+999_999)/1_000_000, nowMS+st.lifetime.Milliseconds())
+}
+
+// keyTTL returns the TTL in ms, at now, of a session key with that deadline (Unix ms) last
+// seen at lastSeen: until the deadline, or the idle expiry if that is earlier.
+func (st *SessionStore) keyTTL(deadline int64, lastSeen, now time.Time) int64 {
+	ttl := deadline - now.UnixMilli()
 	if st.idle > 0 {
-		ttl = min(ttl, ttlMillis(now, s.LastSeenAt.Add(st.idle)))
+		ttl = min(ttl, ttlMillis(now, lastSeen.Add(st.idle)))
 	}
 	return ttl
 }
 
-// CreateSession stores s and indexes it by user and by handle, in one round trip. It returns
-// gatehouse.ErrConflict, undoing what it wrote, if the hash or the handle exists. A session
-// that has already expired at the store's clock is not stored.
+// CreateSession stores s and indexes it by user, and by handle if the handle is not derived
+// from the hash. It returns gatehouse.ErrConflict, undoing what it wrote, if the hash (its
+// first 16 bytes) or the handle exists. A session that has already expired at the store's
+// clock is not stored. It takes two round trips: the count of the deadline's hour, which picks
+// the index set, then the writes.
 func (st *SessionStore) CreateSession(ctx context.Context, s *gatehouse.Session) error {
 	now := st.opts.Now()
-	keyTTL, idxTTL := st.keyTTL(s, now), ttlMillis(now, s.ExpiresAt)
-	if keyTTL <= 0 {
+	nowMS := now.UnixMilli()
+	if s.ExpiresAt.IsZero() || !s.ExpiresAt.After(now) {
+		return nil
+	}
+	deadline := st.deadline(s, nowMS)
+	ttl := st.keyTTL(deadline, s.LastSeenAt, now)
+	if ttl <= 0 {
 		return nil
 	}
 	ctx, cancel := st.bound(ctx)
 	defer cancel()
+	hour := deadline / hourMillis
+	res := st.doMulti(ctx, st.countCmds(hour, 1, nowMS))
+	c, err := res[1].AsInt64()
+	if err != nil {
+		return storeErr("create session", err)
+	}
+	loc := string(s.Hash[:16])
+	sk := st.locKey(loc)
+	derived := s.Handle == gatehouse.SessionHandle(s.Hash)
+	// The index first: a session never exists without its index entry, so revoke-all always
+	// finds it.
+	cmds := st.indexCmds(s.User.UserID, loc, deadline, c, nowMS)
 	b := st.c.B()
-	uk, hk, sk := st.userKey(s.User.UserID), st.handleKey(s.Handle), st.sessKey(s.Hash)
-	h := string(s.Hash[:])
-	// Indexes first: a session never exists without its index entries, so revoke-all
-	// always finds it.
-	res := st.fenced(ctx, rueidis.Commands{
-		b.Hsetnx().Key(uk).Field(s.Handle).Value(h).Build(),
-		b.Pexpire().Key(uk).Milliseconds(idxTTL).Nx().Build(),
-		b.Pexpire().Key(uk).Milliseconds(idxTTL).Gt().Build(),
-		b.Hsetnx().Key(hk).Field(s.Handle).Value(h).Build(),
-		b.Pexpire().Key(hk).Milliseconds(idxTTL).Nx().Build(),
-		b.Pexpire().Key(hk).Milliseconds(idxTTL).Gt().Build(),
-		b.Set().Key(sk).Value(encodeSession(s)).Nx().PxMilliseconds(keyTTL).Build(),
-	}, sk)
+	if !derived {
+		cmds = append(cmds, b.Set().Key(st.handleKey(s.Handle)).Value(loc).Nx().PxMilliseconds(deadline-nowMS).Build())
+	}
+	cmds = append(cmds, b.Set().Key(sk).Value(encodeSession(s, deadline)).Nx().PxMilliseconds(ttl).Build())
+	res = st.fenced(ctx, cmds, sk)
 	if err := firstErr(res); err != nil {
 		return storeErr("create session", err)
 	}
-	userNew, _ := res[0].AsBool()
-	handleNew, _ := res[3].AsBool()
-	setErr := res[6].Error()
-	if userNew && handleNew && setErr == nil {
+	indexed, _ := res[0].AsBool()
+	handled := derived || res[3].Error() == nil
+	if indexed && handled && res[len(res)-1].Error() == nil {
 		return nil
 	}
-	return st.undoCreate(ctx, s, userNew, handleNew, setErr == nil)
+	return st.undoCreate(ctx, s, deadline, c, undo{indexed, handled && !derived, res[len(res)-1].Error() == nil})
 }
 
+// undo says what a conflicting CreateSession wrote.
+type undo struct{ indexed, handle, session bool }
+
 // undoCreate removes what a conflicting CreateSession wrote, and only that.
-func (st *SessionStore) undoCreate(ctx context.Context, s *gatehouse.Session, userNew, handleNew, sessNew bool) error {
+func (st *SessionStore) undoCreate(ctx context.Context, s *gatehouse.Session, deadline, c int64, u undo) error {
+	loc := string(s.Hash[:16])
 	b := st.c.B()
-	var cmds rueidis.Commands
-	sk := st.sessKey(s.Hash)
-	if userNew {
-		cmds = append(cmds, b.Hdel().Key(st.userKey(s.User.UserID)).Field(s.Handle).Build())
+	cmds := rueidis.Commands{st.decrCmd(deadline / hourMillis)}
+	if u.indexed {
+		cmds = append(cmds, b.Zrem().Key(st.entrySet(s.User.UserID, deadline, c)).Member(loc).Build())
 	}
-	if handleNew {
-		cmds = append(cmds, b.Hdel().Key(st.handleKey(s.Handle)).Field(s.Handle).Build())
+	if u.handle {
+		cmds = append(cmds, b.Del().Key(st.handleKey(s.Handle)).Build())
 	}
-	if sessNew {
-		cmds = append(cmds, b.Del().Key(sk).Build())
+	if u.session {
+		cmds = append(cmds, b.Del().Key(st.locKey(loc)).Build())
 	}
-	if err := firstErr(st.fenced(ctx, cmds, sk)); err != nil {
+	if err := firstErr(st.fenced(ctx, cmds, st.locKey(loc))); err != nil {
 		return storeErr("create session: undo", err)
 	}
 	return gatehouse.ErrConflict
 }
 
 // FindSession returns the session whose secret hashes to h, from the client-side cache when it
-// is there.
+// is there. A value of another format version is not found.
 func (st *SessionStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error) {
-	ctx, cancel := st.bound(ctx)
-	defer cancel()
-	key := st.sessKey(h)
-	v, err := st.c.DoCache(ctx, st.c.B().Get().Key(key).Cache(), st.opts.CacheTTL).ToString()
+	e := st.memo.get(h)
+	var key string
+	var get rueidis.Cacheable
+	if e != nil {
+		key, get = e.key, e.get
+	} else {
+		key = st.sessKey(h)
+		get = st.c.B().Get().Key(key).Cache()
+	}
+	bctx := bind(ctx, st.opts.Timeout)
+	res := st.c.DoCache(bctx, get, st.opts.CacheTTL)
+	bctx.release()
+	v, err := res.ToString()
 	if rueidis.IsRedisNil(err) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, storeErr("find session", err)
 	}
-	s, ok := decodeSession(h, v)
-	if !ok {
-		return nil, false, corrupt("find session", key)
+	if e == nil || e.raw != v {
+		if e, err = st.decode(h, e, key, v); e == nil || err != nil {
+			return nil, false, err
+		}
 	}
+	s := new(gatehouse.Session)
+	*s = e.s.Session
 	return s, true, nil
+}
+
+// decode decodes v, the value of key, which FindSession read for h, and remembers it in
+// place of old (nil, or h's previous entry). It returns nil for a value that is not h's
+// session.
+func (st *SessionStore) decode(h gatehouse.Hash, old *memoEntry, key, v string) (*memoEntry, error) {
+	s, current, ok := decodeSession(string(h[:16]), v)
+	if !current {
+		return nil, nil
+	}
+	if !ok {
+		return nil, corrupt("find session", key)
+	}
+	if subtle.ConstantTimeCompare(s.Hash[16:], h[16:]) != 1 {
+		return nil, nil // another session with the same first 16 bytes (a 2^-128 event)
+	}
+	e := &memoEntry{hash: h, key: key, raw: v, s: s}
+	if old != nil {
+		e.get = old.get
+	} else {
+		e.get = st.c.B().Get().Key(key).Cache().Pin()
+	}
+	st.memo.put(e)
+	return e, nil
 }
 
 // TouchSession sets LastSeenAt of the session h if it still exists (never creating it) and,
@@ -182,8 +257,8 @@ func (st *SessionStore) TouchSession(ctx context.Context, h gatehouse.Hash, last
 	ctx, cancel := st.bound(ctx)
 	defer cancel()
 	sk := st.sessKey(h)
-	n, err := st.fenced(ctx, rueidis.Commands{st.eval(touchScript, []string{sk},
-		nanosBytes(lastSeen), strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(idle, 10))}, sk)[0].AsInt64()
+	n, err := st.fenced(ctx, rueidis.Commands{st.eval(touchScript, []string{sk}, nanosBytes(lastSeen),
+		strconv.FormatInt(now.UnixMilli(), 10), strconv.FormatInt(idle, 10), string(h[16:]))}, sk)[0].AsInt64()
 	if err != nil {
 		return false, storeErr("touch session", err)
 	}
@@ -195,143 +270,19 @@ func (st *SessionStore) DeleteSession(ctx context.Context, h gatehouse.Hash) (bo
 	ctx, cancel := st.bound(ctx)
 	defer cancel()
 	key := st.sessKey(h)
-	v, err := st.fenced(ctx, rueidis.Commands{st.c.B().Getdel().Key(key).Build()}, key)[0].ToString()
+	v, err := st.fenced(ctx, rueidis.Commands{st.eval(deleteScript, []string{key}, string(h[16:]))}, key)[0].ToString()
 	if rueidis.IsRedisNil(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, storeErr("delete session", err)
 	}
-	handle, userID, ok := sessionOwner(v)
+	s, current, ok := decodeSession(string(h[:16]), v)
+	if !current {
+		return false, nil
+	}
 	if !ok {
 		return true, corrupt("delete session", key)
 	}
-	return true, st.unindex(ctx, userID, []string{handle})
-}
-
-// DeleteSessionByHandle removes the session with that handle if it belongs to userID, looked
-// up in the user's own index, and returns its hash.
-func (st *SessionStore) DeleteSessionByHandle(ctx context.Context, userID, handle string) (gatehouse.Hash, bool, error) {
-	ctx, cancel := st.bound(ctx)
-	defer cancel()
-	h, found, err := st.indexed(ctx, st.userKey(userID), handle)
-	if err != nil || !found {
-		return gatehouse.Hash{}, false, err
-	}
-	s, found, err := st.get(ctx, h)
-	if err != nil {
-		return gatehouse.Hash{}, false, err
-	}
-	if !found || s.Handle != handle || s.User.UserID != userID {
-		// A stale index entry: the session expired or was deleted meanwhile.
-		return gatehouse.Hash{}, false, st.unindex(ctx, userID, []string{handle})
-	}
-	sk := st.sessKey(h)
-	n, err := st.fenced(ctx, rueidis.Commands{st.c.B().Del().Key(sk).Build()}, sk)[0].AsInt64()
-	if err != nil {
-		return gatehouse.Hash{}, false, storeErr("delete session by handle", err)
-	}
-	return h, n == 1, st.unindex(ctx, userID, []string{handle})
-}
-
-// get reads a session without the client-side cache (for the rarely used admin paths).
-func (st *SessionStore) get(ctx context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error) {
-	key := st.sessKey(h)
-	v, err := st.c.Do(ctx, st.c.B().Get().Key(key).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, storeErr("get session", err)
-	}
-	s, ok := decodeSession(h, v)
-	if !ok {
-		return nil, false, corrupt("get session", key)
-	}
-	return s, true, nil
-}
-
-// SessionByHandle returns the session with that handle, whoever owns it.
-func (st *SessionStore) SessionByHandle(ctx context.Context, handle string) (*gatehouse.Session, bool, error) {
-	ctx, cancel := st.bound(ctx)
-	defer cancel()
-	h, found, err := st.indexed(ctx, st.handleKey(handle), handle)
-	if err != nil || !found {
-		return nil, false, err
-	}
-	s, found, err := st.get(ctx, h)
-	if err != nil || !found || s.Handle != handle {
-		return nil, false, err
-	}
-	return s, true, nil
-}
-
-// ListSessions returns the user's sessions, oldest first (ties broken by handle): one read of
-// the user's index, then one pipelined read of the sessions it names.
-func (st *SessionStore) ListSessions(ctx context.Context, userID string) ([]*gatehouse.Session, error) {
-	ctx, cancel := st.bound(ctx)
-	defer cancel()
-	handles, hashes, err := st.userIndex(ctx, userID)
-	if err != nil || len(handles) == 0 {
-		return nil, err
-	}
-	b := st.c.B()
-	cmds := make(rueidis.Commands, len(hashes))
-	for i, h := range hashes {
-		cmds[i] = b.Get().Key(st.sessKey(h)).Build()
-	}
-	var out []*gatehouse.Session
-	var stale []string
-	for i, r := range st.doMulti(ctx, cmds) {
-		v, err := r.ToString()
-		if rueidis.IsRedisNil(err) {
-			stale = append(stale, handles[i])
-			continue
-		}
-		if err != nil {
-			return nil, storeErr("list sessions", err)
-		}
-		s, ok := decodeSession(hashes[i], v)
-		if !ok {
-			return nil, corrupt("list sessions", st.sessKey(hashes[i]))
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].Handle < out[j].Handle
-	})
-	return out, st.unindex(ctx, userID, stale)
-}
-
-// DeleteUserSessions removes every session in the user's index and returns the hashes of those
-// that existed. Only the index entries it read are removed, so a session created concurrently
-// keeps its entry (and is caught by the user's not-before time, which callers move first).
-func (st *SessionStore) DeleteUserSessions(ctx context.Context, userID string) ([]gatehouse.Hash, error) {
-	ctx, cancel := st.bound(ctx)
-	defer cancel()
-	handles, hashes, err := st.userIndex(ctx, userID)
-	if err != nil || len(handles) == 0 {
-		return nil, err
-	}
-	b := st.c.B()
-	cmds := make(rueidis.Commands, len(hashes), 2*len(hashes))
-	keys := make([]string, len(hashes))
-	for i, h := range hashes {
-		keys[i] = st.sessKey(h)
-		cmds[i] = b.Del().Key(keys[i]).Build()
-	}
-	var deleted []gatehouse.Hash
-	for i, r := range st.fenced(ctx, cmds, keys...) {
-		n, err := r.AsInt64()
-		if err != nil {
-			return nil, storeErr("delete user sessions", err)
-		}
-		if n == 1 {
-			deleted = append(deleted, hashes[i])
-		}
-	}
-	return deleted, st.unindex(ctx, userID, handles)
+	return true, st.unindex(ctx, []*storedSession{&s}, nil)
 }

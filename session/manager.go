@@ -107,7 +107,8 @@ func orDefault(v, def time.Duration) time.Duration {
 // The user agent is cut to MaxUserAgent bytes of valid UTF-8. The session's creation time is
 // now, or the user's not-before time if that is later by at most MaxClockSkew (set by an
 // instance whose clock is ahead), so that a login right after a revocation is not caught by it.
-// It returns gatehouse.ErrUnavailable if a store fails.
+// The session's public handle is gatehouse.SessionHandle of its hash. It returns
+// gatehouse.ErrUnavailable if a store fails.
 func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAgent string) (string, *gatehouse.Session, error) {
 	if p.UserID == "" {
 		return "", nil, errors.New("session: create: empty user id")
@@ -122,8 +123,9 @@ func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAge
 		created = nb // see gatehouse.IssueStamp
 	}
 	secret := gatehouse.NewSecret()
+	h := gatehouse.HashSecret(secret)
 	s := &gatehouse.Session{
-		Hash: gatehouse.HashSecret(secret), Handle: gatehouse.NewID(now), User: p,
+		Hash: h, Handle: gatehouse.SessionHandle(h), User: p,
 		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(m.absolute),
 		IP: ip, UserAgent: cleanUserAgent(userAgent),
 	}

@@ -1,0 +1,145 @@
+package redis
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+)
+
+const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+
+// roundTrip encodes s with a deadline at its expiry and decodes it back.
+func roundTrip(t *testing.T, s *gatehouse.Session) storedSession {
+	t.Helper()
+	deadline := (s.ExpiresAt.UnixNano() + 999_999) / 1e6
+	v := encodeSession(s, deadline)
+	got, current, ok := decodeSession(string(s.Hash[:16]), v)
+	if !current || !ok {
+		t.Fatalf("decode(encode(%+v)) = current %v, ok %v", *s, current, ok)
+	}
+	if err := storetest.SameSession(&got.Session, s); err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	if got.deadline != deadline || got.derived != (s.Handle == gatehouse.SessionHandle(s.Hash)) {
+		t.Fatalf("deadline %d, derived %v; want %d, %v", got.deadline, got.derived, deadline, !got.derived)
+	}
+	return got
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	base := time.Date(2030, 5, 17, 10, 20, 30, 123456789, time.UTC)
+	edits := map[string]func(s *gatehouse.Session){
+		"contract session":   func(s *gatehouse.Session) {},
+		"derived handle":     func(s *gatehouse.Session) { s.Handle = gatehouse.SessionHandle(s.Hash) },
+		"odd handle":         func(s *gatehouse.Session) { s.Handle = "not an id ✓" },
+		"empty handle":       func(s *gatehouse.Session) { s.Handle = "" },
+		"id user":            func(s *gatehouse.Session) { s.User.UserID = gatehouse.NewID(base) },
+		"empty user":         func(s *gatehouse.Session) { s.User = gatehouse.Principal{} },
+		"admin":              func(s *gatehouse.Session) { s.User.Role = gatehouse.RoleAdmin },
+		"other role":         func(s *gatehouse.Session) { s.User.Role = "auditor" },
+		"ipv4":               func(s *gatehouse.Session) { s.IP = "203.0.113.42" },
+		"ipv4 in ipv6":       func(s *gatehouse.Session) { s.IP = "::ffff:203.0.113.42" },
+		"ipv6 long form":     func(s *gatehouse.Session) { s.IP = "2001:db8:0:0:0:0:0:1" },
+		"ipv6 zone":          func(s *gatehouse.Session) { s.IP = "fe80::1%eth0" },
+		"ipv4 leading zeros": func(s *gatehouse.Session) { s.IP = "010.0.0.1" },
+		"no ip":              func(s *gatehouse.Session) { s.IP = "" },
+		"ip with port":       func(s *gatehouse.Session) { s.IP = "203.0.113.42:4000" },
+		"browser":            func(s *gatehouse.Session) { s.UserAgent = browserUA },
+		"control chars":      func(s *gatehouse.Session) { s.UserAgent = "a\x00b\x01curl/\x1f\x7f" },
+		"no user agent":      func(s *gatehouse.Session) { s.UserAgent = "" },
+		"long user agent":    func(s *gatehouse.Session) { s.UserAgent = strings.Repeat("Safari/é", 40) },
+		"zero last seen":     func(s *gatehouse.Session) { s.LastSeenAt = time.Time{} },
+		"zero created":       func(s *gatehouse.Session) { s.CreatedAt = time.Time{} },
+		"created after":      func(s *gatehouse.Session) { s.CreatedAt = s.ExpiresAt.Add(time.Nanosecond) },
+		"odd lifetime":       func(s *gatehouse.Session) { s.ExpiresAt = s.CreatedAt.Add(7*time.Hour + 3) },
+		"minute lifetime":    func(s *gatehouse.Session) { s.ExpiresAt = s.CreatedAt.Add(90 * 24 * time.Hour) },
+		"before 1970":        func(s *gatehouse.Session) { s.CreatedAt = time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC) },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			s := storetest.NewTestSession("u1", base)
+			edit(s)
+			roundTrip(t, s)
+		})
+	}
+}
+
+// TestCodecSize pins the size of a typical session: a browser session of the session
+// manager must fit the 108 bytes whose string takes a 112-byte allocation in Redis.
+func TestCodecSize(t *testing.T) {
+	now := time.Now()
+	h := gatehouse.HashSecret(gatehouse.NewSecret())
+	s := &gatehouse.Session{Hash: h, Handle: gatehouse.SessionHandle(h),
+		User: gatehouse.Principal{UserID: gatehouse.NewID(now), Username: "user12345", Name: "User 12345",
+			Email: "user12345@example.com", Role: gatehouse.RoleUser},
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), IP: "203.0.113.42", UserAgent: browserUA}
+	roundTrip(t, s)
+	if n := len(encodeSession(s, now.Add(12*time.Hour).UnixMilli()+1)); n > 108 {
+		t.Fatalf("a browser session takes %d bytes, want at most 108", n)
+	}
+}
+
+func TestCodecRejects(t *testing.T) {
+	s := storetest.NewTestSession("u1", time.Now())
+	loc := string(s.Hash[:16])
+	v := encodeSession(s, s.ExpiresAt.UnixMilli()+1)
+	for name, bad := range map[string]string{
+		"format 1": "\x01" + v[1:],
+		"format 3": "\x03" + v[1:],
+		"short":    v[:20],
+		"empty":    "",
+	} {
+		if _, current, _ := decodeSession(loc, bad); current {
+			t.Errorf("%s: decoded as the current format", name)
+		}
+	}
+	for name, bad := range map[string]string{
+		"unknown flag":   v[:1] + string(v[1]|0x80) + v[2:],
+		"truncated":      v[:40],
+		"long length":    v[:sessionHeaderLen+5] + "\xff\xff\xff\xff\x0f",
+		"dangling escap": v + "\x00",
+	} {
+		if _, current, ok := decodeSession(loc, bad); !current || ok {
+			t.Errorf("%s: current %v, ok %v; want a malformed value of the current format", name, current, ok)
+		}
+	}
+}
+
+// FuzzDecodeSession checks that no value makes the decoder panic, and that what it accepts
+// encodes back to a value that decodes to the same session.
+func FuzzDecodeSession(f *testing.F) {
+	s := storetest.NewTestSession("u1", time.Now())
+	f.Add(encodeSession(s, s.ExpiresAt.UnixMilli()+1))
+	s.UserAgent, s.IP, s.Handle = browserUA, "10.0.0.1", gatehouse.SessionHandle(s.Hash)
+	f.Add(encodeSession(s, s.ExpiresAt.UnixMilli()+1))
+	f.Fuzz(func(t *testing.T, v string) {
+		loc := string(s.Hash[:16])
+		got, current, ok := decodeSession(loc, v)
+		if !current || !ok {
+			return
+		}
+		again, current, ok := decodeSession(loc, encodeSession(&got.Session, got.deadline))
+		if !current || !ok {
+			t.Fatalf("re-encoded session does not decode")
+		}
+		if err := storetest.SameSession(&again.Session, &got.Session); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestUserAgentCodec(t *testing.T) {
+	for _, ua := range []string{browserUA, "curl/8.5.0", "", "\x00", "Mozilla/5.0 (", "ééé", "Chrome/Chrome/"} {
+		enc := string(appendUserAgent(nil, ua))
+		got, ok := decodeUserAgent(enc)
+		if !ok || got != ua {
+			t.Errorf("%q: decoded %q, %v", ua, got, ok)
+		}
+	}
+	if n := len(appendUserAgent(nil, browserUA)); n > 10 {
+		t.Errorf("browser user agent compressed to %d bytes", n)
+	}
+}
