@@ -59,6 +59,9 @@ type AuditQuery struct {
 	UserID, Action string
 }
 
+// DefaultAuditRetention is how long an AuditStore keeps events by default.
+const DefaultAuditRetention = 90 * 24 * time.Hour
+
 // AuditStore keeps the audit trail. It lives with the users (SQLite, PostgreSQL).
 type AuditStore interface {
 	// AppendAudit stores e, whose ID and Time the caller has set.

@@ -16,9 +16,6 @@ var (
 	_ gatehouse.Expirer    = (*AuditStore)(nil)
 )
 
-// DefaultAuditRetention is how long audit events are kept by default (as in SQLite).
-const DefaultAuditRetention = 90 * 24 * time.Hour
-
 // AuditStore is a gatehouse.AuditStore on the audit_events table (migration 002), shared by
 // every instance on the database. Each call is bounded by Options.Timeout; a database that
 // does not answer gives gatehouse.ErrUnavailable.
@@ -28,10 +25,10 @@ type AuditStore struct {
 }
 
 // NewAuditStore returns an AuditStore on db that keeps events for retention (<= 0 means
-// DefaultAuditRetention); DeleteExpired drops older ones.
+// gatehouse.DefaultAuditRetention); DeleteExpired drops older ones.
 func NewAuditStore(db *DB, retention time.Duration) *AuditStore {
 	if retention <= 0 {
-		retention = DefaultAuditRetention
+		retention = gatehouse.DefaultAuditRetention
 	}
 	return &AuditStore{db: db, retention: retention}
 }

@@ -37,7 +37,7 @@ func (c *config) hardeningFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
 	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory; the Redis throttle of --session-store redis expires its keys instead)")
 	fs.DurationVar(&c.hardening.ReadHeaderTime, "read-header-timeout", ghttp.ReadHeaderTimeout, "a client must send its request headers within this time, or the connection is closed (slowloris)")
-	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", sqlite.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
+	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", gatehouse.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
 }
 
 func (c *config) validateHardening() error {
