@@ -260,7 +260,7 @@ func (b *Runner) crossInstance(ctx context.Context, m *Mode, a *Instance, limit 
 		return err
 	}
 	if !m.Shared && row.Outcome == "until expiry" {
-		row.Note += "; the instances share no revocation store in this build, so the token stays valid elsewhere until it expires (15 min)"
+		row.Note += "; in this mode each instance keeps its revocations in its own SQLite file, so the token stays valid elsewhere until it expires (15 min); with the shared stores (--session-store redis --user-store postgres) another instance refuses it on its next request (BENCHMARKS.md, \"Several instances\")"
 	}
 	b.report.Logout = append(b.report.Logout, row)
 	return nil

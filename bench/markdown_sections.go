@@ -99,7 +99,11 @@ func (w *md) loadBalancing(r *Report) {
 	if n == 0 {
 		w.p("Not measured.")
 	}
-	w.p("\nWhat breaks for the memory store (and for SQLite, a single-node store, with one file per instance) without affinity: a session exists only on the instance that created it, so with n instances about (n-1)/n of the requests are refused with 401 `session_expired`. A shared store (Redis) removes the need for affinity: not available in this build.")
+	shared := "A shared store (Redis) removes the need for affinity: no Redis mode ran."
+	if ranMode(r, "session-redis") || ranMode(r, "session-redis-nocache") {
+		shared = "A shared store removes the need for affinity: the session-redis rows above, where every instance reads the same Redis."
+	}
+	w.p("\nWhat breaks for the memory store (and for SQLite, a single-node store, with one file per instance) without affinity: a session exists only on the instance that created it, so with n instances about (n-1)/n of the requests are refused with 401 `session_expired`. " + shared)
 }
 
 func (w *md) fault(r *Report) {
@@ -147,7 +151,21 @@ func (w *md) caching(r *Report) {
 		first, last := growthEnds(r, mode)
 		w.row(mode, fmtCount(first.Sessions), f0(first.RPS), f2(first.CPUPerReqUs), fmtCount(last.Sessions), f0(last.RPS), f2(last.CPUPerReqUs), fmt.Sprintf("%.2fx", last.RPS/first.RPS))
 	}
-	w.p("\nRedis with and without client-side caching: not available in this build.")
+	if ranMode(r, "session-redis") && ranMode(r, "session-redis-nocache") {
+		w.p("\nRedis with and without client-side caching: session-redis answers hot sessions from the instance's memory (rueidis client-side caching; Redis invalidates a cached key on every instance when any instance writes it), so it costs no round trip until the working set outgrows the cache; session-redis-nocache makes a Redis round trip on every request, whatever the size.")
+	} else {
+		w.p("\nRedis with and without client-side caching: not measured in this run (session-redis and session-redis-nocache did not both run).")
+	}
+}
+
+// ranMode reports whether the mode was measured in r.
+func ranMode(r *Report, name string) bool {
+	for _, m := range r.Modes {
+		if m.Name == name {
+			return m.Unavailable == ""
+		}
+	}
+	return false
 }
 
 func (w *md) login(r *Report) {
