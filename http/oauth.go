@@ -105,6 +105,21 @@ func requiredParam(form url.Values, name string) (string, *oauthError) {
 	return v, nil
 }
 
+// oauthParam parses the request's form body (oauthForm) and returns it with its required
+// parameter name. On a bad body or a missing parameter it has answered the OAuth error, and ok
+// is false.
+func (s *Server) oauthParam(w http.ResponseWriter, r *http.Request, name string) (form url.Values, v string, ok bool) {
+	form, e := oauthForm(w, r)
+	if e == nil {
+		v, e = requiredParam(form, name)
+	}
+	if e != nil {
+		s.writeOAuthError(w, e)
+		return nil, "", false
+	}
+	return form, v, true
+}
+
 // Challenges of a 401 from the endpoints that resource servers call.
 var (
 	basicChallenge  = `Basic realm="gatehouse"`

@@ -43,14 +43,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, e)
 		return
 	}
-	form, e := oauthForm(w, r)
-	if e != nil {
-		s.writeOAuthError(w, e)
-		return
-	}
-	raw, e := requiredParam(form, "token")
-	if e != nil {
-		s.writeOAuthError(w, e)
+	_, raw, ok := s.oauthParam(w, r, "token")
+	if !ok {
 		return
 	}
 	if !looksLikeJWT(raw) {
@@ -88,14 +82,8 @@ func (s *Server) describe(t *gatehouse.Token) introspection {
 // others (RFC 7009 section 2.2). token_type_hint is accepted and not needed: the two kinds of
 // token have different shapes.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	form, e := oauthForm(w, r)
-	if e != nil {
-		s.writeOAuthError(w, e)
-		return
-	}
-	raw, e := requiredParam(form, "token")
-	if e != nil {
-		s.writeOAuthError(w, e)
+	_, raw, ok := s.oauthParam(w, r, "token")
+	if !ok {
 		return
 	}
 	var err error
@@ -139,14 +127,8 @@ func (s *Server) revokeJWT(r *http.Request, raw string) error {
 // one revokes its family. The first token pair comes from POST /api/login. Clients are public
 // (token_endpoint_auth_method "none").
 func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
-	form, e := oauthForm(w, r)
-	if e != nil {
-		s.writeOAuthError(w, e)
-		return
-	}
-	grant, e := requiredParam(form, "grant_type")
-	if e != nil {
-		s.writeOAuthError(w, e)
+	form, grant, ok := s.oauthParam(w, r, "grant_type")
+	if !ok {
 		return
 	}
 	if grant != "refresh_token" {
