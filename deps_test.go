@@ -28,7 +28,7 @@ var layers = map[string][]string{
 	"verify":             {"", "token"},
 	"internal/storetest": {""},
 	"internal/fuzzhttp":  {},
-	"internal/redistest": {},
+	"internal/redistest": {""},
 	"bench":              {"", "token"},
 }
 

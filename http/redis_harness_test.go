@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
 
@@ -44,25 +45,8 @@ func redisClient(tb testing.TB, addr string, uncached bool) (rueidis.Client, str
 		}
 		tb.Skipf("Redis is unreachable, skipping (set CI to make this fail): %v", err)
 	}
-	prefix := "gatehouse-test:" + gatehouse.NewID(time.Now()) + ":"
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var cursor uint64
-		for {
-			e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-			if err != nil {
-				break
-			}
-			if len(e.Elements) > 0 {
-				c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build())
-			}
-			if cursor = e.Cursor; cursor == 0 {
-				break
-			}
-		}
-		c.Close()
-	})
+	tb.Cleanup(c.Close) // registered first, so it runs after the prefix's keys are deleted
+	prefix := redistest.Prefix(tb, c)
 	return c, prefix
 }
 

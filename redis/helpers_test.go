@@ -10,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
 
@@ -44,31 +45,7 @@ func mustClient(tb testing.TB, opt rueidis.ClientOption) rueidis.Client {
 }
 
 // testPrefix returns a key prefix of the test's own and deletes its keys when the test ends.
-// Tests find their keys through the prefix only to clean up; the stores never scan.
-func testPrefix(tb testing.TB, c rueidis.Client) string {
-	tb.Helper()
-	prefix := "gatehouse-test:" + gatehouse.NewID(time.Now()) + ":"
-	tb.Cleanup(func() { deletePrefix(c, prefix) })
-	return prefix
-}
-
-func deletePrefix(c rueidis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			return
-		}
-		if len(e.Elements) > 0 {
-			c.Do(ctx, c.B().Unlink().Key(e.Elements...).Build())
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return
-		}
-	}
-}
+func testPrefix(tb testing.TB, c rueidis.Client) string { return redistest.Prefix(tb, c) }
 
 func isUnavailable(err error) bool { return errors.Is(err, gatehouse.ErrUnavailable) }
 
