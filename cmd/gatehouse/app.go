@@ -25,7 +25,7 @@ type app struct {
 	cfg      *config
 	log      *slog.Logger
 	db       *sqlite.DB // nil unless a store lives in SQLite
-	shared   shared     // Redis and PostgreSQL clients, when configured (scaleout.go)
+	shared   shared     // Redis and PostgreSQL clients, when configured (stores.go)
 	users    gatehouse.UserStore
 	hasher   *argon2.Hasher
 	accounts *account.Service
@@ -113,9 +113,9 @@ func (a *app) wire(ctx context.Context) error {
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
-		TrustedProxies: cfg.hardening.proxies,
+		TrustedProxies:        cfg.trustedProxies,
+		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
-	cfg.interopServerConfig(&serverCfg)
 	deps := ghttp.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func TestInteropConfigurationRefused(t *testing.T) {
+func TestKeyAndIntrospectionFlagsRefused(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"serve", "--data", dir, "--introspection-secret", "too short"},
