@@ -102,7 +102,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.keyFlags(fs)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.SessionStore, "session-store", "sqlite", "where sessions live: sqlite, memory (lost on restart, one instance only) or redis")
-	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis): redis:// or rediss://, ?addr=host:port for more Cluster seeds, ?master_set=name for Sentinel")
+	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis): redis:// or rediss://, ?addr=host:port for more Cluster nodes to start from, ?master_set=name for Sentinel")
 	c.redisFlags(fs)
 	fs.StringVar(&c.DefaultMode, "default-mode", "token", "login mode when the request names none: token or session")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")

@@ -46,8 +46,7 @@ environment.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newBenchCmd())
-	root.AddCommand(newDemoCmd()) // web pages and the shop demo (demo.go)
+	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd())
 	return root
 }
 

@@ -107,7 +107,7 @@ func (a *app) openPostgres(ctx context.Context) error {
 	return nil
 }
 
-// openRedis connects to --redis-url: redis:// or rediss:// (TLS), with ?addr= for more seed
+// openRedis connects to --redis-url: redis:// or rediss:// (TLS), with ?addr= for more
 // nodes (a Cluster is detected by itself) and ?master_set= for Sentinel (the addresses are
 // then the sentinels').
 func (a *app) openRedis(ctx context.Context) error {
