@@ -123,6 +123,7 @@ func (a *app) wire(ctx context.Context) error {
 	}
 	deps.Audit = a.auditStore()
 	a.server = ghttp.New(deps, serverCfg)
+	registerBuildInfo(metrics, readBuildInfo())
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)
 	if !cfg.multiInstance() && (cfg.UserStore == "postgres" || cfg.SessionStore == "redis") {

@@ -43,10 +43,12 @@ environment.`,
 			return applyEnv(cmd.Flags(), os.LookupEnv)
 		},
 	}
+	root.Version = readBuildInfo().String()
+	root.SetVersionTemplate("gatehouse {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd())
+	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newVersionCmd())
 	return root
 }
 

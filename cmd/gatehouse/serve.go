@@ -66,8 +66,9 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	}
 	srv := ghttp.NewHTTPServer(cfg.Addr, a.server, tlsConfig, log)
 	cfg.applyServerLimits(srv)
-	log.Info("gatehouse listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
-		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data)
+	log.Info("gatehouse listening", append([]any{"addr", ln.Addr().String(), "tls", tlsConfig != nil,
+		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data},
+		readBuildInfo().logAttrs()...)...)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
