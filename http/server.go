@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -82,6 +83,9 @@ type Server struct {
 	handler    http.Handler
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
 	streams    streamHub  // open revocation streams (revstream.go)
+	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
+	// nanoseconds; authn.go).
+	foreignTokenLog atomic.Int64
 }
 
 // New returns a server with its routes mounted.

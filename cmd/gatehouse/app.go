@@ -76,6 +76,9 @@ func (a *app) wire(ctx context.Context) error {
 	if err := a.checkKeysPresent(ctx); err != nil {
 		return err
 	}
+	if err := a.checkIssuer(ctx); err != nil {
+		return err
+	}
 	var err error
 	if a.keys, err = token.LoadKeySet(cfg.keysPath(), cfg.keyOptions(a.now)); err != nil {
 		return fmt.Errorf("signing keys: %w", err)

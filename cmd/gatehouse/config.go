@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -155,7 +156,7 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > token.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, token.MaxReuseGrace)
 	}
-	for _, validate := range []func() error{c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits} {
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits} {
 		if err := validate(); err != nil {
 			return err
 		}
@@ -217,4 +218,41 @@ func (c *config) issuer() string {
 		scheme = "https"
 	}
 	return scheme + "://" + c.Addr
+}
+
+// loopbackAddr reports whether addr (host:port) listens on this machine only: a loopback IP or
+// "localhost". An empty host listens on every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// validateExposure refuses a non-loopback --addr without --issuer: the default issuer is
+// http(s)://<addr>, which for 0.0.0.0 or a bare :port is an address no client can use, yet
+// every token, the discovery document and the JWKS URL would carry it, and the user store would
+// record it (issuer.go).
+func (c *config) validateExposure() error {
+	if c.Issuer != "" || loopbackAddr(c.Addr) {
+		return nil
+	}
+	return fmt.Errorf("--addr %s listens beyond this machine, but --issuer is not set: the tokens would name %q as their issuer. "+
+		"Set --issuer to the URL clients reach gatehouse at, such as --issuer https://auth.example.com", c.Addr, c.issuer())
+}
+
+// cookieWarning says why session cookies are at risk with this configuration, or "" when they
+// are not: served over plain HTTP beyond this machine without the Secure attribute, a cookie
+// can be read on the network and sent back over plain HTTP.
+func (c *config) cookieWarning() string {
+	if c.SecureCookies || c.TLSCert != "" || loopbackAddr(c.Addr) {
+		return ""
+	}
+	return "session cookies are sent without the Secure attribute over plain HTTP on a non-loopback address: " +
+		"serve HTTPS (--tls-cert, --tls-key), or set --secure-cookies behind a TLS-terminating proxy"
 }

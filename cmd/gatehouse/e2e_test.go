@@ -23,6 +23,7 @@ import (
 // GATEHOUSE_TEST_RUN_MAIN=1 it is main() with the command line it was given.
 func TestMain(m *testing.M) {
 	if os.Getenv("GATEHOUSE_TEST_RUN_MAIN") == "1" {
+		os.Unsetenv("GATEHOUSE_TEST_RUN_MAIN") // not a setting: the unknown-variable check would refuse it
 		main()
 		os.Exit(0)
 	}

@@ -69,6 +69,9 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	log.Info("gatehouse listening", append([]any{"addr", ln.Addr().String(), "tls", tlsConfig != nil,
 		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data},
 		readBuildInfo().logAttrs()...)...)
+	if w := cfg.cookieWarning(); w != "" {
+		log.Warn(w, "addr", cfg.Addr)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
