@@ -90,6 +90,7 @@ func (c *config) storeFlags(fs *pflag.FlagSet) {
 	fs.Uint32Var(&c.Argon2Time, "argon2-time", argon2.DefaultParams.Time, "argon2id passes (OWASP: 2)")
 	fs.Uint8Var(&c.Argon2Parallelism, "argon2-parallelism", argon2.DefaultParams.Threads, "argon2id lanes (OWASP: 1)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once; memory is capped at this times --argon2-memory")
+	fs.SetAnnotation("hash-concurrency", docsDefault, []string{"the number of CPUs"})
 	fs.DurationVar(&c.HashWait, "hash-wait", 2*time.Second, "how long a login waits for a hashing slot before 503")
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted, in characters (never below 8)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")

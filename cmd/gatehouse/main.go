@@ -49,6 +49,6 @@ environment.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newIssuerCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newIssuerCmd(), newVersionCmd(), newDocsCmd())
 	return root
 }
