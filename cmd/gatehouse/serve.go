@@ -48,16 +48,16 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := cfg.tlsConfig() // before the stores: a bad file changes nothing
+	if err != nil {
+		return err
+	}
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	if err := a.bootstrap(ctx, stderr); err != nil {
-		return err
-	}
-	tlsConfig, err := cfg.tlsConfig()
-	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
