@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
@@ -95,7 +96,7 @@ func TestClusterRevocationNodeLost(t *testing.T) {
 			mustRevoked(t, st, jtis[i], true)
 			mustNotBefore(t, st, users[i], nb)
 		}
-		waitFor(t, what+": Redis is filled again", func() bool { return st.Sync(ctx) == nil })
+		testkit.Eventually(t, 2*time.Second, what+": Redis is filled again", func() bool { return st.Sync(ctx) == nil })
 		if n, err := c.Do(ctx, c.B().Exists().Key(redis.RevocationKey(prefix, "jti", "j0")).Build()).AsInt64(); err != nil || n != 1 {
 			t.Fatalf("%s: j0 not back in Redis: %d, %v", what, n, err)
 		}
@@ -108,7 +109,7 @@ func TestClusterRevocationNodeLost(t *testing.T) {
 	victim.Kill()
 	victim.Restart()
 	cl.WaitReady()
-	waitForLong(t, "the cluster answers again", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the cluster answers again", func() bool {
 		_, err := st.TokenRevoked(ctx, "j0")
 		return err == nil
 	})
@@ -145,7 +146,7 @@ func TestClusterNodeDown(t *testing.T) {
 	if err := redis.Ping(ctx, c, time.Second); !isUnavailable(err) {
 		t.Fatalf("Ping with a node down = %v, want ErrUnavailable", err)
 	}
-	waitFor(t, "reads of the dead node's sessions fail", func() bool {
+	testkit.Eventually(t, 2*time.Second, "reads of the dead node's sessions fail", func() bool {
 		for _, s := range onVictim {
 			_, found, err := st.FindSession(ctx, s.Hash)
 			if err == nil && !found {

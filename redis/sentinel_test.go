@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
@@ -206,7 +207,7 @@ func (f *failoverFixture) afterwards(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	var st *gatehouse.Session
-	waitForLong(t, "writes work again", func() bool {
+	testkit.Eventually(t, 20*time.Second, "writes work again", func() bool {
 		st = storetest.NewTestSession("after", time.Now())
 		return f.sessions.CreateSession(ctx, st) == nil
 	})
@@ -216,23 +217,11 @@ func (f *failoverFixture) afterwards(t *testing.T) {
 	if found, err := f.setupSessions.TouchSession(ctx, f.live[0].Hash, time.Now()); err != nil || !found {
 		t.Fatalf("touching a session after the failover: %v, %v", found, err)
 	}
-	waitForLong(t, "the revocations are back in Redis", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the revocations are back in Redis", func() bool {
 		return f.setupRevs.Sync(ctx) == nil
 	})
 	if bad := f.check(); bad != "" {
 		t.Fatalf("after the failover: %s", bad)
-	}
-}
-
-// waitForLong polls cond for up to 20 seconds (a failover takes seconds).
-func waitForLong(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
