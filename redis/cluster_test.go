@@ -22,6 +22,7 @@ import (
 // node (?addr=) and with and without client-side caching: every multi-key operation of the
 // stores must keep its keys in one hash slot for this to pass.
 func TestClusterContracts(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	for _, cache := range []bool{true, false} {
 		t.Run("cache="+strconv.FormatBool(cache), func(t *testing.T) {
@@ -37,6 +38,7 @@ func TestClusterContracts(t *testing.T) {
 // TestClusterOneSeed connects with the address of a single node: the client finds the others,
 // and one user's sessions, spread over the nodes, are listed and deleted together.
 func TestClusterOneSeed(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, "redis://"+cl.Nodes[2].Addr, true)
 	if c.Mode() != rueidis.ClientModeCluster {
@@ -69,6 +71,7 @@ func TestClusterOneSeed(t *testing.T) {
 // that node are known to be lost, and every revocation still holds (read from the durable
 // store) while they are filled again.
 func TestClusterRevocationNodeLost(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, cl.URL(), true)
 	prefix := privatePrefix()
@@ -119,6 +122,7 @@ func TestClusterRevocationNodeLost(t *testing.T) {
 // TestClusterNodeDown kills one node: reads of the sessions it holds fail with
 // ErrUnavailable (never "not found"), and the other nodes' sessions are still found.
 func TestClusterNodeDown(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, cl.URL(), true)
 	prefix := privatePrefix()

@@ -65,6 +65,7 @@ func runContracts(t *testing.T, c rueidis.Client) {
 // TestSentinelContracts runs the contract suites through Sentinel (?master_set=), with and
 // without client-side caching.
 func TestSentinelContracts(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	for _, cache := range []bool{true, false} {
 		t.Run("cache="+strconv.FormatBool(cache), func(t *testing.T) {
@@ -228,6 +229,7 @@ func (f *failoverFixture) afterwards(t *testing.T) {
 // TestSentinelFailover fails over on request (SENTINEL FAILOVER) while the stores are read:
 // every answer is right or ErrUnavailable, and the stores follow the new primary.
 func TestSentinelFailover(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	f := newFailoverFixture(t, s)
 	done := make(chan struct{})
@@ -249,6 +251,7 @@ func TestSentinelFailover(t *testing.T) {
 // the revocation still holds afterwards (the durable store has it, and the new primary's run
 // id tells the store that Redis may have lost it).
 func TestSentinelPrimaryKilled(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	f := newFailoverFixture(t, s)
 	f.revoke(t, "late") // not waited for

@@ -69,3 +69,13 @@ func CheckNearWallClock(tb testing.TB, t time.Time) {
 		tb.Fatalf("harness clock reads %s, %s from the wall clock: clocks in tests must start from the real time (internal/testkit)", t.Format(time.RFC3339), d.Round(time.Second))
 	}
 }
+
+// Slow skips the test in the fast tier (go test -short): what names what makes it slow, such as
+// "starts a browser" or "starts a Redis Sentinel topology". The full suite (go test ./...) and
+// CI run it.
+func Slow(tb testing.TB, what string) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("skipped by -short: %s", what)
+	}
+}
