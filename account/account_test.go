@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 	"golang.org/x/text/unicode/norm"
 )
@@ -20,7 +21,7 @@ import (
 var (
 	small  = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	bigger = argon2.Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
-	t0     = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	t0     = testkit.Start()
 )
 
 const goodPassword = "correct horse battery staple"
