@@ -48,8 +48,11 @@ func (s *Server) requestScheme(r *http.Request) string {
 
 // forwardedProto returns X-Forwarded-Proto ("http" or "https") when the peer is a trusted proxy.
 func (s *Server) forwardedProto(r *http.Request) (string, bool) {
+	if len(s.limiter.proxies) == 0 {
+		return "", false // the common case: nothing to look up
+	}
 	v := r.Header.Get("X-Forwarded-Proto")
-	if v == "" || len(s.limiter.proxies) == 0 || !s.trustedProxy(parseHostAddr(r.RemoteAddr)) {
+	if v == "" || !s.trustedProxy(parseHostAddr(r.RemoteAddr)) {
 		return "", false
 	}
 	// Proxies that append rather than set leave a list: the first value was written by the
