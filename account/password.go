@@ -183,12 +183,14 @@ var (
 )
 
 // checkPatterns refuses a password (lowercased runes) made of long runs of one character or of
-// consecutive characters, or made of one part repeated.
+// consecutive characters, or made of one part repeated, also once spaces and punctuation are
+// left out ("abc def ghi jkl", "password password").
 func checkPatterns(p []rune) error {
-	if patterned(p) {
+	bare := withoutSeparators(p)
+	if patterned(p) || len(bare) >= MinMinPasswordLength && patterned(bare) {
 		return errPattern
 	}
-	if repeatsPart(withoutSeparators(p)) {
+	if repeatsPart(bare) {
 		return errRepeatedPart
 	}
 	return nil

@@ -25,6 +25,8 @@ func TestPasswordPolicyRefusesWhatAttackersTryFirst(t *testing.T) {
 		{"", "aaaaabbbbbccccc", "repeated or consecutive"},
 		{"", "ＡＡＡＡＡＡＡＡＡＡＡＡＡＡＡ", "repeated or consecutive"},
 		{"", "abcd1234qwer5678", "repeated or consecutive"},
+		{"", "abc def ghi jkl mno", "repeated or consecutive"},
+		{"", "1234 5678 9012 3456", "repeated or consecutive"},
 		{"", "passwordpassword", "same part repeated"},
 		{"", "PasswordPASSWORD", "same part repeated"},
 		{"", "password password", "same part repeated"},
@@ -69,7 +71,7 @@ func TestPasswordPolicyAcceptsGoodPasswords(t *testing.T) {
 		{"", "Grüße aus München, 2024"},
 		{"", "日本語のパスワードです十五文字"},
 		{"", "🔑🎲🍀🚲🌵🎻🐙🧩🪁🦉🥐🛶🧭🪴🫖"},
-		{"", "abc def ghi jkl mno"}, // short runs between spaces: a passphrase shape
+		{"", "!#%&*,.;?@[]_{}/"}, // punctuation only: nothing left once separators are out
 		{"admin", "the first admin password"},
 		{"alice", "alice loves long walks on the beach"},
 		{"al", "always all along the way"}, // a two-letter username is not looked for

@@ -101,9 +101,9 @@ func usernameByte(c byte) bool {
 //   - its prepared form must have at least Policy.MinPasswordLength characters;
 //   - it must not be the username, and must still have that many characters once the
 //     username, then the context words (Policy.ContextWords), are taken out of it;
+//   - neither the password nor what is left may be on the blocklist;
 //   - what is left must not be made of runs of one repeated character or of consecutive
-//     characters (aaaa, abcd, 4321, qwerty), nor be one part repeated (passwordpassword);
-//   - neither the password nor what is left may be on the blocklist.
+//     characters (aaaa, abcd, 4321, qwerty), nor be one part repeated (passwordpassword).
 //
 // Any other character is allowed, there are no composition rules, and nothing is ever
 // truncated. Failures are bad_request *gatehouse.Errors whose message names the field and
@@ -122,11 +122,11 @@ func (s *Service) ValidatePassword(username, p string) (prepared string, err err
 	if err != nil {
 		return "", err
 	}
-	if err := checkPatterns(rest); err != nil {
-		return "", err
-	}
 	if s.blocklist != nil && (s.blocklist.Contains(prepared) || s.blocklist.Contains(strings.TrimSpace(string(rest)))) {
 		return "", errBlockedPassword
+	}
+	if err := checkPatterns(rest); err != nil {
+		return "", err
 	}
 	return prepared, nil
 }
