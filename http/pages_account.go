@@ -196,7 +196,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *pageRe
 		User: u, Sessions: sessions, PasswordError: formErr,
 		Current: field("current_password", "Current password", "password", "", errs).auto("current-password"),
 		New: field("new_password", "New password", "password", "", errs).auto("new-password").
-			hint("At least as long as the server's minimum (15 characters by default); any characters, spaces welcome."),
+			hint("At least as long as the server's minimum (15 characters by default) without your username; any characters you can type, spaces welcome; no repeated or consecutive runs such as aaaa or 1234."),
 		Confirm: field("confirm_password", "New password again", "password", "", errs).auto("new-password"),
 	}
 	d := s.newPageData(p, "Your account", "account", v)
