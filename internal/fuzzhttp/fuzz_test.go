@@ -25,7 +25,7 @@ const maxAllocPerRequest = 8 << 20
 var knownCodes = map[string]int{
 	gatehouse.EBADREQUEST: 400, gatehouse.EINVALIDCREDENTIALS: 401, gatehouse.ETOKENMISSING: 401,
 	gatehouse.EINVALIDTOKEN: 401, gatehouse.ETOKENEXPIRED: 401, gatehouse.ESESSIONEXPIRED: 401,
-	gatehouse.EFORBIDDEN: 403, gatehouse.ENOTFOUND: 404, gatehouse.ECONFLICT: 409, gatehouse.ETOOLARGE: 413,
+	gatehouse.EFORBIDDEN: 403, gatehouse.ENOTFOUND: 404, gatehouse.ECONFLICT: 409, gatehouse.ETOOLARGE: 413, gatehouse.EMEDIATYPE: 415,
 	gatehouse.ERATELIMITED: 429, gatehouse.EUNAVAILABLE: 503,
 }
 
@@ -168,6 +168,7 @@ func FuzzForwardedFor(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		req := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"username":"nobody","password":"some password here"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = "127.0.0.1:5000"
 		req.Header["X-Forwarded-For"] = []string{v}
 		w := serveChecked(t, h, req)
