@@ -24,10 +24,12 @@ var layers = map[string][]string{
 	"sqlite":             {""},
 	"redis":              {""},
 	"postgres":           {""},
-	"http":               {"", "account", "session", "token"},
+	"http":               {"", "account", "session", "token", "docs"},
 	"verify":             {"", "token"},
 	"internal/storetest": {""},
 	"internal/fuzzhttp":  {},
+	"internal/apispec":   {"docs"},
+	"docs":               {},
 	"internal/redistest": {""},
 	"bench":              {"", "token"},
 }

@@ -86,7 +86,7 @@ func TestStreamedHugeBody(t *testing.T) {
 	body := io.LimitReader(&countingZeros{n: &read}, 50<<20)
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/login", io.MultiReader(strings.NewReader(`{"username":"`), body))
 	req.ContentLength = -1
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err == nil {
 		defer resp.Body.Close()
 		if resp.StatusCode != 413 {

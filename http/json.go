@@ -46,8 +46,21 @@ var (
 // Unknown fields are ignored. It returns bad_request for malformed JSON, a wrong type (naming the
 // field), a body that is not one JSON object, or trailing data; too_large for an oversized body.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, false)
+}
+
+// decodeJSONStrict is decodeJSON for bodies whose every field changes something (PATCH): an
+// unknown field is bad_request naming it, so that a misspelt field never looks like success.
+func decodeJSONStrict(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	dec := json.NewDecoder(r.Body)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
@@ -79,6 +92,10 @@ func jsonError(err error) error {
 		return badRequest(ute.Field + ": must be a " + jsonKind(ute.Type.Kind().String()))
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("malformed JSON in the request body")
+	case strings.HasPrefix(err.Error(), `json: unknown field "`):
+		// encoding/json has no error type for it; the field name is quoted in the message.
+		field := strings.TrimSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
+		return badRequest(field + ": unknown field")
 	}
 	return badRequest("malformed JSON in the request body: " + strings.TrimPrefix(err.Error(), "json: "))
 }

@@ -1,6 +1,6 @@
 // Package http is gatehouse's HTTP API: routes, JSON errors, and the authentication, role and
-// cross-origin middleware. It follows the contract in API.md; the mapping from application
-// error codes to HTTP statuses lives here and nowhere else.
+// cross-origin middleware. It follows the contract in docs/api.md and docs/openapi.yaml; the
+// mapping from application error codes to HTTP statuses lives here and nowhere else.
 package http
 
 import (
@@ -82,6 +82,7 @@ type Server struct {
 	handler    http.Handler
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
 	streams    streamHub  // open revocation streams (revstream.go)
+	patterns   []string   // every route as "METHOD /path", for the API contract's test
 }
 
 // New returns a server with its routes mounted.
@@ -127,6 +128,7 @@ func (s *Server) routes() http.Handler {
 	handle := func(method, path string, h http.HandlerFunc) {
 		mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
 		allowed[path] = append(allowed[path], method)
+		s.patterns = append(s.patterns, method+" "+path)
 	}
 
 	handle("POST", "/api/register", s.handleRegister)
@@ -152,8 +154,10 @@ func (s *Server) routes() http.Handler {
 	s.interopRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
+	handle("GET", "/openapi.yaml", handleOpenAPI)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	allowed["/metrics"] = []string{"GET"}
+	s.patterns = append(s.patterns, "GET /metrics")
 	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
 
 	// A known path with another method: 405 with Allow, as a JSON error.
