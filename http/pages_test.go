@@ -158,7 +158,7 @@ func TestPageSignIn(t *testing.T) {
 	p = b.post("/", url.Values{"username": {"alice"}, "password": {strings.Repeat("x", 1025)}})
 	expectPage(t, p, 400, `id="password-error">Must be at most 1024 bytes.`)
 
-	// Success: a session cookie as API.md says, then the account page.
+	// Success: a session cookie as docs/api.md says, then the account page.
 	p = b.post("/", url.Values{"username": {"alice"}, "password": {testPassword}})
 	expectRedirect(t, p, "/account")
 	sc := p.header.Get("Set-Cookie")

@@ -148,10 +148,10 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
-	s.hardeningRoutes(handle)
+	s.auditRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
-	s.interopRoutes(handle)
+	s.oauthRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	handle("GET", "/openapi.yaml", handleOpenAPI)
