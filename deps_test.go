@@ -26,11 +26,12 @@ var layers = map[string][]string{
 	"postgres":           {""},
 	"http":               {"", "account", "session", "token", "docs"},
 	"verify":             {"", "token"},
-	"internal/storetest": {""},
-	"internal/fuzzhttp":  {},
+	"internal/storetest": {"", "internal/testkit"},
+	"internal/testkit":   {},
+	"internal/fuzzhttp":  {"internal/testkit"},
+	"internal/redistest": {"", "internal/testkit"},
 	"internal/apispec":   {"docs"},
 	"docs":               {},
-	"internal/redistest": {""},
 	"bench":              {"", "token"},
 }
 
