@@ -97,7 +97,7 @@ type updateUserRequest struct {
 func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
 	id := r.PathValue("id")
 	var req updateUserRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSONStrict(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/account"
 )
 
-// hardeningRoutes mounts the routes of the hardening issue.
-func (s *Server) hardeningRoutes(handle func(method, path string, h http.HandlerFunc)) {
+// auditRoutes mounts the route of the audit trail.
+func (s *Server) auditRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/api/admin/audit", s.authed(gatehouse.RoleAdmin, s.handleAdminAudit))
 }
 

@@ -216,7 +216,7 @@ func TestAuditUserAgentCannotForgeLogLines(t *testing.T) {
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/login", strings.NewReader(`{"username":"admin","password":"wrong wrong wrong wrong"}`))
 	req.Header.Set("User-Agent", "evil\t\xff"+strings.Repeat("é", 300))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

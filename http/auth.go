@@ -343,7 +343,7 @@ type protectedResponse struct {
 	Auth    string              `json:"auth"`
 }
 
-// handleProtected is the seed's example protected route.
+// handleProtected is the example protected route: it answers who the caller is.
 func (s *Server) handleProtected(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
 	writeProtected(w, a) // protectedResponse, without reflection
 }

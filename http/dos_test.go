@@ -89,7 +89,7 @@ func TestStreamedHugeBody(t *testing.T) {
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/login", io.MultiReader(strings.NewReader(`{"username":"`), body))
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err == nil {
 		defer resp.Body.Close()
 		if resp.StatusCode != 413 {

@@ -54,6 +54,16 @@ var (
 // 8.1): encoding/json would silently turn invalid bytes into U+FFFD, so that different byte
 // strings (two passwords, say) would decode to the same text.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, false)
+}
+
+// decodeJSONStrict is decodeJSON for bodies whose every field changes something (PATCH): an
+// unknown field is bad_request naming it, so that a misspelt field never looks like success.
+func decodeJSONStrict(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
 	if err := requireJSON(r); err != nil {
 		return err
 	}
@@ -68,6 +78,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return errNotUTF8
 	}
 	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
@@ -122,6 +135,10 @@ func jsonError(err error) error {
 		return badRequest(ute.Field + ": must be a " + jsonKind(ute.Type.Kind().String()))
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("malformed JSON in the request body")
+	case strings.HasPrefix(err.Error(), `json: unknown field "`):
+		// encoding/json has no error type for it; the field name is quoted in the message.
+		field := strings.TrimSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
+		return badRequest(field + ": unknown field")
 	}
 	return badRequest("malformed JSON in the request body: " + strings.TrimPrefix(err.Error(), "json: "))
 }

@@ -1,6 +1,6 @@
 // Package http is gatehouse's HTTP API: routes, JSON errors, and the authentication, role and
-// cross-origin middleware. It follows the contract in API.md; the mapping from application
-// error codes to HTTP statuses lives here and nowhere else.
+// cross-origin middleware. It follows the contract in docs/api.md and docs/openapi.yaml; the
+// mapping from application error codes to HTTP statuses lives here and nowhere else.
 package http
 
 import (
@@ -92,6 +92,7 @@ type Server struct {
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
 	streams    streamHub  // open revocation streams (revstream.go)
 	hsts       []string   // the Strict-Transport-Security value, or nil for none
+	patterns   []string   // every route as "METHOD /path", for the API contract's test
 }
 
 // New returns a server with its routes mounted.
@@ -154,6 +155,7 @@ func (s *Server) routes() http.Handler {
 	handle := func(method, path string, h http.HandlerFunc) {
 		mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
 		allowed[path] = append(allowed[path], method)
+		s.patterns = append(s.patterns, method+" "+path)
 	}
 
 	handle("POST", "/api/register", s.handleRegister)
@@ -174,14 +176,16 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
-	s.hardeningRoutes(handle)
+	s.auditRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
-	s.interopRoutes(handle)
+	s.oauthRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
+	handle("GET", "/openapi.yaml", handleOpenAPI)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	allowed["/metrics"] = []string{"GET"}
+	s.patterns = append(s.patterns, "GET /metrics")
 	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
 
 	// A known path with another method: 405 with Allow, as a JSON error.

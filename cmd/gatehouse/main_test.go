@@ -180,7 +180,8 @@ func TestServe(t *testing.T) {
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
 	addr, stop := startServe(t, "--log-format", "json")
 	base := "http://" + addr
-	resp, err := http.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
+	client := checkedClient(t)
+	resp, err := client.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestServe(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", base+"/api/protected", nil)
 	req.Header.Set("Authorization", "Bearer "+body.Token)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

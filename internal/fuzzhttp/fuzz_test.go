@@ -16,7 +16,7 @@ import (
 // The fuzz targets below drive the real handler stack (routing, metrics, throttles,
 // authentication, JSON decoding, the stores) with hostile input. Whatever the input: no panic,
 // no 500, an error body from the contract's table, and a bounded amount of memory allocated per
-// request. Seeds live in testdata/fuzz/<target>; .ci/run fuzzes each target for a few seconds.
+// request. Starting inputs live in testdata/fuzz/<target>; .ci/run fuzzes each target for a few seconds.
 
 // maxAllocPerRequest bounds the bytes one fuzzed request may allocate (argon2 with the test
 // parameters takes 64 KiB; a body is at most 64 KiB).
