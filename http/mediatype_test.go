@@ -54,7 +54,7 @@ func TestJSONRoutesRequireJSON(t *testing.T) {
 		{"POST", "/api/token/refresh", `{"refresh_token":"x"}`, nil},
 		{"POST", "/api/admin/users", `{"username":"mallory","password":"mallory's long passphrase","role":"admin"}`, bearer(admin)},
 		{"PATCH", "/api/admin/users/" + bob.ID, `{"role":"admin"}`, bearer(admin)},
-		{"POST", "/api/account/password", `{"current_password":"` + testPassword + `","new_password":"bob's brand new passphrase"}`, bearer(bobAccess)},
+		{"POST", "/api/me/password", `{"current_password":"` + testPassword + `","new_password":"bob's brand new passphrase"}`, bearer(bobAccess)},
 	}
 	for _, rt := range routes {
 		for _, ct := range []string{"", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",

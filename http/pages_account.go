@@ -262,7 +262,7 @@ func (s *Server) handleAccountSignOutEverywhere(w http.ResponseWriter, r *http.R
 	redirect(w, r, "/?msg=signed-out-everywhere")
 }
 
-// handleChangePassword is POST /api/account/password for the browser (see changePassword: the
+// handleChangePassword is POST /account/password, the form twin of POST /api/me/password (see changePassword: the
 // current password is checked under the login throttles and audited), then signs this browser
 // in again with a brand-new session, so only the other devices are signed out.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *pageReq) {

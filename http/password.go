@@ -157,7 +157,7 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"new_password"`
 }
 
-// handleAccountPassword is POST /api/account/password: the caller changes their own password,
+// handleAccountPassword is POST /api/me/password: the caller changes their own password,
 // giving the current one. Every session and token of the user ends; the caller gets a new
 // credential of the kind it used, as a login answers (a session cookie, or a token pair), so
 // only the other devices are signed out.

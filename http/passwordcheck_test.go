@@ -82,7 +82,7 @@ func TestChangePasswordFormIsThrottledAndAudited(t *testing.T) {
 	expectRedirect(t, thief.get("/account"), "/?msg=expired&next=%2Faccount")
 }
 
-// TestChangePasswordAPI: POST /api/account/password checks the current password under the same
+// TestChangePasswordAPI: POST /api/me/password checks the current password under the same
 // throttle and audit trail as the form, refuses a new password the policy refuses without
 // counting anything, and answers a new credential of the kind the caller used while every
 // other session and token of the user ends.
@@ -92,7 +92,7 @@ func TestChangePasswordAPI(t *testing.T) {
 	access, refresh := h.loginToken("bob", testPassword)
 	other := h.loginSession("bob", testPassword)
 	change := func(cur, next string, hdr ...string) response {
-		return h.do("POST", "/api/account/password", map[string]string{"current_password": cur, "new_password": next}, hdr...)
+		return h.do("POST", "/api/me/password", map[string]string{"current_password": cur, "new_password": next}, hdr...)
 	}
 	newPW := "bob picks another passphrase"
 

@@ -167,7 +167,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/me", s.authed(gatehouse.RoleUser, s.handleMe))
 	handle("GET", "/api/sessions", s.authed(gatehouse.RoleUser, s.handleListSessions))
 	handle("DELETE", "/api/sessions/{id}", s.authed(gatehouse.RoleUser, s.handleDeleteSession))
-	handle("POST", "/api/account/password", s.authed(gatehouse.RoleUser, s.handleAccountPassword))
+	handle("POST", "/api/me/password", s.authed(gatehouse.RoleUser, s.handleAccountPassword))
 
 	handle("GET", "/api/admin/users", s.authed(gatehouse.RoleAdmin, s.handleAdminListUsers))
 	handle("POST", "/api/admin/users", s.authed(gatehouse.RoleAdmin, s.handleAdminCreateUser))
