@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/apispec"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -26,30 +27,12 @@ import (
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
-// clock is a settable clock for tests: nothing sleeps for expiry. Like a real clock it moves
-// forward a little (1 ms) at every reading, so events have an order.
-type clock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
+// clock is the tests' settable clock: nothing sleeps for expiry. Like a real clock it moves
+// forward a little (1 ms) at every reading, so events have an order; it starts from the real
+// time, because cookie jars and Redis TTLs compare against the real time.
+type clock = testkit.Clock
 
-func newClock() *clock {
-	return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), step: time.Millisecond}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testkit.NewSteppingClock(time.Millisecond) }
 
 // fastParams keeps tests fast; the argon2 package tests the production parameters.
 var fastParams = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -80,6 +63,7 @@ type harness struct {
 	t       testing.TB
 	srv     *httptest.Server
 	server  *ghttp.Server
+	client  *http.Client // checks every exchange against docs/openapi.yaml
 	clock   *clock
 	db      *sqlite.DB
 	dir     string
@@ -93,10 +77,11 @@ const testPassword = "correct horse battery staple"
 
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: o.clock, dir: o.dir}
+	h := &harness{t: t, clock: o.clock, dir: o.dir, client: apispec.Client(t)}
 	if h.clock == nil {
 		h.clock = newClock()
 	}
+	testkit.CheckNearWallClock(t, h.clock.Now())
 	if h.dir == "" {
 		h.dir = t.TempDir()
 	}
@@ -208,7 +193,7 @@ func (h *harness) do(method, path string, body any, hdr ...string) response {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}

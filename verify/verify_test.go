@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,12 +10,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/verify"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func newVerifier(t testing.TB, g *gatehouseServer, edit func(*verify.Config)) *verify.Verifier {
@@ -63,18 +68,6 @@ func serveTo(h http.Handler, authz string) (int, map[string]any, http.Header) {
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
 	return rec.Code, out, rec.Header()
-}
-
-// waitFor polls cond until it holds (the stream delivers asynchronously); it fails after 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestMiddleware(t *testing.T) {
@@ -256,7 +249,7 @@ func TestRevocationsFollowed(t *testing.T) {
 		t.Fatal("logout failed")
 	}
 	v := newVerifier(t, g, following(false))
-	waitFor(t, "the snapshot", func() bool { _, err := v.Verify(early); return errors.Is(err, verify.ErrTokenRevoked) })
+	testkit.Eventually(t, 5*time.Second, "the snapshot", func() bool { _, err := v.Verify(early); return errors.Is(err, verify.ErrTokenRevoked) })
 
 	// Revoked by jti while the service runs.
 	tok := g.login("bob", password)
@@ -264,7 +257,7 @@ func TestRevocationsFollowed(t *testing.T) {
 		t.Fatalf("live token: %v", err)
 	}
 	g.call("POST", "/api/logout", "", auth(tok)...)
-	waitFor(t, "the jti revocation", func() bool { _, err := v.Verify(tok); return errors.Is(err, verify.ErrTokenRevoked) })
+	testkit.Eventually(t, 5*time.Second, "the jti revocation", func() bool { _, err := v.Verify(tok); return errors.Is(err, verify.ErrTokenRevoked) })
 	status, out, _ := serveTo(protected(v, gatehouse.RoleUser), "Bearer "+tok)
 	if status != 401 || out["error"] != "invalid_token" || out["message"] != "the token has been revoked" {
 		t.Fatalf("revoked token through the middleware: %d %v", status, out)
@@ -276,7 +269,7 @@ func TestRevocationsFollowed(t *testing.T) {
 	if status, _ := g.call("DELETE", "/api/admin/users/"+u.ID+"/sessions", "", auth(admin)...); status != 204 {
 		t.Fatal("admin revoke failed")
 	}
-	waitFor(t, "the not-before time", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the not-before time", func() bool {
 		_, e1 := v.Verify(t1)
 		_, e2 := v.Verify(t2)
 		return errors.Is(e1, verify.ErrTokenRevoked) && errors.Is(e2, verify.ErrTokenRevoked)
@@ -300,7 +293,7 @@ func TestRevocationsFailClosed(t *testing.T) {
 		g := newGatehouse(t, "EdDSA", clk)
 		v := newVerifier(t, g, following(failOpen))
 		tok := g.login("admin", password+" admin")
-		waitFor(t, "the snapshot", func() bool { _, err := v.Verify(tok); return err == nil })
+		testkit.Eventually(t, 5*time.Second, "the snapshot", func() bool { _, err := v.Verify(tok); return err == nil })
 
 		g.setStreamDown(true)
 		clk.Advance(verify.DefaultMaxStaleness - time.Second)
@@ -323,7 +316,7 @@ func TestRevocationsFailClosed(t *testing.T) {
 			t.Fatalf("stale through the middleware: %d %v", status, out)
 		}
 		g.setStreamDown(false)
-		waitFor(t, "the stream to come back", func() bool { _, err := v.Verify(tok); return err == nil })
+		testkit.Eventually(t, 5*time.Second, "the stream to come back", func() bool { _, err := v.Verify(tok); return err == nil })
 	}
 }
 
@@ -345,7 +338,7 @@ func TestRevocationStreamRefusesBadCredentials(t *testing.T) {
 			return nil
 		}}
 	})
-	waitFor(t, "the stream with a bearer token", func() bool { _, err := v2.Verify(tok); return err == nil })
+	testkit.Eventually(t, 5*time.Second, "the stream with a bearer token", func() bool { _, err := v2.Verify(tok); return err == nil })
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -376,4 +369,62 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := v.Verify(g.login("admin", password+" admin")); err != nil {
 		t.Fatalf("without discovery: %v", err)
 	}
+}
+
+// TestNumericDatesMustBeNumbers: a token signed with gatehouse's own key whose exp, nbf or iat
+// is a JSON string holding a number is refused by the SDK as by the server (RFC 7519: a
+// NumericDate is a JSON number; the JWT library alone would read the string).
+func TestNumericDatesMustBeNumbers(t *testing.T) {
+	clk := newClock()
+	g := newGatehouse(t, "EdDSA", clk)
+	v := newVerifier(t, g, nil)
+	good := g.login("admin", password+" admin")
+	parts := strings.Split(good, ".")
+	claims := decode(t, parts[1])
+	priv := signingKeyOf(t, g)
+	sign := func(c map[string]any) string {
+		input := parts[0] + "." + encode(t, c)
+		sig, err := jwt.SigningMethodEdDSA.Sign(input, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	if _, err := v.Verify(sign(claims)); err != nil {
+		t.Fatalf("the same claims signed again: %v", err)
+	}
+	for _, claim := range []string{"exp", "nbf", "iat"} {
+		c := map[string]any{}
+		for k, val := range claims {
+			c[k] = val
+		}
+		c[claim] = strconv.FormatFloat(claims[claim].(float64), 'f', -1, 64)
+		tok := sign(c)
+		if _, err := v.Verify(tok); gatehouse.ErrorCode(err) != gatehouse.EINVALIDTOKEN {
+			t.Errorf("SDK, %s as a string: err = %v, want invalid_token", claim, err)
+		}
+		if status, out := g.call("GET", "/api/protected", "", auth(tok)...); status != 401 || out["error"] != "invalid_token" {
+			t.Errorf("server, %s as a string: %d %v", claim, status, out)
+		}
+	}
+}
+
+// signingKeyOf reads the Ed25519 signing key from gatehouse's key file.
+func signingKeyOf(t *testing.T, g *gatehouseServer) ed25519.PrivateKey {
+	t.Helper()
+	raw, err := os.ReadFile(g.keys.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Keys []struct{ Key string } `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || len(f.Keys) != 1 {
+		t.Fatalf("key file: %v", err)
+	}
+	seed, err := base64.RawURLEncoding.DecodeString(f.Keys[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed25519.NewKeyFromSeed(seed)
 }

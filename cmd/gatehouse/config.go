@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/token"
@@ -43,6 +44,8 @@ type config struct {
 	SecureCookies    bool
 	AllowRegister    bool
 	MinPasswordLen   int
+	// PasswordContextWords do not count toward a new password's length (account.Policy).
+	PasswordContextWords []string
 
 	Argon2Memory      uint32
 	Argon2Time        uint32
@@ -70,6 +73,7 @@ type config struct {
 	ThrottleKeys   int
 	AuditRetention time.Duration
 	ReadHeaderTime time.Duration
+	HSTSMaxAge     time.Duration
 
 	// Shared stores (stores.go).
 	RedisPrefix     string
@@ -93,6 +97,8 @@ func (c *config) storeFlags(fs *pflag.FlagSet) {
 	fs.SetAnnotation("hash-concurrency", docsDefault, []string{"the number of CPUs"})
 	fs.DurationVar(&c.HashWait, "hash-wait", 2*time.Second, "how long a login waits for a hashing slot before 503")
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted, in characters (never below 8)")
+	fs.StringSliceVar(&c.PasswordContextWords, "password-context-words", account.DefaultContextWords,
+		"words that do not count toward a new password's length, as the username does not (the service's and the organisation's names; comma-separated, \"\" for none)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.postgresFlags(fs)

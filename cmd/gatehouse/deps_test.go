@@ -11,7 +11,7 @@ import (
 
 // serverPackages are the module's own packages the server binary may link.
 var serverPackages = []string{
-	"", "account", "argon2", "blocklist", "http", "memory", "postgres", "redis", "revocation",
+	"", "account", "argon2", "blocklist", "docs", "http", "memory", "postgres", "redis", "revocation",
 	"session", "sqlite", "token", "cmd/gatehouse",
 }
 

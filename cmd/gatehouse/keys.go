@@ -91,26 +91,34 @@ func (a *app) maintainKeys() {
 	}
 }
 
-// checkKeysPresent refuses to start when the key file is missing but the user store already
-// holds accounts: creating new keys then would silently invalidate every token issued so far
-// (and hide a lost or unmounted key file, or a wrong --data). A configured HS256 secret is not
-// a throwaway key, so it is let through.
-func (a *app) checkKeysPresent(ctx context.Context) error {
+// loadKeys loads the signing keys. When the user store already holds accounts, the key file
+// must exist and hold a key: creating new keys then would silently invalidate every token
+// issued so far (and hide a lost, emptied or unmounted key file, or a wrong --data), so the
+// server refuses to start instead. A configured HS256 secret is not a throwaway key, so it
+// is let through.
+func (a *app) loadKeys(ctx context.Context) (*token.KeySet, error) {
+	opts := a.cfg.keyOptions(a.now)
+	n := 0
+	if a.cfg.SigningAlg != "HS256" || a.cfg.HMACSecret == "" {
+		var err error
+		if n, err = a.users.CountUsers(ctx); err != nil {
+			return nil, fmt.Errorf("signing keys: %w", err)
+		}
+		opts.RequireKeys = n > 0 // else a first start: the keys are created with the database
+	}
 	path := a.cfg.keysPath()
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		return nil // present, or unreadable: LoadKeySet reports that
+	ks, err := token.LoadKeySet(path, opts)
+	if errors.Is(err, token.ErrNoKeys) {
+		what := "holds no key"
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			what = "is missing"
+		}
+		return nil, fmt.Errorf("signing keys: %s %s, but the data directory already holds %d accounts; "+
+			"refusing to create new keys silently (every token issued so far would stop verifying). "+
+			"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, what, n, a.cfg.Data)
 	}
-	if a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
-		return nil
-	}
-	n, err := a.users.CountUsers(ctx)
 	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	if n == 0 {
-		return nil // a first start: the keys are created with the database
-	}
-	return fmt.Errorf("signing keys: %s is missing, but the data directory already holds %d accounts; "+
-		"refusing to create new keys silently (every token issued so far would stop verifying). "+
-		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, n, a.cfg.Data)
+	return ks, nil
 }

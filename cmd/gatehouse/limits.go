@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -17,10 +18,20 @@ import (
 // limitFlags are the flags of throttling and client addresses, a block of their own.
 func (c *config) limitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (rightmost untrusted address is the client); default none: the TCP peer is the client")
-	fs.BoolVar(&c.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
+	fs.BoolVar(&c.LoginThrottle, "login-throttle", true, "throttle password checks (logins, current password of a change) per account, per account and address, and per address, failed credentials per address, and self-registrations per address and username (429 with Retry-After)")
 	fs.IntVar(&c.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory; the Redis throttle of --session-store redis expires its keys instead)")
 	fs.DurationVar(&c.ReadHeaderTime, "read-header-timeout", ghttp.ReadHeaderTimeout, "a client must send its request headers within this time, or the connection is closed (slowloris)")
 	fs.DurationVar(&c.AuditRetention, "audit-retention", gatehouse.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
+	fs.DurationVar(&c.HSTSMaxAge, "hsts-max-age", ghttp.DefaultHSTSMaxAge, "max-age of the Strict-Transport-Security header sent over TLS (--tls-cert, or a trusted proxy's X-Forwarded-Proto: https); 0 sends none")
+}
+
+// hstsMaxAge is --hsts-max-age as ghttp.Config.HSTSMaxAge, where zero means the default and a
+// negative value turns the header off.
+func (c *config) hstsMaxAge() time.Duration {
+	if c.HSTSMaxAge <= 0 {
+		return -1
+	}
+	return c.HSTSMaxAge
 }
 
 func (c *config) validateLimits() error {
@@ -37,6 +48,9 @@ func (c *config) validateLimits() error {
 	}
 	if c.AuditRetention <= 0 {
 		return fmt.Errorf("--audit-retention must be positive")
+	}
+	if c.HSTSMaxAge < 0 {
+		return fmt.Errorf("--hsts-max-age must not be negative (0 sends no header)")
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // localClusterScript runs deploy/local-cluster.sh with args and returns its output and error.
@@ -19,6 +21,7 @@ func localClusterScript(args ...string) (string, error) {
 // TestLocalClusterRefusesTakenPort: start refuses when a port it needs is taken, before it
 // starts anything.
 func TestLocalClusterRefusesTakenPort(t *testing.T) {
+	testkit.Slow(t, "runs deploy/local-cluster.sh")
 	if _, err := exec.LookPath("nginx"); err != nil {
 		skipOrFail(t, "nginx (apt-get install nginx)", err)
 	}
@@ -42,6 +45,7 @@ func TestLocalClusterRefusesTakenPort(t *testing.T) {
 // TestLocalClusterFailsWhenAnInstanceDies: an instance that exits while starting fails start,
 // with the end of its log.
 func TestLocalClusterFailsWhenAnInstanceDies(t *testing.T) {
+	testkit.Slow(t, "runs deploy/local-cluster.sh with nginx")
 	if _, err := exec.LookPath("nginx"); err != nil {
 		skipOrFail(t, "nginx (apt-get install nginx)", err)
 	}
