@@ -78,6 +78,10 @@ func (c *config) validateScaleOut(serve bool) error {
 	return nil
 }
 
+// usesSQLite reports whether a store of serve lives in the SQLite database of the data
+// directory.
+func (c *config) usesSQLite() bool { return c.UserStore == "sqlite" || c.SessionStore == "sqlite" }
+
 // multiInstance reports whether the configuration is correct with several instances.
 func (c *config) multiInstance() bool { return c.UserStore == "postgres" && c.SessionStore == "redis" }
 

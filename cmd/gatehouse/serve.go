@@ -48,6 +48,16 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	if cfg.usesSQLite() {
+		if err := cfg.ensureDataDir(); err != nil {
+			return err
+		}
+		unlock, err := lockDataDir(cfg.Data)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err
