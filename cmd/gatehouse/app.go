@@ -73,11 +73,14 @@ func buildApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) 
 
 func (a *app) wire(ctx context.Context) error {
 	cfg := a.cfg
-	if err := a.checkKeysPresent(ctx); err != nil {
+	storage, err := a.keyStorage(ctx)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := a.checkKeysPresent(ctx, storage); err != nil {
 		return err
 	}
-	var err error
-	if a.keys, err = token.LoadKeySet(cfg.keysPath(), cfg.keyOptions(a.now)); err != nil {
+	if a.keys, err = token.OpenKeySet(storage, cfg.keyOptions(a.now)); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	tokens, err := token.NewService(a.keys, token.Config{

@@ -53,6 +53,7 @@ type config struct {
 
 	interopConfig
 	hardening hardeningConfig
+	keyStore  keyStoreConfig
 
 	// Scale-out (scaleout.go).
 	RedisPrefix     string
@@ -89,6 +90,7 @@ func (c *config) keyFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.KeysFile, "keys-file", "", "signing key file (default <data>/keys.json); several instances share one file and reload it")
 	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", defaultKeyPublishAhead,
 		"a new signing key (keys rotate, --key-rotation-interval) is published in the JWKS this long before it signs, so every instance and JWKS cache has it first (0: it signs at once)")
+	c.keyStoreFlags(fs)
 }
 
 // serveFlags are the flags of "gatehouse serve".
@@ -135,6 +137,9 @@ func (c *config) validateServe() error {
 		return err
 	}
 	if err := c.validateScaleOut(true); err != nil {
+		return err
+	}
+	if err := c.validateKeyStore(); err != nil {
 		return err
 	}
 	return c.validateStore()

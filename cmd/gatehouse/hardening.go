@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -18,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/postgres"
 	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // hardeningConfig is the configuration of brute-force and abuse limits.
@@ -111,16 +110,18 @@ func (a *app) auditBootstrap(ctx context.Context) {
 		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
 }
 
-// checkKeysPresent refuses to start when the key file is missing but the user store already
-// holds accounts: creating new keys then would silently invalidate every token issued so far
-// (and hide a lost or unmounted key file, or a wrong --data). A configured HS256 secret is not
-// a throwaway key, so it is let through.
-func (a *app) checkKeysPresent(ctx context.Context) error {
-	path := a.cfg.keysPath()
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		return nil // present, or unreadable: LoadKeySet reports that
+// checkKeysPresent refuses to start when no signing keys are stored (the key file is missing,
+// or PostgreSQL holds none) but the user store already holds accounts: creating new keys then
+// would silently invalidate every token issued so far (and hide a lost or unmounted key file,
+// a wrong --data, or the wrong database). Keys that cannot be read (a wrong key-encryption
+// key) stop the start too. A configured HS256 secret is not a throwaway key, so it is let
+// through.
+func (a *app) checkKeysPresent(ctx context.Context, storage token.KeyStorage) error {
+	stored, err := token.KeysStored(storage)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
 	}
-	if a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
+	if stored || a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
 		return nil
 	}
 	n, err := a.users.CountUsers(ctx)
@@ -130,9 +131,14 @@ func (a *app) checkKeysPresent(ctx context.Context) error {
 	if n == 0 {
 		return nil // a first start: the keys are created with the database
 	}
+	if a.cfg.keyStore.KeyStore == "postgres" {
+		return fmt.Errorf("signing keys: %s holds none, but the user store already holds %d accounts; "+
+			"refusing to create new keys silently (every token issued so far would stop verifying). "+
+			"Copy the key file in with \"gatehouse migrate --key-store postgres\", or create keys on purpose with \"gatehouse keys rotate --key-store postgres\"", storage, n)
+	}
 	return fmt.Errorf("signing keys: %s is missing, but the data directory already holds %d accounts; "+
 		"refusing to create new keys silently (every token issued so far would stop verifying). "+
-		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, n, a.cfg.Data)
+		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", a.cfg.keysPath(), n, a.cfg.Data)
 }
 
 // applyServerLimits sets the configured connection limits on srv.

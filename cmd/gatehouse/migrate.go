@@ -52,6 +52,7 @@ Give the instances the same --session-idle-timeout and --session-absolute-timeou
 	fs.DurationVar(&cfg.RedisTimeout, "redis-timeout", 5*time.Second, "bound of each Redis call")
 	fs.DurationVar(&cfg.SessionIdle, "session-idle-timeout", 30*time.Minute, "as the instances will use it: a session unused this long expires")
 	fs.DurationVar(&cfg.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "as the instances will use it: a session expires this long after login")
+	cfg.keyStoreFlags(fs)
 	fs.BoolVar(&force, "force", false, "write into a PostgreSQL database or Redis prefix that already holds data")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
@@ -94,7 +95,8 @@ func (c *config) validateMigrate() error {
 		return errors.New("timeouts must be positive")
 	}
 	c.UserStore, c.SessionStore = "postgres", "redis"
-	return nil
+	c.keyStore.copyFrom = true
+	return c.validateKeyStore()
 }
 
 func runMigrate(ctx context.Context, cfg *config, force bool, stdout, stderr io.Writer) error {

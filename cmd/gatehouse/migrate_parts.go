@@ -158,13 +158,25 @@ func (m *migration) copySessions(ctx context.Context) (string, error) {
 	return t.String(), err
 }
 
-// copyKeys checks the signing keys the copied tokens were signed with, and says where the
-// instances must find them.
+// copyKeys checks the signing keys the copied tokens were signed with and, with --key-store
+// postgres, copies them into PostgreSQL, sealed (unless the very same keys are there; other
+// keys there are an error, never replaced). With a key file, it says where the instances must
+// find it.
 func (m *migration) copyKeys(ctx context.Context) (string, error) {
 	path := m.cfg.keysPath()
-	_, kids, err := token.ReadKeys(token.FileStorage(path))
+	doc, kids, err := token.ReadKeys(token.FileStorage(path))
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d keys in %s: give every instance this key file (--keys-file)", len(kids), path), nil
+	if m.cfg.keyStore.KeyStore != "postgres" {
+		return fmt.Sprintf("%d keys in %s: give every instance this key file (--keys-file)", len(kids), path), nil
+	}
+	to, err := m.tgt.keyStorage(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := token.CopyKeys(doc, to); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d keys from %s copied into the %s: start the instances with --key-store postgres and the same key-encryption key", len(kids), path, to), nil
 }

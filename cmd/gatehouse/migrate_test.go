@@ -57,17 +57,20 @@ func newSingleBinary(t *testing.T) *singleBinary {
 }
 
 // TestMigrateToCluster moves a single binary to PostgreSQL and Redis and runs two instances
-// on them with the same key file: old session cookies, access tokens and refresh tokens work
-// on both, revoked ones stay revoked, a rotated refresh token still trips reuse detection. The
-// copy is run twice (idempotent) and resumed after a simulated interruption.
+// on them, one on the single binary's key file, the other on the keys the copy sealed into
+// PostgreSQL: old session cookies, access tokens and refresh tokens work on both, revoked ones
+// stay revoked, a rotated refresh token still trips reuse detection. The copy is run twice
+// (idempotent) and resumed after a simulated interruption.
 func TestMigrateToCluster(t *testing.T) {
 	testkit.Slow(t, "runs a single binary and two instances on PostgreSQL and Redis")
 	b := newBackends(t, testRedis)
 	sb := newSingleBinary(t)
 	b.keys = filepath.Join(sb.dir, "keys.json")
+	kek := writeKEK(t)
 	migrate := func(extra ...string) (string, error) {
 		out, _, err := run(t, "", append([]string{"migrate", "--data", sb.dir, "--postgres-url", b.pgURL,
-			"--redis-url", b.redisURL, "--redis-prefix", b.prefix, "--log-level", "warn"}, extra...)...)
+			"--redis-url", b.redisURL, "--redis-prefix", b.prefix, "--log-level", "warn",
+			"--key-store", "postgres", "--key-encryption-key-file", kek}, extra...)...)
 		return out, err
 	}
 	out, err := migrate()
@@ -84,7 +87,9 @@ func TestMigrateToCluster(t *testing.T) {
 		t.Fatalf("resumed migrate: %q %v", out, err)
 	}
 
-	ins := []*instance{startInstance(t, b), startInstance(t, b)}
+	noFile := *b
+	noFile.keys = ""
+	ins := []*instance{startInstance(t, b), startInstance(t, &noFile, "--key-store", "postgres", "--key-encryption-key-file", kek)}
 	for _, in := range ins {
 		for name, hdr := range sb.live {
 			expectStatus(t, name+" on "+in.base, in.do("GET", "/api/protected", nil, hdr...), 200, "")
