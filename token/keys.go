@@ -42,7 +42,16 @@ type KeyOptions struct {
 	// token is ever signed with a key a verifier cannot know yet. Zero: the new key signs at
 	// once. The first key of a new file, or of a newly chosen algorithm, always signs at once.
 	PublishAhead time.Duration
+	// RequireKeys makes LoadKeySet refuse a key file that is missing or holds no key, with an
+	// error wrapping ErrNoKeys, instead of creating a key: set it when tokens signed with the
+	// file's keys may exist (the server already has accounts), so that a lost, emptied or
+	// unmounted key file stops the server instead of being silently replaced.
+	RequireKeys bool
 }
+
+// ErrNoKeys is the error of LoadKeySet with KeyOptions.RequireKeys for a key file that is
+// missing or holds no key.
+var ErrNoKeys = errors.New("token: no signing key to keep using")
 
 // KeySet holds the signing and verification keys of one key file. The newest active key of the
 // configured algorithm signs (a key added with a publish-ahead time is active from its
@@ -74,7 +83,8 @@ type snapshot struct {
 }
 
 // LoadKeySet opens the key file at path, creating it (mode 0600, directory 0700) with one
-// generated key of opts.Alg when it does not exist. An existing file that cannot be read, is
+// generated key of opts.Alg when it does not exist (with opts.RequireKeys: ErrNoKeys when it
+// does not exist or holds no key). An existing file that cannot be read, is
 // not valid, is readable by group or others, or holds a key that is too short is an error: it
 // is never replaced. When the file holds no key of opts.Alg (for HS256 with opts.HMACSecret: no
 // key with that secret), one is added and the file rewritten. HS256 secrets shorter than
@@ -357,6 +367,9 @@ func normalizeKeyOptions(opts KeyOptions) (KeyOptions, error) {
 // wins and the others load its key.
 func loadOrCreateKeyFile(store KeyStorage, opts KeyOptions) (*keyFile, []byte, error) {
 	raw, err := store.Load()
+	if errors.Is(err, gatehouse.ErrNotFound) && opts.RequireKeys {
+		return nil, nil, fmt.Errorf("%w: nothing is stored in the %s", ErrNoKeys, store)
+	}
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		f, created, werr := addKeyAndWrite(store, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true, 0)
 		if !errors.Is(werr, gatehouse.ErrConflict) {
@@ -368,6 +381,9 @@ func loadOrCreateKeyFile(store KeyStorage, opts KeyOptions) (*keyFile, []byte, e
 		return nil, nil, err
 	}
 	f, err := parseKeyFile(store, raw)
+	if err == nil && len(f.Keys) == 0 && opts.RequireKeys {
+		return nil, nil, fmt.Errorf("%w: the %s holds no key", ErrNoKeys, store)
+	}
 	return f, raw, err
 }
 

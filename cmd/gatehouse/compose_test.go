@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // composeFile is the part of compose.yaml the test reads.
