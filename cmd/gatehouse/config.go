@@ -57,6 +57,7 @@ type config struct {
 	interopConfig
 	hardening hardeningConfig
 	keyStore  keyStoreConfig
+	drain     drainConfig
 
 	// Scale-out (scaleout.go).
 	RedisPrefix     string
@@ -122,6 +123,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register")
 	c.interopFlags(fs)
 	c.hardeningFlags(fs)
+	c.drainFlags(fs)
 }
 
 func (c *config) validateServe() error {
@@ -145,6 +147,9 @@ func (c *config) validateServe() error {
 		return err
 	}
 	if err := c.validateKeyStore(); err != nil {
+		return err
+	}
+	if err := c.validateDrain(); err != nil {
 		return err
 	}
 	return c.validateStore()

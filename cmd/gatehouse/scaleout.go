@@ -249,7 +249,7 @@ func (a *app) sessionStore(ctx context.Context) (gatehouse.SessionStore, error) 
 
 // readyChecks are what /readyz runs: every store in use must answer.
 func (a *app) readyChecks() []func(context.Context) error {
-	var checks []func(context.Context) error
+	checks := []func(context.Context) error{a.drain.notDraining}
 	if a.db != nil {
 		checks = append(checks, a.db.Ping)
 	}
