@@ -101,3 +101,19 @@ func NewKEK() string {
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// Reseal stores the key document of old in next, under old's lock: old and next are the same
+// storage sealed under two key-encryption keys, the one in use and its replacement. The
+// document is checked before it is stored; on any error nothing changes.
+func Reseal(old, next KeyStorage) error {
+	unlock, err := old.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	doc, _, err := ReadKeys(old)
+	if err != nil {
+		return err
+	}
+	return next.Store(doc, false)
+}

@@ -166,3 +166,32 @@ func TestParseKEK(t *testing.T) {
 		}
 	}
 }
+
+// TestReseal moves sealed keys to a new key-encryption key: the new one opens them, the old
+// one no longer does, and the keys are the same.
+func TestReseal(t *testing.T) {
+	clock := newTestClock()
+	path := filepath.Join(t.TempDir(), "sealed")
+	oldKEK, newKEK := mustKEK(t), mustKEK(t)
+	ks, err := OpenKeySet(sealedFile(t, path, oldKEK), KeyOptions{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Reseal(sealedFile(t, path, oldKEK), sealedFile(t, path, newKEK)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadKeys(sealedFile(t, path, oldKEK)); !errors.Is(err, ErrWrongKEK) {
+		t.Fatalf("the old key-encryption key still opens the keys: %v", err)
+	}
+	_, kids, err := ReadKeys(sealedFile(t, path, newKEK))
+	if err != nil || !slices.Equal(kids, ks.KIDs()) {
+		t.Fatalf("after Reseal: %v %v; want %v", kids, err, ks.KIDs())
+	}
+	before, _ := os.ReadFile(path)
+	if err := Reseal(sealedFile(t, path, oldKEK), sealedFile(t, path, mustKEK(t))); !errors.Is(err, ErrWrongKEK) {
+		t.Fatalf("Reseal with a wrong key-encryption key: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a refused Reseal changed the stored keys")
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage the token signing keys"}
-	cmd.AddCommand(newKeysRotateCmd(), newKeysNewKEKCmd())
+	cmd.AddCommand(newKeysRotateCmd(), newKeysNewKEKCmd(), newKeysRewrapCmd())
 	return cmd
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -108,4 +110,61 @@ every instance (or as the variable GATEHOUSE_KEY_ENCRYPTION_KEY):
 			return err
 		},
 	}
+}
+
+func newKeysRewrapCmd() *cobra.Command {
+	cfg := &config{}
+	var next string
+	cmd := &cobra.Command{
+		Use:   "rewrap --postgres-url URL --key-encryption-key-file OLD --new-key-encryption-key-file NEW",
+		Short: "Seal the signing keys in PostgreSQL under a new key-encryption key",
+		Long: `Open the signing keys kept in PostgreSQL (--key-store postgres) with the current
+key-encryption key and seal them again under the new one, under the keys' lock. The keys
+themselves do not change: every token stays valid. Running instances keep the keys they have
+loaded, but cannot read the table again (nor rotate) until they are restarted with the new
+key-encryption key: restart them one after the other.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.keyStore.KeyStore = "postgres"
+			if err := cfg.validateKeyStore(); err != nil {
+				return err
+			}
+			return rewrap(cmd, cfg, next)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL (required)")
+	fs.DurationVar(&cfg.PostgresTimeout, "postgres-timeout", 5*time.Second, "bound of each PostgreSQL call")
+	fs.StringVar(&cfg.keyStore.KEKFile, "key-encryption-key-file", "", "the key-encryption key in use")
+	fs.StringVar(&cfg.keyStore.KEK, "key-encryption-key", "", "the key-encryption key in use (prefer the file or the variable)")
+	fs.StringVar(&next, "new-key-encryption-key-file", "", "the new key-encryption key (required; gatehouse keys new-kek)")
+	documentEnv(fs)
+	_ = cmd.MarkFlagRequired("new-key-encryption-key-file")
+	return cmd
+}
+
+func rewrap(cmd *cobra.Command, cfg *config, nextFile string) error {
+	text, err := os.ReadFile(nextFile)
+	if err != nil {
+		return fmt.Errorf("--new-key-encryption-key-file: %w", err)
+	}
+	nextKEK, err := token.ParseKEK(text)
+	if err != nil {
+		return fmt.Errorf("new key-encryption key: %w", err)
+	}
+	a := &app{cfg: cfg, log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), now: time.Now}
+	defer a.closeShared()
+	old, err := a.keyStorage(cmd.Context())
+	if err != nil {
+		return err
+	}
+	next, err := token.SealedStorage(postgres.NewKeyStore(a.shared.pg), nextKEK)
+	if err != nil {
+		return err
+	}
+	if err := token.Reseal(old, next); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "the signing keys are sealed under the new key-encryption key; restart every instance with it")
+	return nil
 }

@@ -128,4 +128,20 @@ func TestKeysInPostgres(t *testing.T) {
 	if !bytes.Equal(before, storedKeys(t, b)) {
 		t.Fatal("a refused start changed the stored keys")
 	}
+
+	// A new key-encryption key: the keys are sealed again, the old key no longer opens them,
+	// an instance started with the new one has the same keys.
+	newKEK := writeKEK(t)
+	if _, _, err := run(t, "", "keys", "rewrap", "--postgres-url", b.pgURL, "--key-encryption-key-file", kek, "--new-key-encryption-key-file", newKEK); err != nil {
+		t.Fatalf("keys rewrap: %v", err)
+	}
+	if err := runServe(t, "--data", t.TempDir(), "--user-store", "postgres", "--postgres-url", b.pgURL, "--session-store", "redis",
+		"--redis-url", b.redisURL, "--redis-prefix", b.prefix, "--key-store", "postgres", "--key-encryption-key-file", kek); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("a start with the old key-encryption key after rewrap: %v", err)
+	}
+	in3 := startInstance(t, b, "--key-store", "postgres", "--key-encryption-key-file", newKEK)
+	if fmt.Sprint(jwksKIDs(t, in3)) != fmt.Sprint(jwksKIDs(t, in1)) {
+		t.Fatalf("keys after rewrap: %v, before %v", jwksKIDs(t, in3), jwksKIDs(t, in1))
+	}
+	expectStatus(t, "a token after rewrap", in3.do("GET", "/api/protected", nil, bearerHdr(fresh)...), 200, "")
 }
