@@ -56,20 +56,6 @@ func (p FileStorage) Lock() (func(), error) { return lockKeyFile(string(p)) }
 
 func (p FileStorage) String() string { return "key file " + string(p) }
 
-// KeysStored reports whether store holds a key document, without creating one. A document
-// that cannot be read (a wrong key-encryption key, a file too open to trust) is an error, so
-// that a caller never takes it for an absent one.
-func KeysStored(store KeyStorage) (bool, error) {
-	_, err := store.Load()
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, gatehouse.ErrNotFound):
-		return false, nil
-	}
-	return false, err
-}
-
 // ReadKeys loads and checks the key document of store without creating or changing anything
 // (backups copy it), and returns it with the kids it holds, oldest first.
 func ReadKeys(store KeyStorage) (doc []byte, kids []string, err error) {

@@ -88,7 +88,7 @@ func TestSealedStorageRefusesAWrongKEK(t *testing.T) {
 	for _, f := range []func() error{
 		func() error { _, err := OpenKeySet(wrong, KeyOptions{Now: clock.Now}); return err },
 		func() error { _, err := RotateKeys(wrong, KeyOptions{Now: clock.Now}); return err },
-		func() error { _, err := KeysStored(wrong); return err },
+		func() error { _, _, err := ReadKeys(wrong); return err },
 	} {
 		if err := f(); !errors.Is(err, ErrWrongKEK) {
 			t.Fatalf("wrong key-encryption key: %v", err)
@@ -128,8 +128,8 @@ func TestCopyKeys(t *testing.T) {
 		t.Fatalf("ReadKeys: %v %v", kids, err)
 	}
 	dst := sealedFile(t, filepath.Join(t.TempDir(), "sealed"), mustKEK(t))
-	if ok, err := KeysStored(dst); ok || err != nil {
-		t.Fatalf("KeysStored on an empty storage: %v %v", ok, err)
+	if _, err := dst.Load(); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("Load of an empty storage: %v", err)
 	}
 	for range 2 {
 		if err := CopyKeys(doc, dst); err != nil {
