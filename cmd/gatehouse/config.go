@@ -61,6 +61,9 @@ type config struct {
 	IntrospectionClientID string
 	IntrospectionSecret   string
 
+	keyStore keyStoreConfig // where the signing keys live (keystore.go)
+	drain    drainConfig    // graceful stop (drain.go)
+
 	// Signing keys (keys.go).
 	KeysFile            string
 	KeyRotationInterval time.Duration
@@ -129,6 +132,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.keyScheduleFlags(fs)
 	c.introspectionFlags(fs)
 	c.limitFlags(fs)
+	c.drainFlags(fs)
 }
 
 // minIntrospectionSecret is the shortest accepted --introspection-secret, in bytes.
@@ -169,6 +173,12 @@ func (c *config) validateServe() error {
 		}
 	}
 	if err := c.validateStores(true); err != nil {
+		return err
+	}
+	if err := c.validateKeyStore(); err != nil {
+		return err
+	}
+	if err := c.validateDrain(); err != nil {
 		return err
 	}
 	return c.validateStore()

@@ -27,7 +27,7 @@ var serverModules = []string{
 	"github.com/prometheus/client_model", "github.com/prometheus/common",
 	"github.com/prometheus/procfs", "github.com/redis/rueidis", "github.com/remyoudompheng/bigfft",
 	"github.com/spf13/cobra", "github.com/spf13/pflag", "golang.org/x/crypto", "golang.org/x/sync",
-	"golang.org/x/sys", "golang.org/x/text", "google.golang.org/protobuf", "modernc.org/libc",
+	"golang.org/x/crypto/x509roots/fallback", "golang.org/x/sys", "golang.org/x/text", "google.golang.org/protobuf", "modernc.org/libc",
 	"modernc.org/mathutil", "modernc.org/memory", "modernc.org/sqlite",
 }
 
