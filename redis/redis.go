@@ -49,6 +49,11 @@ type Options struct {
 	// Now is the clock that turns absolute expiry times into Redis TTLs. Default time.Now.
 	// TTLs are relative durations, so the clocks of Redis and of the instances need not agree.
 	Now func() time.Time
+	// Peers, when set, lets reads come from the client-side cache while this instance holds
+	// its lease, and makes every revoking write wait for the other instances (see Peers).
+	// Every instance that shares the prefix must use one. Without it, every read is a round
+	// trip to Redis.
+	Peers *Peers
 }
 
 func (o Options) withDefaults() Options {
@@ -73,7 +78,15 @@ type base struct {
 	cacheWorks atomic.Bool // the client-side cache has answered a read
 }
 
-// readPair reads first, then second, through the client-side cache and returns the answers.
+// trusted reports whether reads may come from the client-side cache now (Peers.Trusted).
+func (b *base) trusted() bool { return b.opts.Peers.Trusted() }
+
+// settle returns once every instance has applied the writes made so far or stopped trusting
+// its cache (Peers.Barrier). The stores call it after each revoking write.
+func (b *base) settle(ctx context.Context) { b.opts.Peers.Barrier(ctx) }
+
+// readPair reads first, then second, through the client-side cache and returns the answers;
+// call it only while trusted.
 // Once the cache has answered a read, it asks for one key after the other: a key in the cache
 // then costs no allocation, where DoMultiCache allocates its answers, and a key that is not
 // costs its round trip (two if both miss, which a fresh or invalidated first key makes rare).

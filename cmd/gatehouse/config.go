@@ -58,6 +58,7 @@ type config struct {
 	RedisPrefix     string
 	RedisTimeout    time.Duration
 	RedisCacheTTL   time.Duration
+	RedisLease      time.Duration
 	PostgresTimeout time.Duration
 	KeysFile        string
 

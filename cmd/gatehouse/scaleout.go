@@ -42,6 +42,7 @@ func (c *config) scaleOutServeFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: would keep every key on one node; without one they spread)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
 	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
+	fs.DurationVar(&c.RedisLease, "redis-cache-lease", redis.DefaultLease, "how long an instance trusts its client-side cache after a heartbeat that Redis answered; a revocation waits at most this long (and 5% more) for an instance that does not acknowledge it")
 	fs.BoolVar(&c.RedisClientCache, "redis-client-cache", true, "serve hot session and revocation reads from a client-side cache that Redis invalidates (RESP3 CLIENT TRACKING); turn it off for a Redis or proxy without it, at the cost of a round trip per read")
 }
 
@@ -70,6 +71,9 @@ func (c *config) validateScaleOut(serve bool) error {
 	if c.RedisTimeout <= 0 || c.RedisCacheTTL <= 0 {
 		return fmt.Errorf("--redis-timeout and --redis-cache-ttl must be positive")
 	}
+	if c.RedisLease < 20*time.Millisecond || c.RedisLease > time.Minute {
+		return fmt.Errorf("--redis-cache-lease %v: must be between 20ms and 1m", c.RedisLease)
+	}
 	if strings.Contains(c.RedisPrefix, "{}") {
 		// Redis hashes a key with an empty hash tag whole, which would split each revocation
 		// shard over several Cluster slots.
@@ -84,6 +88,7 @@ func (c *config) multiInstance() bool { return c.UserStore == "postgres" && c.Se
 // shared holds the clients of the shared stores, when they are configured.
 type shared struct {
 	rdb    rueidis.Client
+	peers  *redis.Peers // the other instances on the same Redis prefix (revocation barriers, cache lease)
 	pgPool *pgxpool.Pool
 	pg     *postgres.DB
 }
@@ -125,6 +130,11 @@ func (a *app) openRedis(ctx context.Context) error {
 	}
 	a.shared.rdb = c
 	a.warnEviction(ctx)
+	a.shared.peers = redis.NewPeers(c, a.cfg.RedisPrefix, redis.PeerOptions{
+		Lease: a.cfg.RedisLease, Cache: a.cfg.RedisClientCache, Timeout: a.cfg.RedisTimeout,
+		Logger: func(msg string, args ...any) { a.log.Warn(msg, args...) },
+	})
+	a.shared.peers.Start()
 	return nil
 }
 
@@ -218,7 +228,7 @@ func (a *app) revocations(ctx context.Context) (gatehouse.RevocationStore, error
 }
 
 func (a *app) redisOptions() redis.Options {
-	return redis.Options{Timeout: a.cfg.RedisTimeout, CacheTTL: a.cfg.RedisCacheTTL, Now: a.now}
+	return redis.Options{Timeout: a.cfg.RedisTimeout, CacheTTL: a.cfg.RedisCacheTTL, Now: a.now, Peers: a.shared.peers}
 }
 
 // sessionStore returns the configured session store. The SQLite and memory ones are swept for
@@ -276,6 +286,9 @@ func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 
 // closeShared releases the clients of the shared stores.
 func (a *app) closeShared() {
+	if a.shared.peers != nil {
+		a.shared.peers.Close()
+	}
 	if a.shared.rdb != nil {
 		a.shared.rdb.Close()
 	}
