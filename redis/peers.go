@@ -62,9 +62,9 @@ type Peers struct {
 	waits map[uint64]*barrierWait // barriers waiting for acknowledgements
 	acked map[string]uint64       // per instance, the latest barrier of ours it acknowledged
 	owed  map[string]uint64       // per origin, the latest barrier to acknowledge
+	seen  map[string]sighting     // per instance, since when its heartbeat count is the same
+	beats uint64                  // heartbeats sent (heartbeat loop only)
 	wake  chan struct{}           // asks the heartbeat loop for a heartbeat now
-
-	seen map[string]sighting // the janitor's view of the registry (heartbeat loop only)
 
 	stop context.CancelFunc
 	done sync.WaitGroup

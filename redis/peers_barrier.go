@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,8 +34,9 @@ func (p *Peers) Barrier(_ context.Context) {
 	start := time.Now()
 	w := p.newWait()
 	defer p.dropWait(w)
+	sent := p.now()
 	if peers, err := p.publish(w.seq); err == nil {
-		p.expect(w, peers)
+		p.expect(w, peers, p.sight(peers, sent, p.now()))
 	}
 	timer := time.NewTimer(leaseWait(p.opts.Lease) - time.Since(start))
 	defer timer.Stop()
@@ -78,14 +80,14 @@ func (p *Peers) publish(seq uint64) (map[string]string, error) {
 	return res[1].AsStrMap()
 }
 
-// expect sets the instances that barrier w waits for: those of the registry, but this one and
-// those that acknowledged it already.
-func (p *Peers) expect(w *barrierWait, registered map[string]string) {
+// expect sets the instances that barrier w waits for: those of the registry, but this one,
+// those that acknowledged it already, and the stale ones, whose lease has run out.
+func (p *Peers) expect(w *barrierWait, registered map[string]string, stale []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	w.need = make(map[string]struct{}, len(registered))
 	for id := range registered {
-		if id != p.id && p.acked[id] < w.seq {
+		if id != p.id && p.acked[id] < w.seq && !slices.Contains(stale, id) {
 			w.need[id] = struct{}{}
 		}
 	}

@@ -2,13 +2,11 @@ package redis
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
 // Heartbeats, and dropping instances that stopped from the registry (see Peers).
-
-// heartbeatScript counts a heartbeat of instance ARGV[1] in the registry KEYS[1].
-const heartbeatScript = `return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)`
 
 // pruneScript drops instance ARGV[1] from the registry KEYS[1] if its count is still ARGV[2].
 const pruneScript = `
@@ -61,11 +59,13 @@ func (p *Peers) beat(ctx context.Context) {
 	p.acknowledge(ctx, owed)
 }
 
-// heartbeat counts a heartbeat in the registry and, on Redis Cluster, sends a PING to every
-// other node, each on the connection that the client-side cache of that node uses.
+// heartbeat writes the number of the heartbeat in the registry and, on Redis Cluster, sends a
+// PING to every other node, each on the connection that the client-side cache of that node
+// uses. The numbers of an instance never repeat (its id is new with each process), so an
+// unchanged number in the registry means that no heartbeat came in between.
 func (p *Peers) heartbeat(ctx context.Context) error {
-	b := p.c.B()
-	cmd := b.Eval().Script(heartbeatScript).Numkeys(1).Key(p.registry).Arg(p.id).Build()
+	p.beats++
+	cmd := p.c.B().Hset().Key(p.registry).FieldValue().FieldValue(p.id, strconv.FormatUint(p.beats, 10)).Build()
 	if err := p.c.Do(ctx, cmd).Error(); err != nil {
 		return err
 	}
@@ -76,9 +76,8 @@ func (p *Peers) heartbeat(ctx context.Context) error {
 }
 
 // tidy drops from the registry the instances whose heartbeat count has not moved for
-// leaseWait(Lease) by this instance's clock: their last heartbeat reached Redis before the
-// count was first seen, so their lease has run out, and a later heartbeat registers them again.
-// Barriers then stop waiting for instances that have gone.
+// leaseWait(Lease) by this instance's clock (see stale). Barriers then stop waiting for
+// instances that have gone.
 func (p *Peers) tidy(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
@@ -87,11 +86,24 @@ func (p *Peers) tidy(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	arrived := p.now()
+	for _, id := range p.sight(reg, sent, p.now()) {
+		cmd := p.c.B().Eval().Script(pruneScript).Numkeys(1).Key(p.registry).Arg(id, reg[id]).Build()
+		if n, err := p.c.Do(ctx, cmd).AsInt64(); err == nil && n == 1 {
+			p.log("dropped a gatehouse instance that stopped sending heartbeats from the registry", "instance", id)
+		}
+	}
+}
+
+// sight records the registry reg, read by a call sent at sent whose answer arrived at arrived
+// (both from now()), and returns the other instances that are stale in it.
+func (p *Peers) sight(reg map[string]string, sent, arrived int64) (stale []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for id := range p.seen {
 		if _, ok := reg[id]; !ok {
 			delete(p.seen, id)
-			p.forget(id)
+			delete(p.acked, id)
+			delete(p.owed, id)
 		}
 	}
 	for id, count := range reg {
@@ -101,18 +113,8 @@ func (p *Peers) tidy(ctx context.Context) {
 		case !ok || s.count != count:
 			p.seen[id] = sighting{count: count, at: arrived}
 		case sent-s.at >= int64(leaseWait(p.opts.Lease)):
-			cmd := p.c.B().Eval().Script(pruneScript).Numkeys(1).Key(p.registry).Arg(id, count).Build()
-			if n, err := p.c.Do(ctx, cmd).AsInt64(); err == nil && n == 1 {
-				p.log("dropped a gatehouse instance that stopped sending heartbeats from the registry", "instance", id)
-			}
+			stale = append(stale, id)
 		}
 	}
-}
-
-// forget drops what this instance remembers of an instance that left the registry.
-func (p *Peers) forget(id string) {
-	p.mu.Lock()
-	delete(p.acked, id)
-	delete(p.owed, id)
-	p.mu.Unlock()
+	return stale
 }
