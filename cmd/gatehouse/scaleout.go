@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 	"github.com/spf13/pflag"
 
@@ -87,10 +89,12 @@ func (c *config) multiInstance() bool { return c.UserStore == "postgres" && c.Se
 
 // shared holds the clients of the shared stores, when they are configured.
 type shared struct {
-	rdb    rueidis.Client
-	peers  *redis.Peers // the other instances on the same Redis prefix (revocation barriers, cache lease)
-	pgPool *pgxpool.Pool
-	pg     *postgres.DB
+	rdb   rueidis.Client
+	peers *redis.Peers // the other instances on the same Redis prefix (revocation barriers, cache lease)
+	// settled observes how long revocations waited for the other instances.
+	settled *prometheus.HistogramVec
+	pgPool  *pgxpool.Pool
+	pg      *postgres.DB
 }
 
 // openPostgres connects to --postgres-url and migrates the schema.
@@ -130,9 +134,17 @@ func (a *app) openRedis(ctx context.Context) error {
 	}
 	a.shared.rdb = c
 	a.warnEviction(ctx)
+	a.shared.settled = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "gatehouse_revocation_settle_seconds",
+		Help:    "How long each revoking write waited until every instance had applied it or stopped trusting its cache; lease_waited=true when an instance did not acknowledge and its lease had to run out.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"lease_waited"})
 	a.shared.peers = redis.NewPeers(c, a.cfg.RedisPrefix, redis.PeerOptions{
 		Lease: a.cfg.RedisLease, Cache: a.cfg.RedisClientCache, Timeout: a.cfg.RedisTimeout,
 		Logger: func(msg string, args ...any) { a.log.Warn(msg, args...) },
+		OnBarrier: func(took time.Duration, waited bool) {
+			a.shared.settled.WithLabelValues(strconv.FormatBool(waited)).Observe(took.Seconds())
+		},
 	})
 	a.shared.peers.Start()
 	return nil
@@ -275,6 +287,7 @@ func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 	if c == nil {
 		return
 	}
+	m.Registry().MustRegister(a.shared.settled)
 	m.GaugeFunc("gatehouse_redis_used_memory_bytes", "Memory used by the Redis server (INFO memory used_memory; on Redis Cluster the sum over the primaries), -1 if it does not answer.", func() float64 {
 		used, err := redis.UsedMemory(context.Background(), c, time.Second)
 		if err != nil {
