@@ -25,7 +25,7 @@ type instanceStores struct {
 
 // newInstance connects to addr with a client of its own and builds the stores under prefix,
 // with durable as the revocations' durable store (shared by the instances, like PostgreSQL).
-func newInstance(t *testing.T, addr, prefix string, lease time.Duration, durable redis.Durable) *instanceStores {
+func newInstance(t testing.TB, addr, prefix string, lease time.Duration, durable redis.Durable) *instanceStores {
 	t.Helper()
 	c := mustClient(t, rueidis.ClientOption{InitAddress: []string{addr}})
 	in := &instanceStores{c: c, peers: mustPeers(t, c, prefix, lease)}
