@@ -2,10 +2,13 @@
 // a SessionStore, a RevocationStore and a Throttle that many gatehouse instances use at once.
 //
 // Reads on the request path (FindSession, TokenRevoked, NotBefore) go through rueidis
-// server-assisted client-side caching (DoCache, RESP3 CLIENT TRACKING): a hot session or
-// revocation check is answered from the process's memory without a round trip, and a write on
-// any instance makes Redis send an invalidation to every other instance that cached the key.
-// A client created with DisableCache makes every read a round trip instead.
+// server-assisted client-side caching (DoCache, RESP3 CLIENT TRACKING) when the stores have a
+// Peers (Options.Peers): a hot session or revocation check is answered from the process's
+// memory without a round trip, and a write on any instance makes Redis send an invalidation to
+// every other instance that cached the key. Peers makes that exact: an instance trusts its
+// cache only under a lease that its heartbeats renew, and every revoking write returns only
+// once every instance has applied it or stopped trusting its cache. Without a Peers, or with a
+// client created with DisableCache, every read is a round trip instead.
 //
 // Every key starts with a configurable prefix. Constructors take a ready rueidis.Client; parsing
 // URLs (redis://, rediss://, Sentinel and Cluster options) is the caller's business. No
