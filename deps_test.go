@@ -26,9 +26,10 @@ var layers = map[string][]string{
 	"postgres":           {""},
 	"http":               {"", "account", "session", "token"},
 	"verify":             {"", "token"},
-	"internal/storetest": {""},
-	"internal/fuzzhttp":  {},
-	"internal/redistest": {""},
+	"internal/storetest": {"", "internal/testkit"},
+	"internal/testkit":   {},
+	"internal/fuzzhttp":  {"internal/testkit"},
+	"internal/redistest": {"", "internal/testkit"},
 	"bench":              {"", "token"},
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 func TestValidSecret(t *testing.T) {
@@ -51,7 +52,7 @@ func TestHashSecret(t *testing.T) {
 }
 
 func TestNewID(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := testkit.Start()
 	a, b := gatehouse.NewID(now), gatehouse.NewID(now.Add(time.Millisecond))
 	if a == b || !(a < b) || !gatehouse.ValidID(a) || !gatehouse.ValidID(b) {
 		t.Fatalf("ids %q %q", a, b)
@@ -74,7 +75,7 @@ func TestRoles(t *testing.T) {
 }
 
 func TestNotBeforeStamps(t *testing.T) {
-	base := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	base := testkit.Start()
 	at := func(us int) time.Time { return base.Add(time.Duration(us) * time.Microsecond) }
 	// A credential issued before the revocation, even in the same millisecond, is revoked.
 	issued := gatehouse.IssueStamp(at(100), time.Time{})

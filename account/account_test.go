@@ -12,13 +12,14 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 var (
 	small  = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	bigger = argon2.Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
-	t0     = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	t0     = testkit.Start()
 )
 
 const goodPassword = "correct horse battery staple"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 var tiny = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -42,17 +43,6 @@ func hashAsync(h *Hasher, ctx context.Context) <-chan error {
 		done <- err
 	}()
 	return done
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestSecondConcurrentHashIsBusy(t *testing.T) {
@@ -91,7 +81,7 @@ func TestWaiterGetsFreedSlot(t *testing.T) {
 	first := hashAsync(h, context.Background())
 	<-b.entered
 	second := hashAsync(h, context.Background())
-	waitFor(t, "a waiter", func() bool { return h.Waiting() == 1 })
+	testkit.Eventually(t, 5*time.Second, "a waiter", func() bool { return h.Waiting() == 1 })
 	if got := h.InFlight(); got != 1 {
 		t.Fatalf("InFlight() = %d, want 1 (MaxConcurrent)", got)
 	}
@@ -112,7 +102,7 @@ func TestCancelledContextIsBusy(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	second := hashAsync(h, ctx)
-	waitFor(t, "a waiter", func() bool { return h.Waiting() == 1 })
+	testkit.Eventually(t, 5*time.Second, "a waiter", func() bool { return h.Waiting() == 1 })
 	cancel()
 	err := <-second
 	if !errors.Is(err, gatehouse.ErrBusy) || !errors.Is(err, context.Canceled) {
@@ -165,7 +155,7 @@ func TestSemaphoreFIFO(t *testing.T) {
 	}
 	bigDone := make(chan error, 1)
 	go func() { bigDone <- s.acquire(ctx, 4, time.Minute) }()
-	waitFor(t, "the big waiter", func() bool { _, w := s.counts(); return w == 1 })
+	testkit.Eventually(t, 5*time.Second, "the big waiter", func() bool { _, w := s.counts(); return w == 1 })
 
 	// One unit is free, but the big waiter is first in line: a small request must not overtake it.
 	if err := s.acquire(ctx, 1, 5*time.Millisecond); err == nil {
@@ -190,10 +180,10 @@ func TestSemaphoreHeadGivingUpWakesOthers(t *testing.T) {
 	headCtx, cancelHead := context.WithCancel(ctx)
 	headDone := make(chan error, 1)
 	go func() { headDone <- s.acquire(headCtx, 4, time.Minute) }()
-	waitFor(t, "the head waiter", func() bool { _, w := s.counts(); return w == 1 })
+	testkit.Eventually(t, 5*time.Second, "the head waiter", func() bool { _, w := s.counts(); return w == 1 })
 	smallDone := make(chan error, 1)
 	go func() { smallDone <- s.acquire(ctx, 1, 3*time.Second) }()
-	waitFor(t, "the small waiter", func() bool { _, w := s.counts(); return w == 2 })
+	testkit.Eventually(t, 5*time.Second, "the small waiter", func() bool { _, w := s.counts(); return w == 2 })
 
 	cancelHead()
 	if err := <-headDone; err == nil {
@@ -220,7 +210,7 @@ func TestSemaphoreGrantedWhileGivingUp(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.acquire(ctx, 1, time.Minute) }()
-		waitFor(t, "the waiter", func() bool { _, w := s.counts(); return w == 1 })
+		testkit.Eventually(t, 5*time.Second, "the waiter", func() bool { _, w := s.counts(); return w == 1 })
 		cancel() // wakes the waiter, which will likely find its grant ready too
 		s.release(1)
 		if err := <-done; err == nil {

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -26,30 +26,12 @@ import (
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
-// clock is a settable clock for tests: nothing sleeps for expiry. Like a real clock it moves
-// forward a little (1 ms) at every reading, so events have an order.
-type clock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
+// clock is the tests' settable clock: nothing sleeps for expiry. Like a real clock it moves
+// forward a little (1 ms) at every reading, so events have an order; it starts from the real
+// time, because cookie jars and Redis TTLs compare against the real time.
+type clock = testkit.Clock
 
-func newClock() *clock {
-	return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), step: time.Millisecond}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testkit.NewSteppingClock(time.Millisecond) }
 
 // fastParams keeps tests fast; the argon2 package tests the production parameters.
 var fastParams = argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -97,6 +79,7 @@ func newHarness(t testing.TB, o options) *harness {
 	if h.clock == nil {
 		h.clock = newClock()
 	}
+	testkit.CheckNearWallClock(t, h.clock.Now())
 	if h.dir == "" {
 		h.dir = t.TempDir()
 	}

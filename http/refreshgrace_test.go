@@ -227,7 +227,7 @@ func BenchmarkRefresh(b *testing.B) {
 			if c.replay {
 				benchRefresh(b, h, refresh) // rotated once: every iteration replays it
 			}
-			clk.step = 0 // the grace must not run out while b.N grows
+			clk.SetStep(0) // the grace must not run out while b.N grows
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {

@@ -78,8 +78,10 @@ func (d *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 // migrateTimeout bounds each migration (waiting for another instance's included).
 const migrateTimeout = 30 * time.Second
 
-// migrationLock is the advisory lock key that serialises migrations of concurrent instances.
-const migrationLock = 0x6761746568 // "gateh"
+// migrationLock is the first half of the advisory lock key that serialises the migrations of
+// concurrent instances; the second half is a hash of the schema, so that deployments (and test
+// runs) in other schemas of the same database do not wait for each other.
+const migrationLock = 0x67617465 // "gate"
 
 func (d *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -112,7 +114,7 @@ func (d *DB) apply(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
 	return d.tx(ctx, op, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int32(migrationLock)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (

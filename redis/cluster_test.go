@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
@@ -21,6 +22,7 @@ import (
 // node (?addr=) and with and without client-side caching: every multi-key operation of the
 // stores must keep its keys in one hash slot for this to pass.
 func TestClusterContracts(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	for _, cache := range []bool{true, false} {
 		t.Run("cache="+strconv.FormatBool(cache), func(t *testing.T) {
@@ -36,6 +38,7 @@ func TestClusterContracts(t *testing.T) {
 // TestClusterOneSeed connects with the address of a single node: the client finds the others,
 // and one user's sessions, spread over the nodes, are listed and deleted together.
 func TestClusterOneSeed(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, "redis://"+cl.Nodes[2].Addr, true)
 	if c.Mode() != rueidis.ClientModeCluster {
@@ -68,6 +71,7 @@ func TestClusterOneSeed(t *testing.T) {
 // that node are known to be lost, and every revocation still holds (read from the durable
 // store) while they are filled again.
 func TestClusterRevocationNodeLost(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, cl.URL(), true)
 	prefix := privatePrefix()
@@ -95,7 +99,7 @@ func TestClusterRevocationNodeLost(t *testing.T) {
 			mustRevoked(t, st, jtis[i], true)
 			mustNotBefore(t, st, users[i], nb)
 		}
-		waitFor(t, what+": Redis is filled again", func() bool { return st.Sync(ctx) == nil })
+		testkit.Eventually(t, 2*time.Second, what+": Redis is filled again", func() bool { return st.Sync(ctx) == nil })
 		if n, err := c.Do(ctx, c.B().Exists().Key(redis.RevocationKey(prefix, "jti", "j0")).Build()).AsInt64(); err != nil || n != 1 {
 			t.Fatalf("%s: j0 not back in Redis: %d, %v", what, n, err)
 		}
@@ -108,7 +112,7 @@ func TestClusterRevocationNodeLost(t *testing.T) {
 	victim.Kill()
 	victim.Restart()
 	cl.WaitReady()
-	waitForLong(t, "the cluster answers again", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the cluster answers again", func() bool {
 		_, err := st.TokenRevoked(ctx, "j0")
 		return err == nil
 	})
@@ -118,6 +122,7 @@ func TestClusterRevocationNodeLost(t *testing.T) {
 // TestClusterNodeDown kills one node: reads of the sessions it holds fail with
 // ErrUnavailable (never "not found"), and the other nodes' sessions are still found.
 func TestClusterNodeDown(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, cl.URL(), true)
 	prefix := privatePrefix()
@@ -145,7 +150,7 @@ func TestClusterNodeDown(t *testing.T) {
 	if err := redis.Ping(ctx, c, time.Second); !isUnavailable(err) {
 		t.Fatalf("Ping with a node down = %v, want ErrUnavailable", err)
 	}
-	waitFor(t, "reads of the dead node's sessions fail", func() bool {
+	testkit.Eventually(t, 2*time.Second, "reads of the dead node's sessions fail", func() bool {
 		for _, s := range onVictim {
 			_, found, err := st.FindSession(ctx, s.Hash)
 			if err == nil && !found {

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
@@ -37,7 +38,7 @@ func TestRevocationStoreDurable(t *testing.T) {
 func TestRevocationTTL(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	prefix := testPrefix(t, c)
-	now := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC) // far from Redis's own clock
+	now := testkit.Start().AddDate(-25, 0, 0) // far from Redis's own clock
 	st := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: redis.Options{Timeout: slow.Timeout, Now: func() time.Time { return now }}})
 	ctx := context.Background()
 	if err := st.RevokeToken(ctx, "j", now.Add(10*time.Minute)); err != nil {
@@ -85,27 +86,14 @@ func TestRevocationPropagates(t *testing.T) {
 		if err := stB.RevokeToken(ctx, "j1", time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "A sees B's not-before time", func() bool {
+		testkit.Eventually(t, 2*time.Second, "A sees B's not-before time", func() bool {
 			got, err := stA.NotBefore(ctx, "u1")
 			return err == nil && got.Equal(nb)
 		})
-		waitFor(t, "A sees B's token revocation", func() bool {
+		testkit.Eventually(t, 2*time.Second, "A sees B's token revocation", func() bool {
 			revoked, err := stA.TokenRevoked(ctx, "j1")
 			return err == nil && revoked
 		})
-	}
-}
-
-// waitFor polls cond for up to two seconds: invalidations travel asynchronously (their delay
-// is measured by the propagation benchmark, not asserted here).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -160,7 +148,7 @@ func TestRevocationSurvivesFlush(t *testing.T) {
 	}
 	// Every shard's marker comes back, with the two revocations.
 	keys := append(redis.RevocationMarkers("g:"), redis.RevocationKey("g:", "nb", "u1"), redis.RevocationKey("g:", "jti", "j1"))
-	waitFor(t, "Redis is filled again", func() bool {
+	testkit.Eventually(t, 2*time.Second, "Redis is filled again", func() bool {
 		mustNotBefore(t, st, "u1", nb) // reads find out that Redis lost data and start the fill
 		n, err := c.Do(ctx, c.B().Exists().Key(keys...).Build()).AsInt64()
 		return err == nil && n == int64(len(keys))
@@ -194,7 +182,7 @@ func TestRevocationSurvivesStaleRestart(t *testing.T) {
 	srv.Kill()
 	srv.Restart()
 	// The snapshot has the marker but neither revocation.
-	waitFor(t, "the store answers again", func() bool {
+	testkit.Eventually(t, 2*time.Second, "the store answers again", func() bool {
 		_, err := st.NotBefore(ctx, "u1")
 		return err == nil
 	})
@@ -203,7 +191,7 @@ func TestRevocationSurvivesStaleRestart(t *testing.T) {
 	}
 	mustNotBefore(t, st, "u1", nb)
 	mustRevoked(t, st, "j1", true)
-	waitFor(t, "Redis is filled again", func() bool {
+	testkit.Eventually(t, 2*time.Second, "Redis is filled again", func() bool {
 		mustRevoked(t, st, "j1", true)
 		n, err := c.Do(ctx, c.B().Exists().Key(redis.RevocationKey("g:", "nb", "u1"), redis.RevocationKey("g:", "jti", "j1")).Build()).AsInt64()
 		return err == nil && n == 2
@@ -229,12 +217,12 @@ func TestRevocationRedisDown(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("failing took %v", d)
 	}
-	waitFor(t, "reads fail too", func() bool {
+	testkit.Eventually(t, 2*time.Second, "reads fail too", func() bool {
 		_, err := st.NotBefore(ctx, "u2")
 		return isUnavailable(err)
 	})
 	srv.Restart()
-	waitFor(t, "the store recovers", func() bool {
+	testkit.Eventually(t, 2*time.Second, "the store recovers", func() bool {
 		_, err := st.NotBefore(ctx, "u2")
 		return err == nil
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
@@ -64,6 +65,7 @@ func runContracts(t *testing.T, c rueidis.Client) {
 // TestSentinelContracts runs the contract suites through Sentinel (?master_set=), with and
 // without client-side caching.
 func TestSentinelContracts(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	for _, cache := range []bool{true, false} {
 		t.Run("cache="+strconv.FormatBool(cache), func(t *testing.T) {
@@ -206,7 +208,7 @@ func (f *failoverFixture) afterwards(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	var st *gatehouse.Session
-	waitForLong(t, "writes work again", func() bool {
+	testkit.Eventually(t, 20*time.Second, "writes work again", func() bool {
 		st = storetest.NewTestSession("after", time.Now())
 		return f.sessions.CreateSession(ctx, st) == nil
 	})
@@ -216,7 +218,7 @@ func (f *failoverFixture) afterwards(t *testing.T) {
 	if found, err := f.setupSessions.TouchSession(ctx, f.live[0].Hash, time.Now()); err != nil || !found {
 		t.Fatalf("touching a session after the failover: %v, %v", found, err)
 	}
-	waitForLong(t, "the revocations are back in Redis", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the revocations are back in Redis", func() bool {
 		return f.setupRevs.Sync(ctx) == nil
 	})
 	if bad := f.check(); bad != "" {
@@ -224,21 +226,10 @@ func (f *failoverFixture) afterwards(t *testing.T) {
 	}
 }
 
-// waitForLong polls cond for up to 20 seconds (a failover takes seconds).
-func waitForLong(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestSentinelFailover fails over on request (SENTINEL FAILOVER) while the stores are read:
 // every answer is right or ErrUnavailable, and the stores follow the new primary.
 func TestSentinelFailover(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	f := newFailoverFixture(t, s)
 	done := make(chan struct{})
@@ -260,6 +251,7 @@ func TestSentinelFailover(t *testing.T) {
 // the revocation still holds afterwards (the durable store has it, and the new primary's run
 // id tells the store that Redis may have lost it).
 func TestSentinelPrimaryKilled(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	f := newFailoverFixture(t, s)
 	f.revoke(t, "late") // not waited for

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
 
@@ -154,7 +155,7 @@ func TestSessionManyUsers(t *testing.T) {
 func TestSessionLifetimeCap(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	prefix := testPrefix(t, c)
-	now := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := testkit.Start().AddDate(-25, 0, 0) // far from Redis's own clock
 	opts := redis.SessionOptions{Options: redis.Options{Timeout: slow.Timeout, Now: func() time.Time { return now }},
 		MaxLifetime: time.Hour, IdleTimeout: 2 * time.Hour}
 	st := redis.NewSessionStore(c, prefix, opts)
@@ -230,7 +231,7 @@ func TestFindSessionAllocs(t *testing.T) {
 			t.Fatal(found, err)
 		}
 	}
-	waitFor(t, "the session is cached", func() bool {
+	testkit.Eventually(t, 2*time.Second, "the session is cached", func() bool {
 		find()
 		r := c.DoCache(ctx, c.B().Get().Key(redis.SessionKey(prefix, s.Hash)).Cache(), time.Minute)
 		return r.IsCacheHit()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 )
 
@@ -16,7 +17,7 @@ func TestFeedPublishesAcceptedWrites(t *testing.T) {
 	f := revocation.NewFeed(store)
 	events, cancel := f.SubscribeRevocations(8)
 	defer cancel()
-	exp := time.Unix(1_900_000_000, 0)
+	exp := testkit.Start().Add(time.Hour)
 	if err := f.RevokeToken(ctx, "jti-1", exp); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestFeedDropsSlowSubscribersAndCancels(t *testing.T) {
 	slow, cancelSlow := f.SubscribeRevocations(1)
 	defer cancelSlow()
 	fast, cancelFast := f.SubscribeRevocations(16)
-	exp := time.Unix(1_900_000_000, 0)
+	exp := testkit.Start().Add(time.Hour)
 	for _, jti := range []string{"a", "b"} {
 		if err := f.RevokeToken(ctx, jti, exp); err != nil {
 			t.Fatal(err)

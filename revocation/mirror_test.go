@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
@@ -59,16 +60,8 @@ func (s *spyStore) ListRevocations(ctx context.Context, now time.Time) (map[stri
 	return s.RevocationStore.ListRevocations(ctx, now)
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-var t0 = time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
+// t0 is where the tests' clocks start: the real time, with a few odd nanoseconds.
+var t0 = testkit.Start().Add(6)
 
 func mustMirror(t testing.TB, st gatehouse.RevocationStore, now func() time.Time) *revocation.Mirror {
 	t.Helper()
@@ -195,7 +188,8 @@ func TestMirrorNotBeforeMonotonic(t *testing.T) {
 
 func TestMirrorExpiredTokenNotReported(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testkit.NewClock()
+	clk.Set(t0)
 	st := newSpy()
 	m := mustMirror(t, st, clk.Now)
 	m.RevokeToken(ctx, "jti", t0.Add(time.Minute))

@@ -3,30 +3,30 @@ package session_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/session"
 )
 
 var errBroken = errors.New("store is broken")
 
-var t0 = time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
+// t0 is where the tests' clocks start: the real time, with a few odd nanoseconds that
+// stores must keep or drop consistently.
+var t0 = testkit.Start().Add(6)
 
 // clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+type clock = testkit.Clock
+
+func newClock() *clock {
+	c := testkit.NewClock()
+	c.Set(t0)
+	return c
 }
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // spyStore wraps a SessionStore: it counts calls, can fail every call, and can run hooks after
 // the inner store answered a find or a create (to interleave concurrent calls in tests).

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -21,17 +21,15 @@ const (
 var testAlgs = []string{AlgEdDSA, AlgES256, AlgHS256}
 
 // testClock is an injectable clock that tests move by hand.
-type testClock struct{ ns atomic.Int64 }
+type testClock = testkit.Clock
 
+// newTestClock returns a clock at the real time plus half a second (JWT times are whole
+// seconds: the half shows where they are truncated).
 func newTestClock() *testClock {
-	c := &testClock{}
-	c.ns.Store(time.Date(2031, 5, 6, 7, 8, 9, 500_000_000, time.UTC).UnixNano())
+	c := testkit.NewClock()
+	c.Advance(500 * time.Millisecond)
 	return c
 }
-
-func (c *testClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *testClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-func (c *testClock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
 
 var testPrincipal = gatehouse.Principal{
 	UserID: "01hzzzzzzzzzzzzzzzzzzzzzzz", Username: "alice", Name: "Alice Example",

@@ -342,7 +342,7 @@ func TestUnknownKIDReload(t *testing.T) {
 	tok := other()
 	_, err := s.Verify(tok)
 	wantErr(t, err, gatehouse.ErrInvalidToken) // second reload within the same second: refused
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	if _, err := s.Verify(tok); err != nil {
 		t.Fatalf("a second later: %v", err)
 	}

@@ -35,7 +35,7 @@ func TestPublishAhead(t *testing.T) {
 			oldKID := a.keys.SigningKID()
 			policy := KeyPolicy{RotateEvery: time.Hour, RetireAfter: DefaultAccessTTL}
 			if how == "schedule" {
-				clock.Add(time.Hour)
+				clock.Advance(time.Hour)
 			}
 			var newKID string
 			if how == "rotate" {
@@ -55,7 +55,7 @@ func TestPublishAhead(t *testing.T) {
 				t.Fatalf("JWKS right after the rotation = %v, want the new key published", got)
 			}
 			// B picks the file up on its next tick; until the activation both sign with the old key.
-			clock.Add(tick)
+			clock.Advance(tick)
 			if ch, err := b.keys.Maintain(policy); err != nil || ch.Rotated != "" || !ch.Changed {
 				t.Fatalf("B's tick = %+v, %v", ch, err)
 			}
@@ -68,7 +68,7 @@ func TestPublishAhead(t *testing.T) {
 						t.Fatalf("a pending key must stop the schedule from rotating again: %+v, %v", ch, err)
 					}
 				}
-				clock.Add(tick)
+				clock.Advance(tick)
 			}
 			// Activation: both switch by the clock alone, and each knows the other's key.
 			clock.Set(a.keys.lookup(newKID).activatesAt)
@@ -87,11 +87,11 @@ func TestPublishAhead(t *testing.T) {
 				}
 			}
 			// Retirement counts from the activation, not from the creation of the new key.
-			clock.Add(DefaultAccessTTL - time.Second)
+			clock.Advance(DefaultAccessTTL - time.Second)
 			if ch, err := a.keys.Maintain(policy); err != nil || len(ch.Retired) != 0 {
 				t.Fatalf("old key retired before its last token expired: %+v, %v", ch, err)
 			}
-			clock.Add(2 * time.Second)
+			clock.Advance(2 * time.Second)
 			if ch, err := a.keys.Maintain(policy); err != nil || !slices.Equal(ch.Retired, []string{oldKID}) {
 				t.Fatalf("retirement = %+v, %v", ch, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
@@ -31,15 +32,11 @@ func (c *countingStore) RefreshFamilyByToken(ctx context.Context, h gatehouse.Ha
 	return c.RefreshStore.RefreshFamilyByToken(ctx, h)
 }
 
-type refreshClock struct{ ns atomic.Int64 }
-
-func (c *refreshClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
-func (c *refreshClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+type refreshClock = testkit.Clock
 
 func newRefresher(t *testing.T, ttl time.Duration) (*token.Refresher, *countingStore, *refreshClock) {
 	t.Helper()
-	clock := &refreshClock{}
-	clock.ns.Store(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	clock := testkit.NewClock()
 	store := &countingStore{RefreshStore: memory.NewRefreshStore()}
 	return token.NewRefresher(store, ttl, clock.Now), store, clock
 }
@@ -122,11 +119,11 @@ func TestRefresherExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(59 * time.Minute)
+	clock.Advance(59 * time.Minute)
 	if secret, _, err = rotate(ctx, r, secret); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
-	clock.Add(time.Minute) // rotation does not extend the family
+	clock.Advance(time.Minute) // rotation does not extend the family
 	if _, _, err := rotate(ctx, r, secret); !errors.Is(err, gatehouse.ErrTokenExpired) {
 		t.Fatalf("after expiry: %v, want ErrTokenExpired", err)
 	}

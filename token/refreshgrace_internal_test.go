@@ -14,7 +14,7 @@ func TestSealedRotationOpensOnlyWithTheOldSecret(t *testing.T) {
 	old, other := gatehouse.NewSecret(), gatehouse.NewSecret()
 	f := &gatehouse.RefreshFamily{ID: gatehouse.NewID(time.Now())}
 	rot := Rotation{
-		Issued:       Issued{AccessToken: "header.claims.signature", ExpiresAt: time.Unix(1900000000, 123456789)},
+		Issued:       Issued{AccessToken: "header.claims.signature", ExpiresAt: time.Unix(1900000000, 123456789)}, // a value, not a clock
 		RefreshToken: gatehouse.NewSecret(), Family: f,
 	}
 	sealed, err := sealRotation(old, rot)

@@ -60,7 +60,7 @@ func TestRefresherReuseGraceReplaysThePair(t *testing.T) {
 		t.Fatalf("Rotate = %+v, %v", won, err)
 	}
 	for _, d := range []time.Duration{5 * time.Second, 5 * time.Second} { // the window's last instant included
-		clock.Add(d)
+		clock.Advance(d)
 		again, err := r.Rotate(ctx, first, fakeIssue(&issued))
 		if err != nil || !again.Replay || again.RefreshToken != won.RefreshToken || again.AccessToken != won.AccessToken ||
 			!again.ExpiresAt.Equal(won.ExpiresAt) || again.Family.ID != won.Family.ID {
@@ -95,7 +95,7 @@ func TestRefresherReuseGraceEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(10*time.Second + time.Nanosecond)
+	clock.Advance(10*time.Second + time.Nanosecond)
 	if _, err := r.Rotate(ctx, first, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrRefreshReuse) {
 		t.Fatalf("replay after the grace: %v, want ErrRefreshReuse", err)
 	}

@@ -86,7 +86,7 @@ func TestRemoteKeySetFollowsRotation(t *testing.T) {
 	if n := src.fetches.Load(); n != 2 {
 		t.Fatalf("fetches after a flood of unknown kids = %d, want 2", n)
 	}
-	clock.Add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	for i := 0; i < 100; i++ {
 		svc.Verify(forged)
 	}

@@ -52,14 +52,14 @@ func TestScheduledRotationAndRetirement(t *testing.T) {
 			oldKey := a.keys.lookup(oldKID)
 
 			// Not due yet: nothing changes.
-			clock.Add(24*time.Hour - time.Second)
+			clock.Advance(24*time.Hour - time.Second)
 			if ch, err := a.keys.Maintain(policy); err != nil || ch.Rotated != "" || ch.Changed || len(ch.Retired) != 0 {
 				t.Fatalf("early Maintain = %+v, %v", ch, err)
 			}
 			tokA, _ := mustIssue(t, a.svc, clock) // signed by the old key at both instances
 			tokB, _ := mustIssue(t, b.svc, clock)
 
-			clock.Add(time.Second)
+			clock.Advance(time.Second)
 			ch, err := a.keys.Maintain(policy)
 			if err != nil || ch.Rotated == "" || !ch.Changed || a.keys.SigningKID() != ch.Rotated {
 				t.Fatalf("due Maintain = %+v, %v", ch, err)
@@ -84,7 +84,7 @@ func TestScheduledRotationAndRetirement(t *testing.T) {
 			}
 
 			// Until they expire, the old tokens verify at every instance.
-			clock.Add(DefaultAccessTTL + DefaultLeeway - 2*time.Second)
+			clock.Advance(DefaultAccessTTL + DefaultLeeway - 2*time.Second)
 			for _, in := range []*instance{a, b} {
 				for _, tok := range []string{tokA, tokB, tokB2, newTok} {
 					if _, err := in.svc.Verify(tok); err != nil {
@@ -95,7 +95,7 @@ func TestScheduledRotationAndRetirement(t *testing.T) {
 					t.Fatalf("retired too early: %+v, %v", ch, err)
 				}
 			}
-			clock.Add(3 * time.Second)
+			clock.Advance(3 * time.Second)
 			for _, tok := range []string{tokA, tokB, tokB2} {
 				if _, err := a.svc.Verify(tok); !errors.Is(err, gatehouse.ErrTokenExpired) {
 					t.Fatalf("old token after expiry: %v", err)
@@ -103,11 +103,11 @@ func TestScheduledRotationAndRetirement(t *testing.T) {
 			}
 
 			// The old key is retired once the margin has passed too, at every instance.
-			clock.Add(margin - time.Second)
+			clock.Advance(margin - time.Second)
 			if ch, _ := a.keys.Maintain(policy); len(ch.Retired) != 0 {
 				t.Fatalf("retired before the margin: %+v", ch)
 			}
-			clock.Add(time.Second)
+			clock.Advance(time.Second)
 			ch, err = a.keys.Maintain(policy)
 			if err != nil || !slices.Equal(ch.Retired, []string{oldKID}) || !ch.Changed {
 				t.Fatalf("retirement = %+v, %v", ch, err)
@@ -139,7 +139,7 @@ func TestScheduledRotationAndRetirement(t *testing.T) {
 func TestRotationNeverRetiresTheOnlyOrSigningKey(t *testing.T) {
 	clock := newTestClock()
 	ks := mustKeySet(t, AlgEdDSA, clock)
-	clock.Add(365 * 24 * time.Hour)
+	clock.Advance(365 * 24 * time.Hour)
 	ch, err := ks.Maintain(KeyPolicy{RetireAfter: time.Second})
 	if err != nil || len(ch.Retired) != 0 || len(ks.KIDs()) != 1 {
 		t.Fatalf("Maintain = %+v, %v; kids %v", ch, err, ks.KIDs())
@@ -148,7 +148,7 @@ func TestRotationNeverRetiresTheOnlyOrSigningKey(t *testing.T) {
 	if _, err := ks.Rotate(); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(365 * 24 * time.Hour)
+	clock.Advance(365 * 24 * time.Hour)
 	if ch, err := ks.Maintain(KeyPolicy{}); err != nil || ch.Rotated != "" || len(ch.Retired) != 0 || len(ks.KIDs()) != 2 {
 		t.Fatalf("Maintain with no policy = %+v, %v", ch, err)
 	}
@@ -174,7 +174,7 @@ func TestScheduledRotationRefusesConfiguredHMACSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(48 * time.Hour)
+	clock.Advance(48 * time.Hour)
 	before := ks.KIDs()
 	if _, err := ks.Maintain(KeyPolicy{RotateEvery: time.Hour}); err == nil {
 		t.Fatal("rotated a configured HS256 secret")

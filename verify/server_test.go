@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
@@ -24,24 +25,9 @@ import (
 )
 
 // clock is a settable clock shared by the gatehouse server and the Verifier under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testkit.NewClock() }
 
 const (
 	password     = "correct horse battery staple"
@@ -66,6 +52,7 @@ type gatehouseServer struct {
 
 func newGatehouse(t testing.TB, alg string, clk *clock) *gatehouseServer {
 	t.Helper()
+	testkit.CheckNearWallClock(t, clk.Now())
 	dir := t.TempDir()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "gatehouse.db"), 0)

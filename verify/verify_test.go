@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/verify"
 )
 
@@ -63,18 +64,6 @@ func serveTo(h http.Handler, authz string) (int, map[string]any, http.Header) {
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
 	return rec.Code, out, rec.Header()
-}
-
-// waitFor polls cond until it holds (the stream delivers asynchronously); it fails after 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestMiddleware(t *testing.T) {
@@ -256,7 +245,7 @@ func TestRevocationsFollowed(t *testing.T) {
 		t.Fatal("logout failed")
 	}
 	v := newVerifier(t, g, following(false))
-	waitFor(t, "the snapshot", func() bool { _, err := v.Verify(early); return errors.Is(err, verify.ErrTokenRevoked) })
+	testkit.Eventually(t, 5*time.Second, "the snapshot", func() bool { _, err := v.Verify(early); return errors.Is(err, verify.ErrTokenRevoked) })
 
 	// Revoked by jti while the service runs.
 	tok := g.login("bob", password)
@@ -264,7 +253,7 @@ func TestRevocationsFollowed(t *testing.T) {
 		t.Fatalf("live token: %v", err)
 	}
 	g.call("POST", "/api/logout", "", auth(tok)...)
-	waitFor(t, "the jti revocation", func() bool { _, err := v.Verify(tok); return errors.Is(err, verify.ErrTokenRevoked) })
+	testkit.Eventually(t, 5*time.Second, "the jti revocation", func() bool { _, err := v.Verify(tok); return errors.Is(err, verify.ErrTokenRevoked) })
 	status, out, _ := serveTo(protected(v, gatehouse.RoleUser), "Bearer "+tok)
 	if status != 401 || out["error"] != "invalid_token" || out["message"] != "the token has been revoked" {
 		t.Fatalf("revoked token through the middleware: %d %v", status, out)
@@ -276,7 +265,7 @@ func TestRevocationsFollowed(t *testing.T) {
 	if status, _ := g.call("DELETE", "/api/admin/users/"+u.ID+"/sessions", "", auth(admin)...); status != 204 {
 		t.Fatal("admin revoke failed")
 	}
-	waitFor(t, "the not-before time", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the not-before time", func() bool {
 		_, e1 := v.Verify(t1)
 		_, e2 := v.Verify(t2)
 		return errors.Is(e1, verify.ErrTokenRevoked) && errors.Is(e2, verify.ErrTokenRevoked)
@@ -300,7 +289,7 @@ func TestRevocationsFailClosed(t *testing.T) {
 		g := newGatehouse(t, "EdDSA", clk)
 		v := newVerifier(t, g, following(failOpen))
 		tok := g.login("admin", password+" admin")
-		waitFor(t, "the snapshot", func() bool { _, err := v.Verify(tok); return err == nil })
+		testkit.Eventually(t, 5*time.Second, "the snapshot", func() bool { _, err := v.Verify(tok); return err == nil })
 
 		g.setStreamDown(true)
 		clk.Advance(verify.DefaultMaxStaleness - time.Second)
@@ -323,7 +312,7 @@ func TestRevocationsFailClosed(t *testing.T) {
 			t.Fatalf("stale through the middleware: %d %v", status, out)
 		}
 		g.setStreamDown(false)
-		waitFor(t, "the stream to come back", func() bool { _, err := v.Verify(tok); return err == nil })
+		testkit.Eventually(t, 5*time.Second, "the stream to come back", func() bool { _, err := v.Verify(tok); return err == nil })
 	}
 }
 
@@ -345,7 +334,7 @@ func TestRevocationStreamRefusesBadCredentials(t *testing.T) {
 			return nil
 		}}
 	})
-	waitFor(t, "the stream with a bearer token", func() bool { _, err := v2.Verify(tok); return err == nil })
+	testkit.Eventually(t, 5*time.Second, "the stream with a bearer token", func() bool { _, err := v2.Verify(tok); return err == nil })
 }
 
 func TestConfigErrors(t *testing.T) {

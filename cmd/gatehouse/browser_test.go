@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // The browser tests drive Debian's chromium (headless) through the demo as a person would.
@@ -262,6 +263,7 @@ const (
 // TestBrowserSessions: sign in on two devices, see both, sign the other out and see it
 // rejected there, then sign out everywhere.
 func TestBrowserSessions(t *testing.T) {
+	testkit.Slow(t, "drives a browser")
 	c := newChrome(t)
 	laptop, phone := c.tab(laptopUA), c.tab(phoneUA)
 
@@ -322,6 +324,7 @@ func TestBrowserSessions(t *testing.T) {
 // TestBrowserAdminDemotes: an admin promotes and then demotes a user; the user loses the admin
 // page on the next click.
 func TestBrowserAdminDemotes(t *testing.T) {
+	testkit.Slow(t, "drives a browser")
 	c := newChrome(t)
 	admin, alice := c.tab(laptopUA), c.tab(phoneUA)
 	admin.signIn("admin", demoAdminPW, "/account")
@@ -386,6 +389,7 @@ func TestBrowserAdminDemotes(t *testing.T) {
 // browser sends the SameSite=Lax cookie along) posts forms to gatehouse and the shop; both
 // are refused and nothing changes.
 func TestBrowserCrossSiteForm(t *testing.T) {
+	testkit.Slow(t, "drives a browser")
 	c := newChrome(t)
 	evil := startEvilSite(t, c.base)
 	alice := c.tab(laptopUA)
@@ -418,6 +422,7 @@ func TestBrowserCrossSiteForm(t *testing.T) {
 // TestBrowserShop: the cart persists across page loads and devices while the catalog is
 // revalidated with 304.
 func TestBrowserShop(t *testing.T) {
+	testkit.Slow(t, "drives a browser")
 	c := newChrome(t)
 	alice := c.tab(laptopUA)
 	alice.open("/shop/catalog")
@@ -480,6 +485,7 @@ func TestBrowserShop(t *testing.T) {
 // TestBrowserScriptPayloads types script payloads into every field the pages have, and into
 // the user agent; no page runs or shows them as markup, and none answers with a server error.
 func TestBrowserScriptPayloads(t *testing.T) {
+	testkit.Slow(t, "drives a browser")
 	c := newChrome(t)
 	const payload = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">`
 	clean := func(tb *tab, where string) {

@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // TestClusterConsistency runs three gatehouse servers on one PostgreSQL schema and one Redis
 // prefix, with no affinity: whatever one instance does, the others see on their very next
 // request, for sessions and tokens alike.
 func TestClusterConsistency(t *testing.T) {
+	testkit.Slow(t, "starts a cluster of instances on Redis and PostgreSQL")
 	b := newBackends(t, testRedis)
 	a, bb, c := startInstance(t, b), startInstance(t, b), startInstance(t, b)
 	adminTok, _ := a.loginToken("admin", clusterAdminPassword)

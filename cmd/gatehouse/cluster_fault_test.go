@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // waitStatus polls until f answers status, for up to limit, and returns that answer.
@@ -37,6 +38,7 @@ func waitStatus(t *testing.T, what string, limit time.Duration, status int, f fu
 // Sessions died with the Redis that held them (it had no persistence); tokens and revocations
 // did not.
 func TestRedisDown(t *testing.T) {
+	testkit.Slow(t, "breaks the stores under running instances")
 	srv := redistest.Start(t)
 	b := newBackends(t, srv.Addr)
 	in := startInstance(t, b, "--redis-timeout", "500ms")
@@ -93,6 +95,7 @@ func TestRedisDown(t *testing.T) {
 // Redis: a revoked token that has not expired stays revoked, since revocations are durable in
 // PostgreSQL and Redis is only trusted while it provably holds them.
 func TestRedisLossKeepsRevocations(t *testing.T) {
+	testkit.Slow(t, "breaks the stores under running instances")
 	srv := redistest.Start(t)
 	b := newBackends(t, srv.Addr)
 	in := startInstance(t, b)
@@ -135,6 +138,7 @@ func TestRedisLossKeepsRevocations(t *testing.T) {
 // TestPostgresTerminated kills the pool's connections with pg_terminate_backend: requests
 // answer 503 at worst, never another error, and the process recovers without a restart.
 func TestPostgresTerminated(t *testing.T) {
+	testkit.Slow(t, "breaks the stores under running instances")
 	b := newBackends(t, testRedis)
 	in := startInstance(t, b, "--postgres-timeout", "1s")
 	tok, refresh := in.loginToken("admin", clusterAdminPassword)
@@ -251,6 +255,7 @@ func (p *tcpProxy) restart(t *testing.T) {
 // keeps working (it needs Redis only), logins and refreshes fail closed with 503, /readyz says
 // 503, and the process recovers when the database is reachable again.
 func TestPostgresDown(t *testing.T) {
+	testkit.Slow(t, "breaks the stores under running instances")
 	b := newBackends(t, testRedis)
 	proxy := startProxy(t, "127.0.0.1:5432")
 	b.pgURL = strings.Replace(b.pgURL, "127.0.0.1:5432", proxy.addr, 1)

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // failuresUntil429 sends wrong passwords for user, to the instances in turn, until one answers
@@ -47,6 +48,7 @@ func failuresUntil429(t *testing.T, ins []*instance, user string) (n int, stalle
 // the shared Redis, under the configured prefix: failures split across them bring the 429 at
 // the same count as on one instance (5 free failures per account and address).
 func TestClusterThrottleShared(t *testing.T) {
+	testkit.Slow(t, "starts a cluster of instances on Redis and PostgreSQL")
 	b := newBackends(t, testRedis)
 	one, two := startInstance(t, b), startInstance(t, b)
 	adminTok, _ := one.loginToken("admin", clusterAdminPassword)

@@ -18,15 +18,14 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 // buildBinary builds the gatehouse command into a temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
+	testkit.Slow(t, "builds the gatehouse binary")
 	bin := filepath.Join(t.TempDir(), "gatehouse")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // TestMain lets the end-to-end test run this test binary as the gatehouse binary: with
@@ -139,6 +140,7 @@ type trafficResult struct {
 // Redis and PostgreSQL, kills one with SIGKILL mid-run, and checks: no session lost, no failed
 // idempotent request, every revocation honoured.
 func TestClusterSurvivesKill9(t *testing.T) {
+	testkit.Slow(t, "starts a cluster of instances on Redis and PostgreSQL")
 	b := newBackends(t, testRedis)
 	lc := startLocalCluster(t, b, 3, "redis")
 	res, live, revoked := runMixedTraffic(t, lc)
@@ -162,6 +164,7 @@ func TestClusterSurvivesKill9(t *testing.T) {
 // round robin sends most of its requests elsewhere, and a killed instance takes its sessions
 // with it. It reports what happens, and checks that the prediction shows.
 func TestClusterMemorySessionsKill9(t *testing.T) {
+	testkit.Slow(t, "starts a cluster of instances on Redis and PostgreSQL")
 	b := newBackends(t, testRedis)
 	lc := startLocalCluster(t, b, 3, "memory")
 	admin := lc.front

@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/spf13/pflag"
 )
 
 func TestInteropConfigurationRefused(t *testing.T) {
+	testkit.Slow(t, "runs third-party clients")
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"serve", "--data", dir, "--introspection-secret", "too short"},

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2"
 
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 const interopAdminPassword = "the first admin password"
@@ -101,6 +102,7 @@ func tamper(tok string) string {
 }
 
 func TestInteropGoOIDC(t *testing.T) {
+	testkit.Slow(t, "runs third-party clients")
 	for _, alg := range []string{"EdDSA", "ES256"} {
 		t.Run(alg, func(t *testing.T) {
 			a, base := startApp(t, alg)
@@ -242,6 +244,7 @@ func runJose(t *testing.T, dir, base, audience, alg string, offset time.Duration
 }
 
 func TestInteropJose(t *testing.T) {
+	testkit.Slow(t, "runs third-party clients")
 	dir := installJose(t)
 	for _, alg := range []string{"EdDSA", "ES256"} {
 		t.Run(alg, func(t *testing.T) {

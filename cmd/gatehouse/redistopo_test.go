@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // noThrottle turns the throttle of failed credentials off: these tests send logged-out
@@ -97,6 +98,7 @@ func throughFailure(t *testing.T, in *instance, creds []topoCred, done <-chan st
 // across a killed primary, every answer is the right one or 503 unavailable (never a logged-out
 // topoCred accepted, never a live one refused), and the same process recovers.
 func TestSentinelServe(t *testing.T) {
+	testkit.Slow(t, "starts a Redis Sentinel topology")
 	s := redistest.StartSentinel(t)
 	b := newBackends(t, s.Sentinel.Addr)
 	b.redisURL = s.URL()
@@ -140,6 +142,7 @@ func TestSentinelServe(t *testing.T) {
 // by the other; flushing any one node keeps every logout (revocations are durable in
 // PostgreSQL, and each revocation shard's marker is on the node that holds the shard).
 func TestClusterServe(t *testing.T) {
+	testkit.Slow(t, "starts a cluster of instances on Redis and PostgreSQL")
 	cl := redistest.StartCluster(t, 3)
 	b := newBackends(t, cl.Nodes[0].Addr)
 	b.redisURL = cl.URL()
@@ -195,6 +198,7 @@ func metricValue(t *testing.T, in *instance, name string) float64 {
 // connection has client tracking on (CLIENT LIST flag "t"); with --redis-client-cache=false it
 // has not, and sessions and logouts work the same.
 func TestRedisClientCacheFlag(t *testing.T) {
+	testkit.Slow(t, "breaks the stores under running instances")
 	for _, cache := range []bool{true, false} {
 		t.Run("cache="+strconv.FormatBool(cache), func(t *testing.T) {
 			srv := redistest.Start(t)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/examples/shop"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
@@ -283,7 +284,7 @@ func TestCartStores(t *testing.T) {
 
 func testCartStore(t *testing.T, s shop.CartStore) {
 	ctx := context.Background()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t0 := testkit.Start()
 	c, err := s.Cart(ctx, "u1")
 	if err != nil || len(c.Items) != 0 {
 		t.Fatalf("new cart %+v %v", c, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -32,12 +33,14 @@ type server struct {
 	adminPW string
 }
 
-var fixedNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+// fixedNow is the real time when the fuzzer starts; the clock then stands still.
+var fixedNow = testkit.Start()
 
 func now() time.Time { return fixedNow }
 
 func newServer(tb testing.TB, proxies []netip.Prefix) *server {
 	tb.Helper()
+	testkit.CheckNearWallClock(tb, now())
 	ctx := context.Background()
 	users := memory.NewUserStore()
 	hasher := argon2.New(argon2.Options{Params: argon2.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // Cluster is a Redis Cluster of the test's own: primaries only (no replicas), each a
@@ -43,7 +45,7 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 			c.meet(c.Nodes[0], node)
 		}
 	}
-	if !waitUntil(20*time.Second, c.ready) {
+	if !testkit.Poll(20*time.Second, c.ready) {
 		tb.Fatalf("the cluster of %d nodes did not become ready", n)
 	}
 	return c
@@ -87,7 +89,7 @@ func (c *Cluster) ready() bool {
 // WaitReady waits until the cluster is ok again (after a node was restarted).
 func (c *Cluster) WaitReady() {
 	c.tb.Helper()
-	if !waitUntil(20*time.Second, c.ready) {
+	if !testkit.Poll(20*time.Second, c.ready) {
 		c.tb.Fatal("the cluster did not become ready again")
 	}
 }

@@ -103,18 +103,3 @@ func infoField(info, name string) string {
 	}
 	return ""
 }
-
-// waitUntil polls cond every 20 ms until it is true or timeout has passed, and reports
-// whether it became true.
-func waitUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // Sentinel is a Redis Sentinel set-up of the test's own: a primary, one replica of it and one
@@ -58,7 +60,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 		}
 		return []string{conf, "--sentinel"}
 	})
-	if !waitUntil(10*time.Second, s.replicaKnown) {
+	if !testkit.Poll(10*time.Second, s.replicaKnown) {
 		tb.Fatalf("the sentinel on %s does not see the replica %s", s.Sentinel.Addr, s.Nodes[1].Addr)
 	}
 	return s
@@ -139,7 +141,7 @@ func (s *Sentinel) WaitReplicated() {
 		if n.Addr == master || !n.Running() {
 			continue
 		}
-		if !waitUntil(10*time.Second, func() bool { return replicatedUpTo(n.Addr, offset) }) {
+		if !testkit.Poll(10*time.Second, func() bool { return replicatedUpTo(n.Addr, offset) }) {
 			s.tb.Fatalf("replica %s did not reach offset %s of %s", n.Addr, offset, master)
 		}
 	}
@@ -187,7 +189,7 @@ func (s *Sentinel) Failover() string {
 func (s *Sentinel) WaitNewMaster(old string) string {
 	s.tb.Helper()
 	var addr string
-	ok := waitUntil(SentinelDownAfter+20*time.Second, func() bool {
+	ok := testkit.Poll(SentinelDownAfter+20*time.Second, func() bool {
 		a, err := s.Master()
 		if err != nil || a == old || s.failingOver() {
 			return false

@@ -3,11 +3,14 @@ package redistest
 import (
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // TestSentinel starts the Sentinel set-up, writes to the primary, fails over on request and
 // after a kill, and checks what the helpers report at each step.
 func TestSentinel(t *testing.T) {
+	testkit.Slow(t, "starts a Redis topology")
 	s := StartSentinel(t)
 	first, err := s.Master()
 	if err != nil || first != s.Nodes[0].Addr {
@@ -49,6 +52,7 @@ func TestSentinel(t *testing.T) {
 // TestCluster starts a 3-node cluster and checks that NodeOf names the node that serves a
 // key: it accepts the key, the others redirect.
 func TestCluster(t *testing.T) {
+	testkit.Slow(t, "starts a Redis topology")
 	c := StartCluster(t, 3)
 	seen := map[string]bool{}
 	for _, key := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // TestRefreshStore runs the gatehouse.RefreshStore contract against the stores newStore
@@ -43,7 +44,7 @@ func TestRefreshStore(t *testing.T, newStore func(t *testing.T) gatehouse.Refres
 
 // refreshT0 is the clock of the refresh tests: a whole-microsecond time so that every store
 // can represent it exactly.
-var refreshT0 = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+var refreshT0 = testkit.Start().Add(6 * time.Microsecond)
 
 // refreshHash returns a distinct hash for each label.
 func refreshHash(label string) gatehouse.Hash { return gatehouse.HashSecret("refresh-test:" + label) }

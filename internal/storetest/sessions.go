@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // TestSessionStore runs the gatehouse.SessionStore contract. newStore must return an empty store
@@ -37,7 +38,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) gatehouse.Sessio
 
 // sessionBase is a time with nanoseconds that a store with microsecond (or worse) precision
 // would lose.
-var sessionBase = time.Date(2030, 5, 17, 10, 20, 30, 123456789, time.UTC)
+var sessionBase = testkit.Start().Add(123456789)
 
 // NewTestSession returns a session of userID created at created, with a fresh random hash and
 // handle, absolute expiry 12 hours later, and a non-ASCII user agent.

@@ -8,23 +8,14 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // ThrottleClock is a settable clock for the throttle contract.
-type ThrottleClock struct{ ns atomic.Int64 }
+type ThrottleClock = testkit.Clock
 
-// NewThrottleClock returns a clock set to a fixed instant.
-func NewThrottleClock() *ThrottleClock {
-	c := &ThrottleClock{}
-	c.ns.Store(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-// Now returns the clock's time.
-func (c *ThrottleClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
-
-// Advance moves the clock forward (backward for a negative d).
-func (c *ThrottleClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+// NewThrottleClock returns a clock at the real time that stands still until advanced.
+func NewThrottleClock() *ThrottleClock { return testkit.NewClock() }
 
 // TestThrottle runs the gatehouse.Throttle contract. newThrottle must return an empty throttle
 // that reads the time from now, for each subtest; keys are unique to each subtest run, so that

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // TestUserStore runs the gatehouse.UserStore contract. newStore must return an empty store for
@@ -34,7 +35,7 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore
 }
 
 // userBase is a time with nanoseconds that a store with microsecond precision would lose.
-var userBase = time.Date(2031, 2, 3, 4, 5, 6, 987654321, time.UTC)
+var userBase = testkit.Start().Add(987654321)
 
 // NewTestUser returns an enabled user named username with role user, created at created,
 // with a fresh id and non-ASCII name.
