@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
 	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
@@ -186,7 +187,7 @@ func TestRevocationWithStalledInstance(t *testing.T) {
 			t.Fatalf("round %d: B after the delete = found %v, %v; want ErrUnavailable", round, found, err)
 		}
 		proxy.Resume()
-		waitFor(t, "B reads through its cache again", b.peers.Trusted)
+		testkit.Eventually(t, 5*time.Second, "B reads through its cache again", b.peers.Trusted)
 		if _, found, err := b.sessions.FindSession(ctx, s.Hash); err != nil || found {
 			t.Fatalf("round %d: B once the link flows = %v, %v", round, found, err)
 		}
@@ -242,7 +243,7 @@ func TestPeersDropAStoppedInstance(t *testing.T) {
 		t.Fatal("the instances did not register")
 	}
 	crashed.Crash()
-	waitFor(t, "the stopped instance is dropped", func() bool { return !registered(crashed.ID()) })
+	testkit.Eventually(t, 5*time.Second, "the stopped instance is dropped", func() bool { return !registered(crashed.ID()) })
 	if !registered(a.peers.ID()) {
 		t.Fatal("the live instance was dropped too")
 	}

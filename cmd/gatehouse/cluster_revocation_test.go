@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/redistest"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // The revocation promise of a cluster: once an instance has answered a revoking request, no
@@ -159,7 +160,7 @@ func (rc *revocationCluster) revokeAndUse(t *testing.T, k revocationKind, c tria
 }
 
 // revocationTrials is the number of revoke-then-use trials: GATEHOUSE_REVOCATION_TRIALS, or
-// 2,100 (420 under the race detector, 70 with -short).
+// 2,100 (420 under the race detector).
 func revocationTrials(t *testing.T) int {
 	if v := os.Getenv("GATEHOUSE_REVOCATION_TRIALS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -168,10 +169,7 @@ func revocationTrials(t *testing.T) int {
 		}
 		return n
 	}
-	switch {
-	case testing.Short():
-		return 70
-	case raceEnabled:
+	if raceEnabled {
 		return 420
 	}
 	return 2100
@@ -181,8 +179,11 @@ func revocationTrials(t *testing.T) int {
 // cached, and uses them on B and C right after A's answer: none is ever accepted, with and
 // without a load of 16 clients on B and C. It reports what A's revoking answers took.
 func TestClusterRevocation(t *testing.T) {
+	testkit.Slow(t, "runs thousands of revocations on three instances")
 	rc := startRevocationCluster(t, testRedis)
 	trials := revocationTrials(t)
+	// A third of the trials run under load, which slows everything down on a small machine.
+	rounds := map[bool]int{false: trials - trials/3, true: trials / 3}
 	accepted, uses := 0, 0
 	for _, load := range []bool{false, true} {
 		took := map[string][]time.Duration{}
@@ -191,7 +192,7 @@ func TestClusterRevocation(t *testing.T) {
 		if load {
 			stop = rc.startLoad(t, 16)
 		}
-		for i := range trials / 2 {
+		for i := range rounds[load] {
 			k := revocationKinds[i%len(revocationKinds)]
 			d, statuses := rc.revokeAndUse(t, k, rc.creds(k))
 			took[k.name] = append(took[k.name], d)
@@ -207,10 +208,10 @@ func TestClusterRevocation(t *testing.T) {
 		if n := stop(); load {
 			what = fmt.Sprintf("with a load of 16 clients on B and C (%d requests)", n)
 		}
-		t.Logf("%d trials %s in %v", trials/2, what, time.Since(start).Round(time.Millisecond))
+		t.Logf("%d trials %s in %v", rounds[load], what, time.Since(start).Round(time.Millisecond))
 		logDurations(t, "revoking answer on A "+what, took)
 	}
-	t.Logf("%d trials, %d uses of revoked credentials right after the revoking answer: %d accepted", trials/2*2, uses, accepted)
+	t.Logf("%d trials, %d uses of revoked credentials right after the revoking answer: %d accepted", trials, uses, accepted)
 }
 
 func b2i(b bool) int {
@@ -256,7 +257,7 @@ func (rc *revocationCluster) startLoad(t *testing.T, clients int) func() int {
 				}
 				sent.Add(1)
 				// A pause leaves the trials some of the machine's cores (CI has two).
-				time.Sleep(2 * time.Millisecond)
+				time.Sleep(4 * time.Millisecond)
 			}
 		}()
 	}
@@ -294,6 +295,7 @@ func percentiles(d []time.Duration) string {
 // closes nothing) after B has cached the credentials: A's revoking answer waits for B's lease to
 // run out, and B then answers 401 or 503, never 200. Once the link flows again B recovers.
 func TestClusterRevocationStalledLink(t *testing.T) {
+	testkit.Slow(t, "stalls the Redis link of a running instance")
 	rc := startRevocationCluster(t, testRedis, "--redis-timeout", "500ms")
 	for _, k := range revocationKinds {
 		c := rc.creds(k)
@@ -315,6 +317,7 @@ func TestClusterRevocationStalledLink(t *testing.T) {
 // TestClusterRevocationRedisHung hangs Redis (SIGSTOP) right after A's revoking answer: B and
 // C, which had the credentials cached, answer 401 or 503, never 200, for as long as it hangs.
 func TestClusterRevocationRedisHung(t *testing.T) {
+	testkit.Slow(t, "hangs a Redis under running instances")
 	srv := redistest.Start(t)
 	rc := startRevocationCluster(t, srv.Addr, "--redis-timeout", "300ms")
 	for _, k := range revocationKinds {
