@@ -164,3 +164,20 @@ func usedMemory(tb testing.TB, c rueidis.Client) int64 {
 	tb.Fatal("no used_memory in INFO memory")
 	return 0
 }
+
+// BenchmarkPeersTrusted measures the check every cached read makes of the instance's lease:
+// what the lease adds to the request path (a session lookup makes two).
+func BenchmarkPeersTrusted(b *testing.B) {
+	c := mustClient(b, rueidis.ClientOption{})
+	p := mustPeers(b, c, testPrefix(b, c), time.Hour)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if p.Trusted() {
+			n++
+		}
+	}
+	if n == 0 {
+		b.Fatal("never trusted")
+	}
+}

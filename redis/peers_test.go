@@ -206,22 +206,34 @@ func TestRevocationWithRedisHung(t *testing.T) {
 	b := newInstance(t, srv.Addr, prefix, lease, nil)
 	ctx := context.Background()
 	s := storetest.NewTestSession("hung", time.Now())
-	if err := a.sessions.CreateSession(ctx, s); err != nil {
-		t.Fatal(err)
+	live := storetest.NewTestSession("hung-live", time.Now())
+	for _, x := range []*gatehouse.Session{s, live} {
+		if err := a.sessions.CreateSession(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		cacheSession(t, b, prefix, x.Hash)
 	}
-	cacheSession(t, b, prefix, s.Hash)
 	if found, err := a.sessions.DeleteSession(ctx, s.Hash); err != nil || !found {
 		t.Fatalf("DeleteSession = %v, %v", found, err)
 	}
 	srv.Pause()
 	defer srv.Resume()
-	for end := time.Now().Add(3 * lease); time.Now().Before(end); {
+	find := func(h gatehouse.Hash) (bool, error) {
 		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_, found, err := b.sessions.FindSession(short, s.Hash)
-		cancel()
-		if found || (err != nil && !isUnavailable(err)) {
+		defer cancel()
+		_, found, err := b.sessions.FindSession(short, h)
+		return found, err
+	}
+	paused := time.Now()
+	for time.Since(paused) < 3*lease {
+		if found, err := find(s.Hash); found || (err != nil && !isUnavailable(err)) {
 			t.Fatalf("B with Redis hung = found %v, %v", found, err)
 		}
+	}
+	// No heartbeat has been answered since the pause: the lease has run out, and B no longer
+	// answers even a live session from its cache.
+	if found, err := find(live.Hash); !isUnavailable(err) {
+		t.Fatalf("B, a lease after Redis hung, answered a cached session: found %v, %v; want ErrUnavailable", found, err)
 	}
 }
 

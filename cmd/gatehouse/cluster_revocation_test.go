@@ -315,7 +315,8 @@ func TestClusterRevocationStalledLink(t *testing.T) {
 }
 
 // TestClusterRevocationRedisHung hangs Redis (SIGSTOP) right after A's revoking answer: B and
-// C, which had the credentials cached, answer 401 or 503, never 200, for as long as it hangs.
+// C, which had the credentials cached, answer 401 or 503, never 200, for as long as it hangs;
+// once their lease has run out they answer 503 even for a live credential they had cached.
 func TestClusterRevocationRedisHung(t *testing.T) {
 	testkit.Slow(t, "hangs a Redis under running instances")
 	srv := redistest.Start(t)
@@ -326,6 +327,7 @@ func TestClusterRevocationRedisHung(t *testing.T) {
 		if r.status != 200 && r.status != 204 {
 			t.Fatalf("%s on A: %d %s", k.name, r.status, r.raw)
 		}
+		expectStatus(t, "B, a live token", rc.b.do("GET", "/api/protected", nil, bearerHdr(rc.adminTok)...), 200, "")
 		srv.Pause()
 		seen := map[int]int{}
 		for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
@@ -342,6 +344,10 @@ func TestClusterRevocationRedisHung(t *testing.T) {
 				}
 			}
 		}
+		// Three leases after the pause, B trusts its cache no more: even the live token it has
+		// cached gets 503, where an instance without a lease answered from its cache for as
+		// long as its client took to notice the hang.
+		expectStatus(t, "B, a live token, Redis hung", rc.b.do("GET", "/api/protected", nil, bearerHdr(rc.adminTok)...), 503, gatehouse.EUNAVAILABLE)
 		srv.Resume()
 		t.Logf("%s, Redis hung after the revoking answer: statuses %v", k.name, seen)
 		waitStatus(t, "A once Redis answers", 10*time.Second, 200, func() answer {
