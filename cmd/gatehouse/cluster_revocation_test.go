@@ -160,7 +160,7 @@ func (rc *revocationCluster) revokeAndUse(t *testing.T, k revocationKind, c tria
 }
 
 // revocationTrials is the number of revoke-then-use trials: GATEHOUSE_REVOCATION_TRIALS, or
-// 2,100 (420 under the race detector).
+// 2,100 (300 under the race detector).
 func revocationTrials(t *testing.T) int {
 	if v := os.Getenv("GATEHOUSE_REVOCATION_TRIALS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -170,7 +170,7 @@ func revocationTrials(t *testing.T) int {
 		return n
 	}
 	if raceEnabled {
-		return 420
+		return 300
 	}
 	return 2100
 }
