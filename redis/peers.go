@@ -37,7 +37,7 @@ func leaseWait(lease time.Duration) time.Duration { return lease + lease/20 }
 // leaseWait(Lease) has passed. An instance acknowledges after a heartbeat sent once the barrier
 // arrived. So when Barrier returns, each instance has either applied the invalidation, or
 // stopped trusting its cache, or was not registered, which means its last heartbeat is older
-// than its lease (see prune) or a heartbeat after the write registers it and brings its cache
+// than its lease (see tidy) or a heartbeat after the write registers it and brings its cache
 // up to date.
 //
 // The argument assumes that the monotonic clocks of the instances run at the same rate within
@@ -49,7 +49,7 @@ type Peers struct {
 	opts PeerOptions
 	log  func(string, ...any)
 
-	registry  string // hash: instance id -> heartbeat count
+	registry  string // hash: instance id -> number of its latest heartbeat
 	barrierCh string // where barriers are published: "<origin id> <seq>"
 	ackPrefix string // + instance id: where an instance's barriers are acknowledged
 
