@@ -103,7 +103,8 @@ func startRevocationCluster(t *testing.T, redisAddr string, extra ...string) *re
 	t.Helper()
 	b := newBackends(t, redisAddr)
 	rc := &revocationCluster{proxy: redistest.StartProxy(t, redisAddr), users: map[string]trialCreds{}}
-	args := append(append(append([]string{}, noThrottle...), revocationLease...), extra...)
+	// Access tokens that outlive a long run: the admin's token and the load's are made once.
+	args := append(append(append([]string{"--access-ttl", "6h"}, noThrottle...), revocationLease...), extra...)
 	rc.a = startInstance(t, b, args...)
 	viaProxy := *b
 	viaProxy.redisURL = "redis://" + rc.proxy.Addr + "/0"
