@@ -245,15 +245,15 @@ func TestPeersDropAStoppedInstance(t *testing.T) {
 	prefix := testPrefix(t, probe)
 	const lease = 200 * time.Millisecond
 	a := newInstance(t, redisAddr, prefix, lease, nil)
-	crashed := redis.NewPeers(mustRawClient(t), prefix, redis.PeerOptions{Lease: lease, Cache: true})
+	crashed := redis.NewPeers(mustRawClient(t), prefix, redis.PeerOptions{Lease: lease, Cache: true, Timeout: 2 * time.Second})
 	crashed.Start()
 	registered := func(id string) bool {
 		ok, err := probe.Do(context.Background(), probe.B().Hexists().Key(prefix+"peers").Field(id).Build()).AsBool()
 		return err == nil && ok
 	}
-	if !registered(crashed.ID()) || !registered(a.peers.ID()) {
-		t.Fatal("the instances did not register")
-	}
+	testkit.Eventually(t, 5*time.Second, "both instances are registered", func() bool {
+		return registered(crashed.ID()) && registered(a.peers.ID())
+	})
 	crashed.Crash()
 	testkit.Eventually(t, 5*time.Second, "the stopped instance is dropped", func() bool { return !registered(crashed.ID()) })
 	if !registered(a.peers.ID()) {
