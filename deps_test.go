@@ -24,12 +24,14 @@ var layers = map[string][]string{
 	"sqlite":             {""},
 	"redis":              {""},
 	"postgres":           {""},
-	"http":               {"", "account", "session", "token"},
+	"http":               {"", "account", "session", "token", "docs"},
 	"verify":             {"", "token"},
 	"internal/storetest": {"", "internal/testkit"},
 	"internal/testkit":   {},
 	"internal/fuzzhttp":  {"internal/testkit"},
 	"internal/redistest": {"", "internal/testkit"},
+	"internal/apispec":   {"docs"},
+	"docs":               {},
 	"bench":              {"", "token"},
 }
 

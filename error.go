@@ -18,6 +18,7 @@ const (
 	ENOTFOUND           = "not_found"
 	ECONFLICT           = "conflict"
 	ETOOLARGE           = "too_large"
+	EMEDIATYPE          = "unsupported_media_type"
 	ERATELIMITED        = "rate_limited"
 	EUNAVAILABLE        = "unavailable"
 	EINTERNAL           = "internal"

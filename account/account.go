@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"golang.org/x/text/unicode/norm"
 )
 
 // PasswordHasherWithDummy is a gatehouse.PasswordHasher that also offers a hash no password
@@ -31,11 +30,12 @@ const BootstrapUsername = "admin"
 
 // Service applies the account rules. It is safe for concurrent use.
 type Service struct {
-	users     gatehouse.UserStore
-	hasher    PasswordHasherWithDummy
-	minLen    int
-	blocklist Blocklist
-	now       func() time.Time
+	users        gatehouse.UserStore
+	hasher       PasswordHasherWithDummy
+	minLen       int
+	blocklist    Blocklist
+	contextWords []string
+	now          func() time.Time
 }
 
 // New returns a Service. A nil now means gatehouse.Now.
@@ -43,7 +43,8 @@ func New(users gatehouse.UserStore, hasher PasswordHasherWithDummy, policy Polic
 	if now == nil {
 		now = gatehouse.Now
 	}
-	return &Service{users: users, hasher: hasher, minLen: policy.minLength(), blocklist: policy.Blocklist, now: now}
+	return &Service{users: users, hasher: hasher, minLen: policy.minLength(), blocklist: policy.Blocklist,
+		contextWords: policy.contextWords(), now: now}
 }
 
 // NewUser is the input of Create.
@@ -52,7 +53,8 @@ type NewUser struct {
 	Role                            gatehouse.Role // "" means gatehouse.RoleUser
 }
 
-// Create validates in, hashes its NFKC-normalised password and stores the new account. It
+// Create validates in, hashes its prepared password (see ValidatePassword) and stores the new
+// account. It
 // returns a bad_request *gatehouse.Error naming the first invalid field, a conflict
 // *gatehouse.Error "username is taken" when the username exists in any case, an error wrapping
 // gatehouse.ErrBusy when the hasher is saturated, and the store's errors otherwise.
@@ -61,11 +63,8 @@ func (s *Service) Create(ctx context.Context, in NewUser) (*gatehouse.User, erro
 	if err != nil {
 		return nil, err
 	}
-	password, err := s.ValidatePassword(in.Password)
+	password, err := s.ValidatePassword(in.Username, in.Password)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkNotUsername(password, in.Username); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
@@ -105,35 +104,55 @@ func (s *Service) validateNew(in NewUser) (gatehouse.Role, error) {
 // that cannot be usernames) are verified against the hasher's dummy hash, so they cost what a
 // known user costs, and answer gatehouse.ErrInvalidCredentials like a wrong password does. A
 // password over MaxPasswordBytes is a bad_request before any hashing. A disabled account
-// answers a forbidden *gatehouse.Error, but only to the right password. When the stored hash
-// was made with other parameters, Login stores a fresh one; failing to do so is logged, not
-// returned. Hasher errors (gatehouse.ErrBusy) and store errors are returned as they are.
+// answers a forbidden *gatehouse.Error, but only to the right password. Hasher errors
+// (gatehouse.ErrBusy) and store errors are returned as they are.
+//
+// The password is verified in its prepared form, and, when it differs, in the NFKC form that
+// hashes were made of before passwords were prepared (see loginForms): a password set then
+// keeps working. When the stored hash was made with other hashing parameters, Login stores a
+// fresh hash of the form that matched; failing to do so is logged, not returned.
 func (s *Service) Login(ctx context.Context, username, password string) (*gatehouse.User, error) {
 	if err := checkPasswordSize(password); err != nil {
 		return nil, err
 	}
-	password = norm.NFKC.String(password) // the same form Create hashed
+	forms := loginForms(password)
 	u, err := s.lookUp(ctx, username)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, s.failUnknown(ctx, password)
+		return nil, s.failUnknown(ctx, forms)
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	matched, rehash, err := s.verify(ctx, u.PasswordHash, forms)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if matched < 0 {
 		return nil, gatehouse.ErrInvalidCredentials
 	}
 	if u.Disabled {
 		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "this account is disabled")
 	}
 	if rehash {
-		u = s.rehash(ctx, u, password)
+		u = s.rehash(ctx, u, forms[matched])
 	}
 	return u, nil
+}
+
+// verify returns the index of the first of forms that matches the hash (-1 for none) and
+// whether the hash was made with other parameters. Every form is tried until one matches, so
+// a wrong password costs one verification per form, as for an unknown user.
+func (s *Service) verify(ctx context.Context, hash string, forms []string) (matched int, rehash bool, err error) {
+	for i, f := range forms {
+		ok, rh, err := s.hasher.Verify(ctx, hash, f)
+		if err != nil {
+			return -1, false, err
+		}
+		if ok {
+			return i, rh, nil
+		}
+	}
+	return -1, false, nil
 }
 
 // lookUp finds the user, answering gatehouse.ErrNotFound for a string that cannot be a username.
@@ -144,10 +163,11 @@ func (s *Service) lookUp(ctx context.Context, username string) (*gatehouse.User,
 	return s.users.UserByUsername(ctx, username)
 }
 
-// failUnknown spends on an unknown user what a known one costs, then answers as for a wrong
-// password; a busy hasher answers busy, as it would for a known user.
-func (s *Service) failUnknown(ctx context.Context, password string) error {
-	if _, _, err := s.hasher.Verify(ctx, s.hasher.DummyHash(), password); err != nil {
+// failUnknown spends on an unknown user what a wrong password of a known one costs (one
+// verification per form), then answers as for a wrong password; a busy hasher answers busy, as
+// it would for a known user.
+func (s *Service) failUnknown(ctx context.Context, forms []string) error {
+	if _, _, err := s.verify(ctx, s.hasher.DummyHash(), forms); err != nil {
 		return err
 	}
 	return gatehouse.ErrInvalidCredentials
@@ -177,16 +197,19 @@ func (s *Service) rehash(ctx context.Context, u *gatehouse.User, password string
 	return updated
 }
 
-// SetPassword validates password as Create does and stores its hash for the user. It returns a
-// bad_request *gatehouse.Error for an invalid password, an error wrapping gatehouse.ErrNotFound
-// for an unknown user, and hasher or store errors as they are. Ending the user's sessions and
-// tokens is the caller's job.
+// SetPassword validates password as Create does (with the user's username) and stores its hash
+// for the user. It returns an error wrapping gatehouse.ErrNotFound for an unknown user, a
+// bad_request *gatehouse.Error for an invalid password, and hasher or store errors as they
+// are. Ending the user's sessions and tokens is the caller's job.
 func (s *Service) SetPassword(ctx context.Context, userID, password string) (*gatehouse.User, error) {
-	normalized, err := s.ValidatePassword(password)
+	if err := checkPasswordSize(password); err != nil {
+		return nil, err
+	}
+	u, err := s.users.UserByID(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(ctx, normalized)
+	hash, err := s.HashPassword(ctx, u.Username, password)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +228,9 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (created bool,
 		return false, "", err
 	}
 	if password == "" {
-		generated = s.generatePassword()
+		if generated, err = s.generatePassword(); err != nil {
+			return false, "", fmt.Errorf("account: bootstrap admin: %w", err)
+		}
 		password = generated
 	}
 	_, err = s.Create(ctx, NewUser{Username: BootstrapUsername, Password: password, Role: gatehouse.RoleAdmin})
@@ -218,10 +243,19 @@ func (s *Service) Bootstrap(ctx context.Context, password string) (created bool,
 	return true, generated, nil
 }
 
-// generatePassword returns a random base64url password of at least max(32, minLen) characters.
-func (s *Service) generatePassword() string {
+// generatePassword returns a random base64url password of at least max(32, minLen) characters
+// that the policy accepts (a random one fails it only by a freak of chance, such as holding the
+// username: then another is drawn).
+func (s *Service) generatePassword() (string, error) {
 	size := max(generatedPasswordSize, (s.minLen*3+3)/4)
 	b := make([]byte, size)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+); it crashes instead.
-	return base64.RawURLEncoding.EncodeToString(b)
+	var err error
+	for range 10 {
+		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+); it crashes instead.
+		p := base64.RawURLEncoding.EncodeToString(b)
+		if _, err = s.ValidatePassword(BootstrapUsername, p); err == nil {
+			return p, nil
+		}
+	}
+	return "", err
 }

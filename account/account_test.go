@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
+	"golang.org/x/text/unicode/norm"
 )
 
 var (
@@ -239,19 +241,28 @@ func TestLoginDisabled(t *testing.T) {
 	}
 }
 
-func TestLoginNFKC(t *testing.T) {
+// TestLoginPreparedAndOlderForms: new passwords are kept as typed (PRECIS OpaqueString: NFC,
+// compatibility characters kept), and passwords whose hash was made of the NFKC form, before
+// passwords were prepared, keep working, even those that no new password could be.
+func TestLoginPreparedAndOlderForms(t *testing.T) {
 	ctx := context.Background()
-	s := newService(t, openStore(t), small, account.Policy{})
+	store := openStore(t)
+	s := newService(t, store, small, account.Policy{})
 	mustCreate(t, s, account.NewUser{Username: "heidi", Password: "ｐａｓｓｗｏｒｄｆｕｌｌｗｉｄｔｈ"})
-	mustCreate(t, s, account.NewUser{Username: "ivan", Password: "passwordfullwidth"})
-	for _, c := range []struct{ user, pw string }{
-		{"heidi", "passwordfullwidth"},
-		{"heidi", "ｐａｓｓｗｏｒｄｆｕｌｌｗｉｄｔｈ"},
-		{"ivan", "ｐａｓｓｗｏｒｄｆｕｌｌｗｉｄｔｈ"},
-		{"ivan", "passwordfullwidth"},
+	mustCreate(t, s, account.NewUser{Username: "ivan", Password: "plain ascii passphrase"})
+	for _, c := range []struct {
+		user, pw string
+		ok       bool
+	}{
+		{"heidi", "ｐａｓｓｗｏｒｄｆｕｌｌｗｉｄｔｈ", true},
+		{"heidi", "passwordfullwidth", false}, // another password now
+		{"ivan", "plain ascii passphrase", true},
+		// The older form is tried for every account (a hash does not say which form it holds).
+		{"ivan", "ｐｌａｉｎ ａｓｃｉｉ ｐａｓｓｐｈｒａｓｅ", true},
 	} {
-		if _, err := s.Login(ctx, c.user, c.pw); err != nil {
-			t.Errorf("Login(%s, %s) = %v", c.user, c.pw, err)
+		_, err := s.Login(ctx, c.user, c.pw)
+		if c.ok && err != nil || !c.ok && !errors.Is(err, gatehouse.ErrInvalidCredentials) {
+			t.Errorf("Login(%s, %s) = %v, want ok=%v", c.user, c.pw, err, c.ok)
 		}
 	}
 	// Composed and decomposed accents are one password.
@@ -259,13 +270,38 @@ func TestLoginNFKC(t *testing.T) {
 	if _, err := s.Login(ctx, "judy", "cre\u0300me bru\u0302le\u0301e de\u0301ja\u0300 vu"); err != nil {
 		t.Errorf("decomposed accents: %v", err)
 	}
-	// An over-1024-byte expansion after NFKC still logs in whole: nothing is truncated.
-	long := strings.Repeat("\ufdfa", 341) + "x"
-	mustCreate(t, s, account.NewUser{Username: "ken", Password: long})
-	if _, err := s.Login(ctx, "ken", long); err != nil {
-		t.Errorf("expanding password: %v", err)
+	// Hashes made before preparation, of the NFKC form: a password with a tab or a zero-width
+	// space (which no new password may have), one that NFKC expands past 1024 bytes, and one
+	// typed with ligatures.
+	for _, pw := range []string{"an old\tpassword with a tab", "zero\u200bwidth old password",
+		strings.Repeat("\ufdfa", 341) + "x", "ﬁne old ﬂoating password"} {
+		u := storeOlderHash(t, store, pw)
+		if _, err := s.Login(ctx, u.Username, pw); err != nil {
+			t.Errorf("older hash of %q: %v", pw, err)
+		}
+		if _, err := s.Login(ctx, u.Username, pw[:len(pw)-1]+"!"); !errors.Is(err, gatehouse.ErrInvalidCredentials) {
+			t.Errorf("older hash of %q, wrong password: %v; want ErrInvalidCredentials", pw, err)
+		}
+		if cur, _ := store.UserByID(ctx, u.ID); cur.PasswordHash != u.PasswordHash {
+			t.Errorf("older hash of %q was replaced at login: whoever types the other spelling would be locked out", pw)
+		}
 	}
-	if _, err := s.Login(ctx, "ken", strings.Repeat("\ufdfa", 341)+"y"); !errors.Is(err, gatehouse.ErrInvalidCredentials) {
-		t.Errorf("expanding password, last character wrong: %v; want ErrInvalidCredentials", err)
+}
+
+// storeOlderHash stores a user whose hash was made as before passwords were prepared: of the
+// NFKC form of pw, with no policy check.
+func storeOlderHash(t *testing.T, store gatehouse.UserStore, pw string) *gatehouse.User {
+	t.Helper()
+	h := argon2.New(argon2.Options{Params: small})
+	hash, err := h.Hash(context.Background(), norm.NFKC.String(pw))
+	if err != nil {
+		t.Fatal(err)
 	}
+	now := time.Now()
+	u := &gatehouse.User{ID: gatehouse.NewID(now), Username: fmt.Sprintf("old%d", now.UnixNano()%1e9), Role: gatehouse.RoleUser,
+		CreatedAt: now, PasswordHash: hash}
+	if err := store.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -2,13 +2,14 @@ package account
 
 import "context"
 
-// HashPassword validates password against the policy and returns its hash, for callers that
-// store it together with other changes (an administrator's update). Errors are those of
-// ValidatePassword and the hasher.
-func (s *Service) HashPassword(ctx context.Context, password string) (string, error) {
-	normalized, err := s.ValidatePassword(password)
+// HashPassword validates a new password of the user username against the policy and returns
+// the hash of its prepared form, for callers that store it together with other changes (an
+// administrator's update, a user's own change). Errors are those of ValidatePassword and the
+// hasher.
+func (s *Service) HashPassword(ctx context.Context, username, password string) (string, error) {
+	prepared, err := s.ValidatePassword(username, password)
 	if err != nil {
 		return "", err
 	}
-	return s.hasher.Hash(ctx, normalized)
+	return s.hasher.Hash(ctx, prepared)
 }

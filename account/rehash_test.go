@@ -123,12 +123,12 @@ func TestSetPassword(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, openStore(t), small, account.Policy{})
 	u := mustCreate(t, s, account.NewUser{Username: "olivia", Password: goodPassword})
-	got, err := s.SetPassword(ctx, u.ID, "ａ brand new passphrase")
+	got, err := s.SetPassword(ctx, u.ID, "a brand new\u00a0passphrase")
 	if err != nil || got.ID != u.ID || got.PasswordHash == u.PasswordHash {
 		t.Fatalf("SetPassword = %+v, %v", got, err)
 	}
 	if _, err := s.Login(ctx, "olivia", "a brand new passphrase"); err != nil {
-		t.Errorf("login with the new (NFKC) password: %v", err)
+		t.Errorf("login with the new (prepared: no-break space as a space) password: %v", err)
 	}
 	if _, err := s.Login(ctx, "olivia", goodPassword); !errors.Is(err, gatehouse.ErrInvalidCredentials) {
 		t.Errorf("login with the old password: %v; want ErrInvalidCredentials", err)
@@ -191,11 +191,11 @@ func TestBootstrapGivenPassword(t *testing.T) {
 		t.Fatalf("a refused bootstrap stored %d users", n)
 	}
 
-	created, generated, err = s.Bootstrap(ctx, "ｔｈｅ ａｄｍｉｎ ｐａｓｓｗｏｒｄ")
+	created, generated, err = s.Bootstrap(ctx, "ｔｈｅ ｆｉｒｓｔ ａｄｍｉｎ ｐａｓｓｗｏｒｄ")
 	if err != nil || !created || generated != "" {
 		t.Fatalf("Bootstrap(given) = %v, %q, %v; want true, \"\", nil", created, generated, err)
 	}
-	if u, err := s.Login(ctx, "ADMIN", "the admin password"); err != nil || u.Role != gatehouse.RoleAdmin {
+	if u, err := s.Login(ctx, "ADMIN", "ｔｈｅ ｆｉｒｓｔ ａｄｍｉｎ ｐａｓｓｗｏｒｄ"); err != nil || u.Role != gatehouse.RoleAdmin {
 		t.Fatalf("login = %+v, %v", u, err)
 	}
 }

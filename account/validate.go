@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of the fields of an account (see "Users and roles" in the API contract).
@@ -20,16 +19,39 @@ const (
 	generatedPasswordSize = 24  // random bytes of a generated password: 32 base64url characters
 )
 
-// Policy is the password policy.
+// Policy is the password policy. Besides what it configures, a new password must be valid
+// UTF-8 that the PRECIS OpaqueString profile accepts (no invisible or control characters), must
+// not be made of repeated or consecutive characters nor be one part repeated, and must reach
+// the minimum length without the username and the context words (see ValidatePassword).
 type Policy struct {
-	// MinPasswordLength is the minimum number of characters (Unicode code points after NFKC
-	// normalisation) of a new password. Zero or less means DefaultMinPassword (15); values
-	// from 1 to 7 are raised to 8, and values over MaxPasswordBytes are lowered to it, since
-	// no longer password could be accepted.
+	// MinPasswordLength is the minimum number of characters (Unicode code points of the
+	// prepared password) of a new password. Zero or less means DefaultMinPassword (15);
+	// values from 1 to 7 are raised to 8, and values over MaxPasswordBytes are lowered to it,
+	// since no longer password could be accepted.
 	MinPasswordLength int
 	// Blocklist, if set, rejects new passwords that it contains (common and breached
-	// passwords, such as blocklist.Common()). It receives the NFKC-normalised password.
+	// passwords, such as blocklist.Common()). It receives the prepared password, and also
+	// what is left of it without the username and the context words.
 	Blocklist Blocklist
+	// ContextWords are words that do not count toward a new password's length, matched
+	// regardless of case and of letter-for-digit substitutions: the name of the service and of
+	// the organisation that runs it. Nil means DefaultContextWords ("gatehouse"); an empty
+	// slice means none. The username is always one. Words shorter than 3 characters are
+	// ignored.
+	ContextWords []string
+}
+
+func (p Policy) contextWords() []string {
+	if p.ContextWords == nil {
+		return DefaultContextWords
+	}
+	var out []string
+	for _, w := range p.ContextWords {
+		if w = strings.TrimSpace(w); utf8.RuneCountInString(w) >= minContextWord {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Blocklist reports whether a password is known to be common or breached.
@@ -69,39 +91,48 @@ func usernameByte(c byte) bool {
 		c == '.' || c == '_' || c == '@' || c == '-'
 }
 
-// ValidatePassword checks a new password against the policy and returns its NFKC-normalised
-// form, the form to hash. The raw password may have at most MaxPasswordBytes (1024) bytes,
-// checked before any other work; it must be valid UTF-8, and its normalised form must have at
-// least Policy.MinPasswordLength characters. Any character is allowed and nothing is ever
-// truncated. Failures are bad_request *gatehouse.Errors that name the field.
-func (s *Service) ValidatePassword(p string) (normalized string, err error) {
+// ValidatePassword checks a new password of the user username ("" when it is not known) against
+// the policy and returns its prepared form, the form to hash. The raw password may have at most
+// MaxPasswordBytes (1024) bytes, checked before any other work. Then, in order:
+//
+//   - it must be valid UTF-8 without U+FFFD, and the PRECIS OpaqueString profile (RFC 8265)
+//     must accept it: no control characters, no default-ignorable code points such as
+//     zero-width spaces, no unassigned code points;
+//   - its prepared form must have at least Policy.MinPasswordLength characters;
+//   - it must not be the username, and must still have that many characters once the
+//     username, then the context words (Policy.ContextWords), are taken out of it;
+//   - neither the password nor what is left may be on the blocklist;
+//   - what is left must not be made of runs of one repeated character or of consecutive
+//     characters (aaaa, abcd, 4321, qwerty), nor be one part repeated (passwordpassword).
+//
+// Any other character is allowed, there are no composition rules, and nothing is ever
+// truncated. Failures are bad_request *gatehouse.Errors whose message names the field and
+// the rule.
+func (s *Service) ValidatePassword(username, p string) (prepared string, err error) {
 	if err := checkPasswordSize(p); err != nil {
 		return "", err
 	}
-	if !utf8.ValidString(p) {
-		return "", gatehouse.Errorf(gatehouse.EBADREQUEST, "password: must be valid UTF-8 text")
+	if prepared, err = preparePassword(p); err != nil {
+		return "", err
 	}
-	n := norm.NFKC.String(p)
-	if utf8.RuneCountInString(n) < s.minLen {
+	if utf8.RuneCountInString(prepared) < s.minLen {
 		return "", gatehouse.Errorf(gatehouse.EBADREQUEST, "password: must be at least %d characters", s.minLen)
 	}
-	if s.blocklist != nil && s.blocklist.Contains(n) {
+	rest, err := s.checkContext(prepared, username)
+	if err != nil {
+		return "", err
+	}
+	if s.blocklist != nil && (s.blocklist.Contains(prepared) || s.blocklist.Contains(strings.TrimSpace(string(rest)))) {
 		return "", errBlockedPassword
 	}
-	return n, nil
+	if err := checkPatterns(rest); err != nil {
+		return "", err
+	}
+	return prepared, nil
 }
 
 var errBlockedPassword = gatehouse.Errorf(gatehouse.EBADREQUEST,
 	"password: is on a list of common or breached passwords that attackers try first; choose another one (a few unrelated words make a good password)")
-
-// checkNotUsername refuses a password that is the username (in any case), the first guess of
-// any attacker.
-func checkNotUsername(password, username string) error {
-	if strings.EqualFold(norm.NFKC.String(password), username) {
-		return gatehouse.Errorf(gatehouse.EBADREQUEST, "password: must not be the username")
-	}
-	return nil
-}
 
 func checkPasswordSize(p string) error {
 	if len(p) > MaxPasswordBytes {

@@ -97,7 +97,7 @@ type updateUserRequest struct {
 func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
 	id := r.PathValue("id")
 	var req updateUserRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSONStrict(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -105,9 +105,9 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, errUserNotFound)
 		return
 	}
-	upd, err := s.userUpdate(r.Context(), &req)
+	upd, err := s.userUpdate(r.Context(), id, &req)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, notFoundAs(err, errUserNotFound))
 		return
 	}
 	old, u, err := s.applyUserUpdate(r.Context(), id, upd)
@@ -119,15 +119,20 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a
 	writeJSON(w, http.StatusOK, userResponse{User: u})
 }
 
-// userUpdate validates the request and hashes a new password.
-func (s *Server) userUpdate(ctx context.Context, req *updateUserRequest) (gatehouse.UserUpdate, error) {
+// userUpdate validates the request for the user id and hashes a new password (checked against
+// the policy with the user's username).
+func (s *Server) userUpdate(ctx context.Context, id string, req *updateUserRequest) (gatehouse.UserUpdate, error) {
 	var upd gatehouse.UserUpdate
 	if req.Role != nil && !req.Role.Valid() {
 		return upd, badRequest(`role: must be "user" or "admin"`)
 	}
 	upd.Role, upd.Disabled = req.Role, req.Disabled
 	if req.Password != nil {
-		h, err := s.Accounts.HashPassword(ctx, *req.Password)
+		u, err := s.Users.UserByID(ctx, id)
+		if err != nil {
+			return upd, err
+		}
+		h, err := s.Accounts.HashPassword(ctx, u.Username, *req.Password)
 		if err != nil {
 			return upd, err
 		}

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -136,6 +137,24 @@ func TestAdminUsers(t *testing.T) {
 	expect(t, h.do("PATCH", "/api/admin/users/garbage", map[string]string{"role": "user"}, auth...), 404, "not_found")
 	expect(t, h.do("PATCH", "/api/admin/users/garbage", `{"role": 5}`, auth...), 400, "bad_request")
 	expect(t, h.do("PATCH", "/api/admin/users/"+h.addUser("hal", gatehouse.RoleUser).ID, map[string]string{"role": "superuser"}, auth...), 400, "bad_request")
+}
+
+// TestAdminPatchUnknownField: a misspelt field in a PATCH body is refused, naming it, and
+// changes nothing (elsewhere unknown fields are ignored).
+func TestAdminPatchUnknownField(t *testing.T) {
+	h := newHarness(t, options{})
+	adminTok, _ := h.loginToken("admin", h.adminPW)
+	ivy := h.addUser("ivy", gatehouse.RoleUser)
+	r := h.do("PATCH", "/api/admin/users/"+ivy.ID, `{"role": "admin", "disabld": true}`, bearer(adminTok)...)
+	expect(t, r, 400, "bad_request")
+	if !strings.Contains(r.str("message"), "disabld") {
+		t.Fatalf("message does not name the field: %s", r.raw)
+	}
+	u, err := h.users.UserByID(context.Background(), ivy.ID)
+	if err != nil || u.Role != gatehouse.RoleUser || u.Disabled {
+		t.Fatalf("the refused PATCH changed the user: %+v, %v", u, err)
+	}
+	expect(t, h.do("POST", "/api/admin/users", `{"username": "jay", "password": "`+testPassword+`", "colour": "blue"}`, bearer(adminTok)...), 201, "")
 }
 
 func TestOwnSessions(t *testing.T) {

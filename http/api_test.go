@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -398,7 +397,7 @@ func TestHeadersOnErrors(t *testing.T) {
 	if r.header.Get("Content-Type") != "application/json" || r.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("headers = %v", r.header)
 	}
-	if _, err := http.Get(h.srv.URL + "/healthz"); err != nil {
+	if _, err := h.client.Get(h.srv.URL + "/healthz"); err != nil {
 		t.Fatal(err)
 	}
 }

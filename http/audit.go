@@ -12,8 +12,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/account"
 )
 
-// hardeningRoutes mounts the routes of the hardening issue.
-func (s *Server) hardeningRoutes(handle func(method, path string, h http.HandlerFunc)) {
+// auditRoutes mounts the route of the audit trail.
+func (s *Server) auditRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/api/admin/audit", s.authed(gatehouse.RoleAdmin, s.handleAdminAudit))
 }
 
@@ -61,30 +61,6 @@ func cleanUserAgent(ua string) string {
 		}
 		return r
 	}, ua)
-}
-
-// auditLogin records a password login that was admitted. Only outcomes about the credentials
-// are recorded (success, wrong password or unknown account, disabled account); a busy hasher or
-// a malformed request is not an authentication event. The username typed is not recorded (a
-// user may have typed a password into it): the account's id is, when the account exists.
-func (s *Server) auditLogin(r *http.Request, username, mode string, u *gatehouse.User, err error) {
-	e := gatehouse.AuditEvent{Action: gatehouse.AuditLogin, Outcome: gatehouse.AuditSuccess, Detail: "mode=" + mode}
-	switch code := gatehouse.ErrorCode(err); {
-	case err == nil:
-		e.UserID = u.ID
-	case code == gatehouse.EINVALIDCREDENTIALS || code == gatehouse.EFORBIDDEN:
-		e.Outcome, e.Detail = gatehouse.AuditFailure, code
-		if code == gatehouse.EFORBIDDEN {
-			e.Detail = "account disabled"
-		}
-		e.UserID = s.accountID(r.Context(), username)
-		if e.UserID == "" {
-			e.Detail = "unknown account"
-		}
-	default:
-		return
-	}
-	s.audit(r, e)
 }
 
 // accountID returns the id of the account username names, or "".

@@ -215,7 +215,8 @@ func TestAuditUserAgentCannotForgeLogLines(t *testing.T) {
 	h := newHarness(t, options{logs: logs})
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/login", strings.NewReader(`{"username":"admin","password":"wrong wrong wrong wrong"}`))
 	req.Header.Set("User-Agent", "evil\t\xff"+strings.Repeat("é", 300))
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type sessionLoginResponse struct {
 // handleLogin checks a username and password and answers with a session cookie or a token
 // pair, depending on the requested (or default) mode.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if err := s.cop.Check(r); err != nil {
+	if err := s.checkOrigin(r); err != nil {
 		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 		return
 	}
@@ -47,20 +47,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	la := s.newLoginAttempt(r, req.Username)
-	if wait, err := s.admitLogin(r.Context(), la); err != nil || wait > 0 {
-		s.Metrics.login(gatehouse.Errorf(gatehouse.ERATELIMITED, ""))
-		if err != nil {
-			s.writeError(w, r, err)
-		} else {
-			s.writeRateLimited(w, r, "login", wait)
-		}
+	u, err := s.checkPassword(r, passwordCheck{username: req.Username, password: req.Password,
+		action: gatehouse.AuditLogin, detail: "mode=" + mode, auditSuccess: true})
+	s.Metrics.login(err)
+	if wait, ok := retryAfter(err); ok {
+		s.writeRateLimited(w, r, "login", wait)
 		return
 	}
-	u, err := s.Accounts.Login(r.Context(), req.Username, req.Password)
-	s.loginDone(r.Context(), la, err)
-	s.Metrics.login(err)
-	s.auditLogin(r, req.Username, mode, u, err)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -165,7 +158,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.writeCode(w, r, gatehouse.EFORBIDDEN, "self-registration is disabled on this server")
 		return
 	}
-	if err := s.cop.Check(r); err != nil {
+	if err := s.checkOrigin(r); err != nil {
 		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 		return
 	}
@@ -174,9 +167,19 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	limits := s.registration(r, req.Username)
+	if wait, err := s.admitRegistration(r.Context(), limits); err != nil || wait > 0 {
+		if err != nil {
+			s.writeError(w, r, err)
+		} else {
+			s.writeRateLimited(w, r, "register", wait)
+		}
+		return
+	}
 	u, err := s.Accounts.Create(r.Context(), account.NewUser{
 		Username: req.Username, Password: req.Password, Name: req.Name, Email: req.Email, Role: gatehouse.RoleUser,
 	})
+	s.registrationDone(r.Context(), limits, err)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -202,24 +205,36 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("refresh_token: is required"))
 		return
 	}
-	rot, err := s.Refresh.Rotate(r.Context(), req.RefreshToken, s.issueRefreshed)
-	if err != nil {
-		if errors.Is(err, gatehouse.ErrRefreshReuse) {
-			e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
-			if fam := rot.Family; fam != nil {
-				e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
-			}
-			s.audit(r, e)
-		}
-		if wait := s.credentialFailed(r, err); wait > 0 {
-			s.writeRateLimited(w, r, "credential", wait)
-			return
-		}
+	rot, wait, err := s.rotateRefresh(r, req.RefreshToken)
+	switch {
+	case wait > 0:
+		s.writeRateLimited(w, r, "credential", wait)
+	case err != nil:
 		s.writeError(w, r, err)
-		return
+	default:
+		s.writeTokenPair(w, rot.Issued, rot.RefreshToken)
 	}
-	s.logReplay(r, rot)
-	s.writeTokenPair(w, rot.Issued, rot.RefreshToken)
+}
+
+// rotateRefresh rotates a refresh token for both refresh routes (POST /api/token/refresh and
+// the OAuth token endpoint), so that they behave alike: the reuse of a rotated token revokes
+// its family and is audited here, once, as refresh_reuse; a replay within the reuse grace is
+// logged; a failed token counts against the client's address (credentialFailed), and wait is
+// the time to hold off once the address is over its budget.
+func (s *Server) rotateRefresh(r *http.Request, raw string) (rot token.Rotation, wait time.Duration, err error) {
+	rot, err = s.Refresh.Rotate(r.Context(), raw, s.issueRefreshed)
+	if err == nil {
+		s.logReplay(r, rot)
+		return rot, 0, nil
+	}
+	if errors.Is(err, gatehouse.ErrRefreshReuse) {
+		e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
+		if fam := rot.Family; fam != nil {
+			e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
+		}
+		s.audit(r, e)
+	}
+	return rot, s.credentialFailed(r, err), err
 }
 
 // logReplay notes a refresh answered within the reuse grace with the pair an earlier
@@ -264,7 +279,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, a *gatehou
 	var err error
 	if a.Method == gatehouse.AuthSession {
 		err = s.Sessions.Revoke(r.Context(), sessionSecretOf(s, r))
-		s.clearSessionCookie(w)
+		s.signOutBrowser(w)
 	} else {
 		err = s.revokeAccessToken(r.Context(), a.Token)
 	}
@@ -299,7 +314,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request, a *gate
 		return
 	}
 	if a.Method == gatehouse.AuthSession {
-		s.clearSessionCookie(w)
+		s.signOutBrowser(w)
 	}
 	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogoutAll, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
 	noContent(w)
@@ -328,7 +343,7 @@ type protectedResponse struct {
 	Auth    string              `json:"auth"`
 }
 
-// handleProtected is the seed's example protected route.
+// handleProtected is the example protected route: it answers who the caller is.
 func (s *Server) handleProtected(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
 	writeProtected(w, a) // protectedResponse, without reflection
 }

@@ -35,7 +35,7 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 		s.Metrics.authDecision(r, nil)
 		if a.Method == gatehouse.AuthSession && !isSafeMethod(r.Method) {
 			// Cookies ride along on cross-site requests; bearer tokens do not.
-			if err := s.cop.Check(r); err != nil {
+			if err := s.checkOrigin(r); err != nil {
 				s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 				return
 			}

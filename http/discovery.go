@@ -7,9 +7,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
-// interopRoutes mounts the token-interoperability endpoints: discovery, the OAuth 2.0 token,
+// oauthRoutes mounts the token-interoperability endpoints: discovery, the OAuth 2.0 token,
 // introspection and revocation endpoints, and the revocation stream.
-func (s *Server) interopRoutes(handle func(method, path string, h http.HandlerFunc)) {
+func (s *Server) oauthRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/.well-known/openid-configuration", s.handleDiscovery)
 	handle("GET", "/.well-known/oauth-authorization-server", s.handleDiscovery)
 	handle("POST", pathToken, s.handleOAuthToken)

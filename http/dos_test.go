@@ -40,6 +40,7 @@ func TestHostileJSONRejected(t *testing.T) {
 		} {
 			req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+admin)
+			req.Header.Set("Content-Type", "application/json")
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			w := httptest.NewRecorder()
@@ -68,6 +69,7 @@ func BenchmarkHostileJSON(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				req := httptest.NewRequest("POST", "/api/login", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
 				w := httptest.NewRecorder()
 				h.server.ServeHTTP(w, req)
 				if w.Code != 400 && w.Code != 413 {
@@ -86,7 +88,8 @@ func TestStreamedHugeBody(t *testing.T) {
 	body := io.LimitReader(&countingZeros{n: &read}, 50<<20)
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/login", io.MultiReader(strings.NewReader(`{"username":"`), body))
 	req.ContentLength = -1
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.client.Do(req)
 	if err == nil {
 		defer resp.Body.Close()
 		if resp.StatusCode != 413 {

@@ -24,6 +24,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case gatehouse.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case gatehouse.EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
 	case gatehouse.ERATELIMITED:
 		return http.StatusTooManyRequests
 	case gatehouse.EUNAVAILABLE:

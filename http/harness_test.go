@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/revocation"
@@ -62,6 +63,7 @@ type harness struct {
 	t       testing.TB
 	srv     *httptest.Server
 	server  *ghttp.Server
+	client  *http.Client // checks every exchange against docs/openapi.yaml
 	clock   *clock
 	db      *sqlite.DB
 	dir     string
@@ -75,7 +77,7 @@ const testPassword = "correct horse battery staple"
 
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: o.clock, dir: o.dir}
+	h := &harness{t: t, clock: o.clock, dir: o.dir, client: apispec.Client(t)}
 	if h.clock == nil {
 		h.clock = newClock()
 	}
@@ -191,7 +193,7 @@ func (h *harness) do(method, path string, body any, hdr ...string) response {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 
 const introspectionSecret = "a resource server secret of 32+ bytes"
 
-// interopHarness is a harness whose introspection client secret is configured.
-func interopHarness(t *testing.T) *harness {
+// oauthHarness is a harness whose introspection client secret is configured.
+func oauthHarness(t *testing.T) *harness {
 	return newHarness(t, options{configure: func(_ *ghttp.Deps, c *ghttp.Config) {
 		c.IntrospectionSecret = introspectionSecret
 	}})
@@ -41,7 +41,7 @@ func (h *harness) postForm(path string, form url.Values, hdr ...string) response
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func expectInactive(t *testing.T, r response) {
 }
 
 func TestIntrospectionNeedsAuthentication(t *testing.T) {
-	h := interopHarness(t)
+	h := oauthHarness(t)
 	h.addUser("bob", gatehouse.RoleUser)
 	userTok, _ := h.loginToken("bob", testPassword)
 	adminTok, _ := h.loginToken("admin", h.adminPW)
@@ -124,7 +124,7 @@ func TestIntrospectionNeedsAuthentication(t *testing.T) {
 }
 
 func TestIntrospectionAnswers(t *testing.T) {
-	h := interopHarness(t)
+	h := oauthHarness(t)
 	u := h.addUser("carol", gatehouse.RoleUser)
 	access, refresh := h.loginToken("carol", testPassword)
 
@@ -178,7 +178,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 }
 
 func TestOAuthMalformedRequests(t *testing.T) {
-	h := interopHarness(t)
+	h := oauthHarness(t)
 	access, _ := h.loginToken("admin", h.adminPW)
 	for _, path := range []string{"/oauth2/introspect", "/oauth2/revoke"} {
 		expectOAuth(t, h.postForm(path, url.Values{}, clientAuth...), 400, "invalid_request")
@@ -197,7 +197,7 @@ func TestOAuthMalformedRequests(t *testing.T) {
 }
 
 func TestRevokeEndpoint(t *testing.T) {
-	h := interopHarness(t)
+	h := oauthHarness(t)
 	h.addUser("dave", gatehouse.RoleUser)
 
 	// Unknown, malformed or foreign tokens: 200 and nothing happens.
@@ -234,7 +234,7 @@ func TestRevokeEndpoint(t *testing.T) {
 }
 
 func TestOAuthTokenEndpoint(t *testing.T) {
-	h := interopHarness(t)
+	h := oauthHarness(t)
 	_, refresh := h.loginToken("admin", h.adminPW)
 
 	r := h.postForm("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})

@@ -1,8 +1,8 @@
 package http
 
 import (
-	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -150,14 +150,17 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh string) *oauthError {
-	rot, err := s.Refresh.Rotate(r.Context(), refresh, s.issueRefreshed)
-	if err == nil {
-		s.logReplay(r, rot)
+	rot, wait, err := s.rotateRefresh(r, refresh)
+	switch {
+	case wait > 0:
+		secs := retryAfterSeconds(wait)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		s.limiter.limited.WithLabelValues("credential").Inc()
+		return &oauthError{status: http.StatusTooManyRequests, Code: oauthInvalidRequest,
+			Desc: "too many failed attempts; try again in " + strconv.FormatInt(secs, 10) + " s"}
+	case err == nil:
 		s.writeTokenPair(w, rot.Issued, rot.RefreshToken)
 		return nil
-	}
-	if errors.Is(err, gatehouse.ErrRefreshReuse) {
-		s.log.WarnContext(r.Context(), "refresh token reuse: family revoked", "ip", s.clientIP(r))
 	}
 	switch gatehouse.ErrorCode(err) {
 	case gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED:

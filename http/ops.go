@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/docs"
 )
 
 // handleJWKS publishes the public verification keys. Verifiers may cache them briefly; a new
@@ -35,4 +36,12 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// handleOpenAPI serves the API contract (docs/openapi.yaml) that the server was built with.
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/yaml")
+	h.Set("Cache-Control", "public, max-age=3600")
+	w.Write(docs.OpenAPI)
 }

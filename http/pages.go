@@ -23,7 +23,8 @@ import (
 // helpers, so a page action and the matching API call behave the same.
 //
 // Every form POST passes two checks against cross-site request forgery: net/http's
-// CrossOriginProtection (Sec-Fetch-Site / Origin, the same s.cop the API uses) and, once signed
+// CrossOriginProtection (Sec-Fetch-Site / Origin, with the scheme compared too: checkOrigin, as
+// for the API) and, once signed
 // in, a synchronizer token derived from the session secret (see csrfToken).
 
 //go:embed html
@@ -79,7 +80,7 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, p *pageReq)
 func (s *Server) page(role gatehouse.Role, h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		unsafe := !isSafeMethod(r.Method)
-		if unsafe && s.cop.Check(r) != nil {
+		if unsafe && s.checkOrigin(r) != nil {
 			s.renderForgery(w, r)
 			return
 		}
@@ -235,7 +236,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	setPageHeaders(w.Header())
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		if w.Header().Get("Retry-After") == "" { // a throttle may have said how long
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())

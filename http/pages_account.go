@@ -1,11 +1,10 @@
 package http
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -42,7 +41,7 @@ func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 // handleSignIn checks the form like POST /api/login does and starts a session. Wrong
 // credentials get one message that does not say which part was wrong.
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	if s.cop.Check(r) != nil {
+	if s.checkOrigin(r) != nil {
 		s.renderForgery(w, r)
 		return
 	}
@@ -64,21 +63,12 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The same throttles and audit trail as POST /api/login: the form is no way around them.
-	la := s.newLoginAttempt(r, username)
-	if wait, err := s.admitLogin(r.Context(), la); err != nil || wait > 0 {
-		if err == nil {
-			secs := int64((wait + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			err = gatehouse.Errorf(gatehouse.ERATELIMITED, "too many failed attempts; try again in %d s", secs)
-		}
-		s.Metrics.login(gatehouse.Errorf(gatehouse.ERATELIMITED, ""))
-		s.signInFailed(w, r, username, next, err)
-		return
-	}
-	u, err := s.Accounts.Login(r.Context(), username, password)
-	s.loginDone(r.Context(), la, err)
+	u, err := s.checkPassword(r, passwordCheck{username: username, password: password,
+		action: gatehouse.AuditLogin, detail: "mode=" + gatehouse.AuthSession, auditSuccess: true})
 	s.Metrics.login(err)
-	s.auditLogin(r, username, gatehouse.AuthSession, u, err)
+	if wait, ok := retryAfter(err); ok {
+		s.noteThrottled(w, "login", wait)
+	}
 	if err != nil {
 		s.signInFailed(w, r, username, next, err)
 		return
@@ -160,7 +150,7 @@ func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request, p *pageRe
 		s.renderError(w, r, err)
 		return
 	}
-	s.clearSessionCookie(w)
+	s.signOutBrowser(w)
 	redirect(w, r, "/?msg=signed-out")
 }
 
@@ -206,7 +196,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *pageRe
 		User: u, Sessions: sessions, PasswordError: formErr,
 		Current: field("current_password", "Current password", "password", "", errs).auto("current-password"),
 		New: field("new_password", "New password", "password", "", errs).auto("new-password").
-			hint("At least as long as the server's minimum (15 characters by default); any characters, spaces welcome."),
+			hint("At least as long as the server's minimum (15 characters by default) without your username; any characters you can type, spaces welcome; no repeated or consecutive runs such as aaaa or 1234."),
 		Confirm: field("confirm_password", "New password again", "password", "", errs).auto("new-password"),
 	}
 	d := s.newPageData(p, "Your account", "account", v)
@@ -253,7 +243,7 @@ func (s *Server) handleAccountRevokeSession(w http.ResponseWriter, r *http.Reque
 	case err != nil:
 		s.renderError(w, r, err)
 	case handle == p.sess.Handle:
-		s.clearSessionCookie(w)
+		s.signOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out")
 	default:
 		s.log.InfoContext(r.Context(), "session signed out on the web", "user_id", p.user().UserID)
@@ -267,14 +257,14 @@ func (s *Server) handleAccountSignOutEverywhere(w http.ResponseWriter, r *http.R
 		s.renderError(w, r, err)
 		return
 	}
-	s.clearSessionCookie(w)
+	s.signOutBrowser(w)
 	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogoutAll, Outcome: gatehouse.AuditSuccess, UserID: p.user().UserID, Detail: "auth=session page"})
 	redirect(w, r, "/?msg=signed-out-everywhere")
 }
 
-// handleChangePassword checks the current password, stores the new one through the same path
-// as an administrator's update (which revokes every session and token of the user), and signs
-// this browser in again with a brand-new session, so only the other devices are signed out.
+// handleChangePassword is POST /account/password, the form twin of POST /api/me/password (see changePassword: the
+// current password is checked under the login throttles and audited), then signs this browser
+// in again with a brand-new session, so only the other devices are signed out.
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	current, next, confirm := r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
 	errs := map[string]string{}
@@ -290,28 +280,17 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		s.renderAccount(w, r, p, http.StatusBadRequest, errs, "")
 		return
 	}
-	u, err := s.Accounts.Login(r.Context(), p.user().Username, current)
-	if err != nil {
-		if code := gatehouse.ErrorCode(err); code == gatehouse.EINVALIDCREDENTIALS || code == gatehouse.EBADREQUEST {
-			s.renderAccount(w, r, p, http.StatusBadRequest, map[string]string{"current_password": "The current password is not correct."}, "")
-			return
-		}
-		s.pageFormFailed(w, r, err, func(status int, errs map[string]string, formErr string) {
-			s.renderAccount(w, r, p, status, errs, formErr)
-		})
-		return
-	}
-	upd, err := s.userUpdate(r.Context(), &updateUserRequest{Password: &next})
-	if err == nil {
-		var old *gatehouse.User
-		if old, u, err = s.applyUserUpdate(r.Context(), u.ID, upd); err == nil {
-			s.auditUserUpdate(r, u.ID, old, u, upd)
-		}
+	u, err := s.changePassword(r, p.user(), current, next)
+	if wait, ok := retryAfter(err); ok {
+		s.noteThrottled(w, "login", wait)
 	}
 	if err != nil {
 		s.pageFormFailed(w, r, err, func(status int, errs map[string]string, formErr string) {
-			if f, msg := fieldError(err, "password"); f != "" {
-				errs, formErr = map[string]string{"new_password": msg}, ""
+			if f, msg := fieldError(err, "current_password", "new_password"); f != "" {
+				errs, formErr = map[string]string{f: msg}, ""
+			}
+			if errors.Is(err, errWrongCurrentPassword) {
+				errs["current_password"] = "The current password is not correct."
 			}
 			s.renderAccount(w, r, p, status, errs, formErr)
 		})

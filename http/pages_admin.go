@@ -165,7 +165,7 @@ func (s *Server) newUserErrors(in account.NewUser) map[string]string {
 	if err := account.ValidateUsername(in.Username); err != nil {
 		check(err)
 	}
-	if _, err := s.Accounts.ValidatePassword(in.Password); err != nil {
+	if _, err := s.Accounts.ValidatePassword(in.Username, in.Password); err != nil {
 		check(err)
 	}
 	if err := account.ValidateName(in.Name); err != nil {
@@ -246,7 +246,7 @@ func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq,
 		return
 	}
 	changed := req.Password != nil || req.Role != nil && *req.Role != u.Role || req.Disabled != nil && *req.Disabled != u.Disabled
-	upd, err := s.userUpdate(r.Context(), req)
+	upd, err := s.userUpdate(r.Context(), id, req)
 	if err == nil {
 		var old *gatehouse.User
 		if old, u, err = s.applyUserUpdate(r.Context(), id, upd); err == nil {
@@ -262,7 +262,7 @@ func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq,
 	switch {
 	case req.Password != nil && id == p.user().UserID:
 		// Setting one's own password signs oneself out everywhere too, this browser included.
-		s.clearSessionCookie(w)
+		s.signOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out-everywhere")
 	case req.Password != nil:
 		redirect(w, r, "/admin/users/"+id+"?msg=user-password-set")
@@ -356,7 +356,7 @@ func (s *Server) handleAdminSignOutUserPage(w http.ResponseWriter, r *http.Reque
 	}
 	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionsRevoked, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: p.user().UserID})
 	if id == p.user().UserID {
-		s.clearSessionCookie(w)
+		s.signOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out-everywhere")
 		return
 	}
@@ -377,7 +377,7 @@ func (s *Server) handleAdminRevokeSessionPage(w http.ResponseWriter, r *http.Req
 	}
 	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionRevoked, Outcome: gatehouse.AuditSuccess, UserID: owner, ActorID: p.user().UserID})
 	if handle == p.sess.Handle {
-		s.clearSessionCookie(w)
+		s.signOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out")
 		return
 	}

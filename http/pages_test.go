@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 )
 
 // browser is an HTTP client that behaves like a browser on the web pages: a cookie jar, no
@@ -22,8 +24,9 @@ type browser struct {
 
 func (h *harness) browser(ua string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: h.t, h: h, ua: ua, c: &http.Client{Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	c := apispec.Client(h.t) // checks every exchange against docs/openapi.yaml
+	c.Jar = jar
+	return &browser{t: h.t, h: h, ua: ua, c: c}
 }
 
 type page struct {
@@ -155,7 +158,7 @@ func TestPageSignIn(t *testing.T) {
 	p = b.post("/", url.Values{"username": {"alice"}, "password": {strings.Repeat("x", 1025)}})
 	expectPage(t, p, 400, `id="password-error">Must be at most 1024 bytes.`)
 
-	// Success: a session cookie as API.md says, then the account page.
+	// Success: a session cookie as docs/api.md says, then the account page.
 	p = b.post("/", url.Values{"username": {"alice"}, "password": {testPassword}})
 	expectRedirect(t, p, "/account")
 	sc := p.header.Get("Set-Cookie")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 )
 
 // streamHarness is a harness with a client secret and a short heartbeat.
@@ -45,7 +46,7 @@ func openStream(t *testing.T, url string, hdr ...string) (*sseClient, *http.Resp
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apispec.Client(t).Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package http is gatehouse's HTTP API: routes, JSON errors, and the authentication, role and
-// cross-origin middleware. It follows the contract in API.md; the mapping from application
-// error codes to HTTP statuses lives here and nowhere else.
+// cross-origin middleware. It follows the contract in docs/api.md and docs/openapi.yaml; the
+// mapping from application error codes to HTTP statuses lives here and nowhere else.
 package http
 
 import (
@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +47,18 @@ type Config struct {
 
 	// Limits are the throttles' backoff policies (zero fields: DefaultLimits).
 	Limits Limits
-	// TrustedProxies are the peers whose X-Forwarded-For header is believed (default none:
-	// the client is the TCP peer).
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto headers are
+	// believed (default none: the client is the TCP peer).
 	TrustedProxies []netip.Prefix
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header sent with every answer
+	// to a request that came over TLS (directly, or through a trusted proxy that says so in
+	// X-Forwarded-Proto): browsers then refuse plain HTTP to this host for that long. Zero means
+	// DefaultHSTSMaxAge; negative sends no header.
+	HSTSMaxAge time.Duration
 }
+
+// DefaultHSTSMaxAge is the default Config.HSTSMaxAge: one year, as browsers' preload lists ask.
+const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
 type Deps struct {
@@ -82,6 +91,8 @@ type Server struct {
 	handler    http.Handler
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
 	streams    streamHub  // open revocation streams (revstream.go)
+	hsts       []string   // the Strict-Transport-Security value, or nil for none
+	patterns   []string   // every route as "METHOD /path", for the API contract's test
 }
 
 // New returns a server with its routes mounted.
@@ -111,12 +122,29 @@ func New(d Deps, cfg Config) *Server {
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 	}))
+	s.hsts = hstsValue(cfg.HSTSMaxAge)
 	s.handler = s.routes()
 	return s
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.hsts != nil && s.overTLS(r) {
+		w.Header()["Strict-Transport-Security"] = s.hsts
+	}
+	s.handler.ServeHTTP(w, r)
+}
+
+// hstsValue returns the Strict-Transport-Security header of maxAge (see Config.HSTSMaxAge).
+func hstsValue(maxAge time.Duration) []string {
+	switch {
+	case maxAge < 0:
+		return nil
+	case maxAge == 0:
+		maxAge = DefaultHSTSMaxAge
+	}
+	return []string{"max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10)}
+}
 
 // CookieName returns the session cookie's name as sent to browsers.
 func (s *Server) CookieName() string { return s.cookieName }
@@ -127,6 +155,7 @@ func (s *Server) routes() http.Handler {
 	handle := func(method, path string, h http.HandlerFunc) {
 		mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
 		allowed[path] = append(allowed[path], method)
+		s.patterns = append(s.patterns, method+" "+path)
 	}
 
 	handle("POST", "/api/register", s.handleRegister)
@@ -138,6 +167,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/me", s.authed(gatehouse.RoleUser, s.handleMe))
 	handle("GET", "/api/sessions", s.authed(gatehouse.RoleUser, s.handleListSessions))
 	handle("DELETE", "/api/sessions/{id}", s.authed(gatehouse.RoleUser, s.handleDeleteSession))
+	handle("POST", "/api/me/password", s.authed(gatehouse.RoleUser, s.handleAccountPassword))
 
 	handle("GET", "/api/admin/users", s.authed(gatehouse.RoleAdmin, s.handleAdminListUsers))
 	handle("POST", "/api/admin/users", s.authed(gatehouse.RoleAdmin, s.handleAdminCreateUser))
@@ -146,14 +176,16 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
-	s.hardeningRoutes(handle)
+	s.auditRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
-	s.interopRoutes(handle)
+	s.oauthRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
+	handle("GET", "/openapi.yaml", handleOpenAPI)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	allowed["/metrics"] = []string{"GET"}
+	s.patterns = append(s.patterns, "GET /metrics")
 	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
 
 	// A known path with another method: 405 with Allow, as a JSON error.

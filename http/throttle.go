@@ -33,6 +33,14 @@ type Limits struct {
 	// failures answer 429 instead of 401. Default: 100 free, then 1 s doubling to 1 min,
 	// forgotten after 15 min.
 	Credential gatehouse.Backoff
+	// Register throttles self-registrations from one client address, successful or not (each
+	// is an account created or a username found taken): account spam and username
+	// enumeration. Default: 10 free, then 1 s doubling to 1 min, forgotten after 1 h.
+	Register gatehouse.Backoff
+	// RegisterUsername throttles self-registrations of one username from anywhere (a botnet
+	// probing or racing for one name). Default: 3 free, then 1 s doubling to 1 min, forgotten
+	// after 1 h.
+	RegisterUsername gatehouse.Backoff
 }
 
 // DefaultLimits are the policies used for the zero fields of Limits.
@@ -41,6 +49,9 @@ var DefaultLimits = Limits{
 	AccountIP:  gatehouse.Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute},
 	IP:         gatehouse.Backoff{Free: 100, Base: time.Second, Max: 15 * time.Minute},
 	Credential: gatehouse.Backoff{Free: 100, Base: time.Second, Max: time.Minute, Forget: 15 * time.Minute},
+	Register:   gatehouse.Backoff{Free: 10, Base: time.Second, Max: time.Minute, Forget: time.Hour},
+	// One name is registered once; a few more tries cover a retry after a network error.
+	RegisterUsername: gatehouse.Backoff{Free: 3, Base: time.Second, Max: time.Minute, Forget: time.Hour},
 }
 
 func (l Limits) normalize() Limits {
@@ -53,6 +64,7 @@ func (l Limits) normalize() Limits {
 	n := Limits{
 		Account: pick(l.Account, DefaultLimits.Account), AccountIP: pick(l.AccountIP, DefaultLimits.AccountIP),
 		IP: pick(l.IP, DefaultLimits.IP), Credential: pick(l.Credential, DefaultLimits.Credential),
+		Register: pick(l.Register, DefaultLimits.Register), RegisterUsername: pick(l.RegisterUsername, DefaultLimits.RegisterUsername),
 	}
 	// NIST SP 800-63B-4: no more than 100 consecutive failures on one account go unthrottled.
 	n.Account.Free = min(n.Account.Free, MaxFreeAccountFailures)
@@ -75,7 +87,7 @@ type limiter struct {
 func newLimiter(th gatehouse.Throttle, cfg Config, m *Metrics) *limiter {
 	l := &limiter{th: th, limits: cfg.Limits.normalize(), proxies: cfg.TrustedProxies,
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_rate_limited_total", Help: "Requests answered 429 rate_limited, by kind (login or credential).",
+			Name: "gatehouse_rate_limited_total", Help: "Requests answered 429 rate_limited, by kind (login, credential or register).",
 		}, []string{"kind"})}
 	if err := m.reg.Register(l.limited); err != nil {
 		// A second server on the same Metrics shares the counter.
@@ -146,6 +158,40 @@ func (s *Server) loginDone(ctx context.Context, la loginAttempt, err error) {
 	}
 }
 
+// registration is the keys one self-registration is counted under: the client's address, and
+// the username asked for (none for a string that cannot be a username).
+func (s *Server) registration(r *http.Request, username string) []gatehouse.Limit {
+	limits := []gatehouse.Limit{{Key: "register:ip:" + addrKey(s.clientAddr(r)), Backoff: s.limiter.limits.Register}}
+	if account.ValidateUsername(username) == nil {
+		limits = append(limits, gatehouse.Limit{Key: "register:name:" + gatehouse.NormalizeUsername(username),
+			Backoff: s.limiter.limits.RegisterUsername})
+	}
+	return limits
+}
+
+// admitRegistration counts a self-registration; it returns the wait when the client must hold off.
+func (s *Server) admitRegistration(ctx context.Context, limits []gatehouse.Limit) (time.Duration, error) {
+	if s.limiter.th == nil {
+		return 0, nil
+	}
+	return s.limiter.th.Attempt(ctx, limits...)
+}
+
+// registrationDone settles a counted registration: one that reached the user store (created,
+// or the username taken) stays counted; one refused before (an invalid field, a busy hasher, a
+// store error) is taken back, so that a user fixing a weak password is not held up.
+func (s *Server) registrationDone(ctx context.Context, limits []gatehouse.Limit, err error) {
+	if s.limiter.th == nil || err == nil || gatehouse.ErrorCode(err) == gatehouse.ECONFLICT {
+		return
+	}
+	for _, l := range limits {
+		if terr := s.limiter.th.Refund(ctx, l.Key); terr != nil {
+			s.log.WarnContext(ctx, "throttle: settling a registration failed", "err", terr)
+			return
+		}
+	}
+}
+
 // credentialFailed counts a failed credential (unknown session, invalid token) from the
 // client's address and returns the wait when the address is over its budget. It runs only on
 // the failure path, never for a valid credential.
@@ -170,13 +216,17 @@ func (s *Server) credentialFailed(r *http.Request, err error) time.Duration {
 
 // writeRateLimited answers 429 rate_limited with Retry-After in whole seconds (at least 1).
 func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, kind string, wait time.Duration) {
-	secs := int64((wait + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
+	s.noteThrottled(w, kind, wait)
+	what := "too many failed attempts"
+	if kind == "register" {
+		what = "too many registrations from this address or for this username"
 	}
-	s.limiter.limited.WithLabelValues(kind).Inc()
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	s.writeCode(w, r, gatehouse.ERATELIMITED, "too many failed attempts; try again in "+strconv.FormatInt(secs, 10)+" s")
+	s.writeCode(w, r, gatehouse.ERATELIMITED, what+"; try again in "+strconv.FormatInt(retryAfterSeconds(wait), 10)+" s")
+}
+
+// retryAfterSeconds is wait in whole seconds, rounded up, at least 1: the Retry-After value.
+func retryAfterSeconds(wait time.Duration) int64 {
+	return max(int64((wait+time.Second-1)/time.Second), 1)
 }
 
 // clientAddr returns the address of the client that sent r. Without trusted proxies it is the

@@ -32,7 +32,7 @@ type ThrottleOptions struct {
 // shared with others. It never fails.
 type Throttle struct {
 	now      func() time.Time
-	seed     maphash.Seed
+	hashes   maphash.Seed
 	perShard int
 	shards   [throttleShards]throttleShard
 }
@@ -50,7 +50,7 @@ type throttleEntry struct {
 
 // NewThrottle returns an empty Throttle.
 func NewThrottle(opts ThrottleOptions) *Throttle {
-	t := &Throttle{now: opts.Now, seed: maphash.MakeSeed()}
+	t := &Throttle{now: opts.Now, hashes: maphash.MakeSeed()}
 	if t.now == nil {
 		t.now = time.Now
 	}
@@ -66,7 +66,7 @@ func NewThrottle(opts ThrottleOptions) *Throttle {
 }
 
 func (t *Throttle) shardOf(key string) int {
-	return int(maphash.String(t.seed, key) % throttleShards)
+	return int(maphash.String(t.hashes, key) % throttleShards)
 }
 
 // Attempt implements gatehouse.Throttle.

@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/redis"
 )
 
-// TestClusterContracts runs the contract suites on a 3-node Redis Cluster, seeded with every
+// TestClusterContracts runs the contract suites on a 3-node Redis Cluster, given the address of every
 // node (?addr=) and with and without client-side caching: every multi-key operation of the
 // stores must keep its keys in one hash slot for this to pass.
 func TestClusterContracts(t *testing.T) {
@@ -35,9 +35,9 @@ func TestClusterContracts(t *testing.T) {
 	}
 }
 
-// TestClusterOneSeed connects with the address of a single node: the client finds the others,
+// TestClusterOneNodeAddress connects with the address of a single node: the client finds the others,
 // and one user's sessions, spread over the nodes, are listed and deleted together.
-func TestClusterOneSeed(t *testing.T) {
+func TestClusterOneNodeAddress(t *testing.T) {
 	testkit.Slow(t, "starts a Redis Cluster")
 	cl := redistest.StartCluster(t, 3)
 	c := urlClient(t, "redis://"+cl.Nodes[2].Addr, true)

@@ -42,7 +42,7 @@ type RevocationOptions struct {
 //	                        back
 //	{rev:<n>}:marker        with a Durable store: the run id of the Redis server the shard was
 //	                        filled on
-//	{rev:<n>}:seed          with a Durable store: a fill of the shard in progress
+//	{rev:<n>}:fill          with a Durable store: a fill of the shard in progress
 //
 // TokenRevoked and NotBefore are served through client-side caching, so a hot check costs no
 // round trip, and a revocation on any instance invalidates every other instance's copy.
@@ -72,8 +72,8 @@ type RevocationStore struct {
 	jtiKeys  keyMemo                           // the keys of recently seen token ids
 	nbKeys   keyMemo                           // the keys of recently seen user ids
 
-	reseeding atomic.Bool
-	seedMu    sync.Mutex
+	refilling atomic.Bool
+	fillMu    sync.Mutex
 }
 
 // revShards is the number of revocation shards; it is part of the key layout.
@@ -129,15 +129,15 @@ const readCheckScript = `
 local v = redis.call('GET', KEYS[2])
 return {redis.call('GET', KEYS[1]) or '', ` + runIDLua + `, v and '1' or '0', v or ''}`
 
-// seedOpenScript records a fill in progress (KEYS[1] = ARGV[1], for ARGV[2] ms) and returns
+// fillOpenScript records a fill in progress (KEYS[1] = ARGV[1], for ARGV[2] ms) and returns
 // the run id.
-const seedOpenScript = `
+const fillOpenScript = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ` + runIDLua
 
-// seedDoneScript writes the marker (KEYS[2] = ARGV[2]) if the fill recorded in KEYS[1] is still
+// fillDoneScript writes the marker (KEYS[2] = ARGV[2]) if the fill recorded in KEYS[1] is still
 // ARGV[1]: a flush during the fill erased it, and then the fill does not count.
-const seedDoneScript = `
+const fillDoneScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[1])
@@ -157,9 +157,9 @@ func (st *RevocationStore) nbKey(userID string) (string, int) {
 	return st.nbKeys.key(h/revShards, userID, st.shards[n], "nb:"), n
 }
 
-// seedKey returns the key that records a fill of shard n in progress; it shares the shard's
+// fillKey returns the key that records a fill of shard n in progress; it shares the shard's
 // hash tag with the marker, so that the scripts that use both run on Redis Cluster.
-func (st *RevocationStore) seedKey(n int) string { return st.shards[n] + "seed" }
+func (st *RevocationStore) fillKey(n int) string { return st.shards[n] + "fill" }
 
 // RevokeToken denies jti until exp: in the durable store first, if there is one, then in Redis
 // with a TTL that ends at exp (by the store's clock). A revocation is never shortened.

@@ -28,23 +28,23 @@ func (st *RevocationStore) verify(ctx context.Context, shard int, key string) (v
 	if got[0] != got[1] {
 		empty := ""
 		st.verified[shard].Store(&empty)
-		st.reseedInBackground()
+		st.refillInBackground()
 		return "", false, false, nil
 	}
 	st.verified[shard].Store(&got[0])
 	return got[3], got[2] == "1", true, nil
 }
 
-// seedTimeout bounds a fill of Redis from the durable store.
-const seedTimeout = time.Minute
+// fillTimeout bounds a fill of Redis from the durable store.
+const fillTimeout = time.Minute
 
-func (st *RevocationStore) reseedInBackground() {
-	if !st.reseeding.CompareAndSwap(false, true) {
+func (st *RevocationStore) refillInBackground() {
+	if !st.refilling.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
-		defer st.reseeding.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
+		defer st.refilling.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), fillTimeout)
 		defer cancel()
 		if err := st.Sync(ctx); err != nil {
 			st.log("refilling Redis revocations from the durable store failed; reads use the durable store", "err", err)
@@ -59,8 +59,8 @@ func (st *RevocationStore) Sync(ctx context.Context) error {
 	if st.durable == nil {
 		return nil
 	}
-	st.seedMu.Lock()
-	defer st.seedMu.Unlock()
+	st.fillMu.Lock()
+	defer st.fillMu.Unlock()
 	// Instances that start together fill concurrently; the last to begin writes the marker,
 	// and the others find it on their next attempt.
 	var err error
@@ -102,7 +102,7 @@ func (st *RevocationStore) fillOnce(ctx context.Context, shards []int) error {
 	nonce := gatehouse.NewSecret()
 	cmds := make(rueidis.Commands, len(shards))
 	for i, n := range shards {
-		cmds[i] = st.eval(seedOpenScript, []string{st.seedKey(n)}, nonce, strconv.FormatInt(seedTimeout.Milliseconds(), 10))
+		cmds[i] = st.eval(fillOpenScript, []string{st.fillKey(n)}, nonce, strconv.FormatInt(fillTimeout.Milliseconds(), 10))
 	}
 	runIDs := make([]string, len(shards))
 	for i, r := range st.doMulti(ctx, cmds) {
@@ -123,14 +123,14 @@ func (st *RevocationStore) fillOnce(ctx context.Context, shards []int) error {
 	if err := st.fill(ctx, tokens, notBefore, now, &fill); err != nil {
 		return err
 	}
-	return st.seedDone(ctx, shards, nonce, runIDs, len(tokens), len(notBefore))
+	return st.fillDone(ctx, shards, nonce, runIDs, len(tokens), len(notBefore))
 }
 
-// seedDone writes the markers of shards, each the run id its fill began on.
-func (st *RevocationStore) seedDone(ctx context.Context, shards []int, nonce string, runIDs []string, tokens, users int) error {
+// fillDone writes the markers of shards, each the run id its fill began on.
+func (st *RevocationStore) fillDone(ctx context.Context, shards []int, nonce string, runIDs []string, tokens, users int) error {
 	cmds := make(rueidis.Commands, len(shards))
 	for i, n := range shards {
-		cmds[i] = st.eval(seedDoneScript, []string{st.seedKey(n), st.markers[n]}, nonce, runIDs[i])
+		cmds[i] = st.eval(fillDoneScript, []string{st.fillKey(n), st.markers[n]}, nonce, runIDs[i])
 	}
 	for _, r := range st.doMulti(ctx, cmds) {
 		done, err := r.AsInt64()

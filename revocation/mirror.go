@@ -37,7 +37,7 @@ var ErrNotListable = errors.New("revocation: the store does not implement gateho
 type Mirror struct {
 	store  gatehouse.RevocationStore
 	now    func() time.Time
-	seed   maphash.Seed
+	hashes maphash.Seed
 	shards [mirrorShards]mirrorShard
 }
 
@@ -52,7 +52,7 @@ type mirrorShard struct {
 }
 
 func (m *Mirror) shard(key string) *mirrorShard {
-	return &m.shards[maphash.String(m.seed, key)%mirrorShards]
+	return &m.shards[maphash.String(m.hashes, key)%mirrorShards]
 }
 
 // NewMirror loads every revocation in force and every not-before time from store, which must
@@ -71,7 +71,7 @@ func NewMirror(ctx context.Context, store gatehouse.RevocationStore, now func() 
 	if err != nil {
 		return nil, fmt.Errorf("revocation: load mirror: %w", err)
 	}
-	m := &Mirror{store: store, now: now, seed: maphash.MakeSeed()}
+	m := &Mirror{store: store, now: now, hashes: maphash.MakeSeed()}
 	for i := range m.shards {
 		m.shards[i].tokens = make(map[string]time.Time)
 		m.shards[i].notBefore = make(map[string]time.Time)

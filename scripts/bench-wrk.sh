@@ -101,10 +101,10 @@ for mode in "${modes[@]}"; do
   wait_up "$base/healthz"
   case $mode in
     session-*)
-      cookie=$(curl -s -D - -o /dev/null "$base/api/login" -d '{"username":"admin","password":"'"$GATEHOUSE_ADMIN_PASSWORD"'","mode":"session"}' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2}')
+      cookie=$(curl -s -D - -o /dev/null "$base/api/login" -H 'Content-Type: application/json' -d '{"username":"admin","password":"'"$GATEHOUSE_ADMIN_PASSWORD"'","mode":"session"}' | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2}')
       hdr[$mode]="Cookie: $cookie" ;;
     *)
-      tok=$(curl -s "$base/api/login" -d '{"username":"admin","password":"'"$GATEHOUSE_ADMIN_PASSWORD"'","mode":"token"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+      tok=$(curl -s "$base/api/login" -H 'Content-Type: application/json' -d '{"username":"admin","password":"'"$GATEHOUSE_ADMIN_PASSWORD"'","mode":"token"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
       hdr[$mode]="Authorization: Bearer $tok" ;;
   esac
   url[$mode]="$base/api/protected"

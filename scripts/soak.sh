@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 go build -o "$work/gatehouse" ./cmd/gatehouse
 go build -o "$work/soak" ./scripts/soak
-export GATEHOUSE_ADMIN_PASSWORD="soak admin password"
+export GATEHOUSE_ADMIN_PASSWORD="the soak test admin password"
 
 # Short access tokens and a small throttle table, so that expiry sweeps and throttle eviction
 # happen within the run; wrong passwords come "through" a trusted proxy from many addresses.

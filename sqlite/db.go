@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,9 +39,16 @@ type DB struct {
 
 // Open opens (creating if needed) the database at path, sets WAL mode, foreign keys and the busy
 // timeout, and applies pending migrations. busyTimeout <= 0 means DefaultBusyTimeout.
+//
+// A new database file is created with mode 0600, whatever the umask and the directory's mode:
+// it holds password hashes. SQLite gives its -wal and -shm files the database file's mode, so
+// they are 0600 too. An existing file keeps its mode.
 func Open(ctx context.Context, path string, busyTimeout time.Duration) (*DB, error) {
 	if busyTimeout <= 0 {
 		busyTimeout = DefaultBusyTimeout
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
@@ -61,6 +69,19 @@ func Open(ctx context.Context, path string, busyTimeout time.Duration) (*DB, err
 		return nil, err
 	}
 	return d, nil
+}
+
+// createPrivate creates the file at path, empty and readable by its owner only, unless it
+// exists (SQLite takes an empty file as a new database).
+func createPrivate(path string) error {
+	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	return fh.Close()
 }
 
 // Close closes the database.

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -380,4 +381,33 @@ func TestES256HighS(t *testing.T) {
 	twinSig[63] ^= 1
 	parts[2] = b64(twinSig)
 	wantErr(t, verifyError(s, strings.Join(parts, ".")), gatehouse.ErrInvalidToken)
+}
+
+// TestNumericDatesMustBeNumbers: exp, nbf and iat written as JSON strings (even strings that hold
+// a valid number, which encoding/json and jwt.NumericDate would take) or as null make the token
+// invalid, never accepted with a date read from a string (RFC 7519 section 2: a NumericDate is a
+// JSON number). Only the key holder can sign such a token: this is defence in depth.
+func TestNumericDatesMustBeNumbers(t *testing.T) {
+	clock := newTestClock()
+	ks := mustKeySet(t, AlgEdDSA, clock)
+	s := mustService(t, ks, clock, func(c *Config) { c.CacheSize = -1 })
+	now := clock.Now().Unix()
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	for _, claim := range []string{"exp", "nbf", "iat"} {
+		want := map[string]int64{"exp": now + 900, "nbf": now, "iat": now}[claim]
+		for _, bad := range []any{num(want), num(want) + ".5", nil, true, []int64{want}, map[string]int64{"n": want}} {
+			c := validClaims(clock)
+			c[claim] = bad
+			_, err := s.Verify(signWithKeySet(t, ks, validHeader(ks), c))
+			if !errors.Is(err, gatehouse.ErrInvalidToken) {
+				t.Errorf("%s = %#v: err = %v, want invalid", claim, bad, err)
+			}
+		}
+	}
+	// The same claims as numbers (iat with a fraction, as gatehouse writes it) verify.
+	c := validClaims(clock)
+	c["iat"] = json.Number(num(now) + ".123")
+	if _, err := s.Verify(signWithKeySet(t, ks, validHeader(ks), c)); err != nil {
+		t.Fatalf("numbers: %v", err)
+	}
 }

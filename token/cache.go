@@ -30,7 +30,7 @@ const (
 // is past its expiry, and if none is, the sampled entry that expires first. That keeps the
 // cost of an insert constant and favours keeping the tokens that stay valid longest.
 type verifiedCache struct {
-	seed     maphash.Seed
+	hashes   maphash.Seed
 	shards   []cacheShard
 	mask     uint64
 	perShard int
@@ -56,7 +56,7 @@ func newVerifiedCache(size int) *verifiedCache {
 	for n < maxCacheShards && size/(n*2) >= minShardEntries {
 		n *= 2
 	}
-	c := &verifiedCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n), mask: uint64(n - 1), perShard: max(size/n, 1)}
+	c := &verifiedCache{hashes: maphash.MakeSeed(), shards: make([]cacheShard, n), mask: uint64(n - 1), perShard: max(size/n, 1)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cacheEntry)
 	}
@@ -64,7 +64,7 @@ func newVerifiedCache(size int) *verifiedCache {
 }
 
 func (c *verifiedCache) shard(tok string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, tok)&c.mask]
+	return &c.shards[maphash.String(c.hashes, tok)&c.mask]
 }
 
 // get returns the entry of tok.

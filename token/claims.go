@@ -23,18 +23,53 @@ type accessClaims struct {
 	Role     gatehouse.Role `json:"role"`
 	Username string         `json:"username"`
 	SID      string         `json:"sid,omitempty"`
-	// IAT shadows RegisteredClaims.IssuedAt, which the library would round to whole
-	// seconds: gatehouse stamps iat with milliseconds (gatehouse.StampPrecision).
-	IAT json.Number `json:"iat"`
+	// IAT, EXP and NBF shadow the RegisteredClaims fields, which would also take a JSON string
+	// holding a number (as encoding/json does for json.Number): a NumericDate must be a JSON
+	// number (RFC 7519 section 2), and a token that says otherwise is malformed. IAT also
+	// keeps its fraction, which the library would round to whole seconds: gatehouse stamps iat
+	// with milliseconds (gatehouse.StampPrecision).
+	IAT jsonNumber  `json:"iat"`
+	EXP numericDate `json:"exp"`
+	NBF numericDate `json:"nbf"`
 	iat time.Time
 }
+
+// errClaimType marks a registered claim of the wrong JSON type.
+var errClaimType = errors.New("a NumericDate claim (exp, nbf, iat) is not a JSON number")
+
+// jsonNumber is a claim that must be a JSON number, kept as written.
+type jsonNumber string
+
+func (n *jsonNumber) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9') {
+		return errClaimType
+	}
+	*n = jsonNumber(b)
+	return nil
+}
+
+// numericDate is a NumericDate claim that must be a JSON number.
+type numericDate struct{ *jwt.NumericDate }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	var n jsonNumber
+	if err := n.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	d.NumericDate = new(jwt.NumericDate)
+	return d.NumericDate.UnmarshalJSON(b)
+}
+
+// GetExpirationTime and GetNotBefore give the library the strictly typed claims.
+func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.EXP.NumericDate, nil }
+func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NBF.NumericDate, nil }
 
 // GetIssuedAt returns iat with its fraction, for the library's "iat not in the future" check.
 func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error) {
 	if c.IAT == "" {
 		return nil, nil
 	}
-	f, err := c.IAT.Float64()
+	f, err := strconv.ParseFloat(string(c.IAT), 64)
 	if err != nil || f < 0 || f > maxDateSeconds {
 		return nil, errors.Join(errClaims, errors.New("iat is not a valid NumericDate"))
 	}
@@ -76,7 +111,7 @@ func (c *accessClaims) token() *gatehouse.Token {
 		ID:        c.ID,
 		Family:    c.SID,
 		IssuedAt:  c.iat,
-		ExpiresAt: c.ExpiresAt.Time,
+		ExpiresAt: c.EXP.Time,
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 
 // FuzzVerify feeds arbitrary strings to the bearer-token verifier of every algorithm: it must
 // never panic, must answer with one of the contract's token errors, and must accept nothing but
-// the one token it issued (no forgery by re-encoding, header games or truncation). Seeds are in
+// the one token it issued (no forgery by re-encoding, header games or truncation). Starting inputs are in
 // testdata/fuzz/FuzzVerify and below.
 func FuzzVerify(f *testing.F) {
 	clock := newTestClock()

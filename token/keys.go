@@ -41,7 +41,16 @@ type KeyOptions struct {
 	// token is ever signed with a key a verifier cannot know yet. Zero: the new key signs at
 	// once. The first key of a new file, or of a newly chosen algorithm, always signs at once.
 	PublishAhead time.Duration
+	// RequireKeys makes LoadKeySet refuse a key file that is missing or holds no key, with an
+	// error wrapping ErrNoKeys, instead of creating a key: set it when tokens signed with the
+	// file's keys may exist (the server already has accounts), so that a lost, emptied or
+	// unmounted key file stops the server instead of being silently replaced.
+	RequireKeys bool
 }
+
+// ErrNoKeys is the error of LoadKeySet with KeyOptions.RequireKeys for a key file that is
+// missing or holds no key.
+var ErrNoKeys = errors.New("token: no signing key to keep using")
 
 // KeySet holds the signing and verification keys of one key file. The newest active key of the
 // configured algorithm signs (a key added with a publish-ahead time is active from its
@@ -73,7 +82,8 @@ type snapshot struct {
 }
 
 // LoadKeySet opens the key file at path, creating it (mode 0600, directory 0700) with one
-// generated key of opts.Alg when it does not exist. An existing file that cannot be read, is
+// generated key of opts.Alg when it does not exist (with opts.RequireKeys: ErrNoKeys when it
+// does not exist or holds no key). An existing file that cannot be read, is
 // not valid, is readable by group or others, or holds a key that is too short is an error: it
 // is never replaced. When the file holds no key of opts.Alg (for HS256 with opts.HMACSecret: no
 // key with that secret), one is added and the file rewritten. HS256 secrets shorter than
@@ -310,6 +320,9 @@ func normalizeKeyOptions(opts KeyOptions) (KeyOptions, error) {
 // wins and the others load its key.
 func loadOrCreateKeyFile(path string, opts KeyOptions) (*keyFile, []byte, error) {
 	raw, err := readKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) && opts.RequireKeys {
+		return nil, nil, fmt.Errorf("%w: %s is missing", ErrNoKeys, path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		f, created, werr := addKeyAndWrite(path, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true, 0)
 		if !errors.Is(werr, errKeyFileExists) {
@@ -321,6 +334,9 @@ func loadOrCreateKeyFile(path string, opts KeyOptions) (*keyFile, []byte, error)
 		return nil, nil, err
 	}
 	f, err := parseKeyFile(path, raw)
+	if err == nil && len(f.Keys) == 0 && opts.RequireKeys {
+		return nil, nil, fmt.Errorf("%w: %s holds no key", ErrNoKeys, path)
+	}
 	return f, raw, err
 }
 

@@ -86,12 +86,12 @@ func keyFileJSON(keys ...fileKey) string {
 	return string(b)
 }
 
-func seedKey(kid, alg string, n int) fileKey {
+func keyOfLen(kid, alg string, n int) fileKey {
 	return fileKey{KID: kid, Alg: alg, CreatedAt: time.Unix(1, 0).UTC(), Key: base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, n))}
 }
 
 func TestLoadKeySetRejects(t *testing.T) {
-	good := keyFileJSON(seedKey("k1", AlgEdDSA, 32))
+	good := keyFileJSON(keyOfLen("k1", AlgEdDSA, 32))
 	cases := []struct {
 		name, content string
 		mode          os.FileMode
@@ -107,14 +107,14 @@ func TestLoadKeySetRejects(t *testing.T) {
 		{"world readable", good, 0o644, KeyOptions{}, "chmod 600"},
 		{"group readable", good, 0o640, KeyOptions{}, "chmod 600"},
 		{"other writable", good, 0o602, KeyOptions{}, "chmod 600"},
-		{"short Ed25519 seed", keyFileJSON(seedKey("k1", AlgEdDSA, 16)), 0o600, KeyOptions{}, "seed"},
-		{"short ES256 key", keyFileJSON(seedKey("k1", AlgES256, 31)), 0o600, KeyOptions{Alg: AlgES256}, "P-256"},
-		{"short HS256 secret", keyFileJSON(seedKey("k1", AlgHS256, 31)), 0o600, KeyOptions{Alg: AlgHS256}, "at least 32 bytes"},
-		{"ES256 scalar zero", keyFileJSON(seedKey("k1", AlgES256, 0)), 0o600, KeyOptions{Alg: AlgES256}, "P-256"},
-		{"unknown alg", keyFileJSON(seedKey("k1", "RS256", 32)), 0o600, KeyOptions{}, "unsupported alg"},
-		{"alg none", keyFileJSON(seedKey("k1", "none", 32)), 0o600, KeyOptions{}, "unsupported alg"},
-		{"empty kid", keyFileJSON(seedKey("", AlgEdDSA, 32)), 0o600, KeyOptions{}, "kid"},
-		{"duplicate kid", keyFileJSON(seedKey("k1", AlgEdDSA, 32), seedKey("k1", AlgEdDSA, 32)), 0o600, KeyOptions{}, "duplicate"},
+		{"short Ed25519 seed", keyFileJSON(keyOfLen("k1", AlgEdDSA, 16)), 0o600, KeyOptions{}, "seed"},
+		{"short ES256 key", keyFileJSON(keyOfLen("k1", AlgES256, 31)), 0o600, KeyOptions{Alg: AlgES256}, "P-256"},
+		{"short HS256 secret", keyFileJSON(keyOfLen("k1", AlgHS256, 31)), 0o600, KeyOptions{Alg: AlgHS256}, "at least 32 bytes"},
+		{"ES256 scalar zero", keyFileJSON(keyOfLen("k1", AlgES256, 0)), 0o600, KeyOptions{Alg: AlgES256}, "P-256"},
+		{"unknown alg", keyFileJSON(keyOfLen("k1", "RS256", 32)), 0o600, KeyOptions{}, "unsupported alg"},
+		{"alg none", keyFileJSON(keyOfLen("k1", "none", 32)), 0o600, KeyOptions{}, "unsupported alg"},
+		{"empty kid", keyFileJSON(keyOfLen("", AlgEdDSA, 32)), 0o600, KeyOptions{}, "kid"},
+		{"duplicate kid", keyFileJSON(keyOfLen("k1", AlgEdDSA, 32), keyOfLen("k1", AlgEdDSA, 32)), 0o600, KeyOptions{}, "duplicate"},
 		{"bad base64", strings.Replace(good, `"key":"`, `"key":"!`, 1), 0o600, KeyOptions{}, "base64"},
 	}
 	for _, tc := range cases {
@@ -142,7 +142,7 @@ func TestLoadKeySetUnreadable(t *testing.T) {
 		t.Fatal("LoadKeySet on a directory succeeded")
 	}
 	if os.Geteuid() != 0 { // root reads files whatever their mode
-		path := writeRaw(t, keyFileJSON(seedKey("k1", AlgEdDSA, 32)), 0o000)
+		path := writeRaw(t, keyFileJSON(keyOfLen("k1", AlgEdDSA, 32)), 0o000)
 		if _, err := LoadKeySet(path, KeyOptions{}); err == nil || !strings.Contains(err.Error(), "cannot read") {
 			t.Fatalf("unreadable file: %v", err)
 		}
@@ -301,7 +301,7 @@ func TestReloadKeepsKeysOnError(t *testing.T) {
 	clock := newTestClock()
 	ks := mustKeySet(t, AlgEdDSA, clock)
 	kids := ks.KIDs()
-	for _, bad := range []string{"garbage", keyFileJSON(seedKey("k1", AlgES256, 32))} {
+	for _, bad := range []string{"garbage", keyFileJSON(keyOfLen("k1", AlgES256, 32))} {
 		if err := os.WriteFile(ks.Path(), []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -87,10 +87,10 @@ func (s *Service) checkCached(e cacheEntry) (*gatehouse.Token, error) {
 // (what jwt.WithLeeway and jwt.WithIssuedAt check) until exp + leeway.
 func (s *Service) entry(c *accessClaims, t *gatehouse.Token) cacheEntry {
 	from := c.iat
-	if c.NotBefore != nil && c.NotBefore.After(from) {
-		from = c.NotBefore.Time
+	if c.NBF.NumericDate != nil && c.NBF.After(from) {
+		from = c.NBF.Time
 	}
-	return cacheEntry{tok: t, from: from.Add(-s.cfg.Leeway), until: c.ExpiresAt.Add(s.cfg.Leeway)}
+	return cacheEntry{tok: t, from: from.Add(-s.cfg.Leeway), until: c.EXP.Add(s.cfg.Leeway)}
 }
 
 // keyFor is the jwt.Keyfunc: it checks the header and picks the key by kid alone. By the time
@@ -132,7 +132,7 @@ func checkHeader(h map[string]any) error {
 // expired.
 var otherClaimErrs = []error{
 	jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenInvalidIssuer,
-	jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrInvalidType, errClaims,
+	jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrInvalidType, errClaims, errClaimType,
 }
 
 // verifyErr maps an error of the JWT library to gatehouse's: expired when exp is the only

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/verify"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func newVerifier(t testing.TB, g *gatehouseServer, edit func(*verify.Config)) *verify.Verifier {
@@ -365,4 +369,62 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := v.Verify(g.login("admin", password+" admin")); err != nil {
 		t.Fatalf("without discovery: %v", err)
 	}
+}
+
+// TestNumericDatesMustBeNumbers: a token signed with gatehouse's own key whose exp, nbf or iat
+// is a JSON string holding a number is refused by the SDK as by the server (RFC 7519: a
+// NumericDate is a JSON number; the JWT library alone would read the string).
+func TestNumericDatesMustBeNumbers(t *testing.T) {
+	clk := newClock()
+	g := newGatehouse(t, "EdDSA", clk)
+	v := newVerifier(t, g, nil)
+	good := g.login("admin", password+" admin")
+	parts := strings.Split(good, ".")
+	claims := decode(t, parts[1])
+	priv := signingKeyOf(t, g)
+	sign := func(c map[string]any) string {
+		input := parts[0] + "." + encode(t, c)
+		sig, err := jwt.SigningMethodEdDSA.Sign(input, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	if _, err := v.Verify(sign(claims)); err != nil {
+		t.Fatalf("the same claims signed again: %v", err)
+	}
+	for _, claim := range []string{"exp", "nbf", "iat"} {
+		c := map[string]any{}
+		for k, val := range claims {
+			c[k] = val
+		}
+		c[claim] = strconv.FormatFloat(claims[claim].(float64), 'f', -1, 64)
+		tok := sign(c)
+		if _, err := v.Verify(tok); gatehouse.ErrorCode(err) != gatehouse.EINVALIDTOKEN {
+			t.Errorf("SDK, %s as a string: err = %v, want invalid_token", claim, err)
+		}
+		if status, out := g.call("GET", "/api/protected", "", auth(tok)...); status != 401 || out["error"] != "invalid_token" {
+			t.Errorf("server, %s as a string: %d %v", claim, status, out)
+		}
+	}
+}
+
+// signingKeyOf reads the Ed25519 signing key from gatehouse's key file.
+func signingKeyOf(t *testing.T, g *gatehouseServer) ed25519.PrivateKey {
+	t.Helper()
+	raw, err := os.ReadFile(g.keys.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Keys []struct{ Key string } `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || len(f.Keys) != 1 {
+		t.Fatalf("key file: %v", err)
+	}
+	seed, err := base64.RawURLEncoding.DecodeString(f.Keys[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed25519.NewKeyFromSeed(seed)
 }

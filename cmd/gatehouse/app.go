@@ -54,7 +54,7 @@ func openStores(ctx context.Context, cfg *config, log *slog.Logger) (*app, error
 		MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait,
 	})
 	a.accounts = account.New(a.users, a.hasher, account.Policy{MinPasswordLength: cfg.MinPasswordLen,
-		Blocklist: blocklist.Common()}, a.now)
+		Blocklist: blocklist.Common(), ContextWords: cfg.PasswordContextWords}, a.now)
 	return a, nil
 }
 
@@ -73,12 +73,9 @@ func buildApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) 
 
 func (a *app) wire(ctx context.Context) error {
 	cfg := a.cfg
-	if err := a.checkKeysPresent(ctx); err != nil {
-		return err
-	}
 	var err error
-	if a.keys, err = token.LoadKeySet(cfg.keysPath(), cfg.keyOptions(a.now)); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+	if a.keys, err = a.loadKeys(ctx); err != nil {
+		return err
 	}
 	tokens, err := token.NewService(a.keys, token.Config{
 		Issuer: cfg.issuer(), Audience: cfg.Audience, AccessTTL: cfg.AccessTTL, Leeway: cfg.ClockSkew, Now: a.now,
@@ -113,7 +110,7 @@ func (a *app) wire(ctx context.Context) error {
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
-		TrustedProxies: cfg.hardening.proxies,
+		TrustedProxies: cfg.hardening.proxies, HSTSMaxAge: cfg.hstsMaxAge(),
 	}
 	cfg.interopServerConfig(&serverCfg)
 	deps := ghttp.Deps{

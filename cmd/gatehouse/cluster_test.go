@@ -166,7 +166,7 @@ func (in *instance) do(method, path string, body any, hdr ...string) answer {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := checkedClient(in.t).Do(req)
 	if err != nil {
 		in.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
@@ -40,6 +41,8 @@ type config struct {
 	SecureCookies    bool
 	AllowRegister    bool
 	MinPasswordLen   int
+	// PasswordContextWords do not count toward a new password's length (account.Policy).
+	PasswordContextWords []string
 
 	Argon2Memory      uint32
 	Argon2Time        uint32
@@ -78,6 +81,8 @@ func (c *config) storeFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once; memory is capped at this times --argon2-memory")
 	fs.DurationVar(&c.HashWait, "hash-wait", 2*time.Second, "how long a login waits for a hashing slot before 503")
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted, in characters (never below 8)")
+	fs.StringSliceVar(&c.PasswordContextWords, "password-context-words", account.DefaultContextWords,
+		"words that do not count toward a new password's length, as the username does not (the service's and the organisation's names; comma-separated, \"\" for none)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.scaleOutStoreFlags(fs)

@@ -59,6 +59,7 @@ func TestRefusesToStartWithBadKeys(t *testing.T) {
 		want  string
 	}{
 		{"missing over existing data", func() { os.Remove(keys) }, nil, "keys.json is missing, but the data directory already holds 1 accounts"},
+		{"no key over existing data", func() { os.WriteFile(keys, []byte(`{"version":1,"keys":[]}`), 0o600) }, nil, "keys.json holds no key, but the data directory already holds 1 accounts"},
 		{"not a file", func() { os.Remove(keys); os.Mkdir(keys, 0o700) }, nil, "not a regular file"},
 		{"corrupt", func() { os.WriteFile(keys, []byte(`{"version":1,"keys":[{`), 0o600) }, nil, "keys.json is corrupt"},
 		{"empty", func() { os.WriteFile(keys, nil, 0o600) }, nil, "keys.json is corrupt"},

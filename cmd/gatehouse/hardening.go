@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/postgres"
 	"github.com/gatehouse-auth/gatehouse/redis"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // hardeningConfig is the configuration of brute-force and abuse limits.
@@ -27,6 +28,7 @@ type hardeningConfig struct {
 	ThrottleKeys   int
 	AuditRetention time.Duration
 	ReadHeaderTime time.Duration
+	HSTSMaxAge     time.Duration
 
 	proxies []netip.Prefix // parsed TrustedProxies
 }
@@ -34,10 +36,20 @@ type hardeningConfig struct {
 // hardeningFlags are the flags of throttling and client addresses, a block of their own.
 func (c *config) hardeningFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.hardening.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For is believed (rightmost untrusted address is the client); default none: the TCP peer is the client")
-	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle failed logins per account, per account and address, and per address, and failed credentials per address (429 with Retry-After)")
+	fs.BoolVar(&c.hardening.LoginThrottle, "login-throttle", true, "throttle password checks (logins, current password of a change) per account, per account and address, and per address, failed credentials per address, and self-registrations per address and username (429 with Retry-After)")
 	fs.IntVar(&c.hardening.ThrottleKeys, "throttle-max-keys", memory.DefaultThrottleKeys, "most accounts and addresses the in-process throttle remembers (bounds its memory; the Redis throttle of --session-store redis expires its keys instead)")
 	fs.DurationVar(&c.hardening.ReadHeaderTime, "read-header-timeout", ghttp.ReadHeaderTimeout, "a client must send its request headers within this time, or the connection is closed (slowloris)")
 	fs.DurationVar(&c.hardening.AuditRetention, "audit-retention", gatehouse.DefaultAuditRetention, "how long audit events are kept in the database (GET /api/admin/audit)")
+	fs.DurationVar(&c.hardening.HSTSMaxAge, "hsts-max-age", ghttp.DefaultHSTSMaxAge, "max-age of the Strict-Transport-Security header sent over TLS (--tls-cert, or a trusted proxy's X-Forwarded-Proto: https); 0 sends none")
+}
+
+// hstsMaxAge is --hsts-max-age as ghttp.Config.HSTSMaxAge, where zero means the default and a
+// negative value turns the header off.
+func (c *config) hstsMaxAge() time.Duration {
+	if c.hardening.HSTSMaxAge <= 0 {
+		return -1
+	}
+	return c.hardening.HSTSMaxAge
 }
 
 func (c *config) validateHardening() error {
@@ -54,6 +66,9 @@ func (c *config) validateHardening() error {
 	}
 	if c.hardening.AuditRetention <= 0 {
 		return fmt.Errorf("--audit-retention must be positive")
+	}
+	if c.hardening.HSTSMaxAge < 0 {
+		return fmt.Errorf("--hsts-max-age must not be negative (0 sends no header)")
 	}
 	return nil
 }
@@ -111,28 +126,36 @@ func (a *app) auditBootstrap(ctx context.Context) {
 		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
 }
 
-// checkKeysPresent refuses to start when the key file is missing but the user store already
-// holds accounts: creating new keys then would silently invalidate every token issued so far
-// (and hide a lost or unmounted key file, or a wrong --data). A configured HS256 secret is not
-// a throwaway key, so it is let through.
-func (a *app) checkKeysPresent(ctx context.Context) error {
+// loadKeys loads the signing keys. When the user store already holds accounts, the key file
+// must exist and hold a key: creating new keys then would silently invalidate every token
+// issued so far (and hide a lost, emptied or unmounted key file, or a wrong --data), so the
+// server refuses to start instead. A configured HS256 secret is not a throwaway key, so it
+// is let through.
+func (a *app) loadKeys(ctx context.Context) (*token.KeySet, error) {
+	opts := a.cfg.keyOptions(a.now)
+	n := 0
+	if a.cfg.SigningAlg != "HS256" || a.cfg.HMACSecret == "" {
+		var err error
+		if n, err = a.users.CountUsers(ctx); err != nil {
+			return nil, fmt.Errorf("signing keys: %w", err)
+		}
+		opts.RequireKeys = n > 0 // else a first start: the keys are created with the database
+	}
 	path := a.cfg.keysPath()
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		return nil // present, or unreadable: LoadKeySet reports that
+	ks, err := token.LoadKeySet(path, opts)
+	if errors.Is(err, token.ErrNoKeys) {
+		what := "holds no key"
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			what = "is missing"
+		}
+		return nil, fmt.Errorf("signing keys: %s %s, but the data directory already holds %d accounts; "+
+			"refusing to create new keys silently (every token issued so far would stop verifying). "+
+			"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, what, n, a.cfg.Data)
 	}
-	if a.cfg.SigningAlg == "HS256" && a.cfg.HMACSecret != "" {
-		return nil
-	}
-	n, err := a.users.CountUsers(ctx)
 	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	if n == 0 {
-		return nil // a first start: the keys are created with the database
-	}
-	return fmt.Errorf("signing keys: %s is missing, but the data directory already holds %d accounts; "+
-		"refusing to create new keys silently (every token issued so far would stop verifying). "+
-		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, n, a.cfg.Data)
+	return ks, nil
 }
 
 // applyServerLimits sets the configured connection limits on srv.

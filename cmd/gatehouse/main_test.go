@@ -107,6 +107,16 @@ func TestUserAddAndKeysRotate(t *testing.T) {
 	if _, _, err := run(t, "x\n", append([]string{"user", "add", "--data", dir, "--username", "ALICE", "--password-stdin"}, fastHash...)...); err == nil {
 		t.Fatal("duplicate username accepted")
 	}
+	// The password policy's context words come from --password-context-words.
+	_, _, err = run(t, "acme industries pw\n", append([]string{"user", "add", "--data", dir, "--username", "carol", "--password-stdin",
+		"--password-context-words", "acme industries"}, fastHash...)...)
+	if err == nil || !strings.Contains(err.Error(), "besides the name of this service") {
+		t.Fatalf("a password made of the context words: %v", err)
+	}
+	if _, _, err := run(t, "acme industries password\n", append([]string{"user", "add", "--data", dir, "--username", "carol", "--password-stdin",
+		"--password-context-words", ""}, fastHash...)...); err != nil {
+		t.Fatalf("no context words: %v", err)
+	}
 	out, _, err = run(t, "", append([]string{"user", "add", "--data", dir, "--username", "bob"}, fastHash...)...)
 	if err != nil || !strings.Contains(out, "password (shown only this once): ") {
 		t.Fatalf("generated password: %q %v", out, err)
@@ -170,7 +180,8 @@ func TestServe(t *testing.T) {
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
 	addr, stop := startServe(t, "--log-format", "json")
 	base := "http://" + addr
-	resp, err := http.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
+	client := checkedClient(t)
+	resp, err := client.Post(base+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +193,7 @@ func TestServe(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", base+"/api/protected", nil)
 	req.Header.Set("Authorization", "Bearer "+body.Token)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +227,21 @@ func TestServeTLS(t *testing.T) {
 	sc := resp.Header.Get("Set-Cookie")
 	if resp.StatusCode != 200 || !strings.HasPrefix(sc, "__Host-gatehouse_session=") || !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
 		t.Fatalf("login over TLS: %d, Set-Cookie %q", resp.StatusCode, sc)
+	}
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Fatalf("Strict-Transport-Security %q over TLS, want max-age=31536000 (--hsts-max-age's default)", got)
+	}
+	// --hsts-max-age sets it; 0 turns it off.
+	for _, c := range []struct{ flag, want string }{{"1h", "max-age=3600"}, {"0", ""}} {
+		addr, _ := startServe(t, "--tls-cert", certFile, "--tls-key", keyFile, "--hsts-max-age", c.flag)
+		resp, err := client.Get("https://" + addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != c.want {
+			t.Fatalf("--hsts-max-age %s: Strict-Transport-Security %q, want %q", c.flag, got, c.want)
+		}
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // The fuzz targets below drive the real handler stack (routing, metrics, throttles,
 // authentication, JSON decoding, the stores) with hostile input. Whatever the input: no panic,
 // no 500, an error body from the contract's table, and a bounded amount of memory allocated per
-// request. Seeds live in testdata/fuzz/<target>; .ci/run fuzzes each target for a few seconds.
+// request. Starting inputs live in testdata/fuzz/<target>; .ci/run fuzzes each target for a few seconds.
 
 // maxAllocPerRequest bounds the bytes one fuzzed request may allocate (argon2 with the test
 // parameters takes 64 KiB; a body is at most 64 KiB).
@@ -25,7 +25,7 @@ const maxAllocPerRequest = 8 << 20
 var knownCodes = map[string]int{
 	gatehouse.EBADREQUEST: 400, gatehouse.EINVALIDCREDENTIALS: 401, gatehouse.ETOKENMISSING: 401,
 	gatehouse.EINVALIDTOKEN: 401, gatehouse.ETOKENEXPIRED: 401, gatehouse.ESESSIONEXPIRED: 401,
-	gatehouse.EFORBIDDEN: 403, gatehouse.ENOTFOUND: 404, gatehouse.ECONFLICT: 409, gatehouse.ETOOLARGE: 413,
+	gatehouse.EFORBIDDEN: 403, gatehouse.ENOTFOUND: 404, gatehouse.ECONFLICT: 409, gatehouse.ETOOLARGE: 413, gatehouse.EMEDIATYPE: 415,
 	gatehouse.ERATELIMITED: 429, gatehouse.EUNAVAILABLE: 503,
 }
 
@@ -168,6 +168,7 @@ func FuzzForwardedFor(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		req := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"username":"nobody","password":"some password here"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = "127.0.0.1:5000"
 		req.Header["X-Forwarded-For"] = []string{v}
 		w := serveChecked(t, h, req)

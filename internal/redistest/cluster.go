@@ -94,7 +94,7 @@ func (c *Cluster) WaitReady() {
 	}
 }
 
-// URL is a --redis-url naming every node as a seed: the first in the host part, the others
+// URL is a --redis-url naming every node to start from: the first in the host part, the others
 // as addr= parameters.
 func (c *Cluster) URL() string {
 	addrs := make([]string, 0, len(c.Nodes)-1)
