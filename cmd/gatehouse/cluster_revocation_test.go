@@ -88,6 +88,14 @@ var revocationKinds = []revocationKind{
 		revoke: func(a *instance, adminTok string, c trialCreds) answer {
 			return patchUser(a, adminTok, c.userID, map[string]string{"password": testUserPassword})
 		}},
+	{name: "password change", cookie: true, token: true, path: "/api/protected",
+		revoke: func(a *instance, _ string, c trialCreds) answer {
+			return a.do("POST", "/api/me/password", map[string]string{"current_password": testUserPassword,
+				"new_password": "quite another password, changed"}, bearerHdr(c.token)...)
+		},
+		restore: func(a *instance, adminTok string, c trialCreds) {
+			expectStatus(a.t, "password back", patchUser(a, adminTok, c.userID, map[string]string{"password": testUserPassword}), 200, "")
+		}},
 }
 
 // revocationCluster is three instances on one PostgreSQL schema and one Redis prefix; B reaches
