@@ -21,6 +21,8 @@ const (
 	AuditUserEnabled     = "user_enabled"     // by an admin
 	AuditPasswordChanged = "password_changed" // by an admin
 	AuditKeyRotated      = "key_rotated"      // a new signing key; Detail is its kid
+	AuditDataRestored    = "data_restored"    // gatehouse restore wrote the database from a backup
+	AuditDataMigrated    = "data_migrated"    // gatehouse migrate copied a data directory into this store
 )
 
 // Audit outcomes.

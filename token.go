@@ -82,6 +82,38 @@ type RefreshStore interface {
 	RevokeUserRefresh(ctx context.Context, userID string) error
 }
 
+// RefreshFamilyRecord is a refresh-token family with every token it ever had, as one store
+// exports it and another imports it when a deployment moves between stores: the tokens'
+// hashes, which one is current and the reuse grace's state, so that each token goes on
+// working, or tripping reuse detection, exactly as before.
+type RefreshFamilyRecord struct {
+	Family RefreshFamily
+	Tokens []RefreshTokenRecord
+}
+
+// RefreshTokenRecord is one token of an exported family.
+type RefreshTokenRecord struct {
+	Hash    Hash
+	Current bool
+	// RotatedAt is when a rotation retired the token; the zero time if none did.
+	RotatedAt time.Time
+	// Sealed is what that rotation kept with the token for the reuse grace, or nil.
+	Sealed []byte
+}
+
+// RefreshExporter is an optional RefreshStore capability: up to limit families with their
+// tokens, ordered by id, starting after the id after ("" for the first page).
+type RefreshExporter interface {
+	ExportRefreshFamilies(ctx context.Context, after string, limit int) ([]*RefreshFamilyRecord, error)
+}
+
+// RefreshImporter is an optional RefreshStore capability: it stores each family with its
+// tokens as they are, skipping a family whose id it holds already, and returns how many it
+// stored.
+type RefreshImporter interface {
+	ImportRefreshFamilies(ctx context.Context, fams []*RefreshFamilyRecord) (int, error)
+}
+
 // RevocationStore records revocations that outlive a single request: access-token ids (jti)
 // denied until the token's own expiry, and per-user "not before" times that reject every
 // session and token issued earlier. Implementations used on the request path answer reads

@@ -153,6 +153,7 @@ var auditActions = []string{
 	gatehouse.AuditSessionsRevoked, gatehouse.AuditTokenRevoked, gatehouse.AuditRefreshReuse,
 	gatehouse.AuditUserCreated, gatehouse.AuditUserDeleted, gatehouse.AuditRoleChanged,
 	gatehouse.AuditUserDisabled, gatehouse.AuditUserEnabled, gatehouse.AuditPasswordChanged, gatehouse.AuditKeyRotated,
+	gatehouse.AuditDataRestored, gatehouse.AuditDataMigrated,
 }
 
 func validAction(a string) bool {

@@ -70,3 +70,40 @@ func infoValue(info, name string) string {
 	}
 	return ""
 }
+
+// SampleKeys returns up to n keys that start with prefix, from every primary of a Cluster (or
+// the one server), scanning with SCAN; none when the prefix is unused. Commands that must not
+// write into a prefix in use ask it first.
+func SampleKeys(ctx context.Context, c rueidis.Client, prefix string, n int) ([]string, error) {
+	pattern := globEscape(prefix) + "*"
+	var found []string
+	for _, node := range servers(c) {
+		var cursor uint64
+		for {
+			e, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				return nil, storeErr("scan", err)
+			}
+			found = append(found, e.Elements...)
+			if len(found) >= n {
+				return found[:n], nil
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	return found, nil
+}
+
+// globEscape escapes the characters SCAN's MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

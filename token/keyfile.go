@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-auth/gatehouse"
 )
 
 const keyFileVersion = 1
@@ -123,27 +125,27 @@ func readKeyFile(path string) ([]byte, error) {
 	return raw, nil
 }
 
-// parseKeyFile decodes and checks every key of the file.
-func parseKeyFile(path string, raw []byte) (*keyFile, error) {
+// parseKeyFile decodes and checks every key of the document read from store.
+func parseKeyFile(store KeyStorage, raw []byte) (*keyFile, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var f keyFile
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("token: key file %s is corrupt: %w", path, err)
+		return nil, fmt.Errorf("token: %s is corrupt: %w", store, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("token: key file %s is corrupt: trailing data", path)
+		return nil, fmt.Errorf("token: %s is corrupt: trailing data", store)
 	}
 	if f.Version != keyFileVersion {
-		return nil, fmt.Errorf("token: key file %s: unsupported version %d", path, f.Version)
+		return nil, fmt.Errorf("token: %s: unsupported version %d", store, f.Version)
 	}
 	seen := make(map[string]bool, len(f.Keys))
 	for i, fk := range f.Keys {
 		if _, err := fk.decode(); err != nil {
-			return nil, fmt.Errorf("token: key file %s: key %d: %w", path, i, err)
+			return nil, fmt.Errorf("token: %s: key %d: %w", store, i, err)
 		}
 		if seen[fk.KID] {
-			return nil, fmt.Errorf("token: key file %s: duplicate kid %q", path, fk.KID)
+			return nil, fmt.Errorf("token: %s: duplicate kid %q", store, fk.KID)
 		}
 		seen[fk.KID] = true
 	}
@@ -245,36 +247,37 @@ func newKID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// errKeyFileExists reports that an exclusive write found a file already in place.
-var errKeyFileExists = errors.New("token: key file already exists")
-
-// writeKeyFile writes f to path atomically: a 0600 temporary file in the same directory
-// (created 0700 if missing), fsync, rename, fsync of the directory. With exclusive, it never
-// replaces an existing file (a hard link instead of the rename; errKeyFileExists when
-// another process created the file first). It returns the bytes written.
-func writeKeyFile(path string, f *keyFile, exclusive bool) ([]byte, error) {
+// encodeKeyFile returns the JSON document of f, as the key file holds it.
+func encodeKeyFile(f *keyFile) ([]byte, error) {
 	raw, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("token: encode key file: %w", err)
 	}
-	raw = append(raw, '\n')
+	return append(raw, '\n'), nil
+}
+
+// writeKeyBytes writes raw to path atomically: a 0600 temporary file in the same directory
+// (created 0700 if missing), fsync, rename, fsync of the directory. With exclusive, it never
+// replaces an existing file (a hard link instead of the rename; an error wrapping
+// gatehouse.ErrConflict when another process created the file first).
+func writeKeyBytes(path string, raw []byte, exclusive bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("token: create key directory: %w", err)
+		return fmt.Errorf("token: create key directory: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".keys-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("token: write key file: %w", err)
+		return fmt.Errorf("token: write key file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	if err := writeSync(tmp, raw); err != nil {
-		return nil, fmt.Errorf("token: write key file: %w", err)
+		return fmt.Errorf("token: write key file: %w", err)
 	}
 	if err := publishKeyFile(tmp.Name(), path, exclusive); err != nil {
-		return nil, err
+		return err
 	}
 	syncDir(dir)
-	return raw, nil
+	return nil
 }
 
 // publishKeyFile moves the written temporary file to path.
@@ -285,7 +288,7 @@ func publishKeyFile(tmp, path string, exclusive bool) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, os.ErrExist):
-			return errKeyFileExists
+			return fmt.Errorf("token: key file %s already exists: %w", path, gatehouse.ErrConflict)
 		}
 		// The file system cannot link: fall back to the rename.
 	}

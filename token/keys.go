@@ -4,10 +4,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
 )
 
 // Signing algorithms a KeySet can hold. A key is bound to its algorithm: it is only ever used
@@ -57,8 +58,8 @@ var ErrNoKeys = errors.New("token: no signing key to keep using")
 // activates_at on); every key in the file verifies tokens of its own algorithm.
 // Lookups read an immutable snapshot through an atomic pointer, so they take no lock.
 type KeySet struct {
-	path string
-	opts KeyOptions
+	store KeyStorage // nil for a remote key set
+	opts  KeyOptions
 
 	snap atomic.Pointer[snapshot]
 	// mu serialises Reload and Rotate (readers never take it).
@@ -87,21 +88,29 @@ type snapshot struct {
 // not valid, is readable by group or others, or holds a key that is too short is an error: it
 // is never replaced. When the file holds no key of opts.Alg (for HS256 with opts.HMACSecret: no
 // key with that secret), one is added and the file rewritten. HS256 secrets shorter than
-// MinHMACSecret bytes are an error.
+// MinHMACSecret bytes are an error. It is OpenKeySet on FileStorage(path).
 func LoadKeySet(path string, opts KeyOptions) (*KeySet, error) {
+	return OpenKeySet(FileStorage(path), opts)
+}
+
+// OpenKeySet opens the keys kept in store, as LoadKeySet does for a file: when store holds
+// nothing, it stores one generated key of opts.Alg (of processes starting at once, the first
+// to store wins and the others load its key); a document that cannot be loaded or is not
+// valid is an error, and is never replaced.
+func OpenKeySet(store KeyStorage, opts KeyOptions) (*KeySet, error) {
 	opts, err := normalizeKeyOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	ks := &KeySet{path: path, opts: opts}
+	ks := &KeySet{store: store, opts: opts}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	f, raw, err := loadOrCreateKeyFile(path, opts)
+	f, raw, err := loadOrCreateKeyFile(store, opts)
 	if err != nil {
 		return nil, err
 	}
 	if !f.hasSigningKey(opts) {
-		if f, raw, err = addKeyAndWrite(path, f, opts, opts.HMACSecret, false, 0); err != nil {
+		if f, raw, err = ks.addSigningKey(); err != nil {
 			return nil, err
 		}
 	}
@@ -111,11 +120,44 @@ func LoadKeySet(path string, opts KeyOptions) (*KeySet, error) {
 	return ks, nil
 }
 
+// addSigningKey adds a key of the configured algorithm under the storage's lock, unless a key
+// that can sign was added meanwhile. The caller holds ks.mu.
+func (ks *KeySet) addSigningKey() (*keyFile, []byte, error) {
+	unlock, err := ks.store.Lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	f, raw, err := ks.read()
+	if err != nil || f.hasSigningKey(ks.opts) {
+		return f, raw, err
+	}
+	return addKeyAndWrite(ks.store, f, ks.opts, ks.opts.HMACSecret, false, 0)
+}
+
+// read loads and parses the stored document.
+func (ks *KeySet) read() (*keyFile, []byte, error) {
+	raw, err := ks.store.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := parseKeyFile(ks.store, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, raw, nil
+}
+
 // RotateFile adds a new signing key to the key file at path (creating the file first if
 // needed) and returns the new key's kid. It is what `gatehouse keys rotate` runs; a running
 // server picks the new key up on its next Reload.
 func RotateFile(path string, opts KeyOptions) (kid string, err error) {
-	ks, err := LoadKeySet(path, opts)
+	return RotateKeys(FileStorage(path), opts)
+}
+
+// RotateKeys is RotateFile for keys kept in store.
+func RotateKeys(store KeyStorage, opts KeyOptions) (kid string, err error) {
+	ks, err := OpenKeySet(store, opts)
 	if err != nil {
 		return "", err
 	}
@@ -130,25 +172,21 @@ func (ks *KeySet) Rotate() (kid string, err error) {
 	if ks.opts.Alg == AlgHS256 && len(ks.opts.HMACSecret) > 0 {
 		return "", errors.New("token: the HS256 secret comes from the configuration; change it there to rotate")
 	}
-	if ks.path == "" {
+	if ks.store == nil {
 		return "", errVerifyOnly
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	unlock, err := lockKeyFile(ks.path)
+	unlock, err := ks.store.Lock()
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	raw, err := readKeyFile(ks.path)
+	f, _, err := ks.read()
 	if err != nil {
 		return "", err
 	}
-	f, err := parseKeyFile(ks.path, raw)
-	if err != nil {
-		return "", err
-	}
-	f, raw, err = addKeyAndWrite(ks.path, f, ks.opts, nil, false, ks.opts.PublishAhead)
+	f, raw, err := addKeyAndWrite(ks.store, f, ks.opts, nil, false, ks.opts.PublishAhead)
 	if err != nil {
 		return "", err
 	}
@@ -170,19 +208,22 @@ func (ks *KeySet) Reload() (changed bool, err error) {
 	if ks.fetch != nil {
 		return ks.reloadRemote()
 	}
-	raw, err := readKeyFile(ks.path)
+	if ks.store == nil {
+		return false, errVerifyOnly
+	}
+	raw, err := ks.store.Load()
 	if err != nil {
 		return false, err
 	}
 	if sha256.Sum256(raw) == ks.snap.Load().digest {
 		return false, nil
 	}
-	f, err := parseKeyFile(ks.path, raw)
+	f, err := parseKeyFile(ks.store, raw)
 	if err != nil {
 		return false, err
 	}
 	if !f.hasSigningKey(ks.opts) {
-		return false, fmt.Errorf("token: key file %s: no %s signing key any more; keeping the loaded keys", ks.path, ks.opts.Alg)
+		return false, fmt.Errorf("token: %s: no %s signing key any more; keeping the loaded keys", ks.store, ks.opts.Alg)
 	}
 	return true, ks.install(f, raw)
 }
@@ -227,8 +268,14 @@ func (ks *KeySet) KIDs() []string {
 	return kids
 }
 
-// Path returns the key file's path.
-func (ks *KeySet) Path() string { return ks.path }
+// Path returns the key file's path, or "" when the keys are not kept in a file.
+func (ks *KeySet) Path() string {
+	p, _ := ks.store.(FileStorage)
+	return string(p)
+}
+
+// Storage returns where the keys are kept (nil for a remote key set).
+func (ks *KeySet) Storage() KeyStorage { return ks.store }
 
 // lookup returns the key with that kid, or nil.
 func (ks *KeySet) lookup(kid string) *key { return ks.snap.Load().byKID[kid] }
@@ -265,7 +312,7 @@ func (ks *KeySet) lookupOrReload(kid string) *key {
 func (ks *KeySet) install(f *keyFile, raw []byte) error {
 	s, err := newSnapshot(f, ks.opts, raw)
 	if err != nil {
-		return fmt.Errorf("token: key file %s: %w", ks.path, err)
+		return fmt.Errorf("token: %s: %w", ks.store, err)
 	}
 	ks.snap.Store(s)
 	return nil
@@ -315,41 +362,44 @@ func normalizeKeyOptions(opts KeyOptions) (KeyOptions, error) {
 	return opts, nil
 }
 
-// loadOrCreateKeyFile reads and parses the file at path, or creates it with one new key when
-// it does not exist. Of processes starting at once on a missing file, the first to create it
+// loadOrCreateKeyFile loads and parses the document of store, or stores one with a new key
+// when there is none. Of processes starting at once on an empty storage, the first to store
 // wins and the others load its key.
-func loadOrCreateKeyFile(path string, opts KeyOptions) (*keyFile, []byte, error) {
-	raw, err := readKeyFile(path)
-	if errors.Is(err, os.ErrNotExist) && opts.RequireKeys {
-		return nil, nil, fmt.Errorf("%w: %s is missing", ErrNoKeys, path)
+func loadOrCreateKeyFile(store KeyStorage, opts KeyOptions) (*keyFile, []byte, error) {
+	raw, err := store.Load()
+	if errors.Is(err, gatehouse.ErrNotFound) && opts.RequireKeys {
+		return nil, nil, fmt.Errorf("%w: nothing is stored in the %s", ErrNoKeys, store)
 	}
-	if errors.Is(err, os.ErrNotExist) {
-		f, created, werr := addKeyAndWrite(path, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true, 0)
-		if !errors.Is(werr, errKeyFileExists) {
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		f, created, werr := addKeyAndWrite(store, &keyFile{Version: keyFileVersion}, opts, opts.HMACSecret, true, 0)
+		if !errors.Is(werr, gatehouse.ErrConflict) {
 			return f, created, werr
 		}
-		raw, err = readKeyFile(path)
+		raw, err = store.Load()
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := parseKeyFile(path, raw)
+	f, err := parseKeyFile(store, raw)
 	if err == nil && len(f.Keys) == 0 && opts.RequireKeys {
-		return nil, nil, fmt.Errorf("%w: %s holds no key", ErrNoKeys, path)
+		return nil, nil, fmt.Errorf("%w: the %s holds no key", ErrNoKeys, store)
 	}
 	return f, raw, err
 }
 
 // addKeyAndWrite appends a new key of opts.Alg to f (using secret for HS256 when given), active
-// after ahead, and writes the file atomically (see writeKeyFile for exclusive).
-func addKeyAndWrite(path string, f *keyFile, opts KeyOptions, secret []byte, exclusive bool, ahead time.Duration) (*keyFile, []byte, error) {
+// after ahead, and stores the result (only if nothing is stored yet, with create).
+func addKeyAndWrite(store KeyStorage, f *keyFile, opts KeyOptions, secret []byte, create bool, ahead time.Duration) (*keyFile, []byte, error) {
 	fk, err := generateKey(opts.Alg, secret, opts.Now(), ahead)
 	if err != nil {
 		return nil, nil, err
 	}
 	next := &keyFile{Version: keyFileVersion, Keys: append(f.Keys[:len(f.Keys):len(f.Keys)], fk)}
-	raw, err := writeKeyFile(path, next, exclusive)
+	raw, err := encodeKeyFile(next)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.Store(raw, create); err != nil {
 		return nil, nil, err
 	}
 	return next, raw, nil

@@ -41,26 +41,22 @@ var errVerifyOnly = errors.New("token: this key set has no key file")
 // key is the one that replaced it) created at least p.RetireAfter ago; the key this set signs
 // with is never retired. On any error the keys in use stay as they were.
 func (ks *KeySet) Maintain(p KeyPolicy) (KeyChanges, error) {
-	if ks.path == "" {
+	if ks.store == nil {
 		return KeyChanges{}, errVerifyOnly
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	unlock, err := lockKeyFile(ks.path)
+	unlock, err := ks.store.Lock()
 	if err != nil {
 		return KeyChanges{}, err
 	}
 	defer unlock()
-	raw, err := readKeyFile(ks.path)
-	if err != nil {
-		return KeyChanges{}, err
-	}
-	f, err := parseKeyFile(ks.path, raw)
+	f, raw, err := ks.read()
 	if err != nil {
 		return KeyChanges{}, err
 	}
 	if !f.hasSigningKey(ks.opts) {
-		return KeyChanges{}, fmt.Errorf("token: key file %s: no %s signing key any more; keeping the loaded keys", ks.path, ks.opts.Alg)
+		return KeyChanges{}, fmt.Errorf("token: %s: no %s signing key any more; keeping the loaded keys", ks.store, ks.opts.Alg)
 	}
 	var ch KeyChanges
 	next, err := ks.plan(f, p, &ch)
@@ -68,7 +64,10 @@ func (ks *KeySet) Maintain(p KeyPolicy) (KeyChanges, error) {
 		return KeyChanges{}, err
 	}
 	if next != f {
-		if raw, err = writeKeyFile(ks.path, next, false); err != nil {
+		if raw, err = encodeKeyFile(next); err != nil {
+			return KeyChanges{}, err
+		}
+		if err := ks.store.Store(raw, false); err != nil {
 			return KeyChanges{}, err
 		}
 	}

@@ -155,12 +155,15 @@ func TestRotationNeverRetiresTheOnlyOrSigningKey(t *testing.T) {
 	// A file configured back to an older key: that key signs, so it stays.
 	first := ks.KIDs()[0]
 	raw, _ := os.ReadFile(ks.Path())
-	f, err := parseKeyFile(ks.Path(), raw)
+	f, err := parseKeyFile(ks.Storage(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.Keys[1].Alg, f.Keys[1].Key = AlgHS256, b64(make([]byte, 32))
-	if _, err := writeKeyFile(ks.Path(), f, false); err != nil {
+	if raw, err = encodeKeyFile(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Storage().Store(raw, false); err != nil {
 		t.Fatal(err)
 	}
 	if ch, err := ks.Maintain(KeyPolicy{RetireAfter: time.Second}); err != nil || len(ch.Retired) != 0 || ks.SigningKID() != first {

@@ -35,6 +35,7 @@ type app struct {
 	expirers []gatehouse.Expirer
 	server   *ghttp.Server
 	now      func() time.Time
+	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
 }
 
 // openStores opens the user store and the account service; "user add" needs no more than this.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/postgres"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
@@ -24,18 +25,24 @@ func recordAudit(ctx context.Context, log *slog.Logger, st gatehouse.AuditStore,
 	}
 }
 
-// auditKeyRotation records a key rotation in the database of the data directory, if there is
-// one already (a rotation before the first start creates no database).
-func auditKeyRotation(ctx context.Context, cfg *config, log *slog.Logger, kid string) {
-	if _, err := os.Stat(cfg.dbPath()); err != nil {
+// auditKeyRotation records a key rotation with the keys: in PostgreSQL when the keys live
+// there, else in the database of the data directory, if there is one already (a rotation
+// before the first start creates no database).
+func auditKeyRotation(ctx context.Context, a *app, kid string) {
+	e := gatehouse.AuditEvent{Action: gatehouse.AuditKeyRotated, Outcome: gatehouse.AuditSuccess,
+		Detail: "kid " + kid + ", " + a.cfg.SigningAlg}
+	if a.shared.pg != nil {
+		recordAudit(ctx, a.log, postgres.NewAuditStore(a.shared.pg, 0), e)
 		return
 	}
-	db, err := sqlite.Open(ctx, cfg.dbPath(), 0)
+	if _, err := os.Stat(a.cfg.dbPath()); err != nil {
+		return
+	}
+	db, err := sqlite.Open(ctx, a.cfg.dbPath(), 0)
 	if err != nil {
-		log.Warn("audit: opening the database to record the key rotation failed", "err", err)
+		a.log.Warn("audit: opening the database to record the key rotation failed", "err", err)
 		return
 	}
 	defer db.Close()
-	recordAudit(ctx, log, sqlite.NewAuditStore(db, 0), gatehouse.AuditEvent{Action: gatehouse.AuditKeyRotated,
-		Outcome: gatehouse.AuditSuccess, Detail: "kid " + kid + ", " + cfg.SigningAlg})
+	recordAudit(ctx, a.log, sqlite.NewAuditStore(db, 0), e)
 }

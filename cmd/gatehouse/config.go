@@ -56,6 +56,8 @@ type config struct {
 
 	interopConfig
 	hardening hardeningConfig
+	keyStore  keyStoreConfig
+	drain     drainConfig
 
 	// Scale-out (scaleout.go).
 	RedisPrefix     string
@@ -95,6 +97,7 @@ func (c *config) keyFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.KeysFile, "keys-file", "", "signing key file (default <data>/keys.json); several instances share one file and reload it")
 	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", defaultKeyPublishAhead,
 		"a new signing key (keys rotate, --key-rotation-interval) is published in the JWKS this long before it signs, so every instance and JWKS cache has it first (0: it signs at once)")
+	c.keyStoreFlags(fs)
 }
 
 // serveFlags are the flags of "gatehouse serve".
@@ -121,6 +124,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register")
 	c.interopFlags(fs)
 	c.hardeningFlags(fs)
+	c.drainFlags(fs)
 }
 
 func (c *config) validateServe() error {
@@ -141,6 +145,12 @@ func (c *config) validateServe() error {
 		return err
 	}
 	if err := c.validateScaleOut(true); err != nil {
+		return err
+	}
+	if err := c.validateKeyStore(); err != nil {
+		return err
+	}
+	if err := c.validateDrain(); err != nil {
 		return err
 	}
 	return c.validateStore()

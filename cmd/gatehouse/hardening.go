@@ -126,36 +126,49 @@ func (a *app) auditBootstrap(ctx context.Context) {
 		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
 }
 
-// loadKeys loads the signing keys. When the user store already holds accounts, the key file
-// must exist and hold a key: creating new keys then would silently invalidate every token
-// issued so far (and hide a lost, emptied or unmounted key file, or a wrong --data), so the
-// server refuses to start instead. A configured HS256 secret is not a throwaway key, so it
-// is let through.
+// loadKeys loads the signing keys from where they live (keystore.go). When the user store
+// already holds accounts, keys must be stored there: creating new keys then would silently
+// invalidate every token issued so far (and hide a lost, emptied or unmounted key file, a
+// wrong --data or the wrong database), so the server refuses to start instead. Keys that
+// cannot be read (a wrong key-encryption key) stop it too. A configured HS256 secret is not a
+// throwaway key, so it is let through.
 func (a *app) loadKeys(ctx context.Context) (*token.KeySet, error) {
+	storage, err := a.keyStorage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
 	opts := a.cfg.keyOptions(a.now)
 	n := 0
 	if a.cfg.SigningAlg != "HS256" || a.cfg.HMACSecret == "" {
-		var err error
 		if n, err = a.users.CountUsers(ctx); err != nil {
 			return nil, fmt.Errorf("signing keys: %w", err)
 		}
 		opts.RequireKeys = n > 0 // else a first start: the keys are created with the database
 	}
-	path := a.cfg.keysPath()
-	ks, err := token.LoadKeySet(path, opts)
+	ks, err := token.OpenKeySet(storage, opts)
 	if errors.Is(err, token.ErrNoKeys) {
-		what := "holds no key"
-		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
-			what = "is missing"
-		}
-		return nil, fmt.Errorf("signing keys: %s %s, but the data directory already holds %d accounts; "+
-			"refusing to create new keys silently (every token issued so far would stop verifying). "+
-			"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, what, n, a.cfg.Data)
+		return nil, a.noKeys(storage, n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	return ks, nil
+}
+
+// noKeys is the error of a start that finds no keys over n accounts.
+func (a *app) noKeys(storage token.KeyStorage, n int) error {
+	const refusal = "refusing to create new keys silently (every token issued so far would stop verifying). "
+	if a.cfg.keyStore.KeyStore == "postgres" {
+		return fmt.Errorf("signing keys: the %s holds none, but the user store already holds %d accounts; "+refusal+
+			"Copy the key file in with \"gatehouse migrate --key-store postgres\", or create keys on purpose with \"gatehouse keys rotate --key-store postgres\"", storage, n)
+	}
+	path := a.cfg.keysPath()
+	what := "holds no key"
+	if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+		what = "is missing"
+	}
+	return fmt.Errorf("signing keys: %s %s, but the data directory already holds %d accounts; "+refusal+
+		"Restore the key file, or create new keys on purpose with \"gatehouse keys rotate --data %s\"", path, what, n, a.cfg.Data)
 }
 
 // applyServerLimits sets the configured connection limits on srv.

@@ -12,7 +12,7 @@ import (
 
 func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage the token signing keys"}
-	cmd.AddCommand(newKeysRotateCmd())
+	cmd.AddCommand(newKeysRotateCmd(), newKeysNewKEKCmd(), newKeysRewrapCmd())
 	return cmd
 }
 
@@ -34,20 +34,32 @@ key began to sign). To rotate on a schedule instead, run the server with --key-r
 			if err := cfg.validateKeys(); err != nil {
 				return err
 			}
+			if err := cfg.validateKeyStore(); err != nil {
+				return err
+			}
 			if err := cfg.ensureDataDir(); err != nil {
 				return err
 			}
-			kid, err := token.RotateFile(cfg.keysPath(), cfg.keyOptions(time.Now))
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			a := &app{cfg: cfg, log: log, now: time.Now}
+			defer a.closeShared()
+			storage, err := a.keyStorage(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new %s signing key %s, signing %s\n", cfg.SigningAlg, kid, activation(cfg.KeyPublishAhead))
-			auditKeyRotation(cmd.Context(), cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)), kid)
+			kid, err := token.RotateKeys(storage, cfg.keyOptions(time.Now))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "new %s signing key %s in the %s, signing %s\n", cfg.SigningAlg, kid, storage, activation(cfg.KeyPublishAhead))
+			auditKeyRotation(cmd.Context(), a, kid)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Data, "data", "./gatehouse-data", "directory of the signing keys")
 	cfg.keyFlags(cmd.Flags())
+	cmd.Flags().StringVar(&cfg.PostgresURL, "postgres-url", "", "PostgreSQL connection URL (for --key-store postgres)")
+	cmd.Flags().DurationVar(&cfg.PostgresTimeout, "postgres-timeout", 5*time.Second, "bound of each PostgreSQL call")
 	documentEnv(cmd.Flags())
 	return cmd
 }

@@ -47,6 +47,7 @@ environment.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newBenchCmd())
+	root.AddCommand(newHealthcheckCmd(), newBackupCmd(), newRestoreCmd(), newMigrateCmd())
 	root.AddCommand(newDemoCmd()) // web pages and the shop demo (demo.go)
 	return root
 }

@@ -84,6 +84,10 @@ func (c *config) validateScaleOut(serve bool) error {
 	return nil
 }
 
+// usesSQLite reports whether a store of serve lives in the SQLite database of the data
+// directory.
+func (c *config) usesSQLite() bool { return c.UserStore == "sqlite" || c.SessionStore == "sqlite" }
+
 // multiInstance reports whether the configuration is correct with several instances.
 func (c *config) multiInstance() bool { return c.UserStore == "postgres" && c.SessionStore == "redis" }
 
@@ -267,7 +271,7 @@ func (a *app) sessionStore(ctx context.Context) (gatehouse.SessionStore, error) 
 
 // readyChecks are what /readyz runs: every store in use must answer.
 func (a *app) readyChecks() []func(context.Context) error {
-	var checks []func(context.Context) error
+	checks := []func(context.Context) error{a.drain.notDraining}
 	if a.db != nil {
 		checks = append(checks, a.db.Ping)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,6 +47,16 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	if cfg.usesSQLite() {
+		if err := cfg.ensureDataDir(); err != nil {
+			return err
+		}
+		unlock, err := lockDataDir(cfg.Data)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -74,33 +83,12 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go a.maintain(mctx, 10*time.Second)
-	return runHTTP(ctx, srv, ln)
+	return serveUntil(ctx, srv, ln, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
 }
 
 // runHTTP serves on ln until ctx ends, then shuts down gracefully.
 func runHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() {
-		if srv.TLSConfig != nil {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntil(ctx, srv, ln, drainPlan{timeout: shutdownGrace})
 }
 
 // tlsConfig loads --tls-cert/--tls-key, or returns nil for plain HTTP.
