@@ -21,17 +21,20 @@ import (
 	"time"
 )
 
-// Seeder writes n sessions of the user "admin" into the store of the gatehouse data directory
+// Filler writes n sessions of the user "admin" into the store of the gatehouse data directory
 // dir through the store API (the same code a login runs after checking the password), while no
 // server is running on it, and returns their secrets (the cookie values). It is how the bench
 // fills a persistent store with a million sessions in reasonable time; the memory store has no
-// seeder and is filled through real logins.
-type Seeder func(ctx context.Context, dir string, n int) ([]string, error)
+// filler and is filled through real logins.
+type Filler func(ctx context.Context, dir string, n int) ([]string, error)
 
 // Options configures a run.
 type Options struct {
-	// Executable is the gatehouse binary whose "serve" and "bench floor" commands are measured.
-	Executable string
+	// Server is the gatehouse binary whose "serve" command is measured.
+	Server string
+	// Floor is the executable whose "floor --addr ADDR" command serves the floor: a bare
+	// net/http handler (FloorHandler), the yardstick of every throughput figure.
+	Floor string
 	// Out is the directory the report and charts are written to (created if missing).
 	Out string
 	// Quick runs a tiny version: short loads, few sessions, few trials.
@@ -48,16 +51,14 @@ type Options struct {
 	// FillBudget bounds the time spent making the sessions (or tokens) of one size: a size whose
 	// fill would take longer at the rate of the previous one is skipped (default 3 minutes).
 	FillBudget time.Duration
-	// Peer is "auto" (measure the seed's Express server when node and npm are found; not with
-	// Quick) or "off".
-	Peer string
-	// ExpressDir is the folder of the seed's Express server (server.mjs, package.json).
-	ExpressDir string
-	// StoreSupported reports whether the build has a session store ("memory", "sqlite",
-	// "redis", ...).
-	StoreSupported func(store string) bool
-	// Seeders fill a persistent session store directly, by store name.
-	Seeders map[string]Seeder
+	// ExpressPeer is the folder of an Express + jsonwebtoken server to measure against (see
+	// ExpressFiles); "" measures none. It is never measured with Quick.
+	ExpressPeer string
+	// StoreAvailable reports whether a session store ("memory", "sqlite", "redis", ...) can be
+	// used on this machine; nil means every store can.
+	StoreAvailable func(store string) bool
+	// Fillers fill a persistent session store directly, by store name.
+	Fillers map[string]Filler
 	// Progress receives the progress display (default: discarded).
 	Progress io.Writer
 	// Command is the command line, for the report.
@@ -86,9 +87,6 @@ func (o *Options) defaults() {
 	if o.FillBudget <= 0 {
 		o.FillBudget = 3 * time.Minute
 	}
-	if o.Peer == "" {
-		o.Peer = "auto"
-	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -116,8 +114,8 @@ func (b *Runner) nextID() int { return int(b.ids.Add(1)) }
 // error only when nothing could be measured or the report cannot be written.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
-	if opts.Executable == "" {
-		return nil, errors.New("bench: no gatehouse executable")
+	if opts.Server == "" || opts.Floor == "" {
+		return nil, errors.New("bench: no gatehouse binary or no floor executable")
 	}
 	selected, err := selectModes(opts.Modes)
 	if err != nil {
@@ -141,7 +139,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		b.report.Modes = append(b.report.Modes, ModeInfo{Name: m.Name, Kind: m.Kind, Summary: m.Summary, Available: true})
 	}
 	if len(b.modes) == 0 {
-		return nil, errors.New("bench: none of the selected modes can run in this build")
+		return nil, errors.New("bench: none of the selected modes can run on this machine")
 	}
 	start := time.Now()
 	phases := []struct {
@@ -154,7 +152,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"scalability and load balancing", b.scalability},
 		{"fault tolerance", b.faultTolerance},
 		{"login cost", b.loginCost},
-		{"peer (the seed's Express server)", b.peer},
+		{"peer (an Express server)", b.peer},
 	}
 	for i, ph := range phases {
 		if ctx.Err() != nil {

@@ -43,7 +43,7 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 	if err != nil {
 		return err
 	}
-	offline := m.File && b.opts.Seeders[m.Store] != nil // seeded into the file, server stopped
+	offline := m.File && b.opts.Fillers[m.Store] != nil // filled into the file, server stopped
 	baseFile := int64(0)
 	if offline {
 		in.Stop()
@@ -104,7 +104,7 @@ func kindNoun(k Kind) string {
 }
 
 // fill brings the number of credentials to n: tokens minted with the instance's keys for the
-// token modes, the store's seeder when it has one (SQLite: with the server stopped), else real
+// token modes, the store's filler when it has one (SQLite: with the server stopped), else real
 // logins (the memory store).
 func (g *grower) fill(ctx context.Context, n int) error {
 	need := n - len(g.creds)
@@ -116,7 +116,7 @@ func (g *grower) fill(ctx context.Context, n int) error {
 	switch {
 	case g.m.Kind == KindToken:
 		secrets, err = g.b.mint(ctx, g.in, g.m, need)
-	case g.b.opts.Seeders[g.m.Store] == nil:
+	case g.b.opts.Fillers[g.m.Store] == nil:
 		var creds []Cred
 		creds, err = g.b.api.loginMany(ctx, g.in.URL(), KindSession, need, 16, nil)
 		for _, c := range creds {
@@ -124,7 +124,7 @@ func (g *grower) fill(ctx context.Context, n int) error {
 		}
 		return err
 	default:
-		secrets, err = g.b.opts.Seeders[g.m.Store](ctx, g.data, need)
+		secrets, err = g.b.opts.Fillers[g.m.Store](ctx, g.data, need)
 	}
 	if err != nil {
 		return err

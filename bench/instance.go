@@ -211,12 +211,12 @@ func (b *Runner) startGatehouse(ctx context.Context, name string, m *Mode, data 
 	args = append(args, extra...)
 	env := childEnv("GATEHOUSE_ADMIN_PASSWORD=" + benchPassword)
 	env = append(env, m.Env...)
-	return b.start(ctx, name, data, env, "/readyz", b.opts.Executable, args...)
+	return b.start(ctx, name, data, env, "/readyz", b.opts.Server, args...)
 }
 
-// startFloor starts the bare net/http hello server ("gatehouse bench floor").
+// startFloor starts the bare net/http hello server ("gatehouse-bench floor").
 func (b *Runner) startFloor(ctx context.Context) (*Instance, error) {
-	return b.start(ctx, "floor", "", childEnv(), "/", b.opts.Executable, "bench", "floor", "--addr", "{addr}")
+	return b.start(ctx, "floor", "", childEnv(), "/", b.opts.Floor, "floor", "--addr", "{addr}")
 }
 
 // stopAll ends every process the bench started.

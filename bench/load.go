@@ -489,11 +489,11 @@ func (c *httpConn) skipChunked() error {
 // free of locks and allocations by construction).
 type xorshift struct{ s uint64 }
 
-func newRand(seed uint64) *xorshift {
-	if seed == 0 {
-		seed = 1
+func newRand(state uint64) *xorshift {
+	if state == 0 {
+		state = 1
 	}
-	return &xorshift{s: seed}
+	return &xorshift{s: state}
 }
 
 func (x *xorshift) next() uint64 {

@@ -157,7 +157,7 @@ func (b *Runner) trials() int {
 
 // logoutControl measures, per mode, how long a revoked session or token stays usable: on the
 // instance that revoked it, on another instance, and for tokens at a verifier that has only
-// the public keys (the seed's plain JWT).
+// the public keys (a plain JWT, as most stateless set-ups verify it).
 func (b *Runner) logoutControl(ctx context.Context) error {
 	limit := 2 * time.Second
 	if b.opts.Quick {
@@ -279,7 +279,7 @@ func shareKeys(from, to string) error {
 	return os.WriteFile(filepath.Join(to, "keys.json"), b, 0o600)
 }
 
-// jwksOnly revokes a token and then verifies it the way the seed's stateless example does: with
+// jwksOnly revokes a token and then verifies it the way a plain stateless set-up does: with
 // the public keys (the JWKS) and nothing else.
 func (b *Runner) jwksOnly(ctx context.Context, m *Mode, in *Instance) (LogoutRow, error) {
 	row := LogoutRow{Mode: m.Name, Kind: m.Kind, Scope: "verifier with the public keys only", Trials: 1}

@@ -7,9 +7,9 @@ import (
 
 // Sections are the "##" headings every report.md has, in order (CI checks them).
 var Sections = []string{
-	"Targets", "Modes", "The seed's comparison, measured", "Performance", "Resource usage",
+	"Targets", "Modes", "The stateful-vs-stateless comparison, measured", "Performance", "Resource usage",
 	"Scalability", "Load balancing", "Fault tolerance", "Logout control", "Caching", "Login cost",
-	"Peer: the seed's Express server", "Charts", "How it was measured",
+	"Peer: an Express server", "Charts", "How it was measured",
 }
 
 type md struct{ strings.Builder }
@@ -36,7 +36,7 @@ func pct(v float64) string {
 // renderMarkdown writes the report as markdown.
 func renderMarkdown(r *Report) string {
 	w := &md{}
-	title := "gatehouse bench"
+	title := "gatehouse benchmark"
 	if r.Quick {
 		title += " (--quick: tiny loads, the numbers mean little)"
 	}
@@ -103,11 +103,12 @@ func (w *md) modes(r *Report) {
 	}
 }
 
-// comparison mirrors the seed's tables: its claim for each side and what this run measured.
+// comparison lists the usual claims about stateful and stateless authentication, one row per
+// aspect, with what this run measured.
 func (w *md) comparison(r *Report) {
-	w.h2("The seed's comparison, measured")
-	w.p("Rows of the comparison tables of the seed document (\"Stateful vs. Stateless Architecture\" and \"Sessions vs Tokens\"), with this run's figures beside each claim. Details and method in the sections below.\n")
-	w.head("parameter", "seed: stateful (sessions)", "seed: stateless (tokens)", "measured here")
+	w.h2("The stateful-vs-stateless comparison, measured")
+	w.p("Each row is an aspect of the usual comparison of stateful (session) and stateless (token) authentication, with what is commonly claimed for each side and this run's figures beside the claims. Details and method in the sections below; docs/bench.md explains each row.\n")
+	w.head("aspect", "claimed: stateful (sessions)", "claimed: stateless (tokens)", "measured here")
 	w.row("Performance", "Increased latency due to session management overhead.", "Faster response times with no session overhead.", perfSummary(r))
 	w.row("Resource usage", "Higher resource consumption for session storage and synchronization. (Server memory: required.)", "Efficient resource use due to lack of session state. (Server memory: not required.)", resourceSummary(r))
 	w.row("Scalability", "Requires session data synchronization, complicating horizontal scaling.", "Straightforward horizontal scaling, as no session data is stored.", scaleSummary(r))

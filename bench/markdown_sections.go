@@ -12,7 +12,7 @@ func (w *md) performance(r *Report) {
 		w.p("Not measured.")
 		return
 	}
-	w.p("GET /api/protected with a credential drawn at random from a pool of %s per mode, %d connections, %gs per mode and round, %d round(s). Each mode is measured against the floor (a bare net/http handler answering \"hello\", `gatehouse bench floor`) in %d alternating slices (floor, mode, floor, mode, ...), so that whatever else the machine does weighs on both alike; the ratio is the median over the rounds of mode req/s divided by floor req/s. CPU is the server process's user+system time (from /proc) per accepted request.\n",
+	w.p("GET /api/protected with a credential drawn at random from a pool of %s per mode, %d connections, %gs per mode and round, %d round(s). Each mode is measured against the floor (a bare net/http handler answering \"hello\", `gatehouse-bench floor`) in %d alternating slices (floor, mode, floor, mode, ...), so that whatever else the machine does weighs on both alike; the ratio is the median over the rounds of mode req/s divided by floor req/s. CPU is the server process's user+system time (from /proc) per accepted request.\n",
 		fmtCount(p.Pool), p.Connections, p.DurationS, p.Rounds, p.Slices)
 	w.head("mode", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs/req", "no answer", "floor req/s (paired)", "ratio to floor", "CPU ratio")
 	w.row("floor (hello)", f0(p.Floor.RPS), f3(p.Floor.P50Ms), f3(p.Floor.P99Ms), f3(p.Floor.P999Ms), f2(p.Floor.CPUPerReqUs), fmt.Sprint(p.Floor.Failed), "", "1.00x", "1.00x")
@@ -132,7 +132,7 @@ func (w *md) logout(r *Report) {
 		w.p("Not measured.")
 		return
 	}
-	w.p("A client sends GET /api/protected back to back on its own connection; another sends POST /api/logout with the same credential. The delay runs from sending the logout to the first refused answer; \"accepted after the logout answered\" counts requests sent after the logout's 204 that were still accepted (it must be 0). \"Verifier with the public keys only\" is the seed's plain JWT: a service that checks the signature and nothing else.\n")
+	w.p("A client sends GET /api/protected back to back on its own connection; another sends POST /api/logout with the same credential. The delay runs from sending the logout to the first refused answer; \"accepted after the logout answered\" counts requests sent after the logout's 204 that were still accepted (it must be 0). \"Verifier with the public keys only\" is a plain JWT set-up: a service that checks the signature and nothing else.\n")
 	w.head("mode", "seen from", "trials", "outcome", "p50 ms", "p99 ms", "max ms", "accepted after the logout answered", "note")
 	for _, l := range r.Logout {
 		p50, p99, mx := "-", "-", "-"
@@ -145,7 +145,7 @@ func (w *md) logout(r *Report) {
 
 func (w *md) caching(r *Report) {
 	w.h2("Caching")
-	w.p("The seed calls caching complex for sessions and simple for tokens. gatehouse caches on both sides, in process: an exact session cache for SQLite (only correct because one process owns the file; every revocation goes through it) and a verified-token cache keyed by the exact token string (a revocation is still checked on every request, from the in-process revocation mirror). The cost-growth table shows each cache's effect: below 100,000 active credentials every lookup is a hit; beyond, most are misses.\n")
+	w.p("The usual claim: caching is complex for sessions and simple for tokens. gatehouse caches on both sides, in process: an exact session cache for SQLite (only correct because one process owns the file; every revocation goes through it) and a verified-token cache keyed by the exact token string (a revocation is still checked on every request, from the in-process revocation mirror). The cost-growth table shows each cache's effect: below 100,000 active credentials every lookup is a hit; beyond, most are misses.\n")
 	w.head("mode", "smallest size", "req/s", "CPU µs/req", "largest size", "req/s", "CPU µs/req", "req/s ratio")
 	for _, mode := range growthModes(r) {
 		first, last := growthEnds(r, mode)
@@ -182,7 +182,7 @@ func (w *md) login(r *Report) {
 }
 
 func (w *md) peer(r *Report) {
-	w.h2("Peer: the seed's Express server")
+	w.h2("Peer: an Express server")
 	if r.Peer == nil {
 		w.p("Not measured.")
 		return
@@ -191,7 +191,7 @@ func (w *md) peer(r *Report) {
 		w.p("Not measured: %s.", r.Peer.Unavailable)
 		return
 	}
-	w.p("The seed's Express + jsonwebtoken server (a temporary copy of its folder, `npm install`, run with node; the only change is its listen line: a free port on 127.0.0.1) and gatehouse's jwt-hs256 mode (the seed's algorithm), each measured with one token, the same load generator and settings, one right after the other.\n")
+	w.p("A minimal Express + jsonwebtoken server, the textbook stateless example in Node (one user, HS256; a temporary copy of the --express-peer folder, `npm install`, run with node; the only change is its listen line: a free port on 127.0.0.1), and gatehouse's jwt-hs256 mode (the same algorithm), each measured with one token, the same load generator and settings, one right after the other.\n")
 	w.head("server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "gatehouse jwt-hs256 req/s", "gatehouse p99 ms", "ratio")
 	for _, row := range r.Peer.Rows {
 		w.row(row.Name, f0(row.Peer.RPS), f3(row.Peer.P50Ms), f3(row.Peer.P99Ms), f2(row.Peer.CPUPerReqUs), f0(row.Gatehouse.RPS), f3(row.Gatehouse.P99Ms), fmt.Sprintf("%.1fx", row.Ratio))
@@ -218,6 +218,6 @@ func (w *md) method(r *Report) {
 - The load generator is built in: closed loop (each connection sends its next request when the answer to the previous one is read), keep-alive HTTP/1.1 written by hand to keep the client's own cost low, latencies in a log-linear histogram with under 2 % error. It sends traffic to loopback addresses only, and every load is bounded in time.
 - Throughput counts 2xx answers only; latency percentiles are over 2xx answers.
 - The machine may be shared, the load generator competes with the servers for the same CPUs, and other work may run at the same time: each mode's ratio to the floor comes from alternating slices of the two loads, which cancels most of that drift; absolute numbers move with the machine's load.
-- Reproduce with ` + "`gatehouse bench`" + ` (add ` + "`--quick`" + ` for a tiny run); ` + "`gatehouse help bench`" + ` lists the flags.
+- Reproduce with ` + "`gatehouse-bench`" + ` (add ` + "`--quick`" + ` for a tiny run); ` + "`gatehouse-bench --help`" + ` lists the flags.
 `)
 }

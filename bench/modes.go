@@ -16,7 +16,7 @@ const (
 )
 
 // Mode is one way of running gatehouse that the bench measures. Adding a mode is adding an
-// entry to Modes; a new session store may also get a Seeder in Options.Seeders (without one,
+// entry to Modes; a new session store may also get a Filler in Options.Fillers (without one,
 // its sessions are made by real logins).
 type Mode struct {
 	// Name identifies the mode in --modes and in the report.
@@ -30,12 +30,12 @@ type Mode struct {
 	// Env is added to the environment of the mode's instances.
 	Env []string
 	// Store names the session store of a session mode ("memory", "sqlite", "redis"), the key of
-	// its Seeder in Options.Seeders, if any. Empty for token modes.
+	// its Filler in Options.Fillers, if any. Empty for token modes.
 	Store string
 	// Alg is the signing algorithm of a token mode.
 	Alg string
 	// File is true when the store is a file of the instance's data directory (SQLite): its
-	// Seeder runs while the instance is stopped, and the file's growth is measured.
+	// Filler runs while the instance is stopped, and the file's growth is measured.
 	File bool
 	// Shared is true when every instance of the mode sees the same sessions and revocations (a
 	// store shared by the instances, such as Redis); false when each instance keeps its own.
@@ -43,13 +43,13 @@ type Mode struct {
 	// Revoked is the number of tokens revoked (through the API, before the measurement) so that
 	// the revocation check runs against a populated denylist.
 	Revoked int
-	// Requires names the build feature the mode needs: the session store it uses must be one
-	// Options.StoreSupported accepts. Empty: always available.
+	// Requires names the session store the mode needs on this machine: one that
+	// Options.StoreAvailable accepts. Empty: always available.
 	Requires string
 }
 
-// Modes is the registry of every mode, in report order. The Redis modes run when the build has
-// the Redis session store (Options.StoreSupported says "redis"); session-redis-nocache turns
+// Modes is the registry of every mode, in report order. The Redis modes run when Redis answers
+// on this machine (Options.StoreAvailable says "redis"); session-redis-nocache turns
 // its client-side cache off with --redis-client-cache=false.
 var Modes = []*Mode{
 	{Name: "session-memory", Kind: KindSession, Store: "memory", Summary: "session in the process's memory",
@@ -62,7 +62,7 @@ var Modes = []*Mode{
 	{Name: "session-redis-nocache", Kind: KindSession, Store: "redis", Shared: true, Requires: "redis",
 		Summary:   "session in Redis, every lookup a round trip",
 		ServeArgs: []string{"--session-store", "redis", "--redis-url", "redis://127.0.0.1:6379/0", "--redis-client-cache=false"}},
-	{Name: "jwt-hs256", Kind: KindToken, Alg: "HS256", Summary: "JWT signed with HMAC-SHA256 (the seed's algorithm)",
+	{Name: "jwt-hs256", Kind: KindToken, Alg: "HS256", Summary: "JWT signed with HMAC-SHA256 (the algorithm of most JWT examples)",
 		ServeArgs: []string{"--signing-alg", "HS256"}},
 	{Name: "jwt-eddsa", Kind: KindToken, Alg: "EdDSA", Summary: "JWT signed with Ed25519 (gatehouse's default)",
 		ServeArgs: []string{"--signing-alg", "EdDSA"}},
@@ -110,8 +110,8 @@ func findMode(name string) *Mode {
 
 // unavailable says why mode m cannot run with opts, or "" when it can.
 func (m *Mode) unavailable(opts *Options) string {
-	if m.Requires != "" && (opts.StoreSupported == nil || !opts.StoreSupported(m.Requires)) {
-		return "not available in this build (no " + m.Requires + " session store)"
+	if m.Requires != "" && opts.StoreAvailable != nil && !opts.StoreAvailable(m.Requires) {
+		return "not available on this machine (no " + m.Requires + " answers)"
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,14 +15,21 @@ import (
 	"time"
 )
 
-// expressVariants are the servers of the seed's Express folder that the bench measures.
+// ExpressFiles are the files of an Express peer folder (Options.ExpressPeer): package.json and
+// server.mjs are required, server-keyobject.mjs is measured when present. Each server listens
+// with "app.listen(5000," (the bench rewrites that to a free port on 127.0.0.1), answers
+// POST /api/login {"username":"user","password":"pass"} with {"token": "<HS256 JWT>"}, and
+// GET /api/protected with "Authorization: Bearer <token>". docs/bench.md shows such a server.
+var ExpressFiles = []string{"package.json", "server.mjs", "server-keyobject.mjs"}
+
+// expressVariants are the servers of the Express folder that the bench measures.
 var expressVariants = []struct{ file, label string }{
-	{"server.mjs", "Express + jsonwebtoken (the seed's server, verbatim)"},
+	{"server.mjs", "Express + jsonwebtoken"},
 	{"server-keyobject.mjs", "Express + jsonwebtoken, secret as a KeyObject (one-line variant)"},
 }
 
-// peer measures the seed's Express server on /api/protected against gatehouse's jwt-hs256 mode
-// (the seed's algorithm), each run right after the other.
+// peer measures an Express + jsonwebtoken server on /api/protected against gatehouse's
+// jwt-hs256 mode (the same algorithm), each run right after the other.
 func (b *Runner) peer(ctx context.Context) error {
 	pr := &Peer{}
 	b.report.Peer = pr
@@ -45,6 +53,9 @@ func (b *Runner) peer(ctx context.Context) error {
 		return err
 	}
 	for _, v := range expressVariants {
+		if _, err := os.Stat(filepath.Join(dir, v.file)); err != nil {
+			continue // an optional variant the folder does not have
+		}
 		row, err := b.expressRun(ctx, dir, v.file, v.label, gh, creds)
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.file, err)
@@ -56,34 +67,37 @@ func (b *Runner) peer(ctx context.Context) error {
 
 func (b *Runner) peerUnavailable() string {
 	switch {
-	case b.opts.Peer == "off":
-		return "turned off (--peer off)"
+	case b.opts.ExpressPeer == "":
+		return "no Express server given (--express-peer)"
 	case b.opts.Quick:
 		return "not run with --quick"
-	case b.opts.ExpressDir == "":
-		return "the seed's Express folder was not found (--express-dir)"
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return tool + " is not installed"
 		}
 	}
-	if _, err := os.Stat(filepath.Join(b.opts.ExpressDir, "server.mjs")); err != nil {
-		return "no server.mjs in " + b.opts.ExpressDir
+	for _, name := range ExpressFiles[:2] {
+		if _, err := os.Stat(filepath.Join(b.opts.ExpressPeer, name)); err != nil {
+			return "no " + name + " in " + b.opts.ExpressPeer
+		}
 	}
 	return ""
 }
 
-// installExpress copies the seed's Express folder into the bench's work directory and runs
-// npm install there. The copies listen on a port given in PORT, on 127.0.0.1 only: that line
-// is the only change to the seed's code.
+// installExpress copies the Express folder into the bench's work directory and runs npm
+// install there. The copies listen on a port given in PORT, on 127.0.0.1 only: that line is the
+// only change made to the servers' code.
 func (b *Runner) installExpress(ctx context.Context) (string, error) {
 	dir := filepath.Join(b.work, "express")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	for _, name := range []string{"package.json", "server.mjs", "server-keyobject.mjs"} {
-		src, err := os.ReadFile(filepath.Join(b.opts.ExpressDir, name))
+	for i, name := range ExpressFiles {
+		src, err := os.ReadFile(filepath.Join(b.opts.ExpressPeer, name))
+		if errors.Is(err, os.ErrNotExist) && i >= 2 {
+			continue // optional
+		}
 		if err != nil {
 			return "", err
 		}
@@ -94,7 +108,7 @@ func (b *Runner) installExpress(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	b.p.note("npm install in a temporary copy of %s", b.opts.ExpressDir)
+	b.p.note("npm install in a temporary copy of %s", b.opts.ExpressPeer)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel", "error")
@@ -123,7 +137,7 @@ func (b *Runner) expressRun(ctx context.Context, dir, file, label string, gh *In
 	if err != nil {
 		return row, err
 	}
-	// The seed's server knows one user: both sides are measured with one token.
+	// The Express server knows one user: both sides are measured with one token.
 	peerLoad := Load{Targets: []string{ex.Addr}, Path: "/api/protected", Creds: poolCreds(headers([]Cred{{Kind: KindToken, Secret: tok}}))}
 	ghLoad := Load{Targets: []string{gh.Addr}, Path: "/api/protected", Creds: poolCreds(headers(creds[:1]))}
 	for _, l := range []Load{peerLoad, ghLoad} {
@@ -151,7 +165,7 @@ func (b *Runner) expressRun(ctx context.Context, dir, file, label string, gh *In
 	return row, nil
 }
 
-// expressToken logs in to the Express server as the seed's user.
+// expressToken logs in to the Express server as its one user.
 func (b *Runner) expressToken(ctx context.Context, base string) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/login", strings.NewReader(`{"username":"user","password":"pass"}`))
 	req.Header.Set("Content-Type", "application/json")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -185,7 +186,7 @@ type LoginRow struct {
 	PeakRSS     int64  `json:"peak_rss_bytes"`
 }
 
-// Peer is the seed's Express server against gatehouse.
+// Peer is an Express + jsonwebtoken server against gatehouse.
 type Peer struct {
 	Unavailable string    `json:"unavailable,omitempty"`
 	Rows        []PeerRow `json:"servers"`
@@ -201,7 +202,7 @@ type PeerRow struct {
 	Ratio         float64     `json:"ratio"`
 }
 
-// Target is one of the benchmark targets of the issue, with what was measured.
+// Target is one of gatehouse's performance targets, with what was measured.
 type Target struct {
 	Name     string `json:"name"`
 	Goal     string `json:"goal"`
@@ -274,7 +275,7 @@ func (r *Report) floorTarget() Target {
 }
 
 func (r *Report) peerTarget() Target {
-	t := Target{Name: "peer", Goal: ">= 30x the seed's Express server on /api/protected", Status: "not measured"}
+	t := Target{Name: "peer", Goal: ">= 30x an Express + jsonwebtoken server on /api/protected", Status: "not measured"}
 	if r.Peer == nil || len(r.Peer.Rows) == 0 {
 		if r.Peer != nil {
 			t.Note = r.Peer.Unavailable
@@ -370,4 +371,38 @@ func (r *Report) sizeTarget() Target {
 		t.Status = status(ok)
 	}
 	return t
+}
+
+// Rerender reads report.json in dir and writes report.md (and report.json) again with this
+// version's texts: the mode summaries and the targets are recomputed from the measured figures,
+// which stay as they were. The charts are left alone.
+func Rerender(dir string) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return err
+	}
+	var r Report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "report.json"), err)
+	}
+	for i, m := range r.Modes {
+		if mode := findMode(m.Name); mode != nil {
+			r.Modes[i].Summary = mode.Summary
+		}
+	}
+	if r.Peer != nil {
+		for i, row := range r.Peer.Rows {
+			for _, v := range expressVariants {
+				if v.file == row.Server {
+					r.Peer.Rows[i].Name = v.label
+				}
+			}
+		}
+	}
+	r.Targets = nil
+	r.finish()
+	if err := writeJSON(filepath.Join(dir, "report.json"), &r); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(renderMarkdown(&r)), 0o644)
 }

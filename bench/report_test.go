@@ -11,7 +11,7 @@ import (
 // sample is a small report with a row in every section.
 func sample() *Report {
 	fig := LoadFigures{RPS: 1000, P50Ms: 0.5, P99Ms: 2, P999Ms: 3, Requests: 1000, CPUPerReqUs: 20, Dist: []float64{0.5, 0.6, 0.8, 1, 2, 3, 4}}
-	r := &Report{Date: "2026-01-01T00:00:00Z", Command: "gatehouse bench", Machine: Machine{CPUs: 2},
+	r := &Report{Date: "2026-01-01T00:00:00Z", Command: "gatehouse-bench", Machine: Machine{CPUs: 2},
 		Settings: Settings{DurationS: 1, Connections: 8, Sizes: []int{10_000, 100_000}},
 		Modes: []ModeInfo{{Name: "session-memory", Kind: KindSession, Available: true},
 			{Name: "session-redis", Kind: KindSession, Unavailable: "not available in this build (no redis session store)"},
@@ -122,14 +122,14 @@ func TestSelectModes(t *testing.T) {
 	if _, err := selectModes("session-carrier-pigeon"); err == nil {
 		t.Fatal("an unknown mode was accepted")
 	}
-	opts := &Options{StoreSupported: func(s string) bool { return s != "redis" }, Seeders: map[string]Seeder{"sqlite": nil}}
+	opts := &Options{StoreAvailable: func(s string) bool { return s != "redis" }, Fillers: map[string]Filler{"sqlite": nil}}
 	for name, want := range map[string]bool{"session-memory": true, "session-sqlite": true, "jwt-es256": true, "session-redis": false, "session-redis-nocache": false} {
 		if got := findMode(name).unavailable(opts) == ""; got != want {
 			t.Errorf("%s available: %v, want %v", name, got, want)
 		}
 	}
-	// With a Redis store in the build, both Redis modes run.
-	opts.StoreSupported = func(string) bool { return true }
+	// With Redis on the machine, both Redis modes run.
+	opts.StoreAvailable = func(string) bool { return true }
 	for _, name := range []string{"session-redis", "session-redis-nocache"} {
 		if why := findMode(name).unavailable(opts); why != "" {
 			t.Errorf("%s with a Redis store: %q", name, why)
@@ -154,5 +154,35 @@ func TestRedisTarget(t *testing.T) {
 	r.Performance.Rows[len(r.Performance.Rows)-2].Ratio = 0.7
 	if tg := r.redisTarget(); tg.Status != "missed" {
 		t.Fatalf("at 87.5 %% of JWT: %+v", tg)
+	}
+}
+
+// TestRerender: a report written by Run is written again from its report.json with the same
+// figures and this version's texts.
+func TestRerender(t *testing.T) {
+	dir := t.TempDir()
+	r := sample()
+	r.Modes = []ModeInfo{{Name: "jwt-hs256", Kind: KindToken, Summary: "an old summary", Available: true}}
+	r.Targets = []Target{{Name: "an old target"}}
+	if err := writeJSON(filepath.Join(dir, "report.json"), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rerender(dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{findMode("jwt-hs256").Summary, "## " + Sections[2], "| performance |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Contains(string(md), "an old") {
+		t.Error("report.md keeps the old texts")
+	}
+	if err := Rerender(t.TempDir()); err == nil {
+		t.Error("rendered a directory without report.json")
 	}
 }

@@ -13,6 +13,11 @@
 # Instance i listens on 127.0.0.1:<base-port + i>, nginx on 127.0.0.1:<port>. The first admin
 # gets GATEHOUSE_ADMIN_PASSWORD (default "cluster admin password"). Logs and pid files go to
 # the run directory. Needs nginx (apt-get install nginx), PostgreSQL and Redis on 127.0.0.1.
+#
+# start refuses to run when one of its ports is taken or the cluster of --dir is already up, and
+# fails (stopping what it started) when one of its instances dies before it is ready. status
+# and stop look only at the processes this script started from --dir (a pid file whose process
+# is gone, or now belongs to another program, reads "down"); status exits 1 when any is down.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -39,13 +44,46 @@ done
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
+# wait_up waits until URL $1 answers, while process $2 (one of ours) is alive.
 wait_up() {
+	local url=$1 pid=$2 name=$3
 	for _ in $(seq 150); do
-		curl -sf "$1" >/dev/null 2>&1 && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "$name (pid $pid) died while starting; the end of its log ($dir/$name.log):" >&2
+			tail -n 20 "$dir/$name.log" >&2 || true
+			return 1
+		fi
+		curl -sf "$url" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "$1 did not become ready; see the logs in $dir" >&2
+	echo "$url did not become ready; see the logs in $dir" >&2
 	return 1
+}
+
+# port_taken reports whether something listens on 127.0.0.1:$1.
+port_taken() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ours reports whether pid file $1 names a live process that this script started from $dir:
+# an instance serving with a data directory in $dir, or nginx with its configuration there.
+ours() {
+	local pid
+	[ -f "$1" ] || return 1
+	pid=$(cat "$1")
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/"
+}
+
+# check_ports refuses to start when a port the cluster needs is taken.
+check_ports() {
+	local p
+	for p in "$port" $(seq $((base_port + 1)) $((base_port + instances))); do
+		if port_taken "$p"; then
+			echo "port $p on 127.0.0.1 is taken by another process; choose other ports with --port and --base-port" >&2
+			exit 1
+		fi
+	done
 }
 
 # ensure_database creates the database of --postgres-url if it does not exist.
@@ -62,6 +100,15 @@ ensure_database() {
 
 start() {
 	command -v nginx >/dev/null || { echo "nginx is not installed: apt-get install nginx" >&2; exit 1; }
+	local f
+	for f in "$dir"/instance-*.pid "$dir"/nginx.master.pid; do
+		if ours "$f"; then
+			echo "the cluster of $dir is already running ($(basename "$f" .pid)); stop it first" >&2
+			exit 1
+		fi
+	done
+	check_ports
+	trap 'stop >/dev/null; echo "gatehouse cluster: start failed, stopped what it had started" >&2' ERR
 	if [ -z "$binary" ]; then
 		binary="$dir/gatehouse"
 		(cd "$repo" && go build -o "$binary" ./cmd/gatehouse)
@@ -81,17 +128,21 @@ start() {
 		servers="$servers		server $addr max_fails=1 fail_timeout=2s;\n"
 		# The first instance creates the schema, the first admin and the key file; the others
 		# start once it is up.
-		[ "$i" = 1 ] && wait_up "http://$addr/readyz"
+		if [ "$i" = 1 ]; then wait_up "http://$addr/readyz" "$(cat "$dir/instance-1.pid")" instance-1; fi
 	done
 	for i in $(seq 2 "$instances"); do
-		wait_up "http://127.0.0.1:$((base_port + i))/readyz"
+		wait_up "http://127.0.0.1:$((base_port + i))/readyz" "$(cat "$dir/instance-$i.pid")" "instance-$i"
 	done
 	mkdir -p "$dir/nginx-tmp"
 	sed -e "s#@RUN@#$dir#g" -e "s#@LISTEN@#127.0.0.1:$port#" -e "s#@SERVERS@#$servers#" \
 		"$here/nginx.conf" >"$dir/nginx.conf"
 	nginx -c "$dir/nginx.conf" -p "$dir" >"$dir/nginx.log" 2>&1 &
 	echo $! >"$dir/nginx.master.pid"
-	wait_up "http://127.0.0.1:$port/readyz"
+	wait_up "http://127.0.0.1:$port/readyz" "$(cat "$dir/nginx.master.pid")" nginx
+	for i in $(seq 1 "$instances"); do
+		ours "$dir/instance-$i.pid" || { echo "instance-$i is not running; see $dir/instance-$i.log" >&2; false; }
+	done
+	trap - ERR
 	echo "gatehouse cluster: $instances instances behind http://127.0.0.1:$port (run directory $dir)"
 }
 
@@ -99,19 +150,27 @@ stop() {
 	local f
 	for f in "$dir"/nginx.master.pid "$dir"/instance-*.pid; do
 		[ -f "$f" ] || continue
-		kill "$(cat "$f")" 2>/dev/null || true
+		if ours "$f"; then kill "$(cat "$f")" 2>/dev/null || true; fi
 		rm -f "$f"
 	done
 	echo "gatehouse cluster stopped"
 }
 
 status() {
-	local f name
+	local f name down=0 any=0
 	for f in "$dir"/instance-*.pid "$dir"/nginx.master.pid; do
 		[ -f "$f" ] || continue
+		any=1
 		name=$(basename "$f" .pid)
-		if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$name: running (pid $(cat "$f"))"; else echo "$name: down"; fi
+		if ours "$f"; then
+			echo "$name: running (pid $(cat "$f"))"
+		else
+			echo "$name: down"
+			down=1
+		fi
 	done
+	[ "$any" = 1 ] || { echo "no cluster in $dir"; return 1; }
+	return "$down"
 }
 
 case "$cmd" in

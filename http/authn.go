@@ -2,12 +2,15 @@ package http
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // authedHandler is a handler that runs only for an authenticated request. It must not keep a
@@ -86,6 +89,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, a *gatehouse
 func (s *Server) authenticateToken(ctx context.Context, raw string, a *gatehouse.Auth) error {
 	t, err := s.Tokens.Verify(raw)
 	if err != nil {
+		s.logForeignToken(err)
 		return err
 	}
 	if err := s.checkTokenRevocation(ctx, t); err != nil {
@@ -93,6 +97,24 @@ func (s *Server) authenticateToken(ctx context.Context, raw string, a *gatehouse
 	}
 	*a = gatehouse.Auth{Principal: t.Principal, Method: gatehouse.AuthToken, Token: t}
 	return nil
+}
+
+// foreignTokenLogEvery bounds how often a token refused for its issuer or audience is logged.
+const foreignTokenLogEvery = 10 * time.Second
+
+// logForeignToken logs a token that verified with the keys but names another issuer or
+// audience, at most once per foreignTokenLogEvery: the client is told only that the token is
+// invalid, but the operator needs to know that instances disagree on --issuer or --audience.
+func (s *Server) logForeignToken(err error) {
+	if !errors.Is(err, token.ErrWrongIssuer) && !errors.Is(err, token.ErrWrongAudience) {
+		return
+	}
+	now, last := s.now().UnixNano(), s.foreignTokenLog.Load()
+	if now-last < int64(foreignTokenLogEvery) || !s.foreignTokenLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("access token refused: it is signed with this server's keys but names another issuer or audience; "+
+		"every instance that shares the keys needs the same --issuer and --audience (logged at most every 10s)", "err", err)
 }
 
 var errTokenRevoked = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the token has been revoked")

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -93,6 +94,9 @@ type Server struct {
 	streams    streamHub  // open revocation streams (revstream.go)
 	hsts       []string   // the Strict-Transport-Security value, or nil for none
 	patterns   []string   // every route as "METHOD /path", for the API contract's test
+	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
+	// nanoseconds; authn.go).
+	foreignTokenLog atomic.Int64
 }
 
 // New returns a server with its routes mounted.

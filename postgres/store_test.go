@@ -107,3 +107,10 @@ func TestRecoversFromTerminatedConnections(t *testing.T) {
 // slowPG are options for tests: a generous timeout, so that a busy machine does not turn into
 // store failures. The fault test sets its own.
 var slowPG = postgres.Options{Timeout: 10 * time.Second}
+
+func TestIssuerRecorder(t *testing.T) {
+	t.Parallel()
+	storetest.TestIssuerRecorder(t, func(t *testing.T) gatehouse.IssuerRecorder {
+		return postgres.NewUserStore(MustOpen(t, slowPG))
+	})
+}

@@ -87,7 +87,8 @@ wait_up "$hello"
 
 for mode in "${modes[@]}"; do
   port=$((port + 1))
-  args=(serve --addr "127.0.0.1:$port" --data "$work/data-$mode" --log-level error)
+  # One issuer for every mode: the Redis modes share one PostgreSQL database, which records it.
+  args=(serve --addr "127.0.0.1:$port" --data "$work/data-$mode" --log-level error --issuer http://gatehouse-bench.invalid)
   case $mode in
     session-memory) args+=(--session-store memory) ;;
     *-redis*) args+=(--session-store redis --redis-url "$redis_url" --redis-prefix "$redis_prefix$mode:"

@@ -52,3 +52,9 @@ func TestUserStoreClosed(t *testing.T) {
 		t.Errorf("ListUsers on a closed database = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestIssuerRecorder(t *testing.T) {
+	storetest.TestIssuerRecorder(t, func(t *testing.T) gatehouse.IssuerRecorder {
+		return sqlite.NewUserStore(MustOpen(t))
+	})
+}

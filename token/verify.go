@@ -50,7 +50,7 @@ func (s *Service) Verify(token string) (*gatehouse.Token, error) {
 	}
 	var c accessClaims
 	if _, err := s.parser.ParseWithClaims(token, &c, s.keyFor); err != nil {
-		return nil, verifyErr(err)
+		return nil, s.claimErr(&c, verifyErr(err))
 	}
 	t := c.token()
 	if s.cache != nil {
@@ -128,6 +128,28 @@ func checkHeader(h map[string]any) error {
 	return nil
 }
 
+// ErrWrongIssuer and ErrWrongAudience mark a token that verified with one of the keys but was
+// issued for another issuer or audience: most often an instance configured with another
+// --issuer or --audience than the one that issued it. Verify's error wraps them, with the
+// token's value and the expected one in its message, for the logs.
+var (
+	ErrWrongIssuer   = errors.New("issued by another issuer")
+	ErrWrongAudience = errors.New("issued for another audience")
+)
+
+// claimErr adds ErrWrongIssuer or ErrWrongAudience to err when the (signature-checked) token
+// failed on its iss or aud. The claims are read only after the signature verified, so the
+// values in the message are ones a holder of the keys wrote.
+func (s *Service) claimErr(c *accessClaims, err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return fmt.Errorf("%w: %w: iss %q, expected %q", err, ErrWrongIssuer, c.Issuer, s.cfg.Issuer)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return fmt.Errorf("%w: %w: aud %q, expected %q", err, ErrWrongAudience, []string(c.Audience), s.cfg.Audience)
+	}
+	return err
+}
+
 // otherClaimErrs are the claim failures that make an expired token invalid rather than merely
 // expired.
 var otherClaimErrs = []error{
@@ -150,5 +172,5 @@ func verifyErr(err error) error {
 			return fmt.Errorf("token: %w (%v)", gatehouse.ErrTokenExpired, err)
 		}
 	}
-	return fmt.Errorf("token: %w (%v)", gatehouse.ErrInvalidToken, err)
+	return fmt.Errorf("token: %w (%w)", gatehouse.ErrInvalidToken, err)
 }

@@ -25,7 +25,7 @@ type app struct {
 	cfg      *config
 	log      *slog.Logger
 	db       *sqlite.DB // nil unless a store lives in SQLite
-	shared   shared     // Redis and PostgreSQL clients, when configured (scaleout.go)
+	shared   shared     // Redis and PostgreSQL clients, when configured (stores.go)
 	users    gatehouse.UserStore
 	hasher   *argon2.Hasher
 	accounts *account.Service
@@ -74,6 +74,9 @@ func buildApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) 
 
 func (a *app) wire(ctx context.Context) error {
 	cfg := a.cfg
+	if err := a.checkIssuer(ctx); err != nil {
+		return err
+	}
 	var err error
 	if a.keys, err = a.loadKeys(ctx); err != nil {
 		return err
@@ -111,9 +114,9 @@ func (a *app) wire(ctx context.Context) error {
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
-		TrustedProxies: cfg.hardening.proxies, HSTSMaxAge: cfg.hstsMaxAge(),
+		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
+		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
-	cfg.interopServerConfig(&serverCfg)
 	deps := ghttp.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
@@ -121,6 +124,7 @@ func (a *app) wire(ctx context.Context) error {
 	}
 	deps.Audit = a.auditStore()
 	a.server = ghttp.New(deps, serverCfg)
+	registerBuildInfo(metrics, readBuildInfo())
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)
 	if !cfg.multiInstance() && (cfg.UserStore == "postgres" || cfg.SessionStore == "redis") {

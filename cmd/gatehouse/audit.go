@@ -7,9 +7,50 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/postgres"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
+
+// auditStore returns the audit trail's store, swept by the maintenance loop. The trail lives
+// with the users: in PostgreSQL with --user-store postgres (shared by every instance), else in
+// the SQLite database.
+func (a *app) auditStore() gatehouse.AuditStore {
+	if a.shared.pg != nil {
+		st := postgres.NewAuditStore(a.shared.pg, a.cfg.AuditRetention)
+		a.expirers = append(a.expirers, st)
+		return st
+	}
+	if a.db == nil {
+		return nil
+	}
+	st := sqlite.NewAuditStore(a.db, a.cfg.AuditRetention)
+	a.expirers = append(a.expirers, st)
+	return st
+}
+
+// auditSink is where events recorded outside a request go (the first admin, "gatehouse user
+// add"): the audit table of the user store.
+func (a *app) auditSink() gatehouse.AuditStore {
+	switch {
+	case a.shared.pg != nil:
+		return postgres.NewAuditStore(a.shared.pg, 0)
+	case a.db != nil:
+		return sqlite.NewAuditStore(a.db, 0)
+	}
+	return nil
+}
+
+// auditBootstrap records the creation of the first admin, which happens outside any request.
+func (a *app) auditBootstrap(ctx context.Context) {
+	u, err := a.users.UserByUsername(ctx, account.BootstrapUsername)
+	if err != nil {
+		a.log.Warn("audit: looking up the first admin failed", "err", err)
+		return
+	}
+	recordAudit(ctx, a.log, a.auditSink(), gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated,
+		Outcome: gatehouse.AuditSuccess, UserID: u.ID, Detail: "first admin, created at first start"})
+}
 
 // recordAudit logs e as an "audit" record and stores it, for events that happen outside a
 // request (the first admin, a key rotation). Storing is best effort.

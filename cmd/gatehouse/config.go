@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
@@ -54,19 +57,33 @@ type config struct {
 	LogLevel  string
 	LogFormat string
 
-	interopConfig
-	hardening hardeningConfig
-	keyStore  keyStoreConfig
-	drain     drainConfig
+	// Resource servers: the credential of introspection and the revocation stream.
+	IntrospectionClientID string
+	IntrospectionSecret   string
 
-	// Scale-out (scaleout.go).
+	keyStore keyStoreConfig // where the signing keys live (keystore.go)
+	drain    drainConfig    // graceful stop (drain.go)
+
+	// Signing keys (keys.go).
+	KeysFile            string
+	KeyRotationInterval time.Duration
+	KeyPublishAhead     time.Duration
+
+	// Abuse limits (limits.go).
+	TrustedProxies string
+	trustedProxies []netip.Prefix // TrustedProxies, parsed by validateLimits
+	LoginThrottle  bool
+	ThrottleKeys   int
+	AuditRetention time.Duration
+	ReadHeaderTime time.Duration
+	HSTSMaxAge     time.Duration
+
+	// Shared stores (stores.go).
 	RedisPrefix     string
 	RedisTimeout    time.Duration
 	RedisCacheTTL   time.Duration
 	RedisLease      time.Duration
 	PostgresTimeout time.Duration
-	KeysFile        string
-
 	// RedisClientCache turns rueidis server-assisted client-side caching on (the default).
 	RedisClientCache bool
 }
@@ -81,23 +98,14 @@ func (c *config) storeFlags(fs *pflag.FlagSet) {
 	fs.Uint32Var(&c.Argon2Time, "argon2-time", argon2.DefaultParams.Time, "argon2id passes (OWASP: 2)")
 	fs.Uint8Var(&c.Argon2Parallelism, "argon2-parallelism", argon2.DefaultParams.Threads, "argon2id lanes (OWASP: 1)")
 	fs.IntVar(&c.HashConcurrency, "hash-concurrency", runtime.NumCPU(), "password hashes computed at once; memory is capped at this times --argon2-memory")
+	fs.SetAnnotation("hash-concurrency", docsDefault, []string{"the number of CPUs"})
 	fs.DurationVar(&c.HashWait, "hash-wait", 2*time.Second, "how long a login waits for a hashing slot before 503")
 	fs.IntVar(&c.MinPasswordLen, "min-password-length", 15, "shortest password accepted, in characters (never below 8)")
 	fs.StringSliceVar(&c.PasswordContextWords, "password-context-words", account.DefaultContextWords,
 		"words that do not count toward a new password's length, as the username does not (the service's and the organisation's names; comma-separated, \"\" for none)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	c.scaleOutStoreFlags(fs)
-}
-
-// keyFlags are the flags of the signing keys.
-func (c *config) keyFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.SigningAlg, "signing-alg", "EdDSA", "access-token signing algorithm: EdDSA, ES256 or HS256")
-	fs.StringVar(&c.HMACSecret, "hmac-secret", "", "HS256 secret, at least 32 bytes (default: a random one kept in the data directory)")
-	fs.StringVar(&c.KeysFile, "keys-file", "", "signing key file (default <data>/keys.json); several instances share one file and reload it")
-	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", defaultKeyPublishAhead,
-		"a new signing key (keys rotate, --key-rotation-interval) is published in the JWKS this long before it signs, so every instance and JWKS cache has it first (0: it signs at once)")
-	c.keyStoreFlags(fs)
+	c.postgresFlags(fs)
 }
 
 // serveFlags are the flags of "gatehouse serve".
@@ -106,8 +114,8 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.keyFlags(fs)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.SessionStore, "session-store", "sqlite", "where sessions live: sqlite, memory (lost on restart, one instance only) or redis")
-	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis): redis:// or rediss://, ?addr=host:port for more Cluster seeds, ?master_set=name for Sentinel")
-	c.scaleOutServeFlags(fs)
+	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis): redis:// or rediss://, ?addr=host:port for more Cluster nodes to start from, ?master_set=name for Sentinel")
+	c.redisFlags(fs)
 	fs.StringVar(&c.DefaultMode, "default-mode", "token", "login mode when the request names none: token or session")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -122,9 +130,31 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.CookieName, "cookie-name", "gatehouse_session", `session cookie name (gets the "__Host-" prefix when cookies are Secure)`)
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (always on with --tls-cert); set it behind a TLS-terminating proxy")
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register")
-	c.interopFlags(fs)
-	c.hardeningFlags(fs)
+	c.keyScheduleFlags(fs)
+	c.introspectionFlags(fs)
+	c.limitFlags(fs)
 	c.drainFlags(fs)
+}
+
+// minIntrospectionSecret is the shortest accepted --introspection-secret, in bytes.
+const minIntrospectionSecret = 32
+
+// introspectionFlags are the flags of the resource servers' credential.
+func (c *config) introspectionFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.IntrospectionClientID, "introspection-client-id", ghttp.DefaultIntrospectionClientID,
+		"client id of resource servers (HTTP Basic) at POST /oauth2/introspect and GET /api/revocations/stream")
+	fs.StringVar(&c.IntrospectionSecret, "introspection-secret", "",
+		"client secret of resource servers, at least 32 bytes (default: none; then only an admin's bearer token is accepted there)")
+}
+
+func (c *config) validateIntrospection() error {
+	if c.IntrospectionSecret != "" && len(c.IntrospectionSecret) < minIntrospectionSecret {
+		return fmt.Errorf("--introspection-secret must be at least %d bytes", minIntrospectionSecret)
+	}
+	if c.IntrospectionClientID == "" {
+		return fmt.Errorf("--introspection-client-id must not be empty")
+	}
+	return nil
 }
 
 func (c *config) validateServe() error {
@@ -138,13 +168,12 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > token.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, token.MaxReuseGrace)
 	}
-	if err := c.validateInterop(); err != nil {
-		return err
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits} {
+		if err := validate(); err != nil {
+			return err
+		}
 	}
-	if err := c.validateHardening(); err != nil {
-		return err
-	}
-	if err := c.validateScaleOut(true); err != nil {
+	if err := c.validateStores(true); err != nil {
 		return err
 	}
 	if err := c.validateKeyStore(); err != nil {
@@ -157,7 +186,7 @@ func (c *config) validateServe() error {
 }
 
 func (c *config) validateStore() error {
-	if err := c.validateScaleOut(false); err != nil {
+	if err := c.validateStores(false); err != nil {
 		return err
 	}
 	if c.HashConcurrency < 1 {
@@ -207,4 +236,41 @@ func (c *config) issuer() string {
 		scheme = "https"
 	}
 	return scheme + "://" + c.Addr
+}
+
+// loopbackAddr reports whether addr (host:port) listens on this machine only: a loopback IP or
+// "localhost". An empty host listens on every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// validateExposure refuses a non-loopback --addr without --issuer: the default issuer is
+// http(s)://<addr>, which for 0.0.0.0 or a bare :port is an address no client can use, yet
+// every token, the discovery document and the JWKS URL would carry it, and the user store would
+// record it (issuer.go).
+func (c *config) validateExposure() error {
+	if c.Issuer != "" || loopbackAddr(c.Addr) {
+		return nil
+	}
+	return fmt.Errorf("--addr %s listens beyond this machine, but --issuer is not set: the tokens would name %q as their issuer. "+
+		"Set --issuer to the URL clients reach gatehouse at, such as --issuer https://auth.example.com", c.Addr, c.issuer())
+}
+
+// cookieWarning says why session cookies are at risk with this configuration, or "" when they
+// are not: served over plain HTTP beyond this machine without the Secure attribute, a cookie
+// can be read on the network and sent back over plain HTTP.
+func (c *config) cookieWarning() string {
+	if c.SecureCookies || c.TLSCert != "" || loopbackAddr(c.Addr) {
+		return ""
+	}
+	return "session cookies are sent without the Secure attribute over plain HTTP on a non-loopback address: " +
+		"serve HTTPS (--tls-cert, --tls-key), or set --secure-cookies behind a TLS-terminating proxy"
 }

@@ -21,16 +21,14 @@ import (
 )
 
 // TestMain lets the end-to-end test run this test binary as the gatehouse binary: with
-// GATEHOUSE_TEST_RUN_MAIN=1 it is main() with the command line it was given. After the tests it
-// stops the browser tests' shared chromium.
+// GATEHOUSE_TEST_RUN_MAIN=1 it is main() with the command line it was given.
 func TestMain(m *testing.M) {
 	if os.Getenv("GATEHOUSE_TEST_RUN_MAIN") == "1" {
+		os.Unsetenv("GATEHOUSE_TEST_RUN_MAIN") // not a setting: the unknown-variable check would refuse it
 		main()
 		os.Exit(0)
 	}
-	code := m.Run()
-	stopSharedChromium()
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // localCluster is deploy/local-cluster.sh running instances of this binary behind nginx.
@@ -160,7 +158,7 @@ func TestClusterSurvivesKill9(t *testing.T) {
 }
 
 // TestClusterMemorySessionsKill9 is the same scenario with --session-store memory, which the
-// seed predicts cannot work without sticky sessions: a session lives in one instance's memory,
+// usual comparison predicts cannot work without sticky sessions: a session lives in one instance's memory,
 // round robin sends most of its requests elsewhere, and a killed instance takes its sessions
 // with it. It reports what happens, and checks that the prediction shows.
 func TestClusterMemorySessionsKill9(t *testing.T) {

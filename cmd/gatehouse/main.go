@@ -9,11 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -40,43 +38,18 @@ environment.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkEnv(cmd.Root(), os.Environ()); err != nil {
+				return err
+			}
 			return applyEnv(cmd.Flags(), os.LookupEnv)
 		},
 	}
+	root.Version = readBuildInfo().String()
+	root.SetVersionTemplate("gatehouse {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newIssuerCmd(), newVersionCmd(), newDocsCmd())
 	root.AddCommand(newHealthcheckCmd(), newBackupCmd(), newRestoreCmd(), newMigrateCmd())
-	root.AddCommand(newDemoCmd()) // web pages and the shop demo (demo.go)
 	return root
-}
-
-// envName returns the environment variable that sets flag name.
-func envName(name string) string {
-	return "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
-
-// applyEnv sets every flag not given on the command line from its GATEHOUSE_ variable.
-func applyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || f.Name == "help" {
-			return
-		}
-		if v, ok := lookup(envName(f.Name)); ok {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, serr)
-			}
-		}
-	})
-	return err
-}
-
-// documentEnv appends the environment variable to every flag's usage, so that
-// "gatehouse help <command>" shows both.
-func documentEnv(fs *pflag.FlagSet) {
-	fs.VisitAll(func(f *pflag.Flag) {
-		f.Usage += " (env " + envName(f.Name) + ")"
-	})
 }

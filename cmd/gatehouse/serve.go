@@ -47,6 +47,10 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := cfg.tlsConfig() // before the stores: a bad file changes nothing
+	if err != nil {
+		return err
+	}
 	if cfg.usesSQLite() {
 		if err := cfg.ensureDataDir(); err != nil {
 			return err
@@ -65,18 +69,18 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	if err := a.bootstrap(ctx, stderr); err != nil {
 		return err
 	}
-	tlsConfig, err := cfg.tlsConfig()
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	srv := ghttp.NewHTTPServer(cfg.Addr, a.server, tlsConfig, log)
 	cfg.applyServerLimits(srv)
-	log.Info("gatehouse listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
-		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data)
+	log.Info("gatehouse listening", append([]any{"addr", ln.Addr().String(), "tls", tlsConfig != nil,
+		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data},
+		readBuildInfo().logAttrs()...)...)
+	if w := cfg.cookieWarning(); w != "" {
+		log.Warn(w, "addr", cfg.Addr)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -1,4 +1,4 @@
-// Package shop is the seed's shop demo for gatehouse: a product catalog served statelessly
+// Package shop is a shop demo for gatehouse (run by cmd/gatehouse-shop): a product catalog served statelessly
 // (the same bytes for every visitor, with an ETag and Cache-Control: public, so any browser,
 // proxy or CDN may cache it and revalidate it with 304 Not Modified) and a per-user cart served
 // statefully (the session cookie is looked up in gatehouse's session store and the cart is read

@@ -61,7 +61,7 @@ func TestAuditOfTheWiredServer(t *testing.T) {
 	}
 }
 
-func TestHardeningFlagsValidated(t *testing.T) {
+func TestLimitFlagsValidated(t *testing.T) {
 	for _, args := range [][]string{
 		{"--trusted-proxies", "10.0.0.0/40"},
 		{"--trusted-proxies", "not-an-address"},

@@ -1,24 +1,41 @@
+// Command gatehouse-shop is a demo: gatehouse's web pages and a small shop on one address. The
+// catalog at /shop/catalog is stateless (ETag, Cache-Control: public, the same for everyone);
+// the cart at /shop/cart is stateful (session cookie, session store, cart store). It embeds
+// gatehouse as a Go library (gatehouse.go), which is also an example of doing so; it is a
+// separate binary so that the server does not carry the demo.
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/examples/shop"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
-// demoOptions configure "gatehouse demo".
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCmd(os.Stderr).ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse-shop:", err)
+		os.Exit(1)
+	}
+}
+
+// demoOptions configure the demo.
 type demoOptions struct {
 	Addr          string
 	Data          string // "" means a temporary directory, removed at exit
@@ -32,108 +49,113 @@ type demoOptions struct {
 // demoReady tells a caller (a test) where the demo listens and what it runs.
 type demoReady struct {
 	Addr string
-	App  *app
 	Shop *shop.Shop
 }
 
-func newDemoCmd() *cobra.Command {
+func newRootCmd(stderr io.Writer) *cobra.Command {
 	o := demoOptions{}
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run the web pages and the shop demo (stateless catalog, stateful cart)",
-		Long: `Run gatehouse with its web pages and the seed's shop demo on one address. The catalog at
-/shop/catalog is stateless (ETag, Cache-Control: public, the same for everyone); the cart at
-/shop/cart is stateful (session cookie, session store, cart store). /shop/ shows which is which,
-with live counters.
+		Use:   "gatehouse-shop",
+		Short: "Run gatehouse's web pages and a shop demo (stateless catalog, stateful cart)",
+		Long: `Run gatehouse's web pages and a shop on one address. The catalog at /shop/catalog is
+stateless (ETag, Cache-Control: public, the same for everyone); the cart at /shop/cart is
+stateful (session cookie, session store, cart store). /shop/ shows which is which, with live
+counters.
 
 Two users are created: "admin" (role admin) and "alice" (role user), with random passwords printed
 once on standard error (GATEHOUSE_ADMIN_PASSWORD sets admin's). Data lives in a temporary
 directory removed at exit, unless --data names one.`,
-		Args: cobra.NoArgs,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.AdminPassword = os.Getenv("GATEHOUSE_ADMIN_PASSWORD")
 			return runDemo(cmd.Context(), o, cmd.ErrOrStderr(), nil)
 		},
 	}
+	cmd.SetErr(stderr)
 	fs := cmd.Flags()
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.Data, "data", "", "data directory (default: a temporary one, removed at exit)")
 	fs.DurationVar(&o.CatalogMaxAge, "catalog-max-age", time.Minute, "Cache-Control max-age of the catalog")
-	documentEnv(fs)
 	return cmd
 }
 
-// demoConfig is the configuration of "serve" with its defaults, on the demo's address and data.
-func demoConfig(o demoOptions, data string) (*config, error) {
-	cfg := &config{}
-	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
-	cfg.serveFlags(fs)
-	if err := fs.Parse(nil); err != nil {
-		return nil, err
-	}
-	cfg.Addr, cfg.Data, cfg.DefaultMode = o.Addr, data, gatehouse.AuthSession
+// hashParams are the password hashing parameters of the demo: gatehouse's defaults, or the
+// cheaper ones of a test.
+func (o demoOptions) hashParams() argon2.Params {
+	p := argon2.DefaultParams
 	if o.Argon2Memory > 0 {
-		cfg.Argon2Memory, cfg.Argon2Time = o.Argon2Memory, o.Argon2Time
+		p.Memory, p.Time = o.Argon2Memory, o.Argon2Time
 	}
-	return cfg, cfg.validateServe()
+	return p
 }
 
 // runDemo serves gatehouse and the shop until ctx ends. ready, if not nil, receives the address.
 func runDemo(ctx context.Context, o demoOptions, stderr io.Writer, ready chan<- demoReady) error {
 	data := o.Data
 	if data == "" {
-		dir, err := os.MkdirTemp("", "gatehouse-demo-")
+		dir, err := os.MkdirTemp("", "gatehouse-shop-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
 		data = dir
+	} else if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
 	}
-	cfg, err := demoConfig(o, data)
+	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return err
 	}
-	log, err := cfg.logger(stderr)
+	defer ln.Close()
+	addr := ln.Addr().String()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	gh, err := openGatehouse(ctx, embedOptions{Data: data, Issuer: "http://" + addr, Hash: o.hashParams(), Log: log, Now: time.Now})
 	if err != nil {
 		return err
 	}
-	a, err := buildApp(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	carts, err := shop.NewSQLiteCarts(ctx, a.db.SQL())
+	defer gh.Close()
+	carts, err := shop.NewSQLiteCarts(ctx, gh.db.SQL())
 	if err != nil {
 		return err
 	}
 	sh, err := shop.New(shop.Options{
-		Carts: carts, Authenticate: sessionUser(a.server), SessionStore: "SQLite, gatehouse.db",
+		Carts: carts, Authenticate: sessionUser(gh.server), SessionStore: "SQLite, gatehouse.db",
 		CartStore: "SQLite, table shop_carts", CatalogMaxAge: o.CatalogMaxAge, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	a.server.SetPageLinks(ghttp.PageLink{Label: "Shop", Href: "/shop/"})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	if err := demoUsers(ctx, a, o, ln.Addr().String(), stderr); err != nil {
-		ln.Close()
+	gh.server.SetPageLinks(ghttp.PageLink{Label: "Shop", Href: "/shop/"})
+	if err := demoUsers(ctx, gh.accounts, o, addr, stderr); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/shop/", sh)
-	mux.Handle("/", a.server)
-	srv := ghttp.NewHTTPServer(cfg.Addr, mux, nil, log)
+	mux.Handle("/", gh.server)
+	srv := ghttp.NewHTTPServer(o.Addr, mux, nil, log)
 	if ready != nil {
-		ready <- demoReady{Addr: ln.Addr().String(), App: a, Shop: sh}
+		ready <- demoReady{Addr: addr, Shop: sh}
 	}
 	mctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go a.maintain(mctx, 10*time.Second)
-	go sweepCarts(mctx, carts, log)
-	return runHTTP(ctx, srv, ln)
+	go maintain(mctx, gh, carts, log)
+	return serveUntil(ctx, srv, ln)
+}
+
+// serveUntil serves on ln until ctx ends, then shuts down gracefully.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
 }
 
 // sessionUser adapts the server's session authentication to the shop.
@@ -148,7 +170,7 @@ func sessionUser(s *ghttp.Server) func(*http.Request) (gatehouse.Principal, erro
 }
 
 // demoUsers creates admin and alice (unless they exist) and prints how to sign in.
-func demoUsers(ctx context.Context, a *app, o demoOptions, addr string, stderr io.Writer) error {
+func demoUsers(ctx context.Context, accounts *account.Service, o demoOptions, addr string, stderr io.Writer) error {
 	creds := [][3]string{}
 	for _, u := range []struct {
 		name, pw string
@@ -158,7 +180,7 @@ func demoUsers(ctx context.Context, a *app, o demoOptions, addr string, stderr i
 		if pw == "" {
 			pw = gatehouse.NewSecret()[:24]
 		}
-		_, err := a.accounts.Create(ctx, account.NewUser{Username: u.name, Password: pw, Role: u.role,
+		_, err := accounts.Create(ctx, account.NewUser{Username: u.name, Password: pw, Role: u.role,
 			Name: map[string]string{"admin": "Administrator", "alice": "Alice Example"}[u.name], Email: u.name + "@example.com"})
 		switch {
 		case gatehouse.ErrorCode(err) == gatehouse.ECONFLICT:
@@ -169,7 +191,7 @@ func demoUsers(ctx context.Context, a *app, o demoOptions, addr string, stderr i
 			creds = append(creds, [3]string{u.name, pw, string(u.role)})
 		}
 	}
-	fmt.Fprintf(stderr, "\ngatehouse demo on http://%s/\n\n", addr)
+	fmt.Fprintf(stderr, "\ngatehouse shop demo on http://%s/\n\n", addr)
 	for _, c := range creds {
 		fmt.Fprintf(stderr, "    %-6s %-26s (role %s)\n", c[0], c[1], c[2])
 	}
@@ -177,15 +199,22 @@ func demoUsers(ctx context.Context, a *app, o demoOptions, addr string, stderr i
 	return nil
 }
 
-// sweepCarts deletes carts untouched for 30 days, hourly.
-func sweepCarts(ctx context.Context, carts shop.CartStore, log interface{ Warn(string, ...any) }) {
-	t := time.NewTicker(time.Hour)
+// maintain sweeps expired records every 10 seconds and carts untouched for 30 days hourly,
+// until ctx ends.
+func maintain(ctx context.Context, gh *embedded, carts shop.CartStore, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
+	lastCarts := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			gh.sweep(ctx, now)
+			if now.Sub(lastCarts) < time.Hour {
+				continue
+			}
+			lastCarts = now
 			if _, err := carts.DeleteStaleCarts(ctx, now.Add(-30*24*time.Hour)); err != nil && ctx.Err() == nil {
 				log.Warn("deleting stale carts", "err", err)
 			}

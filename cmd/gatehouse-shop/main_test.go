@@ -6,17 +6,25 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
+
+// TestMain stops the browser tests' shared chromium after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopSharedChromium()
+	os.Exit(code)
+}
 
 const (
 	demoAdminPW = "correct horse battery staple admin"
 	demoAlicePW = "correct horse battery staple alice"
 )
 
-// startDemo runs "gatehouse demo" on a free 127.0.0.1 port with cheap hashing, until the test
+// startDemo runs the demo on a free 127.0.0.1 port with cheap hashing, until the test
 // ends.
 func startDemo(t *testing.T) demoReady {
 	t.Helper()

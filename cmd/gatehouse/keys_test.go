@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func TestInteropConfigurationRefused(t *testing.T) {
+func TestKeyAndIntrospectionFlagsRefused(t *testing.T) {
 	testkit.Slow(t, "runs third-party clients")
 	dir := t.TempDir()
 	for _, args := range [][]string{

@@ -31,16 +31,16 @@ import (
 //
 // Only the last line is correct with several instances: every other line keeps state in one
 // process or one file, or reads revocations from an in-process Mirror that only sees its own
-// writes. The audit trail lives with the users (hardening.go: auditStore); the brute-force
+// writes. The audit trail lives with the users (audit.go); the brute-force
 // throttle counts in Redis whenever Redis is configured, else in process (throttle).
 
-// scaleOutStoreFlags are the PostgreSQL flags every command that opens the stores needs.
-func (c *config) scaleOutStoreFlags(fs *pflag.FlagSet) {
+// postgresFlags are the PostgreSQL flags every command that opens the stores needs.
+func (c *config) postgresFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.PostgresTimeout, "postgres-timeout", 500*time.Millisecond, "bound of each PostgreSQL call; a database that does not answer in time gives 503")
 }
 
-// scaleOutServeFlags are the Redis flags of "gatehouse serve".
-func (c *config) scaleOutServeFlags(fs *pflag.FlagSet) {
+// redisFlags are the Redis flags of "gatehouse serve".
+func (c *config) redisFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: would keep every key on one node; without one they spread)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
 	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
@@ -48,8 +48,8 @@ func (c *config) scaleOutServeFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.RedisClientCache, "redis-client-cache", true, "serve hot session and revocation reads from a client-side cache that Redis invalidates (RESP3 CLIENT TRACKING); turn it off for a Redis or proxy without it, at the cost of a round trip per read")
 }
 
-// validateScaleOut checks the store names and what they need.
-func (c *config) validateScaleOut(serve bool) error {
+// validateStores checks the store names and what they need.
+func (c *config) validateStores(serve bool) error {
 	switch c.UserStore {
 	case "sqlite":
 	case "postgres":
@@ -120,7 +120,7 @@ func (a *app) openPostgres(ctx context.Context) error {
 	return nil
 }
 
-// openRedis connects to --redis-url: redis:// or rediss:// (TLS), with ?addr= for more seed
+// openRedis connects to --redis-url: redis:// or rediss:// (TLS), with ?addr= for more
 // nodes (a Cluster is detected by itself) and ?master_set= for Sentinel (the addresses are
 // then the sentinels').
 func (a *app) openRedis(ctx context.Context) error {
@@ -285,7 +285,7 @@ func (a *app) readyChecks() []func(context.Context) error {
 	return checks
 }
 
-// registerRedisGauges reports the memory Redis uses, for the seed's "monitor session overhead".
+// registerRedisGauges reports the memory Redis uses: the overhead of the sessions kept there.
 func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 	c := a.shared.rdb
 	if c == nil {

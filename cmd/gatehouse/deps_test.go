@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// serverPackages are the module's own packages the server binary may link.
+var serverPackages = []string{
+	"", "account", "argon2", "blocklist", "docs", "http", "memory", "postgres", "redis", "revocation",
+	"session", "sqlite", "token", "cmd/gatehouse",
+}
+
+// serverModules are the other modules the server binary may link: what serving needs. The
+// benchmark (charts, fonts, PDF) and the shop demo live in their own commands
+// (cmd/gatehouse-bench, cmd/gatehouse-shop); adding a module here makes every cold
+// "go run ./cmd/gatehouse serve" download and build it, so measure before you do.
+var serverModules = []string{
+	"github.com/beorn7/perks", "github.com/cespare/xxhash/v2", "github.com/dustin/go-humanize",
+	"github.com/golang-jwt/jwt/v5", "github.com/google/uuid", "github.com/jackc/pgpassfile",
+	"github.com/jackc/pgservicefile", "github.com/jackc/pgx/v5", "github.com/jackc/puddle/v2",
+	"github.com/munnerz/goautoneg", "github.com/prometheus/client_golang",
+	"github.com/prometheus/client_model", "github.com/prometheus/common",
+	"github.com/prometheus/procfs", "github.com/redis/rueidis", "github.com/remyoudompheng/bigfft",
+	"github.com/spf13/cobra", "github.com/spf13/pflag", "golang.org/x/crypto", "golang.org/x/sync",
+	"golang.org/x/crypto/x509roots/fallback", "golang.org/x/sys", "golang.org/x/text", "google.golang.org/protobuf", "modernc.org/libc",
+	"modernc.org/mathutil", "modernc.org/memory", "modernc.org/sqlite",
+}
+
+// TestServerBinaryDependencies keeps the server binary lean: every package it links is one of
+// the module's serving packages, the standard library, or in a module of serverModules.
+func TestServerBinaryDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const self = "github.com/gatehouse-auth/gatehouse"
+	seen := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		pkg, mod, _ := strings.Cut(sc.Text(), " ")
+		switch {
+		case mod == "":
+			// the standard library
+		case mod == self:
+			seen++
+			rel := strings.TrimPrefix(strings.TrimPrefix(pkg, self), "/")
+			if !slices.Contains(serverPackages, rel) {
+				t.Errorf("the server binary links %s: only serving packages belong in it (deps_test.go)", pkg)
+			}
+		case !slices.Contains(serverModules, mod):
+			t.Errorf("the server binary links %s from module %s, which is not in serverModules (deps_test.go)", pkg, mod)
+		}
+	}
+	if seen < 5 {
+		t.Fatalf("only %d of the module's packages listed; go list output looks wrong:\n%s", seen, out)
+	}
+}
