@@ -44,7 +44,7 @@ func (c *config) redisFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: would keep every key on one node; without one they spread)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
 	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
-	fs.DurationVar(&c.RedisLease, "redis-cache-lease", redis.DefaultLease, "how long an instance trusts its client-side cache after a heartbeat that Redis answered; a revocation waits at most this long (and 5% more) for an instance that does not acknowledge it")
+	fs.DurationVar(&c.RedisLease, "redis-cache-lease", redis.DefaultLease, "how long an instance trusts its client-side cache after a heartbeat that Redis answered; each write of a revocation waits at most this long (and 5% more) for an instance that does not acknowledge it")
 	fs.BoolVar(&c.RedisClientCache, "redis-client-cache", true, "serve hot session and revocation reads from a client-side cache that Redis invalidates (RESP3 CLIENT TRACKING); turn it off for a Redis or proxy without it, at the cost of a round trip per read")
 }
 
