@@ -20,7 +20,11 @@ import (
 func redisStores(tb testing.TB, o options, store gatehouse.SessionStore, durable redis.Durable, now func() time.Time) (gatehouse.SessionStore, gatehouse.RevocationStore) {
 	tb.Helper()
 	c, prefix := redisClient(tb, "127.0.0.1:6379", o.redis == "uncached")
-	opts := redis.Options{Timeout: 2 * time.Second, Now: now}
+	// The instance's lease on its client-side cache, as the server holds one.
+	peers := redis.NewPeers(c, prefix, redis.PeerOptions{Cache: o.redis != "uncached", Timeout: 2 * time.Second})
+	peers.Start()
+	tb.Cleanup(peers.Close)
+	opts := redis.Options{Timeout: 2 * time.Second, Now: now, Peers: peers}
 	revs := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: opts, Durable: durable})
 	if err := revs.Sync(context.Background()); err != nil {
 		tb.Fatal(err)

@@ -31,17 +31,18 @@ func reportPercentiles(b *testing.B, ds []time.Duration) {
 	b.ReportMetric(at(1), "max-µs")
 }
 
-// BenchmarkPropagation measures, on the local Redis, how long after a revocation written by
-// one instance (client A) another instance (client B), which had the old answer in its
-// client-side cache, sees it: B polls from the moment A's write returns. It is the store-level
-// part of the cross-instance delay (cmd/gatehouse measures it end to end over HTTP).
+// BenchmarkPropagation measures, on the local Redis, what a revocation costs with three
+// instances (A, B and C, each with its client and its Peers): how long A's SetNotBefore takes,
+// barrier included (the "revoke-µs" percentiles), and how many reads B, which had the old
+// answer in its client-side cache, needs after A's call returned to see the new one (polls/op:
+// 1 means the very first read, which is the promise).
 func BenchmarkPropagation(b *testing.B) {
-	ca := mustClient(b, rueidis.ClientOption{})
-	cb := mustClient(b, rueidis.ClientOption{})
-	prefix := testPrefix(b, ca)
+	probe := mustClient(b, rueidis.ClientOption{})
+	prefix := testPrefix(b, probe)
 	durable := memory.NewRevocationStore()
-	opts := redis.RevocationOptions{Options: slow, Durable: durable}
-	stA, stB := redis.NewRevocationStore(ca, prefix, opts), redis.NewRevocationStore(cb, prefix, opts)
+	stA := newInstance(b, redisAddr, prefix, redis.DefaultLease, durable).revs
+	stB := newInstance(b, redisAddr, prefix, redis.DefaultLease, durable).revs
+	newInstance(b, redisAddr, prefix, redis.DefaultLease, durable)
 	ctx := context.Background()
 	if err := stA.Sync(ctx); err != nil {
 		b.Fatal(err)
@@ -56,10 +57,11 @@ func BenchmarkPropagation(b *testing.B) {
 			b.Fatal(err)
 		}
 		nb := gatehouse.NextNotBefore(time.Now(), prev)
+		start := time.Now()
 		if err := stA.SetNotBefore(ctx, user, nb); err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
+		ds = append(ds, time.Since(start))
 		for {
 			polls++
 			got, err := stB.NotBefore(ctx, user)
@@ -69,13 +71,8 @@ func BenchmarkPropagation(b *testing.B) {
 			if got.Equal(nb) {
 				break
 			}
-			// Yield between polls, as a server between requests does: a loop that never
-			// yields holds a P until the scheduler preempts it (10 ms or more), and on a
-			// 2-core machine the client's reader, which applies the invalidation, waits
-			// for it: that measures the spin, not the propagation.
 			runtime.Gosched()
 		}
-		ds = append(ds, time.Since(start))
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(polls)/float64(b.N), "polls/op")
@@ -166,4 +163,21 @@ func usedMemory(tb testing.TB, c rueidis.Client) int64 {
 	}
 	tb.Fatal("no used_memory in INFO memory")
 	return 0
+}
+
+// BenchmarkPeersTrusted measures the check every cached read makes of the instance's lease:
+// what the lease adds to the request path (a session lookup makes two).
+func BenchmarkPeersTrusted(b *testing.B) {
+	c := mustClient(b, rueidis.ClientOption{})
+	p := mustPeers(b, c, testPrefix(b, c), time.Hour)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if p.Trusted() {
+			n++
+		}
+	}
+	if n == 0 {
+		b.Fatal("never trusted")
+	}
 }

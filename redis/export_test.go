@@ -24,3 +24,12 @@ func RevocationMarker(prefix, id string) string {
 	st := NewRevocationStore(nil, prefix, RevocationOptions{})
 	return st.markers[revShard(id)]
 }
+
+// Crash stops the instance's heartbeats and subscriptions without leaving the registry, as a
+// process that dies does.
+func (p *Peers) Crash() {
+	p.ended.Store(true)
+	p.until.Store(0)
+	p.stop()
+	p.done.Wait()
+}

@@ -52,3 +52,27 @@ func isUnavailable(err error) bool { return errors.Is(err, gatehouse.ErrUnavaila
 // slow are store options for tests: a generous timeout, so that a busy machine does not turn
 // into store failures. Tests of the timeout set their own.
 var slow = redis.Options{Timeout: 5 * time.Second}
+
+// mustPeers starts the Peers of an instance with a client-side cache on c under prefix, and
+// waits until it trusts its cache; it leaves when the test ends.
+func mustPeers(tb testing.TB, c rueidis.Client, prefix string, lease time.Duration) *redis.Peers {
+	tb.Helper()
+	p := redis.NewPeers(c, prefix, redis.PeerOptions{Lease: lease, Cache: true, Timeout: 2 * time.Second})
+	p.Start()
+	tb.Cleanup(p.Close)
+	deadline := time.Now().Add(5 * time.Second)
+	for !p.Trusted() {
+		if time.Now().After(deadline) {
+			tb.Fatal("the instance never trusted its cache: its heartbeats do not reach Redis")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return p
+}
+
+// cached returns the store options of slow with peers.
+func cached(peers *redis.Peers) redis.Options {
+	o := slow
+	o.Peers = peers
+	return o
+}

@@ -2,10 +2,13 @@
 // a SessionStore, a RevocationStore and a Throttle that many gatehouse instances use at once.
 //
 // Reads on the request path (FindSession, TokenRevoked, NotBefore) go through rueidis
-// server-assisted client-side caching (DoCache, RESP3 CLIENT TRACKING): a hot session or
-// revocation check is answered from the process's memory without a round trip, and a write on
-// any instance makes Redis send an invalidation to every other instance that cached the key.
-// A client created with DisableCache makes every read a round trip instead.
+// server-assisted client-side caching (DoCache, RESP3 CLIENT TRACKING) when the stores have a
+// Peers (Options.Peers): a hot session or revocation check is answered from the process's
+// memory without a round trip, and a write on any instance makes Redis send an invalidation to
+// every other instance that cached the key. Peers makes that exact: an instance trusts its
+// cache only under a lease that its heartbeats renew, and every revoking write returns only
+// once every instance has applied it or stopped trusting its cache. Without a Peers, or with a
+// client created with DisableCache, every read is a round trip instead.
 //
 // Every key starts with a configurable prefix. Constructors take a ready rueidis.Client; parsing
 // URLs (redis://, rediss://, Sentinel and Cluster options) is the caller's business. No
@@ -49,6 +52,11 @@ type Options struct {
 	// Now is the clock that turns absolute expiry times into Redis TTLs. Default time.Now.
 	// TTLs are relative durations, so the clocks of Redis and of the instances need not agree.
 	Now func() time.Time
+	// Peers, when set, lets reads come from the client-side cache while this instance holds
+	// its lease, and makes every revoking write wait for the other instances (see Peers).
+	// Every instance that shares the prefix must use one. Without it, every read is a round
+	// trip to Redis.
+	Peers *Peers
 }
 
 func (o Options) withDefaults() Options {
@@ -73,7 +81,15 @@ type base struct {
 	cacheWorks atomic.Bool // the client-side cache has answered a read
 }
 
-// readPair reads first, then second, through the client-side cache and returns the answers.
+// trusted reports whether reads may come from the client-side cache now (Peers.Trusted).
+func (b *base) trusted() bool { return b.opts.Peers.Trusted() }
+
+// settle returns once every instance has applied the writes made so far or stopped trusting
+// its cache (Peers.Barrier). The stores call it after each revoking write.
+func (b *base) settle(ctx context.Context) { b.opts.Peers.Barrier(ctx) }
+
+// readPair reads first, then second, through the client-side cache and returns the answers;
+// call it only while trusted.
 // Once the cache has answered a read, it asks for one key after the other: a key in the cache
 // then costs no allocation, where DoMultiCache allocates its answers, and a key that is not
 // costs its round trip (two if both miss, which a fresh or invalidated first key makes rare).

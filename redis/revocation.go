@@ -175,7 +175,11 @@ func (st *RevocationStore) RevokeToken(ctx context.Context, jti string, exp time
 	}
 	ctx, cancel := st.bound(ctx)
 	defer cancel()
-	return st.setToken(ctx, jti, ttl)
+	if err := st.setToken(ctx, jti, ttl); err != nil {
+		return err
+	}
+	st.settle(ctx)
+	return nil
 }
 
 func (st *RevocationStore) setToken(ctx context.Context, jti string, ttl int64) error {
@@ -211,7 +215,11 @@ func (st *RevocationStore) SetNotBefore(ctx context.Context, userID string, t ti
 	ctx, cancel := st.bound(ctx)
 	defer cancel()
 	k, _ := st.nbKey(userID)
-	return storeErr("set not before", firstErr(st.fenced(ctx, rueidis.Commands{st.eval(maxScript, []string{k}, formatNanos(t))}, k)))
+	if err := firstErr(st.fenced(ctx, rueidis.Commands{st.eval(maxScript, []string{k}, formatNanos(t))}, k)); err != nil {
+		return storeErr("set not before", err)
+	}
+	st.settle(ctx)
+	return nil
 }
 
 // NotBefore returns the user's not-before time, or the zero time.
@@ -234,19 +242,28 @@ func (st *RevocationStore) NotBefore(ctx context.Context, userID string) (time.T
 	return t, nil
 }
 
-// read returns the value of key, of shard, through the client-side cache, and whether Redis
-// can be trusted for it (always, without a durable store). The key and the shard's marker are
+// read returns the value of key, of shard, through the client-side cache while the instance
+// holds its lease (else from Redis), and whether Redis can be trusted for it (always, without
+// a durable store). The key and the shard's marker are
 // in one hash slot, so both are read on one connection.
 func (st *RevocationStore) read(ctx context.Context, key string, shard int) (v string, found, trusted bool, err error) {
 	ctx, cancel := st.bound(ctx)
 	defer cancel()
 	b := st.c.B()
+	cached := st.trusted()
 	if st.durable == nil {
-		v, err = st.c.DoCache(ctx, b.Get().Key(key).Cache(), st.opts.CacheTTL).ToString()
+		if cached {
+			v, err = st.c.DoCache(ctx, b.Get().Key(key).Cache(), st.opts.CacheTTL).ToString()
+		} else {
+			v, err = st.c.Do(ctx, b.Get().Key(key).Build()).ToString()
+		}
 		if rueidis.IsRedisNil(err) {
 			return "", false, true, nil
 		}
 		return v, err == nil, true, err
+	}
+	if !cached {
+		return st.verify(ctx, shard, key) // one round trip for the key and the marker check
 	}
 	m, k := st.readPair(ctx, st.markers[shard], key)
 	marker, err := m.ToString()

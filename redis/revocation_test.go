@@ -18,7 +18,8 @@ import (
 func TestRevocationStore(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-		return redis.NewRevocationStore(c, testPrefix(t, c), redis.RevocationOptions{Options: slow})
+		prefix := testPrefix(t, c)
+		return redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: cached(mustPeers(t, c, prefix, 2*time.Second))})
 	})
 }
 
@@ -27,7 +28,8 @@ func TestRevocationStore(t *testing.T) {
 func TestRevocationStoreDurable(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-		return redis.NewRevocationStore(c, testPrefix(t, c), redis.RevocationOptions{Options: slow, Durable: memory.NewRevocationStore()})
+		prefix := testPrefix(t, c)
+		return redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: cached(mustPeers(t, c, prefix, 2*time.Second)), Durable: memory.NewRevocationStore()})
 	})
 }
 
@@ -115,7 +117,7 @@ func mustRevoked(t *testing.T, st gatehouse.RevocationStore, jti string, want bo
 func privateStore(t *testing.T, srv *redistest.Server, durable redis.Durable) (*redis.RevocationStore, rueidis.Client) {
 	t.Helper()
 	c := mustClient(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}})
-	return redis.NewRevocationStore(c, "g:", redis.RevocationOptions{Durable: durable, Options: slow}), c
+	return redis.NewRevocationStore(c, "g:", redis.RevocationOptions{Durable: durable, Options: cached(mustPeers(t, c, "g:", 2*time.Second))}), c
 }
 
 // TestRevocationSurvivesFlush flushes Redis: the revocations still hold (read from the durable

@@ -36,19 +36,25 @@ func privatePrefix() string { return "g:" + gatehouse.NewID(time.Now()) + ":" }
 
 // runContracts runs the session and revocation contract suites on client.
 func runContracts(t *testing.T, c rueidis.Client) {
+	// opts are the store options under prefix: with Peers, as the server runs them, so that
+	// reads go through the client-side cache when the client has one.
+	opts := func(t *testing.T, prefix string) redis.Options { return cached(mustPeers(t, c, prefix, 2*time.Second)) }
 	t.Run("SessionStore", func(t *testing.T) {
 		storetest.TestSessionStore(t, func(t *testing.T) gatehouse.SessionStore {
-			return redis.NewSessionStore(c, privatePrefix(), redis.SessionOptions{Options: slow, IdleTimeout: time.Hour})
+			prefix := privatePrefix()
+			return redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: opts(t, prefix), IdleTimeout: time.Hour})
 		})
 	})
 	t.Run("RevocationStore", func(t *testing.T) {
 		storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-			return redis.NewRevocationStore(c, privatePrefix(), redis.RevocationOptions{Options: slow})
+			prefix := privatePrefix()
+			return redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: opts(t, prefix)})
 		})
 	})
 	t.Run("RevocationStoreDurable", func(t *testing.T) {
 		storetest.TestRevocationStore(t, func(t *testing.T) gatehouse.RevocationStore {
-			st := redis.NewRevocationStore(c, privatePrefix(), redis.RevocationOptions{Options: slow, Durable: memory.NewRevocationStore()})
+			prefix := privatePrefix()
+			st := redis.NewRevocationStore(c, prefix, redis.RevocationOptions{Options: opts(t, prefix), Durable: memory.NewRevocationStore()})
 			if err := st.Sync(context.Background()); err != nil {
 				t.Fatalf("Sync: %v", err)
 			}

@@ -203,7 +203,12 @@ func (st *SessionStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gat
 		get = st.c.B().Get().Key(key).Cache()
 	}
 	bctx := bind(ctx, st.opts.Timeout)
-	res := st.c.DoCache(bctx, get, st.opts.CacheTTL)
+	var res rueidis.RedisResult
+	if st.trusted() {
+		res = st.c.DoCache(bctx, get, st.opts.CacheTTL)
+	} else {
+		res = st.c.Do(bctx, st.c.B().Get().Key(key).Build())
+	}
 	bctx.release()
 	v, err := res.ToString()
 	if rueidis.IsRedisNil(err) {
@@ -284,5 +289,7 @@ func (st *SessionStore) DeleteSession(ctx context.Context, h gatehouse.Hash) (bo
 	if !ok {
 		return true, corrupt("delete session", key)
 	}
-	return true, st.unindex(ctx, []*storedSession{&s}, nil)
+	err = st.unindex(ctx, []*storedSession{&s}, nil)
+	st.settle(ctx)
+	return true, err
 }

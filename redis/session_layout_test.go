@@ -220,7 +220,7 @@ func TestSessionOldFormat(t *testing.T) {
 func TestFindSessionAllocs(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	prefix := testPrefix(t, c)
-	st := redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: slow})
+	st := redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: cached(mustPeers(t, c, prefix, time.Hour))})
 	ctx := context.Background()
 	s := managerSession("u1", time.Now())
 	if err := st.CreateSession(ctx, s); err != nil {

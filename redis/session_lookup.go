@@ -76,7 +76,9 @@ func (st *SessionStore) DeleteSessionByHandle(ctx context.Context, userID, handl
 	if n == 0 {
 		return gatehouse.Hash{}, false, nil // deleted meanwhile, by whoever unindexed it
 	}
-	return s.Hash, true, st.unindex(ctx, []*storedSession{s}, nil)
+	err = st.unindex(ctx, []*storedSession{s}, nil)
+	st.settle(ctx)
+	return s.Hash, true, err
 }
 
 // SessionByHandle returns the session with that handle, whoever owns it.
@@ -176,7 +178,11 @@ func (st *SessionStore) DeleteUserSessions(ctx context.Context, userID string) (
 	for i, s := range deleted {
 		hashes[i] = s.Hash
 	}
-	return hashes, firstOf(st.unindex(ctx, deleted, deletedSets), st.prune(ctx, stale))
+	err = firstOf(st.unindex(ctx, deleted, deletedSets), st.prune(ctx, stale))
+	if len(deleted) > 0 {
+		st.settle(ctx)
+	}
+	return hashes, err
 }
 
 // unindex drops deleted sessions from the index, the count and the handle keys. sets, if not

@@ -18,7 +18,8 @@ import (
 func TestSessionStore(t *testing.T) {
 	c := mustClient(t, rueidis.ClientOption{})
 	storetest.TestSessionStore(t, func(t *testing.T) gatehouse.SessionStore {
-		return redis.NewSessionStore(c, testPrefix(t, c), redis.SessionOptions{Options: slow})
+		prefix := testPrefix(t, c)
+		return redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: cached(mustPeers(t, c, prefix, 2*time.Second))})
 	})
 }
 

@@ -139,7 +139,7 @@ func TestClusterConsistency(t *testing.T) {
 
 	t.Run("Metrics", func(t *testing.T) {
 		m := a.do("GET", "/metrics", nil)
-		for _, want := range []string{"gatehouse_sessions_active ", "gatehouse_redis_used_memory_bytes "} {
+		for _, want := range []string{"gatehouse_sessions_active ", "gatehouse_redis_used_memory_bytes ", `gatehouse_revocation_settle_seconds_count{lease_waited="false"} `} {
 			if !strings.Contains(m.raw, want) || strings.Contains(m.raw, want+"-1") {
 				t.Errorf("metrics lack a value for %q", want)
 			}

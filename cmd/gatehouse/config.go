@@ -82,6 +82,7 @@ type config struct {
 	RedisPrefix     string
 	RedisTimeout    time.Duration
 	RedisCacheTTL   time.Duration
+	RedisLease      time.Duration
 	PostgresTimeout time.Duration
 	// RedisClientCache turns rueidis server-assisted client-side caching on (the default).
 	RedisClientCache bool

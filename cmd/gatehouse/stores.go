@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 	"github.com/spf13/pflag"
 
@@ -42,6 +44,7 @@ func (c *config) redisFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", "gatehouse:", "prefix of every Redis key (in Redis Cluster, a hash tag such as {gatehouse}: would keep every key on one node; without one they spread)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
 	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
+	fs.DurationVar(&c.RedisLease, "redis-cache-lease", redis.DefaultLease, "how long an instance trusts its client-side cache after a heartbeat that Redis answered; each write of a revocation waits at most this long (and 5% more) for an instance that does not acknowledge it")
 	fs.BoolVar(&c.RedisClientCache, "redis-client-cache", true, "serve hot session and revocation reads from a client-side cache that Redis invalidates (RESP3 CLIENT TRACKING); turn it off for a Redis or proxy without it, at the cost of a round trip per read")
 }
 
@@ -70,6 +73,9 @@ func (c *config) validateStores(serve bool) error {
 	if c.RedisTimeout <= 0 || c.RedisCacheTTL <= 0 {
 		return fmt.Errorf("--redis-timeout and --redis-cache-ttl must be positive")
 	}
+	if c.RedisLease < 20*time.Millisecond || c.RedisLease > time.Minute {
+		return fmt.Errorf("--redis-cache-lease %v: must be between 20ms and 1m", c.RedisLease)
+	}
 	if strings.Contains(c.RedisPrefix, "{}") {
 		// Redis hashes a key with an empty hash tag whole, which would split each revocation
 		// shard over several Cluster slots.
@@ -87,9 +93,12 @@ func (c *config) multiInstance() bool { return c.UserStore == "postgres" && c.Se
 
 // shared holds the clients of the shared stores, when they are configured.
 type shared struct {
-	rdb    rueidis.Client
-	pgPool *pgxpool.Pool
-	pg     *postgres.DB
+	rdb   rueidis.Client
+	peers *redis.Peers // the other instances on the same Redis prefix (revocation barriers, cache lease)
+	// settled observes how long revocations waited for the other instances.
+	settled *prometheus.HistogramVec
+	pgPool  *pgxpool.Pool
+	pg      *postgres.DB
 }
 
 // openPostgres connects to --postgres-url and migrates the schema.
@@ -129,6 +138,19 @@ func (a *app) openRedis(ctx context.Context) error {
 	}
 	a.shared.rdb = c
 	a.warnEviction(ctx)
+	a.shared.settled = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "gatehouse_revocation_settle_seconds",
+		Help:    "How long each revoking write waited until every instance had applied it or stopped trusting its cache; lease_waited=true when an instance did not acknowledge and its lease had to run out.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"lease_waited"})
+	a.shared.peers = redis.NewPeers(c, a.cfg.RedisPrefix, redis.PeerOptions{
+		Lease: a.cfg.RedisLease, Cache: a.cfg.RedisClientCache, Timeout: a.cfg.RedisTimeout,
+		Logger: func(msg string, args ...any) { a.log.Warn(msg, args...) },
+		OnBarrier: func(took time.Duration, waited bool) {
+			a.shared.settled.WithLabelValues(strconv.FormatBool(waited)).Observe(took.Seconds())
+		},
+	})
+	a.shared.peers.Start()
 	return nil
 }
 
@@ -222,7 +244,7 @@ func (a *app) revocations(ctx context.Context) (gatehouse.RevocationStore, error
 }
 
 func (a *app) redisOptions() redis.Options {
-	return redis.Options{Timeout: a.cfg.RedisTimeout, CacheTTL: a.cfg.RedisCacheTTL, Now: a.now}
+	return redis.Options{Timeout: a.cfg.RedisTimeout, CacheTTL: a.cfg.RedisCacheTTL, Now: a.now, Peers: a.shared.peers}
 }
 
 // sessionStore returns the configured session store. The SQLite and memory ones are swept for
@@ -269,6 +291,7 @@ func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 	if c == nil {
 		return
 	}
+	m.Registry().MustRegister(a.shared.settled)
 	m.GaugeFunc("gatehouse_redis_used_memory_bytes", "Memory used by the Redis server (INFO memory used_memory; on Redis Cluster the sum over the primaries), -1 if it does not answer.", func() float64 {
 		used, err := redis.UsedMemory(context.Background(), c, time.Second)
 		if err != nil {
@@ -280,6 +303,9 @@ func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 
 // closeShared releases the clients of the shared stores.
 func (a *app) closeShared() {
+	if a.shared.peers != nil {
+		a.shared.peers.Close()
+	}
 	if a.shared.rdb != nil {
 		a.shared.rdb.Close()
 	}
