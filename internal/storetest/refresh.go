@@ -38,7 +38,10 @@ func TestRefreshStore(t *testing.T, newStore func(t *testing.T) gatehouse.Refres
 		{"GraceConcurrentRotation", refreshGraceConcurrentRotation},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has a store of its own
+			tc.fn(t, newStore(t))
+		})
 	}
 }
 

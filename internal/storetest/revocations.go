@@ -26,7 +26,10 @@ func TestRevocationStore(t *testing.T, newStore func(t *testing.T) gatehouse.Rev
 		{"DeleteExpired", testRevocationDeleteExpired},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has a store of its own
+			tt.fn(t, newStore(t))
+		})
 	}
 }
 

@@ -32,7 +32,10 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) gatehouse.Sessio
 		{"Copies", testSessionCopies},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has a store of its own
+			tt.fn(t, newStore(t))
+		})
 	}
 }
 

@@ -30,7 +30,10 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore
 		{"Copies", testUserCopies},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has a store of its own
+			tt.fn(t, newStore(t))
+		})
 	}
 }
 
