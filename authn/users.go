@@ -286,3 +286,9 @@ func (s *Service) RevokeAnySession(ctx context.Context, actor, handle string, c 
 		Detail: "session " + handle})
 	return owner, nil
 }
+
+// ValidatePassword checks a new password of the user username against the policy (for forms
+// that show every mistake at once); errors are bad_request naming the password field.
+func (s *Service) ValidatePassword(username, password string) (prepared string, err error) {
+	return s.d.Accounts.ValidatePassword(username, password)
+}
