@@ -3,12 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -215,4 +221,59 @@ func TestExampleConfigFile(t *testing.T) {
 		t.Fatalf("the example with every key uncommented: %v", err)
 	}
 	wantFlags(t, fs, map[string]string{"addr": "127.0.0.1:8080", "password-context-words": "[gatehouse]", "redis-prefix": "gatehouse:"})
+}
+
+// TestServeFromConfigFile runs the real command line, "gatehouse serve --config", with the
+// HS256 secret in a file named by the configuration file: the server listens where the file
+// says, and its tokens verify with the secret from the secret's file.
+func TestServeFromConfigFile(t *testing.T) {
+	secret := "a-secret-kept-in-a-file-of-its-own-32+"
+	conf := writeFile(t, "gatehouse.yaml", fmt.Sprintf(`
+addr: 127.0.0.1:0
+data: %q
+log-format: json
+signing-alg: HS256
+hmac-secret-file: %q
+argon2-memory: 64
+argon2-time: 1
+`, t.TempDir(), writeFile(t, "hmac", secret+"\n")))
+	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	root := newRootCmd(strings.NewReader(""), io.Discard, logs)
+	root.SetArgs([]string{"serve", "--config", conf})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := ""
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		logs.mu.Lock()
+		if m := regexp.MustCompile(`"msg":"gatehouse listening","addr":"([^"]+)"`).FindStringSubmatch(logs.w.(*bytes.Buffer).String()); m != nil {
+			addr = m[1]
+		}
+		logs.mu.Unlock()
+		select {
+		case err := <-done:
+			t.Fatalf("serve: %v", err)
+		default:
+		}
+	}
+	if addr == "" {
+		t.Fatal("the server did not start")
+	}
+	resp, err := http.Post("http://"+addr+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"the first admin password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("login: %d %v", resp.StatusCode, err)
+	}
+	if _, err := jwt.Parse(body.AccessToken, func(*jwt.Token) (any, error) { return []byte(secret), nil },
+		jwt.WithValidMethods([]string{"HS256"})); err != nil {
+		t.Fatalf("the token does not verify with the secret of the file: %v", err)
+	}
 }
