@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log"
@@ -64,6 +65,7 @@ type Server struct {
 	Port int
 	opts Options
 	pool *x509.CertPool
+	der  []byte // the server's certificate
 	srv  *smtp.Server
 
 	mu      sync.Mutex
@@ -78,7 +80,7 @@ func Start(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatalf("smtptest: certificate: %v", err)
 	}
-	s := &Server{Host: "127.0.0.1", opts: opts, pool: pool, arrived: make(chan struct{})}
+	s := &Server{Host: "127.0.0.1", opts: opts, pool: pool, der: cert.Certificate[0], arrived: make(chan struct{})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(s.newSession))
 	s.srv.Domain = "smtptest.localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -131,6 +133,11 @@ func (s *Server) URL() string {
 // RootCAs returns a pool holding the certificate the server presents (for 127.0.0.1 and
 // localhost).
 func (s *Server) RootCAs() *x509.CertPool { return s.pool }
+
+// CertPEM returns the server's (self-signed) certificate in PEM, as a CA file for clients.
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.der})
+}
 
 // ClientTLSConfig returns a TLS configuration that trusts the server's certificate.
 func (s *Server) ClientTLSConfig() *tls.Config {
