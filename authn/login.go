@@ -63,6 +63,8 @@ type TokenPair struct {
 //
 // Errors: bad_request for an empty field or an unknown mode, gatehouse.ErrInvalidCredentials,
 // forbidden for a disabled account, a ThrottledError, gatehouse.ErrBusy, and the stores' errors.
+// When the password was right but the credential could not be made (a store failed), the
+// error is set and so is the result's User.
 func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
 	switch {
 	case in.Username == "":
@@ -82,7 +84,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	}
 	if in.PreviousSession != "" {
 		if err := s.d.Sessions.Revoke(ctx, in.PreviousSession); err != nil {
-			return LoginResult{}, err
+			return LoginResult{User: u}, err
 		}
 	}
 	return s.credential(ctx, u, in.Mode, in.Client)

@@ -80,14 +80,15 @@ func (e *embedded) wire(ctx context.Context, o embedOptions) error {
 	refreshes := sqlite.NewRefreshStore(e.db)
 	audit := sqlite.NewAuditStore(e.db, gatehouse.DefaultAuditRetention)
 	e.expirers = []gatehouse.Expirer{sessions, refreshes, e.mirror, audit}
+	metrics := ghttp.NewMetrics(nil)
 	uses := authn.New(authn.Deps{
 		Accounts: e.accounts, Users: users, Tokens: tokens, Audit: audit,
 		Sessions: session.NewManager(sessions, e.mirror, session.Options{
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Now: o.Now, Cache: true}),
 		Refresh: refresh.NewRefresher(refreshes, 30*24*time.Hour, o.Now), Revocations: revocation.NewFeed(e.mirror),
 		Throttle: memory.NewThrottle(memory.ThrottleOptions{Now: o.Now}),
-	}, authn.Config{Logger: o.Log, Now: o.Now})
-	e.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: []func(context.Context) error{e.db.Ping}},
+	}, authn.Config{Logger: o.Log, Now: o.Now, Hooks: authn.Hooks{Login: metrics.Login}})
+	e.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: []func(context.Context) error{e.db.Ping}, Metrics: metrics},
 		ghttp.Config{DefaultMode: gatehouse.AuthSession, Logger: o.Log, Now: o.Now})
 	e.pages = web.Mount(e.server, uses, web.Config{Logger: o.Log})
 	return nil
