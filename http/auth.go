@@ -47,9 +47,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	start := time.Now()
 	u, err := s.checkPassword(r, passwordCheck{username: req.Username, password: req.Password,
 		action: gatehouse.AuditLogin, detail: "mode=" + mode, auditSuccess: true})
-	s.Metrics.login(err)
+	s.Metrics.login(err, start)
 	if wait, ok := retryAfter(err); ok {
 		s.writeRateLimited(w, r, "login", wait)
 		return
@@ -58,6 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	noteUser(w, u.ID)
 	if mode == gatehouse.AuthSession {
 		s.startSession(w, r, u)
 		return

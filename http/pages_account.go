@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -63,9 +64,10 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The same throttles and audit trail as POST /api/login: the form is no way around them.
+	start := time.Now()
 	u, err := s.checkPassword(r, passwordCheck{username: username, password: password,
 		action: gatehouse.AuditLogin, detail: "mode=" + gatehouse.AuthSession, auditSuccess: true})
-	s.Metrics.login(err)
+	s.Metrics.login(err, start)
 	if wait, ok := retryAfter(err); ok {
 		s.noteThrottled(w, "login", wait)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +55,18 @@ type Config struct {
 	// X-Forwarded-Proto): browsers then refuse plain HTTP to this host for that long. Zero means
 	// DefaultHSTSMaxAge; negative sends no header.
 	HSTSMaxAge time.Duration
+
+	// Operations (observe.go, adminlistener.go).
+	//
+	// AccessLog writes one line per request to Logger at info: method, route pattern, path
+	// without its query, status, duration, kind of credential, user id, client address.
+	AccessLog bool
+	// AdminListener says that an admin listener serves AdminHandler: GET /metrics moves there
+	// from the public handler (which answers it 404); /healthz and /readyz are on both.
+	AdminListener bool
+	// AdminAPIOnAdminListener serves /api/admin/* on AdminHandler only (the public handler
+	// answers 404). It needs AdminListener.
+	AdminAPIOnAdminListener bool
 }
 
 // DefaultHSTSMaxAge is the default Config.HSTSMaxAge: one year, as browsers' preload lists ask.
@@ -90,10 +101,11 @@ type Server struct {
 	cop        *http.CrossOriginProtection
 	limiter    *limiter
 	handler    http.Handler
-	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
-	streams    streamHub  // open revocation streams (revstream.go)
-	hsts       []string   // the Strict-Transport-Security value, or nil for none
-	patterns   []string   // every route as "METHOD /path", for the API contract's test
+	admin      http.Handler // AdminHandler's routes (adminlistener.go)
+	pageLinks  []PageLink   // extra navigation links of the web pages (pages.go)
+	streams    streamHub    // open revocation streams (revstream.go)
+	hsts       []string     // the Strict-Transport-Security value, or nil for none
+	patterns   []string     // every route as "METHOD /path", for the API contract's test
 	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
 	// nanoseconds; authn.go).
 	foreignTokenLog atomic.Int64
@@ -154,11 +166,13 @@ func hstsValue(maxAge time.Duration) []string {
 func (s *Server) CookieName() string { return s.cookieName }
 
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	allowed := map[string][]string{} // path -> methods, for the 405 answers
+	mux, admin := newRouteMux(), newRouteMux()
 	handle := func(method, path string, h http.HandlerFunc) {
-		mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
-		allowed[path] = append(allowed[path], method)
+		m := mux
+		if s.adminOnly(path) {
+			m = admin
+		}
+		m.handle(method, path, s.observe(method+" "+path, h))
 		s.patterns = append(s.patterns, method+" "+path)
 	}
 
@@ -187,22 +201,11 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	handle("GET", "/openapi.yaml", handleOpenAPI)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
-	allowed["/metrics"] = []string{"GET"}
-	s.patterns = append(s.patterns, "GET /metrics")
+	s.opsRoutes(mux, admin)
 	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
 
-	// A known path with another method: 405 with Allow, as a JSON error.
-	for path, methods := range allowed {
-		allow := strings.Join(append(methods, methodsImplied(methods)...), ", ")
-		mux.Handle(path, s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
-				"method " + r.Method + " is not allowed here; allowed: " + allow})
-		})))
-	}
-	mux.Handle("/", s.Metrics.instrument("404", http.HandlerFunc(s.handleNotFound)))
-	return mux
+	s.admin = admin.finish(s)
+	return mux.finish(s)
 }
 
 // methodsImplied returns HEAD when GET is among methods (the mux serves HEAD with GET routes).

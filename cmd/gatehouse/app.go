@@ -117,6 +117,7 @@ func (a *app) wire(ctx context.Context) error {
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
+	cfg.applyOps(&serverCfg)
 	deps := ghttp.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
