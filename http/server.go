@@ -101,14 +101,15 @@ type Server struct {
 	cop        *http.CrossOriginProtection
 	limiter    *limiter
 	handler    http.Handler
-	admin      http.Handler // AdminHandler's routes (adminlistener.go)
-	pageLinks  []PageLink   // extra navigation links of the web pages (pages.go)
-	streams    streamHub    // open revocation streams (revstream.go)
-	hsts       []string     // the Strict-Transport-Security value, or nil for none
-	patterns   []string     // every route as "METHOD /path", for the API contract's test
+	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
+	streams    streamHub  // open revocation streams (revstream.go)
+	hsts       []string   // the Strict-Transport-Security value, or nil for none
+	patterns   []string   // every route as "METHOD /path", for the API contract's test
 	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
 	// nanoseconds; authn.go).
 	foreignTokenLog atomic.Int64
+	// admin serves AdminHandler's routes (adminlistener.go).
+	admin http.Handler
 }
 
 // New returns a server with its routes mounted.

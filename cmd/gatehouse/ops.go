@@ -35,11 +35,13 @@ func (c *config) validateOps() error {
 		return errors.New("--admin-api-on-admin-addr needs --admin-addr")
 	case o.AdminAddr == "":
 		return nil
-	case o.AdminAddr == c.Addr:
-		return fmt.Errorf("--admin-addr %s is --addr too: give the admin listener an address of its own", o.AdminAddr)
 	}
-	if _, _, err := net.SplitHostPort(o.AdminAddr); err != nil {
+	_, port, err := net.SplitHostPort(o.AdminAddr)
+	if err != nil {
 		return fmt.Errorf("--admin-addr %q: %w", o.AdminAddr, err)
+	}
+	if o.AdminAddr == c.Addr && port != "0" {
+		return fmt.Errorf("--admin-addr %s is --addr too: give the admin listener an address of its own", o.AdminAddr)
 	}
 	return nil
 }
