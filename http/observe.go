@@ -2,7 +2,9 @@ package http
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,7 +100,22 @@ func (s *Server) logRequest(r *http.Request, route string, code int, elapsed tim
 	s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
 		slog.Int("status", code), slog.Duration("duration", elapsed), slog.String("auth", credNames[cred]),
-		slog.String("user", user), slog.String("client_ip", s.clientIP(r)))
+		slog.String("user", user), slog.String("client_ip", s.clientIPText(r)))
+}
+
+// clientIPText is the client's address (clientAddr: the peer, or what trusted proxies say) as
+// text, without an allocation when the client is the peer: then the text is RemoteAddr's own.
+func (s *Server) clientIPText(r *http.Request) string {
+	a := s.clientAddr(r)
+	if !a.IsValid() {
+		return clientIP(r)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if peer, err := netip.ParseAddr(host); err == nil && peer == a {
+			return host
+		}
+	}
+	return a.String()
 }
 
 // noteUser tells the request's observer (and so the access log) which user the request
