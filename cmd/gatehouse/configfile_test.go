@@ -167,8 +167,16 @@ func TestSecretFileTwins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFlags(t, fs, map[string]string{"hmac-secret": "from-the-command-line-and-long-enough"})
+	wantFlags(t, fs, map[string]string{"hmac-secret": "from-the-command-line-and-long-enough", "hmac-secret-file": ""})
 	os.Unsetenv("GATEHOUSE_HMAC_SECRET_FILE")
+	// What reads the key-encryption key sees one source, not both.
+	t.Setenv("GATEHOUSE_KEY_ENCRYPTION_KEY", "kek-from-the-environment")
+	fs, err = resolved(t, "--key-encryption-key-file", kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFlags(t, fs, map[string]string{"key-encryption-key": "kek-text", "key-encryption-key-file": ""})
+	os.Unsetenv("GATEHOUSE_KEY_ENCRYPTION_KEY")
 
 	for name, args := range map[string][]string{
 		"both on the command line": {"--hmac-secret", "x", "--hmac-secret-file", hmac},

@@ -64,7 +64,8 @@ func readSecretFiles(fs *pflag.FlagSet, src sources) error {
 			case src[name] == src[twin.Name]:
 				return fmt.Errorf("give --%s once: --%s or --%s, not both (both in %s)", name, name, twin.Name, src[name])
 			case src[name] > src[twin.Name]:
-				continue // the value itself wins; the file is not read
+				_ = twin.Value.Set("") // the value itself wins; the file is not read
+				continue
 			}
 		}
 		path := twin.Value.String()
