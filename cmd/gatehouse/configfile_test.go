@@ -38,10 +38,14 @@ func resolved(t *testing.T, args ...string) (*pflag.FlagSet, error) {
 	return fs, nil
 }
 
-// writeText writes text to name in a new temporary directory and returns its path.
-func writeText(t *testing.T, name, text string) string {
+// writeFile writes text to name in a new temporary directory and returns its path.
+func writeFile(t *testing.T, name, text string) string {
 	t.Helper()
-	return writeFile(t, name, []byte(text))
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func wantFlags(t *testing.T, fs *pflag.FlagSet, want map[string]string) {
@@ -54,7 +58,7 @@ func wantFlags(t *testing.T, fs *pflag.FlagSet, want map[string]string) {
 }
 
 func TestConfigFilePrecedence(t *testing.T) {
-	path := writeText(t, "gatehouse.yaml", `
+	path := writeFile(t, "gatehouse.yaml", `
 addr: 127.0.0.1:7000
 session-store: redis
 access-ttl: 1m
@@ -110,7 +114,7 @@ func TestConfigFileErrorsNameTheLine(t *testing.T) {
 		{"config: other.yaml\n", []string{"gatehouse.yaml:1:", "cannot name another"}},
 		{"addr: a\n---\naddr: b\n", []string{"gatehouse.yaml:2:", "second YAML document"}},
 	} {
-		path := writeText(t, "gatehouse.yaml", tc.text)
+		path := writeFile(t, "gatehouse.yaml", tc.text)
 		_, err := resolved(t, "--config", path)
 		if err == nil {
 			t.Errorf("%q: loaded", tc.text)
@@ -129,25 +133,25 @@ func TestConfigFileErrorsNameTheLine(t *testing.T) {
 
 func TestConfigFileSharedByEveryCommand(t *testing.T) {
 	// A key of another command (keys rewrap) is no error for serve, nor is an empty file.
-	path := writeText(t, "gatehouse.yaml", "addr: 127.0.0.1:7001\nnew-key-encryption-key-file: /run/secrets/next\n")
+	path := writeFile(t, "gatehouse.yaml", "addr: 127.0.0.1:7001\nnew-key-encryption-key-file: /run/secrets/next\n")
 	fs, err := resolved(t, "--config", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantFlags(t, fs, map[string]string{"addr": "127.0.0.1:7001"})
 	for _, text := range []string{"", "# only comments\n", "---\n"} {
-		if _, err := resolved(t, "--config", writeText(t, "gatehouse.yaml", text)); err != nil {
+		if _, err := resolved(t, "--config", writeFile(t, "gatehouse.yaml", text)); err != nil {
 			t.Errorf("%q: %v", text, err)
 		}
 	}
 }
 
 func TestSecretFileTwins(t *testing.T) {
-	hmac := writeText(t, "hmac", "a-secret-of-at-least-thirty-two-bytes!!\n")
-	intro := writeText(t, "intro", "introspection-secret-32-bytes-long-at-least\r\n")
-	pg := writeText(t, "pg", "postgres://gatehouse:p%40ss@db/gatehouse")
-	kek := writeText(t, "kek", "kek-text\n")
-	conf := writeText(t, "gatehouse.yaml", "postgres-url-file: "+pg+"\n")
+	hmac := writeFile(t, "hmac", "a-secret-of-at-least-thirty-two-bytes!!\n")
+	intro := writeFile(t, "intro", "introspection-secret-32-bytes-long-at-least\r\n")
+	pg := writeFile(t, "pg", "postgres://gatehouse:p%40ss@db/gatehouse")
+	kek := writeFile(t, "kek", "kek-text\n")
+	conf := writeFile(t, "gatehouse.yaml", "postgres-url-file: "+pg+"\n")
 	t.Setenv("GATEHOUSE_INTROSPECTION_SECRET_FILE", intro)
 	fs, err := resolved(t, "--config", conf, "--hmac-secret-file", hmac, "--key-encryption-key-file", kek)
 	if err != nil {
@@ -181,7 +185,7 @@ func TestSecretFileTwins(t *testing.T) {
 	for name, args := range map[string][]string{
 		"both on the command line": {"--hmac-secret", "x", "--hmac-secret-file", hmac},
 		"missing file":             {"--redis-url-file", filepath.Join(t.TempDir(), "absent")},
-		"empty file":               {"--redis-url-file", writeText(t, "empty", "\n")},
+		"empty file":               {"--redis-url-file", writeFile(t, "empty", "\n")},
 	} {
 		if _, err := resolved(t, args...); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -222,7 +226,7 @@ func TestExampleConfigFile(t *testing.T) {
 			t.Errorf("deploy/gatehouse.yaml has no key for --%s", f.Name)
 		}
 	})
-	fs, err := resolved(t, "--config", writeText(t, "all.yaml", uncommented.String()))
+	fs, err := resolved(t, "--config", writeFile(t, "all.yaml", uncommented.String()))
 	if err != nil {
 		t.Fatalf("the example with every key uncommented: %v", err)
 	}
@@ -234,7 +238,7 @@ func TestExampleConfigFile(t *testing.T) {
 // says, and its tokens verify with the secret from the secret's file.
 func TestServeFromConfigFile(t *testing.T) {
 	secret := "a-secret-kept-in-a-file-of-its-own-32+"
-	conf := writeText(t, "gatehouse.yaml", fmt.Sprintf(`
+	conf := writeFile(t, "gatehouse.yaml", fmt.Sprintf(`
 addr: 127.0.0.1:0
 data: %q
 log-format: json
@@ -242,7 +246,7 @@ signing-alg: HS256
 hmac-secret-file: %q
 argon2-memory: 64
 argon2-time: 1
-`, t.TempDir(), writeText(t, "hmac", secret+"\n")))
+`, t.TempDir(), writeFile(t, "hmac", secret+"\n")))
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	root := newRootCmd(strings.NewReader(""), io.Discard, logs)
