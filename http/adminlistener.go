@@ -30,46 +30,22 @@ func (s *Server) adminOnly(path string) bool {
 	return s.cfg.AdminListener && s.cfg.AdminAPIOnAdminListener && strings.HasPrefix(path, adminAPIPrefix)
 }
 
-// opsRoutes mounts the metrics and the probes: on the public mux, and with an admin listener
-// the probes on both and the metrics on the admin mux only.
-func (s *Server) opsRoutes(public, admin *routeMux) {
-	metrics := s.Metrics.Handler()
+// opsRoutes mounts the metrics, on the public mux or, with an admin listener, on the admin mux
+// with the probes (which stay on the public mux too: load balancers probe the public port).
+func (s *Server) opsRoutes() {
 	s.patterns = append(s.patterns, "GET /metrics")
+	mux := s.mux
 	if s.cfg.AdminListener {
-		admin.handle("GET", "/metrics", metrics)
-		admin.handle("GET", "/healthz", s.observe("GET /healthz", http.HandlerFunc(s.handleHealth)))
-		admin.handle("GET", "/readyz", s.observe("GET /readyz", http.HandlerFunc(s.handleReady)))
-		return
+		mux = s.admin
+		s.handleOn(s.admin, s.adminAllowed, "GET", "/healthz", http.HandlerFunc(s.handleHealth))
+		s.handleOn(s.admin, s.adminAllowed, "GET", "/readyz", http.HandlerFunc(s.handleReady))
 	}
-	public.handle("GET", "/metrics", metrics)
-}
-
-// routeMux is a ServeMux that remembers each path's methods, for its 405 answers.
-type routeMux struct {
-	*http.ServeMux
-	allowed map[string][]string // path -> methods
-}
-
-func newRouteMux() *routeMux {
-	return &routeMux{ServeMux: http.NewServeMux(), allowed: map[string][]string{}}
-}
-
-func (m *routeMux) handle(method, path string, h http.Handler) {
-	m.Handle(method+" "+path, h)
-	m.allowed[path] = append(m.allowed[path], method)
-}
-
-// finish adds the answers to what no route matches: a known path with another method is 405
-// with Allow, anything else 404, both as JSON errors.
-func (m *routeMux) finish(s *Server) http.Handler {
-	for path, methods := range m.allowed {
-		allow := strings.Join(append(methods, methodsImplied(methods)...), ", ")
-		m.Handle(path, s.observe("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
-				"method " + r.Method + " is not allowed here; allowed: " + allow})
-		})))
-	}
-	m.Handle("/", s.observe("404", http.HandlerFunc(s.handleNotFound)))
-	return m.ServeMux
+	// The scrapes are not counted: a metric of the metrics' own requests would only measure
+	// the scraper.
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.Handle("/metrics", s.observe("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
+			"method " + r.Method + " is not allowed here; allowed: GET, HEAD"})
+	})))
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
@@ -94,7 +95,7 @@ func BenchmarkAccessLog(b *testing.B) {
 	}{{"off", false, slog.LevelInfo}, {"on", true, slog.LevelInfo}, {"filtered", true, slog.LevelWarn}} {
 		b.Run(bc.name, func(b *testing.B) {
 			clk := newClock()
-			h := newHarness(b, options{clock: clk, configure: func(_ *ghttp.Deps, c *ghttp.Config) {
+			h := newHarness(b, options{clock: clk, configure: func(_ *authn.Deps, c *ghttp.Config) {
 				c.AccessLog = bc.on
 				c.Logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: bc.level}))
 			}})

@@ -18,7 +18,7 @@ type Metrics struct {
 	auth     *prometheus.CounterVec
 	logins   *prometheus.CounterVec
 	// durations are request durations by route pattern and credential kind (observe.go);
-	// loginDurations, whole logins by outcome.
+	// loginDurations, the password checks of logins by outcome.
 	durations      *prometheus.HistogramVec
 	loginDurations *prometheus.HistogramVec
 
@@ -48,7 +48,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "auth"}),
 		loginDurations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "gatehouse_login_duration_seconds", Help: "Login durations (password hashing and its queue included) by outcome (ok or an error code).",
+			Name: "gatehouse_login_duration_seconds", Help: "Durations of the password checks of logins (hashing and its queue included) by outcome (ok or an error code).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"outcome"}),
 	}
@@ -124,9 +124,10 @@ func (m *Metrics) authDecision(r *http.Request, err error) {
 	m.auth.WithLabelValues(mode, outcome(err)).Inc()
 }
 
-// login counts one login, and times it from start.
-func (m *Metrics) login(err error, start time.Time) {
+// Login counts one checked login by its outcome, and records how long its password check
+// took; give it to authn.Hooks.Login.
+func (m *Metrics) Login(err error, took time.Duration) {
 	o := outcome(err)
 	m.logins.WithLabelValues(o).Inc()
-	m.loginDurations.WithLabelValues(o).Observe(time.Since(start).Seconds())
+	m.loginDurations.WithLabelValues(o).Observe(took.Seconds())
 }

@@ -29,9 +29,9 @@ const (
 
 var credNames = [credKinds]string{"none", "cookie", "bearer", "basic"}
 
-// credential returns the kind of credential r carries: an Authorization header (bearer, or
+// credentialKind returns the kind of credential r carries: an Authorization header (bearer, or
 // basic for resource servers' client credentials), else the session cookie, else none.
-func (s *Server) credential(r *http.Request) int {
+func (s *Server) credentialKind(r *http.Request) int {
 	if v := r.Header["Authorization"]; len(v) > 0 {
 		if len(v[0]) >= 6 && strings.EqualFold(v[0][:6], "basic ") {
 			return credBasic
@@ -66,7 +66,7 @@ func (s *Server) observe(route string, h http.Handler) http.Handler {
 	var durations routeObservers
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		cred := s.credential(r)
+		cred := s.credentialKind(r)
 		rec := recorderPool.Get().(*statusRecorder)
 		rec.ResponseWriter, rec.code, rec.user = w, 0, ""
 		h.ServeHTTP(rec, r)
@@ -107,10 +107,13 @@ func (s *Server) logRequest(r *http.Request, route string, code int, elapsed tim
 // text, without an allocation when the client is the peer: then the text is RemoteAddr's own.
 func (s *Server) clientIPText(r *http.Request) string {
 	a := s.clientAddr(r)
-	if !a.IsValid() {
-		return clientIP(r)
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	switch {
+	case err != nil && !a.IsValid():
+		return r.RemoteAddr
+	case !a.IsValid():
+		return host
+	case err == nil:
 		if peer, err := netip.ParseAddr(host); err == nil && peer == a {
 			return host
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
@@ -39,7 +40,7 @@ func adminListener(t *testing.T, h *harness) string {
 }
 
 func TestAdminListenerServesMetricsProbesAndTheAdminAPI(t *testing.T) {
-	h := newHarness(t, options{configure: func(_ *ghttp.Deps, c *ghttp.Config) {
+	h := newHarness(t, options{configure: func(_ *authn.Deps, c *ghttp.Config) {
 		c.AdminListener, c.AdminAPIOnAdminListener = true, true
 	}})
 	admin := adminListener(t, h)
@@ -73,7 +74,7 @@ func TestAdminListenerServesMetricsProbesAndTheAdminAPI(t *testing.T) {
 }
 
 func TestAdminListenerWithTheAdminAPIOnBoth(t *testing.T) {
-	h := newHarness(t, options{configure: func(_ *ghttp.Deps, c *ghttp.Config) { c.AdminListener = true }})
+	h := newHarness(t, options{configure: func(_ *authn.Deps, c *ghttp.Config) { c.AdminListener = true }})
 	admin := adminListener(t, h)
 	access, _ := h.loginToken("admin", h.adminPW)
 	for _, tc := range []struct {
@@ -149,7 +150,7 @@ func TestDurationHistograms(t *testing.T) {
 func TestAccessLogHoldsNoSecret(t *testing.T) {
 	logs := &lockedBuffer{}
 	proxy := netip.MustParsePrefix("127.0.0.0/8")
-	h := newHarness(t, options{logs: logs, proxies: []netip.Prefix{proxy}, configure: func(_ *ghttp.Deps, c *ghttp.Config) {
+	h := newHarness(t, options{logs: logs, proxies: []netip.Prefix{proxy}, configure: func(_ *authn.Deps, c *ghttp.Config) {
 		c.AccessLog = true
 		c.IntrospectionSecret = "introspection-secret-value-of-32-bytes-or-more"
 	}})

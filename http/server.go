@@ -1,6 +1,10 @@
 // Package http is gatehouse's HTTP API: routes, JSON errors, and the authentication, role and
 // cross-origin middleware. It follows the contract in docs/api.md and docs/openapi.yaml; the
-// mapping from application error codes to HTTP statuses lives here and nowhere else.
+// mapping from application error codes to HTTP statuses lives here and nowhere else (error.go).
+// It holds no domain rule: each handler decodes the request, calls a use case of package
+// authn with plain values, and encodes the answer. The server-rendered pages (package web)
+// mount themselves on the same server with Handle and share its cookie, client-address and
+// cross-origin helpers.
 package http
 
 import (
@@ -9,14 +13,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/account"
-	"github.com/gatehouse-auth/gatehouse/session"
-	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config holds the server's behaviour settings. The zero value of each field means its default.
@@ -45,8 +49,6 @@ type Config struct {
 	// nothing else to send (default DefaultRevocationHeartbeat).
 	RevocationHeartbeat time.Duration
 
-	// Limits are the throttles' backoff policies (zero fields: DefaultLimits).
-	Limits Limits
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto headers are
 	// believed (default none: the client is the TCP peer).
 	TrustedProxies []netip.Prefix
@@ -74,21 +76,13 @@ const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
 type Deps struct {
-	Accounts    *account.Service
-	Users       gatehouse.UserStore
-	Sessions    *session.Manager
-	Tokens      *token.Service
-	Keys        *token.KeySet
-	Refresh     *token.Refresher
-	Revocations gatehouse.RevocationStore
+	// Authn runs the use cases.
+	Authn *authn.Service
 	// Ready lists checks that /readyz runs; each must answer within the request's deadline.
 	Ready []func(context.Context) error
-	// Metrics is where the server registers its metrics; nil creates a private registry.
+	// Metrics is where the server registers its metrics; nil creates a private registry. Give
+	// authn.Hooks.Login the same Metrics' Login to count logins.
 	Metrics *Metrics
-	// Throttle counts failed logins and credentials; nil throttles nothing.
-	Throttle gatehouse.Throttle
-	// Audit keeps the audit trail; nil keeps it in the logs only.
-	Audit gatehouse.AuditStore
 }
 
 // Server is the gatehouse HTTP API.
@@ -99,17 +93,18 @@ type Server struct {
 	now        func() time.Time
 	cookieName string
 	cop        *http.CrossOriginProtection
-	limiter    *limiter
+	proxies    []netip.Prefix         // trusted proxies (client.go)
+	limited    *prometheus.CounterVec // 429 answers by kind (throttle.go)
+	mux        *http.ServeMux
 	handler    http.Handler
-	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
-	streams    streamHub  // open revocation streams (revstream.go)
-	hsts       []string   // the Strict-Transport-Security value, or nil for none
-	patterns   []string   // every route as "METHOD /path", for the API contract's test
-	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
-	// nanoseconds; authn.go).
-	foreignTokenLog atomic.Int64
-	// admin serves AdminHandler's routes (adminlistener.go).
-	admin http.Handler
+	allowed    map[string]*[]string // path -> methods, for the 405 answers
+	streams    streamHub            // open revocation streams (revstream.go)
+	hsts       []string             // the Strict-Transport-Security value, or nil for none
+	patterns   []string             // every route as "METHOD /path", for the API contract's test
+
+	// admin and adminAllowed are AdminHandler's routes (adminlistener.go).
+	admin        *http.ServeMux
+	adminAllowed map[string]*[]string
 }
 
 // New returns a server with its routes mounted.
@@ -134,13 +129,14 @@ func New(d Deps, cfg Config) *Server {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
-	s.limiter = newLimiter(d.Throttle, cfg, s.Metrics)
+	s.proxies = cfg.TrustedProxies
+	s.limited = newLimitedCounter(s.Metrics)
 	s.cop = http.NewCrossOriginProtection()
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 	}))
 	s.hsts = hstsValue(cfg.HSTSMaxAge)
-	s.handler = s.routes()
+	s.routes()
 	return s
 }
 
@@ -166,16 +162,42 @@ func hstsValue(maxAge time.Duration) []string {
 // CookieName returns the session cookie's name as sent to browsers.
 func (s *Server) CookieName() string { return s.cookieName }
 
-func (s *Server) routes() http.Handler {
-	mux, admin := newRouteMux(), newRouteMux()
-	handle := func(method, path string, h http.HandlerFunc) {
-		m := mux
-		if s.adminOnly(path) {
-			m = admin
-		}
-		m.handle(method, path, s.observe(method+" "+path, h))
-		s.patterns = append(s.patterns, method+" "+path)
+// Handle mounts h on "METHOD path" (a net/http ServeMux pattern), counted and timed in the
+// metrics by that route; another method on the same path answers 405 with Allow. The web pages
+// mount themselves with it. Call it before the server starts serving.
+func (s *Server) Handle(method, path string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, method+" "+path)
+	if s.adminOnly(path) {
+		s.handleOn(s.admin, s.adminAllowed, method, path, h)
+		return
 	}
+	s.handleOn(s.mux, s.allowed, method, path, h)
+}
+
+// handleOn mounts h on mux, whose paths' methods allowed records.
+func (s *Server) handleOn(mux *http.ServeMux, allowed map[string]*[]string, method, path string, h http.Handler) {
+	mux.Handle(method+" "+path, s.observe(method+" "+path, h))
+	if methods, ok := allowed[path]; ok {
+		*methods = append(*methods, method)
+		return
+	}
+	methods := &[]string{method}
+	allowed[path] = methods
+	// A known path with another method: 405 with Allow, as a JSON error.
+	mux.Handle(path, s.observe("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allow := strings.Join(append(slices.Clone(*methods), methodsImplied(*methods)...), ", ")
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
+			"method " + r.Method + " is not allowed here; allowed: " + allow})
+	})))
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.handler = s.mux
+	s.allowed = map[string]*[]string{}
+	s.admin, s.adminAllowed = http.NewServeMux(), map[string]*[]string{}
+	handle := s.Handle
 
 	handle("POST", "/api/register", s.handleRegister)
 	handle("POST", "/api/login", s.handleLogin)
@@ -202,11 +224,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	handle("GET", "/openapi.yaml", handleOpenAPI)
-	s.opsRoutes(mux, admin)
-	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
-
-	s.admin = admin.finish(s)
-	return mux.finish(s)
+	s.opsRoutes()
+	s.mux.Handle("/", s.observe("404", http.HandlerFunc(s.handleNotFound)))
+	s.admin.Handle("/", s.observe("404", http.HandlerFunc(s.handleNotFound)))
 }
 
 // methodsImplied returns HEAD when GET is among methods (the mux serves HEAD with GET routes).
@@ -220,7 +240,7 @@ func methodsImplied(methods []string) []string {
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeCode(w, r, gatehouse.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
+	s.WriteCode(w, r, gatehouse.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
 }
 
 // Timeouts used by NewHTTPServer. ReadHeaderTimeout bounds slow clients that never finish their
