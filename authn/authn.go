@@ -82,9 +82,10 @@ type Config struct {
 // Hooks are optional callbacks for metrics; nil fields are skipped. They must be fast and
 // must not block.
 type Hooks struct {
-	// Login is called once per checked login (through any transport) with its outcome: nil,
-	// or the error Login returns.
-	Login func(err error)
+	// Login is called once per checked login (through any transport) with its outcome (nil,
+	// or the error Login returns) and how long checking the password took, its wait for a
+	// hashing slot included.
+	Login func(err error, took time.Duration)
 }
 
 // Client is what a transport knows of the party that sent a request, as plain values.

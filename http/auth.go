@@ -54,6 +54,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if res.User != nil {
+		noteUser(w, res.User.ID)
+	}
 	s.writeCredential(w, r, res)
 }
 
