@@ -17,7 +17,7 @@ var layers = map[string][]string{
 	"argon2":                {""},
 	"account":               {""},
 	"blocklist":             {},
-	"session":               {""},
+	"session":               {"", "internal/shardmap"},
 	"token":                 {"", "internal/shardmap"},
 	"revocation":            {"", "internal/shardmap"},
 	"memory":                {"", "internal/shardmap"},
