@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
@@ -17,9 +15,6 @@ func (s *Server) auditRoutes(handle func(method, path string, h http.HandlerFunc
 	handle("GET", "/api/admin/audit", s.authed(gatehouse.RoleAdmin, s.handleAdminAudit))
 }
 
-// maxAuditUserAgent is the longest user agent, in bytes, an audit event keeps.
-const maxAuditUserAgent = 256
-
 // audit records e, completed with its id, time, and the client's address and user agent: in
 // the logs (always, as a structured "audit" record) and in the audit store when there is one.
 // Storing is best effort: the action it records has already happened, so a failure is logged
@@ -27,7 +22,7 @@ const maxAuditUserAgent = 256
 func (s *Server) audit(r *http.Request, e gatehouse.AuditEvent) {
 	now := s.now()
 	e.ID, e.Time = gatehouse.NewID(now), now
-	e.IP, e.UserAgent = s.clientIP(r), cleanUserAgent(r.UserAgent())
+	e.IP, e.UserAgent = s.clientIPTrustingProxies(r), gatehouse.CleanUserAgent(r.UserAgent(), '?')
 	// The client hanging up must not lose the record.
 	ctx := context.WithoutCancel(r.Context())
 	level := slog.LevelInfo
@@ -43,24 +38,6 @@ func (s *Server) audit(r *http.Request, e gatehouse.AuditEvent) {
 	if err := s.Audit.AppendAudit(ctx, &e); err != nil {
 		s.log.WarnContext(ctx, "audit: storing an event failed", "event_id", e.ID, "action", e.Action, "err", err)
 	}
-}
-
-// cleanUserAgent cuts ua to maxAuditUserAgent bytes at a character boundary and replaces
-// invalid UTF-8 and control characters, so that a hostile header cannot forge log lines.
-func cleanUserAgent(ua string) string {
-	if len(ua) > maxAuditUserAgent {
-		i := maxAuditUserAgent
-		for i > 0 && !utf8.RuneStart(ua[i]) {
-			i--
-		}
-		ua = ua[:i]
-	}
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, ua)
 }
 
 // accountID returns the id of the account username names, or "".

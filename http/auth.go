@@ -84,7 +84,7 @@ func (s *Server) loginMode(req *loginRequest) (string, error) {
 // startSession creates a session with a fresh id (never one the client offered) and sets the
 // cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *gatehouse.User) {
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIPTrustingProxies(r), r.UserAgent())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -242,7 +242,7 @@ func (s *Server) rotateRefresh(r *http.Request, raw string) (rot token.Rotation,
 func (s *Server) logReplay(r *http.Request, rot token.Rotation) {
 	if rot.Replay {
 		s.log.InfoContext(r.Context(), "refresh token replayed within the reuse grace: same pair handed out again",
-			"family", rot.Family.ID, "ip", s.clientIP(r))
+			"family", rot.Family.ID, "ip", s.clientIPTrustingProxies(r))
 	}
 }
 

@@ -3,13 +3,13 @@ package http
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/httpauth"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
@@ -155,19 +155,8 @@ func bearerToken(r *http.Request) (string, bool) {
 	return parseBearer(raw)
 }
 
-// parseBearer parses "Bearer <token>" (RFC 6750: case-insensitive scheme, one or more spaces).
-// The token must be non-empty and contain no spaces.
-func parseBearer(h string) (string, bool) {
-	const scheme = "bearer"
-	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) || h[len(scheme)] != ' ' {
-		return "", false
-	}
-	tok := strings.TrimLeft(h[len(scheme):], " ")
-	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
-		return "", false
-	}
-	return tok, true
-}
+// parseBearer parses "Bearer <token>" (internal/httpauth, shared with verify/).
+var parseBearer = httpauth.ParseBearer
 
 // sessionCookie returns the value of the session cookie without parsing every cookie of the
 // request (r.Cookie allocates a slice of all of them).
@@ -184,13 +173,4 @@ func (s *Server) sessionCookie(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// clientIP returns the request's remote address without the port.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -277,7 +277,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 
 // renderForgery refuses a form that came from another site or without this session's token.
 func (s *Server) renderForgery(w http.ResponseWriter, r *http.Request) {
-	s.log.WarnContext(r.Context(), "form refused: cross-origin or missing token", "path", r.URL.Path, "ip", s.clientIP(r))
+	s.log.WarnContext(r.Context(), "form refused: cross-origin or missing token", "path", r.URL.Path, "ip", s.clientIPTrustingProxies(r))
 	s.renderMessage(w, r, nil, http.StatusForbidden, "Request refused",
 		"This form was sent from another site, or the page it came from has expired. Nothing was changed. Open the page again and retry.")
 }

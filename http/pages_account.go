@@ -80,7 +80,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIPTrustingProxies(r), r.UserAgent())
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -297,7 +297,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	s.log.InfoContext(r.Context(), "password changed on the web", "user_id", u.ID)
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
+	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIPTrustingProxies(r), r.UserAgent())
 	if err != nil {
 		s.clearSessionCookie(w)
 		s.renderError(w, r, err)

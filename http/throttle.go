@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -300,12 +301,18 @@ func addrKey(a netip.Addr) string {
 	return p.String()
 }
 
-// clientIP returns the client's address as recorded with its sessions.
-func (s *Server) clientIP(r *http.Request) string {
+// clientIPTrustingProxies returns the client's address as recorded with its sessions and audit
+// events: clientAddr's, so the address a trusted proxy forwarded (--trusted-proxies) and else the
+// connection's peer; a peer address that does not parse is kept as it is, without its port.
+func (s *Server) clientIPTrustingProxies(r *http.Request) string {
 	if a := s.clientAddr(r); a.IsValid() {
 		return a.String()
 	}
-	return clientIP(r)
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // ParseTrustedProxies parses a comma-separated list of CIDR prefixes or single addresses.

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +31,7 @@ const MaxClockSkew = time.Second
 
 // MaxUserAgent is the longest user agent, in bytes, that a session keeps; longer ones are cut at
 // a character boundary.
-const MaxUserAgent = 256
+const MaxUserAgent = gatehouse.MaxUserAgent
 
 // Options configures a Manager. Zero fields take the defaults.
 type Options struct {
@@ -241,19 +240,8 @@ func (m *Manager) Stats() Stats {
 	return Stats{}
 }
 
-// cleanUserAgent makes ua valid UTF-8 and cuts it to MaxUserAgent bytes at a rune boundary.
-func cleanUserAgent(ua string) string {
-	ua = strings.ToValidUTF8(ua, "\uFFFD")
-	if len(ua) <= MaxUserAgent {
-		return ua
-	}
-	cut := MaxUserAgent
-	for cut > 0 && !utf8.RuneStart(ua[cut]) {
-		cut--
-	}
-	// Clone so that the session does not pin a long header in memory.
-	return strings.Clone(ua[:cut])
-}
+// cleanUserAgent is gatehouse.CleanUserAgent with U+FFFD for what it replaces.
+func cleanUserAgent(ua string) string { return gatehouse.CleanUserAgent(ua, utf8.RuneError) }
 
 // storeErr wraps a store failure as gatehouse.ErrUnavailable, unless it already carries a
 // gatehouse error (such as ErrUnavailable from an adapter), which it keeps.

@@ -13,6 +13,7 @@ import (
 var serverPackages = []string{
 	"", "account", "argon2", "blocklist", "docs", "http", "mail", "memory", "postgres", "redis", "revocation",
 	"session", "sqlite", "token", "cmd/gatehouse", "internal/schema", "internal/shardmap",
+	"internal/httpauth",
 }
 
 // serverModules are the other modules the server binary may link: what serving needs. The
