@@ -54,6 +54,7 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 func isSafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
 
 // authPool recycles the Auth of each request: handlers must not keep it past their return.
+// BenchmarkAuthenticate allocates one more time per request (112 B) without it.
 var authPool = sync.Pool{New: func() any { return new(gatehouse.Auth) }}
 
 func putAuth(a *gatehouse.Auth) {

@@ -81,6 +81,7 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// recorderPool: BenchmarkAuthenticate allocates one more time per request (24 B) without it.
 var recorderPool = sync.Pool{New: func() any { return new(statusRecorder) }}
 
 // instrument counts the requests that h answers, by route and status. Counters are looked up

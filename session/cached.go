@@ -36,8 +36,8 @@ type CacheOptions struct {
 
 // CachedStore is a gatehouse.SessionStore that keeps an exact, bounded, in-process cache of the
 // sessions of another store, for a process that is the only writer of that store (such as
-// SQLite): a hit costs no query and no allocation (BenchmarkAuthenticate/sqlite in session/:
-// see BENCHMARKS.md, session-sqlite 584 ns and 0 allocs through the whole HTTP stack).
+// SQLite): a hit costs no query and no allocation (BenchmarkAuthenticate in session/, load
+// average 14 to 19: sqlite-cache 0.81 µs and 0 B, sqlite without it 65.9 µs and 2.1 KiB).
 //
 // FindSession gives each caller its own copy, as the gatehouse.SessionStore contract says;
 // FindSharedSession, which the Manager uses, hands out the cached session itself, which no one
