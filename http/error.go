@@ -8,9 +8,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/httpauth"
 )
 
-// statusOf maps an application error code to its HTTP status (internal/httpauth keeps the
-// table, which verify/ shares).
-var statusOf = httpauth.Status
+// StatusOf maps an application error code to its HTTP status, as in the API contract's table,
+// which internal/httpauth keeps (verify/ shares it).
+func StatusOf(code string) int { return httpauth.Status(code) }
 
 // errorBody is the JSON body of an error answer written by writeJSON (as httpauth.ErrorBody).
 type errorBody struct {
@@ -30,13 +30,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case gatehouse.EUNAVAILABLE:
 		s.log.WarnContext(r.Context(), "unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	s.writeCode(w, r, code, msg)
+	s.WriteCode(w, r, code, msg)
 }
 
-// writeCode writes the JSON error body for code. 401 answers carry WWW-Authenticate (RFC 6750):
+// WriteCode writes the JSON error body for code. 401 answers carry WWW-Authenticate (RFC 6750):
 // with error="invalid_token" when the request carried a bearer token or the code says a token
 // was refused, a bare challenge otherwise.
-func (s *Server) writeCode(w http.ResponseWriter, r *http.Request, code, msg string) {
+func (s *Server) WriteCode(w http.ResponseWriter, r *http.Request, code, msg string) {
 	_, bearer := bearerToken(r)
 	invalid := bearer || code == gatehouse.EINVALIDTOKEN || code == gatehouse.ETOKENEXPIRED
 	httpauth.WriteError(w, code, msg, httpauth.Challenge("gatehouse", invalid))
