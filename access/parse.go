@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-auth/gatehouse"
 )
 
 // MaxFileBytes bounds a rules file: a longer one is refused rather than parsed.
@@ -22,7 +24,7 @@ const MaxRules = 10000
 var ErrNotAvailable = errors.New("not available yet")
 
 // ParsePolicy parses a policy as written in a rules file or in --access-default: bypass, deny,
-// authenticated, role:NAME or group:NAME. "mfa" is refused with ErrNotAvailable: this server
+// authenticated, role:ROLE (user or admin; admin passes role:user too) or group:NAME. "mfa" is refused with ErrNotAvailable: this server
 // has no second factors yet.
 func ParsePolicy(s string) (Policy, error) {
 	switch s {
@@ -39,6 +41,9 @@ func ParsePolicy(s string) (Policy, error) {
 	if ok && validName(name) {
 		switch kind {
 		case "role":
+			if !gatehouse.Role(name).Valid() {
+				return Policy{}, fmt.Errorf("policy %q: the roles are %q and %q", s, gatehouse.RoleUser, gatehouse.RoleAdmin)
+			}
 			return Policy{Kind: Role, Name: name}, nil
 		case "group":
 			return Policy{Kind: Group, Name: name}, nil

@@ -33,7 +33,12 @@ func NewReturns(domains []string) (*Returns, error) {
 }
 
 // Domains returns the allowed domains.
-func (r *Returns) Domains() []string { return append([]string(nil), r.domains...) }
+func (r *Returns) Domains() []string {
+	if r == nil {
+		return nil
+	}
+	return append([]string(nil), r.domains...)
+}
 
 // Check returns raw and true if a browser may be sent to it after signing in, else "" and
 // false. Accepted are a local path ("/x", never "//x" or "/\x"), and an absolute http or https

@@ -25,7 +25,7 @@ const (
 	Bypass
 	// Authenticated lets any signed-in user through.
 	Authenticated
-	// Role lets through a signed-in user whose role allows Policy.Name (admin allows user).
+	// Role lets through a signed-in user whose role allows Policy.Name (admin passes role:user).
 	Role
 	// Group lets through a signed-in user who is a member of the group Policy.Name.
 	Group

@@ -130,7 +130,7 @@ func TestParsePolicy(t *testing.T) {
 			t.Errorf("ParsePolicy(%q) = %v, %v", s, p, err)
 		}
 	}
-	for _, s := range []string{"", "Deny", "role", "role:", "team:x", "group:" + strings.Repeat("x", 65)} {
+	for _, s := range []string{"", "Deny", "role", "role:", "team:x", "role:editor", "group:" + strings.Repeat("x", 65)} {
 		if _, err := ParsePolicy(s); err == nil {
 			t.Errorf("ParsePolicy(%q) accepted", s)
 		}

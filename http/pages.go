@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 )
 
 // The web pages: server-rendered HTML (html/template, which escapes everything it prints), with
@@ -214,6 +215,16 @@ func (s *Server) newPageData(p *pageReq, title, section string, view any) *pageD
 // all, and may not be framed (clickjacking).
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// signinCSP is pageCSP with the sign-in form allowed to lead (through the redirect that
+// follows it) to the domains a browser may return to: browsers apply form-action to redirects.
+func signinCSP(r *access.Returns) string {
+	var extra strings.Builder
+	for _, d := range r.Domains() {
+		extra.WriteString(" " + d + " *." + d)
+	}
+	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
+}
+
 func setPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h["Cache-Control"] = noStore
@@ -235,6 +246,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	setPageHeaders(w.Header())
+	if name == "signin.html" {
+		w.Header().Set("Content-Security-Policy", s.signinCSP)
+	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" { // a throttle may have said how long
 			w.Header().Set("Retry-After", "1")

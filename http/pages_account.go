@@ -26,7 +26,7 @@ func (s *Server) signinView(username, next string, errs map[string]string) signi
 
 // handleSignInPage shows the sign-in form, or sends a signed-in browser on its way.
 func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.URL.Query().Get("next"))
+	next := s.returnAddress(r.URL.Query())
 	if _, ok := s.sessionCookie(r); ok {
 		if _, err := s.pageSession(r); err == nil {
 			redirect(w, r, orDefault(next, "/account"))
@@ -50,7 +50,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
-	next := safeNext(r.PostForm.Get("next"))
+	next := s.returnAddress(r.PostForm)
 	errs := map[string]string{}
 	if username == "" {
 		errs["username"] = "Enter your username."
@@ -119,21 +119,15 @@ func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int
 	s.render(w, r, status, "signin.html", s.newPageData(nil, "Sign in", "signin", v))
 }
 
-// safeNext returns next if it is a path on this site, else "": the sign-in page never
-// redirects to another site (no open redirect).
-func safeNext(next string) string {
-	if len(next) == 0 || len(next) > 1024 || next[0] != '/' || strings.HasPrefix(next, "//") {
-		return ""
+// returnAddress returns where to send the browser after signing in: the "next" parameter, or
+// "rd" (the forward-auth endpoint's), if Config.Returns allows it (a path on this server, or an
+// address on a return domain), else "": the sign-in page is no open redirect.
+func (s *Server) returnAddress(q url.Values) string {
+	next := q.Get("next")
+	if next == "" {
+		next = q.Get("rd")
 	}
-	for i := 0; i < len(next); i++ {
-		if c := next[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return ""
-		}
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return ""
-	}
+	next, _ = s.cfg.Returns.Check(next)
 	return next
 }
 

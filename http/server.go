@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/token"
@@ -27,6 +28,13 @@ type Config struct {
 	CookieName string
 	// SecureCookies marks the session cookie Secure (set it when serving over TLS).
 	SecureCookies bool
+	// CookieDomain, if set, is the Domain of the session cookie, so that one sign-in covers
+	// every subdomain of it (for forward-auth). A Secure cookie then gets the "__Secure-"
+	// prefix instead of "__Host-", which forbids a Domain.
+	CookieDomain string
+	// Returns says where the sign-in page may send a browser back to (its "next" or "rd"
+	// parameter); nil allows paths on this server only.
+	Returns *access.Returns
 	// DefaultMode is the login mode when the request names none: "token" (default) or "session".
 	DefaultMode string
 	// AllowRegistration enables POST /api/register (default off: 403).
@@ -91,6 +99,8 @@ type Server struct {
 	limiter    *limiter
 	handler    http.Handler
 	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
+	signinCSP  string     // the sign-in page's policy, whose forms may lead to the return domains
+	proxyAuth  ProxyAuth  // the forward-auth endpoints (authz.go)
 	streams    streamHub  // open revocation streams (revstream.go)
 	hsts       []string   // the Strict-Transport-Security value, or nil for none
 	patterns   []string   // every route as "METHOD /path", for the API contract's test
@@ -115,9 +125,13 @@ func New(d Deps, cfg Config) *Server {
 	if s.cookieName == "" {
 		s.cookieName = "gatehouse_session"
 	}
-	if cfg.SecureCookies {
+	switch {
+	case cfg.SecureCookies && cfg.CookieDomain != "":
+		s.cookieName = "__Secure-" + s.cookieName
+	case cfg.SecureCookies:
 		s.cookieName = "__Host-" + s.cookieName
 	}
+	s.signinCSP = signinCSP(cfg.Returns)
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
@@ -190,6 +204,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	allowed["/metrics"] = []string{"GET"}
 	s.patterns = append(s.patterns, "GET /metrics")
+	s.authzRoutes(handle)
 	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
 
 	// A known path with another method: 405 with Allow, as a JSON error.

@@ -12,14 +12,14 @@ import (
 // timeout is enforced by the server.
 func (s *Server) setSessionCookie(w http.ResponseWriter, secret string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName, Value: secret, Path: "/", Expires: expires,
+		Name: s.cookieName, Value: secret, Path: "/", Expires: expires, Domain: s.cfg.CookieDomain,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName, Value: "", Path: "/", MaxAge: -1,
+		Name: s.cookieName, Value: "", Path: "/", MaxAge: -1, Domain: s.cfg.CookieDomain,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
 }
