@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
@@ -36,6 +37,8 @@ type app struct {
 	server   *ghttp.Server
 	now      func() time.Time
 	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
+	// accessRules are the forward-auth rules in force; SIGHUP swaps them (proxyauth.go).
+	accessRules *access.Holder
 }
 
 // openStores opens the user store and the account service; "user add" needs no more than this.
@@ -115,6 +118,7 @@ func (a *app) wire(ctx context.Context) error {
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
+		CookieDomain: cfg.proxyAuth.CookieDomain, Returns: cfg.proxyAuth.returns,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
 	deps := ghttp.Deps{
@@ -124,6 +128,7 @@ func (a *app) wire(ctx context.Context) error {
 	}
 	deps.Audit = a.auditStore()
 	a.server = ghttp.New(deps, serverCfg)
+	a.wireProxyAuth()
 	registerBuildInfo(metrics, readBuildInfo())
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)

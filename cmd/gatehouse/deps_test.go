@@ -11,7 +11,7 @@ import (
 
 // serverPackages are the module's own packages the server binary may link.
 var serverPackages = []string{
-	"", "account", "argon2", "blocklist", "docs", "http", "memory", "postgres", "redis", "revocation",
+	"", "access", "account", "argon2", "forwardauth", "blocklist", "docs", "http", "memory", "postgres", "redis", "revocation",
 	"session", "sqlite", "token", "cmd/gatehouse",
 }
 
@@ -26,7 +26,7 @@ var serverModules = []string{
 	"github.com/munnerz/goautoneg", "github.com/prometheus/client_golang",
 	"github.com/prometheus/client_model", "github.com/prometheus/common",
 	"github.com/prometheus/procfs", "github.com/redis/rueidis", "github.com/remyoudompheng/bigfft",
-	"github.com/spf13/cobra", "github.com/spf13/pflag", "golang.org/x/crypto", "golang.org/x/sync",
+	"github.com/spf13/cobra", "github.com/spf13/pflag", "go.yaml.in/yaml/v3", "golang.org/x/crypto", "golang.org/x/sync",
 	"golang.org/x/crypto/x509roots/fallback", "golang.org/x/sys", "golang.org/x/text", "google.golang.org/protobuf", "modernc.org/libc",
 	"modernc.org/mathutil", "modernc.org/memory", "modernc.org/sqlite",
 }
