@@ -37,7 +37,7 @@ func forwarded(r *http.Request) (original, error) {
 
 // originalURL reads the original request of nginx (X-Original-URL, X-Original-Method).
 func originalURL(r *http.Request) (original, error) {
-	raw := header(r, "X-Original-URL")
+	raw := header(r, "X-Original-Url")
 	o := original{method: strings.ToUpper(header(r, "X-Original-Method"))}
 	if raw == "" || o.method == "" {
 		return o, errors.New("X-Original-URL and X-Original-Method are required")
@@ -130,8 +130,8 @@ func hostOnly(host string) string {
 	return host
 }
 
-// header returns the first value of a header that the proxy sets exactly once; a header sent
-// twice is treated as absent (the two could disagree).
+// header returns the value of a header that the proxy sets exactly once; a header sent twice
+// is treated as absent (the two could disagree). name is in canonical form ("X-Original-Url").
 func header(r *http.Request, name string) string {
 	v := r.Header[name]
 	if len(v) != 1 {

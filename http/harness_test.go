@@ -56,6 +56,8 @@ type options struct {
 	proxies      []netip.Prefix
 	// configure, if set, edits the server's dependencies and configuration before it starts.
 	configure func(*ghttp.Deps, *ghttp.Config)
+	// proxyAuth, if set, returns the forward-auth endpoints to mount before the server starts.
+	proxyAuth func(*ghttp.Server) ghttp.ProxyAuth
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -142,6 +144,9 @@ func newHarness(t testing.TB, o options) *harness {
 		o.configure(&deps, &cfg)
 	}
 	h.server = ghttp.New(deps, cfg)
+	if o.proxyAuth != nil {
+		h.server.SetProxyAuth(o.proxyAuth(h.server))
+	}
 	h.srv = httptest.NewServer(h.server)
 	t.Cleanup(h.Close)
 	if _, _, err := h.acct.Bootstrap(ctx, testPassword+" admin"); err != nil {
