@@ -69,12 +69,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read func(*http.
 	}
 	cred, ok := credential(r, h.cfg.CookieName)
 	if !ok {
-		h.notSignedIn(w, r, &o, redirect, gatehouse.ErrTokenMissing)
+		h.notSignedIn(w, r, &o, redirect, gatehouse.ErrTokenMissing, false)
 		return
 	}
 	id, err := h.cfg.Authenticator.Authenticate(r.Context(), cred)
 	if err != nil {
-		h.failed(w, r, &o, redirect, err)
+		h.failed(w, r, &o, redirect, err, cred.Bearer != "")
 		return
 	}
 	if !allows(d.Policy, &id) {
@@ -125,13 +125,13 @@ func groupsValue(id *Identity) string {
 
 // failed answers a credential that signed no one in (as not signed in), or a store failure
 // (503: fail closed).
-func (h *Handler) failed(w http.ResponseWriter, r *http.Request, o *original, redirect bool, err error) {
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, o *original, redirect bool, err error, bearer bool) {
 	switch gatehouse.ErrorCode(err) {
 	case gatehouse.ETOKENMISSING, gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED, gatehouse.ESESSIONEXPIRED:
-		h.notSignedIn(w, r, o, redirect, err)
+		h.notSignedIn(w, r, o, redirect, err, bearer)
 	case gatehouse.ETOOLARGE, gatehouse.EBADREQUEST, gatehouse.EINVALIDCREDENTIALS:
 		// A credential that cannot be read signs no one in; proxies know only 401 and 403.
-		h.notSignedIn(w, r, o, redirect, gatehouse.ErrInvalidToken)
+		h.notSignedIn(w, r, o, redirect, gatehouse.ErrInvalidToken, bearer)
 	case gatehouse.EUNAVAILABLE:
 		h.log.Warn("forward-auth: a store is unavailable", "err", err)
 		w.Header().Set("Retry-After", "1")
@@ -143,16 +143,23 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, o *original, re
 }
 
 // notSignedIn sends a browser to the sign-in page (forward-auth only) and answers anyone else
-// 401 with a WWW-Authenticate challenge.
-func (h *Handler) notSignedIn(w http.ResponseWriter, r *http.Request, o *original, redirect bool, err error) {
-	if redirect && h.cfg.SignInURL != "" && wantsHTML(r) {
-		w.Header().Set("Location", h.signInURL(o))
-		w.WriteHeader(http.StatusFound)
-		return
+// 401 with a WWW-Authenticate challenge (with error="invalid_token" when the client sent a
+// bearer token, as everywhere in the API). auth-request's 401 carries the sign-in address in
+// Location, for nginx to redirect browsers to (auth_request_set, error_page).
+func (h *Handler) notSignedIn(w http.ResponseWriter, r *http.Request, o *original, redirect bool, err error, bearer bool) {
+	if h.cfg.SignInURL != "" {
+		switch {
+		case redirect && wantsHTML(r):
+			w.Header().Set("Location", h.signInURL(o))
+			w.WriteHeader(http.StatusFound)
+			return
+		case !redirect:
+			w.Header().Set("Location", h.signInURL(o))
+		}
 	}
 	code := gatehouse.ErrorCode(err)
 	challenge := `Bearer realm="gatehouse"`
-	if code != gatehouse.ETOKENMISSING {
+	if bearer {
 		challenge += `, error="invalid_token"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)

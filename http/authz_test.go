@@ -131,9 +131,13 @@ func TestAuthRequestAnswers(t *testing.T) {
 		return append([]string{"X-Original-Method", method, "X-Original-URL", url}, more...)
 	}
 	// nginx redirects browsers itself: not signed in is 401 even for a browser.
-	expect(t, h.do("GET", ep, nil, orig("GET", "https://app.example.com/", "Accept", "text/html")...), 401, "token_missing")
+	r := h.do("GET", ep, nil, orig("GET", "https://app.example.com/a?b=c&d", "Accept", "text/html")...)
+	expect(t, r, 401, "token_missing")
+	if loc := r.header.Get("Location"); loc != "https://auth.example.com/?rd=https%3A%2F%2Fapp.example.com%2Fa%3Fb%3Dc%26d" {
+		t.Fatalf("Location = %q (for nginx's error_page)", loc)
+	}
 	tok, _ := h.loginToken("admin", h.adminPW)
-	r := h.do("GET", ep, nil, orig("GET", "https://app.example.com:8443/admin?q", bearer(tok)...)...)
+	r = h.do("GET", ep, nil, orig("GET", "https://app.example.com:8443/admin?q", bearer(tok)...)...)
 	expect(t, r, 200, "")
 	if r.header.Get("Remote-User") != "admin" {
 		t.Fatalf("identity headers: %v", r.header)
