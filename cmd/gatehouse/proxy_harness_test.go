@@ -89,9 +89,14 @@ func startProxiedGatehouse(t *testing.T, port int, extra ...string) string {
 		t.Fatal(err)
 	}
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", proxyAdminPassword)
-	addr, _ := startServe(t, append([]string{"--trusted-proxies", "127.0.0.1/32", "--access-rules", rules,
+	addr, stop := startServe(t, append([]string{"--trusted-proxies", "127.0.0.1/32", "--access-rules", rules,
 		"--cookie-domain", proxyDomain, "--sign-in-url", "http://auth." + proxyDomain + ":" + strconv.Itoa(port) + "/",
 		"--session-store", "memory", "--log-level", "warn"}, extra...)...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gatehouse's log:\n%s", stop())
+		}
+	})
 	return addr
 }
 
