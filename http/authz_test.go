@@ -242,7 +242,7 @@ func TestSignInReturnsToAllowedDomains(t *testing.T) {
 		t.Errorf("Set-Cookie = %q, want Domain=example.com", sc)
 	}
 	page := h.do("GET", "/?rd=https%3A%2F%2Fapp.example.com%2F", nil)
-	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' example.com *.example.com;") {
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' example.com:* *.example.com:*;") {
 		t.Errorf("sign-in page CSP = %q", csp)
 	}
 	if !strings.Contains(page.raw, `value="https://app.example.com/"`) {

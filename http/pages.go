@@ -220,7 +220,7 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 func signinCSP(r *access.Returns) string {
 	var extra strings.Builder
 	for _, d := range r.Domains() {
-		extra.WriteString(" " + d + " *." + d)
+		extra.WriteString(" " + d + ":* *." + d + ":*") // any port, as Returns allows
 	}
 	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
 }
