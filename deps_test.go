@@ -11,20 +11,25 @@ const module = "github.com/gatehouse-auth/gatehouse"
 
 // layers says which of the module's own packages each package may import. The root package
 // holds the domain; adapters import only the root (and their drivers), never each other;
-// services never import an adapter; only cmd/ wires everything.
+// services never import an adapter; the use cases (authn) import the root and the logic
+// packages, never a transport; the transports (http, web) import the use cases and no adapter;
+// only cmd/ wires everything.
 var layers = map[string][]string{
 	"":                      {},
 	"argon2":                {""},
 	"account":               {""},
 	"blocklist":             {},
 	"session":               {""},
-	"token":                 {""},
-	"revocation":            {""},
-	"memory":                {""},
-	"sqlite":                {""},
+	"refresh":               {""},
+	"token":                 {"", "internal/shardmap"},
+	"revocation":            {"", "internal/shardmap"},
+	"memory":                {"", "internal/shardmap"},
+	"sqlite":                {"", "internal/schema"},
 	"redis":                 {""},
-	"postgres":              {""},
-	"http":                  {"", "access", "account", "session", "token", "docs"},
+	"postgres":              {"", "internal/schema"},
+	"authn":                 {"", "account", "session", "refresh", "token"},
+	"http":                  {"", "account", "authn", "token", "docs"},
+	"web":                   {"", "access", "account", "authn", "http"},
 	"access":                {""},
 	"forwardauth":           {"", "access"},
 	"verify":                {"", "token"},
@@ -32,6 +37,8 @@ var layers = map[string][]string{
 	"internal/storetest":    {"", "internal/testkit"},
 	"internal/smtptest":     {},
 	"internal/testkit":      {},
+	"internal/schema":       {},
+	"internal/shardmap":     {},
 	"internal/fuzzhttp":     {"internal/testkit"},
 	"internal/redistest":    {"", "internal/testkit"},
 	"internal/apispec":      {"docs"},

@@ -13,6 +13,7 @@ package forwardauth
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -45,7 +46,7 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, c Credential) (Identity, error)
 }
 
-// Config configures a Handler. Rules and Authenticator are required.
+// Config configures a Handler. Authenticator is required; without Rules every check is denied.
 type Config struct {
 	// Rules holds the access rules in force; a reload swaps them (access.Holder).
 	Rules *access.Holder
@@ -75,6 +76,13 @@ type Asserter interface {
 type Handler struct {
 	cfg Config
 	log *slog.Logger
+}
+
+// Mount registers GET /api/authz/forward-auth and GET /api/authz/auth-request with handle
+// (such as the API server's Handle).
+func (h *Handler) Mount(handle func(method, path string, f http.HandlerFunc)) {
+	handle("GET", "/api/authz/forward-auth", h.ForwardAuth)
+	handle("GET", "/api/authz/auth-request", h.AuthRequest)
 }
 
 // New returns a handler for cfg.

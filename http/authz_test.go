@@ -13,19 +13,19 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/access"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/forwardauth"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
-// serverAuthenticator adapts the server's own authentication to forwardauth, as
-// cmd/gatehouse wires it.
-type serverAuthenticator struct{ s *ghttp.Server }
+// authnAuthenticator adapts the authn use case to forwardauth, as cmd/gatehouse wires it.
+type authnAuthenticator struct{ s *authn.Service }
 
-func (a serverAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
-	p, err := a.s.Authenticate(ctx, c.Bearer, c.Session)
-	return forwardauth.Identity{Principal: p}, err
+func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
+	au, err := a.s.Authenticate(ctx, authn.Credential{AccessToken: c.Bearer, SessionID: c.Session})
+	return forwardauth.Identity{Principal: au.Principal}, err
 }
 
 const authzRules = `rules:
@@ -60,12 +60,11 @@ func newAuthzHarness(t *testing.T, proxies []netip.Prefix) *harness {
 		t.Fatal(err)
 	}
 	return newHarness(t, options{
-		configure: func(_ *ghttp.Deps, c *ghttp.Config) { c.Returns, c.CookieDomain = returns, "example.com" },
-		proxyAuth: func(s *ghttp.Server) ghttp.ProxyAuth {
-			return forwardauth.New(forwardauth.Config{
-				Rules: access.NewHolder(rules), Authenticator: serverAuthenticator{s}, TrustedProxies: proxies,
-				SignInURL: "https://auth.example.com/", CookieName: s.CookieName(), Logger: slog.New(slog.DiscardHandler),
-			})
+		configure: func(_ *authn.Deps, c *ghttp.Config) { c.CookieDomain = "example.com" },
+		returns:   returns,
+		forwardAuth: forwardauth.Config{
+			Rules: access.NewHolder(rules), TrustedProxies: proxies, SignInURL: "https://auth.example.com/",
+			CookieName: "gatehouse_session", Logger: slog.New(slog.DiscardHandler),
 		},
 	})
 }

@@ -11,8 +11,9 @@ import (
 
 // serverPackages are the module's own packages the server binary may link.
 var serverPackages = []string{
-	"", "access", "account", "argon2", "blocklist", "forwardauth", "docs", "http", "mail", "memory", "postgres", "redis", "revocation",
-	"session", "sqlite", "token", "cmd/gatehouse",
+	"", "access", "account", "argon2", "authn", "blocklist", "forwardauth", "docs", "http", "mail", "memory", "postgres", "redis",
+	"refresh", "revocation", "session", "sqlite", "token", "web", "cmd/gatehouse", "internal/schema",
+	"internal/shardmap",
 }
 
 // serverModules are the other modules the server binary may link: what serving needs. The

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-auth/gatehouse/access"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/forwardauth"
-	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
 // Forward-auth: reverse proxies ask gatehouse whether a request may reach the app behind them.
@@ -82,30 +82,30 @@ func (c *config) signInURL() string {
 	return strings.TrimSuffix(c.issuer(), "/") + "/"
 }
 
-// serverAuthenticator turns the credential of a proxied request into an identity with the
-// server's own authentication (bearer token first, checked against revocations; else the
-// session cookie).
-type serverAuthenticator struct{ s *ghttp.Server }
+// authnAuthenticator turns the credential of a proxied request into an identity with the
+// use case every credential goes through (authn: a bearer token first, checked against the
+// revocations; else the session cookie).
+type authnAuthenticator struct{ s *authn.Service }
 
-func (a serverAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
-	p, err := a.s.Authenticate(ctx, c.Bearer, c.Session)
+func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
+	au, err := a.s.Authenticate(ctx, authn.Credential{AccessToken: c.Bearer, SessionID: c.Session})
 	if err != nil {
 		return forwardauth.Identity{}, err
 	}
-	return forwardauth.Identity{Principal: p}, nil
+	return forwardauth.Identity{Principal: au.Principal}, nil
 }
 
-var _ forwardauth.Authenticator = serverAuthenticator{}
+var _ forwardauth.Authenticator = authnAuthenticator{}
 
 // wireProxyAuth mounts the forward-auth endpoints on the server.
-func (a *app) wireProxyAuth() {
+func (a *app) wireProxyAuth(uses *authn.Service) {
 	p := &a.cfg.proxyAuth
 	a.accessRules = access.NewHolder(p.rules)
-	a.server.SetProxyAuth(forwardauth.New(forwardauth.Config{
-		Rules: a.accessRules, Authenticator: serverAuthenticator{a.server},
+	forwardauth.New(forwardauth.Config{
+		Rules: a.accessRules, Authenticator: authnAuthenticator{uses},
 		TrustedProxies: a.cfg.trustedProxies, SignInURL: a.cfg.signInURL(),
 		CookieName: a.server.CookieName(), Logger: a.log,
-	}))
+	}).Mount(a.server.Handle)
 }
 
 // reloadAccessRules reads the rules file again on every SIGHUP until ctx ends, and puts the
