@@ -125,7 +125,7 @@ func (a *app) wire(ctx context.Context) error {
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
-		CookieDomain: cfg.proxyAuth.CookieDomain,
+		CookieDomain:          cfg.proxyAuth.CookieDomain,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
 	uses := authn.New(authn.Deps{
