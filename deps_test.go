@@ -28,7 +28,7 @@ var layers = map[string][]string{
 	"redis":                 {""},
 	"postgres":              {""},
 	"authn":                 {"", "account", "session", "refresh", "token", "mfa"},
-	"http":                  {"", "account", "authn", "token", "docs"},
+	"http":                  {"", "account", "authn", "mfa", "token", "docs"},
 	"web":                   {"", "account", "authn", "http"},
 	"verify":                {"", "token"},
 	"mfa":                   {""},
