@@ -27,7 +27,7 @@ func (s *Server) mfaRoutes(handle func(method, path string, h http.HandlerFunc))
 	handle("POST", "/api/me/mfa/recovery-codes", s.authed(gatehouse.RoleUser, s.handleRecoveryCodes))
 	handle("POST", "/api/me/mfa/webauthn", s.authed(gatehouse.RoleUser, s.handleWebAuthnBegin))
 	handle("POST", "/api/me/mfa/webauthn/finish", s.authed(gatehouse.RoleUser, s.handleWebAuthnFinish))
-	handle("DELETE", "/api/me/mfa/webauthn/{id}", s.authed(gatehouse.RoleUser, s.handleWebAuthnDelete))
+	handle("DELETE", "/api/me/mfa/webauthn/credentials/{id}", s.authed(gatehouse.RoleUser, s.handleWebAuthnDelete))
 	handle("DELETE", "/api/admin/users/{id}/mfa", s.authed(gatehouse.RoleAdmin, s.handleAdminResetFactors))
 }
 
