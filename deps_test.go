@@ -31,15 +31,17 @@ var layers = map[string][]string{
 	"http":                  {"", "account", "authn", "mfa", "token", "docs"},
 	"web":                   {"", "account", "authn", "http"},
 	"verify":                {"", "token"},
-	"mfa":                   {""},
+	"mail":                  {""},
 	"internal/storetest":    {"", "internal/testkit"},
-	"internal/webauthntest": {},
+	"internal/smtptest":     {},
 	"internal/testkit":      {},
 	"internal/fuzzhttp":     {"internal/testkit"},
 	"internal/redistest":    {"", "internal/testkit"},
 	"internal/apispec":      {"docs"},
 	"docs":                  {},
 	"bench":                 {"", "token"},
+	"mfa":                   {""},
+	"internal/webauthntest": {},
 }
 
 type pkg struct {

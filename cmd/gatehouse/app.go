@@ -37,6 +37,7 @@ type app struct {
 	sessions *session.Manager
 	expirers []gatehouse.Expirer
 	server   *ghttp.Server
+	mailer   gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
 	now      func() time.Time
 	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
 }
@@ -81,6 +82,9 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	var err error
+	if a.mailer, err = cfg.newMailer(a.log, true); err != nil {
+		return err
+	}
 	if a.keys, err = a.loadKeys(ctx); err != nil {
 		return err
 	}

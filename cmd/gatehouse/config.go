@@ -63,6 +63,7 @@ type config struct {
 
 	keyStore keyStoreConfig // where the signing keys live (keystore.go)
 	drain    drainConfig    // graceful stop (drain.go)
+	mail     mailConfig     // mail to users (mail.go)
 
 	// Signing keys (keys.go).
 	KeysFile            string
@@ -134,6 +135,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.introspectionFlags(fs)
 	c.limitFlags(fs)
 	c.drainFlags(fs)
+	c.mailFlags(fs)
 }
 
 // minIntrospectionSecret is the shortest accepted --introspection-secret, in bytes.
@@ -168,7 +170,7 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
-	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits} {
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateMail} {
 		if err := validate(); err != nil {
 			return err
 		}
