@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
@@ -342,4 +344,38 @@ func TestMFADisabledServer(t *testing.T) {
 	expect(t, h.do("POST", "/api/login/passkey", map[string]string{}), 404, "not_found")
 	expect(t, h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": "x", "method": "totp"}), 404, "not_found")
 	_ = http.MethodGet
+}
+
+// TestPageSignInWithSecondFactor: the sign-in form of a user with an authenticator app asks for
+// a code, starts no session before it, keeps the token through a wrong code, and starts the
+// session after the right one.
+func TestPageSignInWithSecondFactor(t *testing.T) {
+	h, _ := mfaHarness(t, nil, nil, options{})
+	h.addUser("paula", gatehouse.RoleUser)
+	access, _ := h.loginToken("paula", testPassword)
+	secret, codes := enrolTOTPOverAPI(t, h, access)
+	b := h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+	p := b.post("/", url.Values{"username": {"paula"}, "password": {testPassword}, "next": {"/account"}})
+	expectPage(t, p, 200, "Second step", `name="mfa_token"`, `autocomplete="one-time-code"`, `<option value="totp"`)
+	if p.header.Get("Set-Cookie") != "" {
+		t.Fatalf("a cookie before the second step: %v", p.header)
+	}
+	token := regexp.MustCompile(`name="mfa_token" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	wrong := "000000"
+	if totpCode(t, secret, h.clock.Now()) == wrong {
+		wrong = "111111"
+	}
+	p = b.post("/signin/second-factor", url.Values{"mfa_token": {token}, "method": {"totp"}, "code": {wrong}, "next": {"/account"}})
+	expectPage(t, p, 401, "Incorrect code", token)
+	p = b.post("/signin/second-factor", url.Values{"mfa_token": {token}, "method": {"totp"}, "code": {totpCode(t, secret, h.clock.Now())}, "next": {"/account"}})
+	expectRedirect(t, p, "/account")
+	expectPage(t, b.get("/account"), 200, "Your account")
+	// The token is used up; an open redirect in next is dropped.
+	p = b.post("/signin/second-factor", url.Values{"mfa_token": {token}, "method": {"recovery_code"}, "code": {codes[0]}})
+	expectPage(t, p, 401, "Please sign in again")
+	b2 := h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+	p = b2.post("/", url.Values{"username": {"paula"}, "password": {testPassword}, "next": {"//evil.test/"}})
+	token = regexp.MustCompile(`name="mfa_token" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	p = b2.post("/signin/second-factor", url.Values{"mfa_token": {token}, "method": {"recovery_code"}, "code": {codes[1]}, "next": {"//evil.test/"}})
+	expectRedirect(t, p, "/account")
 }
