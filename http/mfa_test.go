@@ -152,7 +152,22 @@ func TestMFALoginSessionModeIsBound(t *testing.T) {
 	h.addUser("sara", gatehouse.RoleUser)
 	access, _ := h.loginToken("sara", testPassword)
 	secret, _ := enrolTOTPOverAPI(t, h, access)
+	count := func() (n int) {
+		for _, table := range []string{"sessions", "refresh_families"} {
+			var c int
+			if err := h.db.SQL().QueryRow("SELECT count(*) FROM " + table).Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			n += c
+		}
+		return n
+	}
+	before := count()
 	p := startLogin(t, h, "sara", "session")
+	startLogin(t, h, "sara", "token")
+	if after := count(); after != before {
+		t.Fatalf("the password step stored %d sessions or refresh families", after-before)
+	}
 	// The second step cannot change the mode: a mode field is not part of it.
 	r := h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "totp",
 		"code": totpCode(t, secret, h.clock.Now()), "mode": "token"})
