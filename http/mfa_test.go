@@ -394,3 +394,20 @@ func TestPageSignInWithSecondFactor(t *testing.T) {
 	p = b2.post("/signin/second-factor", url.Values{"mfa_token": {token}, "method": {"recovery_code"}, "code": {codes[1]}, "next": {"//evil.test/"}})
 	expectRedirect(t, p, "/account")
 }
+
+// TestMFAUserDisabledBetweenSteps: an account disabled after its password step gets no
+// credential from the second step.
+func TestMFAUserDisabledBetweenSteps(t *testing.T) {
+	h, _ := mfaHarness(t, nil, nil, options{})
+	u := h.addUser("dan", gatehouse.RoleUser)
+	access, _ := h.loginToken("dan", testPassword)
+	_, codes := enrolTOTPOverAPI(t, h, access)
+	p := startLogin(t, h, "dan", "token")
+	admin, _ := h.loginToken("admin", h.adminPW)
+	expect(t, h.do("PATCH", "/api/admin/users/"+u.ID, map[string]any{"disabled": true}, bearer(admin)...), 200, "")
+	r := h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "recovery_code", "code": codes[0]})
+	expect(t, r, 403, "forbidden")
+	if r.str("access_token") != "" {
+		t.Fatalf("a disabled account got tokens: %s", r.raw)
+	}
+}
