@@ -83,6 +83,10 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.signInFailed(w, r, username, next, err)
 		return
 	}
+	if res.Step == authn.StepSecondFactor {
+		s.renderSecondStep(w, r, http.StatusOK, res.SecondFactor.Token, next, res.SecondFactor.Methods, "", "")
+		return
+	}
 	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
 	s.log.InfoContext(r.Context(), "signed in on the web", "user_id", res.User.ID)
 	redirect(w, r, orDefault(next, "/account"))

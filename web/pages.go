@@ -83,6 +83,7 @@ func (s *Pages) SetLinks(links ...PageLink) { s.links = append(s.links[:0:0], li
 func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
+	handle("POST", "/signin/second-factor", s.handleSecondStep)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
 	handle("GET", "/assets/{name}", s.handleAsset)
 
@@ -396,7 +397,7 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "error.html", "account.html", "admin.html", "admin_user.html")
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "error.html", "account.html", "admin.html", "admin_user.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

@@ -64,6 +64,7 @@ type config struct {
 	keyStore keyStoreConfig // where the signing keys live (keystore.go)
 	drain    drainConfig    // graceful stop (drain.go)
 	mail     mailConfig     // mail to users (mail.go)
+	mfa      mfaConfig      // second factors (mfa.go)
 
 	// Signing keys (keys.go).
 	KeysFile            string
@@ -136,6 +137,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.limitFlags(fs)
 	c.drainFlags(fs)
 	c.mailFlags(fs)
+	c.mfaFlags(fs)
 }
 
 // minIntrospectionSecret is the shortest accepted --introspection-secret, in bytes.
@@ -170,7 +172,7 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
-	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateMail} {
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateMail, c.validateMFA} {
 		if err := validate(); err != nil {
 			return err
 		}
