@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -410,4 +411,33 @@ func TestMFAUserDisabledBetweenSteps(t *testing.T) {
 	if r.str("access_token") != "" {
 		t.Fatalf("a disabled account got tokens: %s", r.raw)
 	}
+}
+
+// TestPageTOTPSetup sets an authenticator app up from the account page (the key as an inline
+// SVG QR code and as text), then signs in with a code computed from the shown key.
+func TestPageTOTPSetup(t *testing.T) {
+	h, _ := mfaHarness(t, nil, nil, options{})
+	h.addUser("quinn", gatehouse.RoleUser)
+	b := h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+	expectRedirect(t, b.post("/", url.Values{"username": {"quinn"}, "password": {testPassword}}), "/account")
+	expectPage(t, b.get("/account"), 200, "Set up an authenticator app")
+	p := b.post("/account/mfa/totp", url.Values{})
+	expectPage(t, p, 200, "<svg", `aria-label="QR code of the key"`, `id="totp-secret"`)
+	secret := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(p.body)[1]
+	p = b.post("/account/mfa/totp/confirm", url.Values{"code": {totpCode(t, secret, h.clock.Now())}})
+	expectPage(t, p, 200, "Authenticator app set up", `id="recovery-codes"`)
+	if n := strings.Count(p.body, "<li><code>"); n != 10 {
+		t.Fatalf("%d recovery codes shown", n)
+	}
+	// A forged form (no synchronizer token) changes nothing.
+	refusedForm := b.post("/account/mfa/totp", url.Values{"csrf": {"forged"}})
+	if refusedForm.status != 403 {
+		t.Fatalf("a forged set-up form answered %d", refusedForm.status)
+	}
+	h.clock.Advance(30 * time.Second)
+	b2 := h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+	p = b2.post("/", url.Values{"username": {"quinn"}, "password": {testPassword}})
+	expectPage(t, p, 200, "Second step")
+	token := regexp.MustCompile(`name="mfa_token" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	expectRedirect(t, b2.post("/signin/second-factor", url.Values{"mfa_token": {token}, "method": {"totp"}, "code": {totpCode(t, secret, h.clock.Now())}}), "/account")
 }
