@@ -47,6 +47,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/mfa"
 	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/token"
@@ -64,6 +65,8 @@ type Deps struct {
 	Throttle gatehouse.Throttle
 	// Audit keeps the audit trail; nil keeps it in the logs only.
 	Audit gatehouse.AuditStore
+	// MFA holds the second factors; nil turns them off (a password alone signs in).
+	MFA *mfa.Service
 }
 
 // Config holds the use cases' settings. The zero value of each field means its default.

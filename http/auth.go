@@ -46,18 +46,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.Authn.Login(r.Context(), authn.LoginInput{Username: req.Username, Password: req.Password,
 		Mode: req.Mode, Client: s.Client(r)})
-	if wait, ok := authn.RetryAfter(err); ok {
-		s.writeRateLimited(w, r, "login", wait)
-		return
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if res.User != nil {
-		noteUser(w, res.User.ID)
-	}
-	s.writeCredential(w, r, res)
+	s.writeLoginResult(w, r, "login", res, err)
 }
 
 // writeCredential answers with the credential of a completed login: the session cookie and

@@ -225,6 +225,7 @@ func (s *Server) routes() {
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
 	s.auditRoutes(handle)
+	s.mfaRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
 	s.oauthRoutes(handle)

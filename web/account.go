@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,8 +84,8 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.signInFailed(w, r, username, next, err)
 		return
 	}
-	if res.Step != authn.StepDone {
-		s.renderError(w, r, fmt.Errorf("web: login step %d has no page yet", res.Step))
+	if res.Step == authn.StepSecondFactor {
+		s.renderSecondStep(w, r, http.StatusOK, res.SecondFactor.Token, next, res.SecondFactor.Methods, "", "")
 		return
 	}
 	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)

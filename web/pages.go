@@ -89,11 +89,14 @@ func (s *Pages) SetLinks(links ...PageLink) { s.links = append(s.links[:0:0], li
 func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
+	handle("POST", "/signin/second-factor", s.handleSecondStep)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
 	handle("GET", "/assets/{name}", s.handleAsset)
 
 	handle("GET", "/account", s.page(gatehouse.RoleUser, s.handleAccountPage))
 	handle("POST", "/account/password", s.page(gatehouse.RoleUser, s.handleChangePassword))
+	handle("POST", "/account/mfa/totp", s.page(gatehouse.RoleUser, s.handleTOTPSetup))
+	handle("POST", "/account/mfa/totp/confirm", s.page(gatehouse.RoleUser, s.handleTOTPConfirm))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
 
@@ -415,7 +418,7 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "error.html", "account.html", "admin.html", "admin_user.html")
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "account_totp.html", "error.html", "account.html", "admin.html", "admin_user.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

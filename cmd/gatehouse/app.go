@@ -120,6 +120,10 @@ func (a *app) wire(ctx context.Context) error {
 	if err := refresher.SetReuseGrace(cfg.RefreshGrace); err != nil {
 		return err
 	}
+	factors, err := a.mfaService()
+	if err != nil {
+		return fmt.Errorf("second factors: %w", err)
+	}
 	metrics := ghttp.NewMetrics(nil)
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
@@ -132,7 +136,7 @@ func (a *app) wire(ctx context.Context) error {
 	uses := authn.New(authn.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
-		Throttle: a.throttle(), Audit: a.auditStore(),
+		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors,
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login}})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})

@@ -65,6 +65,7 @@ type config struct {
 	drain    drainConfig    // graceful stop (drain.go)
 	ops      opsConfig      // admin listener, access log (ops.go)
 	mail     mailConfig     // mail to users (mail.go)
+	mfa      mfaConfig      // second factors (mfa.go)
 
 	proxyAuth proxyAuthConfig // forward-auth, cookie domain, return addresses (proxyauth.go)
 
@@ -141,6 +142,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.opsFlags(fs)
 	c.proxyAuthFlags(fs)
 	c.mailFlags(fs)
+	c.mfaFlags(fs)
 }
 
 // minIntrospectionSecret is the shortest accepted --introspection-secret, in bytes.
@@ -175,7 +177,7 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
-	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateOps, c.validateMail, c.validateProxyAuth} {
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateOps, c.validateMail, c.validateProxyAuth, c.validateMFA} {
 		if err := validate(); err != nil {
 			return err
 		}
