@@ -95,6 +95,7 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// recorderPool: BenchmarkAuthenticate allocates one more time per request (24 B) without it.
 var recorderPool = sync.Pool{New: func() any { return new(statusRecorder) }}
 
 func outcome(err error) string {
