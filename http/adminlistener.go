@@ -34,15 +34,16 @@ func (s *Server) adminOnly(path string) bool {
 // with the probes (which stay on the public mux too: load balancers probe the public port).
 func (s *Server) opsRoutes() {
 	s.patterns = append(s.patterns, "GET /metrics")
-	mux := s.mux
+	mux, allowed := s.mux, s.allowed
 	if s.cfg.AdminListener {
-		mux = s.admin
+		mux, allowed = s.admin, s.adminAllowed
 		s.handleOn(s.admin, s.adminAllowed, "GET", "/healthz", http.HandlerFunc(s.handleHealth))
 		s.handleOn(s.admin, s.adminAllowed, "GET", "/readyz", http.HandlerFunc(s.handleReady))
 	}
 	// The scrapes are not counted: a metric of the metrics' own requests would only measure
 	// the scraper.
 	mux.Handle("GET /metrics", s.Metrics.Handler())
+	allowed["/metrics"] = &[]string{"GET"} // the 405 below is this path's
 	mux.Handle("/metrics", s.observe("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
