@@ -128,6 +128,7 @@ func (a *app) wire(ctx context.Context) error {
 		CookieDomain:          cfg.proxyAuth.CookieDomain,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
+	cfg.applyOps(&serverCfg)
 	uses := authn.New(authn.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
