@@ -108,24 +108,28 @@ func (a *app) wireProxyAuth(uses *authn.Service) {
 	}).Mount(a.server.Handle)
 }
 
-// reloadAccessRules reads the rules file again on every SIGHUP until ctx ends, and puts the
-// new rules in force at once; a file with an error is logged and the rules in force stay.
-func (a *app) reloadAccessRules(ctx context.Context) {
+// watchAccessRules reads the rules file again on every SIGHUP, and puts the new rules in force
+// at once; a file with an error is logged and the rules in force stay. The signal is caught
+// from the return on; stop ends the watch.
+func (a *app) watchAccessRules() (stop func()) {
 	file := a.cfg.proxyAuth.RulesFile
 	if file == "" {
-		return
+		return func() {}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			a.loadAccessRules(file)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				a.loadAccessRules(file)
+			}
 		}
-	}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 func (a *app) loadAccessRules(file string) {

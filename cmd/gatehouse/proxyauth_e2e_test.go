@@ -3,8 +3,11 @@ package main
 import (
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,4 +155,50 @@ func untrustedCheck(t *testing.T, p *proxied) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestAccessRulesReloadOnSIGHUP: a SIGHUP puts a changed rules file in force without a restart;
+// a file with an error leaves the rules in force.
+func TestAccessRulesReloadOnSIGHUP(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	write := func(doc string) {
+		if err := os.WriteFile(rules, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rules:\n  - domain: app.example.test\n    policy: deny\n")
+	addr, stop := startServe(t, "--trusted-proxies", "127.0.0.1/32", "--access-rules", rules, "--session-store", "memory")
+	check := func() int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/authz/forward-auth", nil)
+		for k, v := range map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Host": "app.example.test", "X-Forwarded-Uri": "/"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := checkedClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	hup := func(want int) {
+		t.Helper()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, 5*time.Second, "the reloaded rules answer", func() bool { return check() == want })
+	}
+	if st := check(); st != 403 {
+		t.Fatalf("before the reload: %d, want 403", st)
+	}
+	write("rules:\n  - domain: app.example.test\n    policy: bypass\n")
+	hup(200)
+	write("rules:\n  - domain: app.example.test\n    policy: nonsense\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	if st := check(); st != 200 {
+		t.Fatalf("after a bad file: %d, want the rules in force (200)", st)
+	}
+	if logs := stop(); !strings.Contains(logs, "access rules not reloaded") || !strings.Contains(logs, "line 3") {
+		t.Fatalf("the bad file was not logged with its line: %s", logs)
+	}
 }

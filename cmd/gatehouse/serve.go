@@ -79,6 +79,8 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data},
 		readBuildInfo().logAttrs()...)...)
 	cfg.logProxyAuth(log)
+	stopWatching := a.watchAccessRules() // before ready: a SIGHUP from then on reloads
+	defer stopWatching()
 	if w := cfg.cookieWarning(); w != "" {
 		log.Warn(w, "addr", cfg.Addr)
 	}
@@ -97,7 +99,6 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go a.maintain(mctx, 10*time.Second)
-	go a.reloadAccessRules(mctx)
 	return serveAllUntil(ctx, listeners, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
 }
 
