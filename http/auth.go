@@ -115,7 +115,7 @@ func (s *Server) issueAccess(ctx context.Context, u *gatehouse.User, fam *gateho
 	if err != nil {
 		return token.Issued{}, err
 	}
-	access, t, err := s.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(s.now(), nb))
+	access, t, err := s.Tokens.IssueFor(u, fam.ID, gatehouse.IssueStamp(s.now(), nb))
 	if err != nil {
 		return token.Issued{}, err
 	}
