@@ -41,7 +41,21 @@ func (s *UserStore) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Username, gatehouse.NormalizeUsername(u.Username), u.Name, u.Email, gatehouse.NormalizeEmail(u.Email),
 		u.EmailVerified, string(u.Role), gatehouse.JoinGroups(u.Groups), u.Disabled, u.PasswordHash, nanos(u.CreatedAt))
-	return userErr("create user", err)
+	err = userErr("create user", err)
+	if errors.Is(err, gatehouse.ErrEmailTaken) && s.usernameTaken(ctx, u) {
+		// Both are taken: report the username, whichever index the database checked first.
+		return fmt.Errorf("sqlite: create user: %w", gatehouse.ErrConflict)
+	}
+	return err
+}
+
+// usernameTaken reports whether another user has u's username or id.
+func (s *UserStore) usernameTaken(ctx context.Context, u *gatehouse.User) bool {
+	if _, err := s.UserByUsername(ctx, u.Username); err == nil {
+		return true
+	}
+	_, err := s.UserByID(ctx, u.ID)
+	return err == nil
 }
 
 // userErr is storeErr that tells a taken e-mail address from a taken username or id.
