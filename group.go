@@ -93,7 +93,6 @@ func detailed(sentinel *Error, format string, args ...any) error {
 	return &detailedError{err: Errorf(sentinel.Code, format, args...), sentinel: sentinel}
 }
 
-
 // CheckGroups returns nil if groups is a normalised list (valid names, sorted, no duplicates,
 // at most MaxGroups; nil is the empty list), else an error matching ErrGroupName or
 // ErrTooManyGroups. Stores call it before writing.
