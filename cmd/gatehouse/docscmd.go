@@ -26,17 +26,31 @@ func newDocsCmd() *cobra.Command {
 		Short: "Write the configuration reference (docs/configuration.md)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text := configReference(cmd.Root())
-			if out == "" {
-				_, err := io.WriteString(cmd.OutOrStdout(), text)
-				return err
-			}
-			return os.WriteFile(out, []byte(text), 0o644)
+			return writeOut(cmd, out, configReference(cmd.Root()))
 		},
 	}
 	config.Flags().StringVar(&out, "out", "", "file to write (default: standard output)")
-	cmd.AddCommand(config)
+	var exampleOut string
+	example := &cobra.Command{
+		Use:   "config-file",
+		Short: "Write the example configuration file (deploy/gatehouse.yaml)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return writeOut(cmd, exampleOut, configExample(cmd.Root()))
+		},
+	}
+	example.Flags().StringVar(&exampleOut, "out", "", "file to write (default: standard output)")
+	cmd.AddCommand(config, example)
 	return cmd
+}
+
+// writeOut writes text to the file out, or to standard output when out is "".
+func writeOut(cmd *cobra.Command, out, text string) error {
+	if out == "" {
+		_, err := io.WriteString(cmd.OutOrStdout(), text)
+		return err
+	}
+	return os.WriteFile(out, []byte(text), 0o644)
 }
 
 // configReference renders every command's flags, and the other environment variables, as
@@ -50,7 +64,9 @@ flags; a test fails when this file and the flags disagree. Edit the flags, not t
 
 Every flag can also be set with an environment variable: ` + "`GATEHOUSE_`" + ` followed by the flag's
 name in upper case with ` + "`-`" + ` as ` + "`_`" + ` (` + "`--session-store`" + ` is ` + "`GATEHOUSE_SESSION_STORE`" + `). A flag given on
-the command line wins over the environment. A ` + "`GATEHOUSE_`" + ` variable that no command reads is an
+the command line wins over the environment, which wins over the configuration file (` + "`--config`" + `, a YAML
+mapping keyed by the flags' names: [deploy/gatehouse.yaml](../deploy/gatehouse.yaml) shows every key of
+` + "`serve`" + `). Every secret flag has a file twin (` + "`--hmac-secret-file`" + `) for secrets mounted as files. A ` + "`GATEHOUSE_`" + ` variable that no command reads is an
 error at startup that names the closest one, so a misspelt setting is never ignored in silence.
 Durations are written like ` + "`90s`" + `, ` + "`15m`" + ` or ` + "`720h`" + `.
 `)

@@ -29,7 +29,7 @@ const devMailFrom = "gatehouse <gatehouse@localhost>"
 
 func (c *config) mailFlags(fs *pflag.FlagSet) {
 	m := &c.mail
-	fs.StringVar(&m.SMTPURL, "smtp-url", "", "SMTP relay: smtp://user:password@host:587 (STARTTLS, required), smtps://user:password@host:465 (TLS), or smtp://host:port?tls=off (in clear, no credentials: a relay on this machine); default none: mail goes to the development outbox (--mail-dir, or the log)")
+	fs.StringVar(&m.SMTPURL, "smtp-url", "", "SMTP relay: smtp://user:password@host:587 (STARTTLS, required), smtps://user:password@host:465 (TLS), or smtp://host:port?tls=off (in clear, no credentials: a relay on this machine); when unset, mail goes to the development outbox (--mail-dir, or the log)")
 	fs.StringVar(&m.SMTPPasswordFile, "smtp-password-file", "", "file holding the SMTP password (instead of the one in --smtp-url; a trailing newline is ignored)")
 	fs.StringVar(&m.SMTPCAFile, "smtp-ca-file", "", "PEM file of the certificate authorities that the SMTP relay's certificate must chain to (default: the system's)")
 	fs.StringVar(&m.From, "mail-from", "", `sender of the mail, "Name <address>" or an address (required with --smtp-url; its name is the service name the messages show)`)

@@ -14,7 +14,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 )
 
-func writeFile(t *testing.T, name string, b []byte) string {
+func writeTempFile(t *testing.T, name string, b []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, b, 0o600); err != nil {
@@ -31,8 +31,8 @@ func TestMailFlagsReachTheRelay(t *testing.T) {
 	u.User = url.User("relay")
 	cfg := &config{mail: mailConfig{
 		SMTPURL:          u.String(),
-		SMTPPasswordFile: writeFile(t, "password", []byte("pass word\n")),
-		SMTPCAFile:       writeFile(t, "ca.pem", srv.CertPEM()),
+		SMTPPasswordFile: writeTempFile(t, "password", []byte("pass word\n")),
+		SMTPCAFile:       writeTempFile(t, "ca.pem", srv.CertPEM()),
 		From:             "Acme Accounts <accounts@acme.test>",
 	}}
 	if err := cfg.validateMail(); err != nil {
@@ -54,8 +54,8 @@ func TestMailFlagsReachTheRelay(t *testing.T) {
 }
 
 func TestMailFlagsAreChecked(t *testing.T) {
-	pw := writeFile(t, "pw", []byte("secret"))
-	notPEM := writeFile(t, "ca.pem", []byte("not a certificate"))
+	pw := writeTempFile(t, "pw", []byte("secret"))
+	notPEM := writeTempFile(t, "ca.pem", []byte("not a certificate"))
 	badTpl := t.TempDir()
 	if err := os.WriteFile(filepath.Join(badTpl, "reset.txt"), []byte("{{.Nope}}"), 0o600); err != nil {
 		t.Fatal(err)

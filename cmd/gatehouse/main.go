@@ -1,6 +1,7 @@
 // Command gatehouse is the gatehouse authentication server and its administration commands.
 // Every flag can also be set with an environment variable GATEHOUSE_<FLAG> (upper case, "-" as
-// "_"); a flag given on the command line beats the environment.
+// "_") or a key of the configuration file (--config); a flag given on the command line beats the
+// environment, which beats the file.
 package main
 
 import (
@@ -33,15 +34,14 @@ cookie looked up in a store, or a stateless signed JWT any service can verify, p
 hybrid (short access token, rotating refresh token, revocation).
 
 Every flag can also be set as an environment variable GATEHOUSE_<FLAG> (upper case, "-" as
-"_"), for example GATEHOUSE_SESSION_STORE=memory. A flag on the command line beats the
-environment.`,
+"_"), for example GATEHOUSE_SESSION_STORE=memory, and as a key of the YAML file named by
+--config (GATEHOUSE_CONFIG), for example "session-store: memory". A flag on the command line
+beats the environment, which beats the file. Every secret flag has a file twin, such as
+--hmac-secret-file, for secrets mounted as files.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkEnv(cmd.Root(), os.Environ()); err != nil {
-				return err
-			}
-			return applyEnv(cmd.Flags(), os.LookupEnv)
+			return configure(cmd, os.Environ(), os.LookupEnv)
 		},
 	}
 	root.Version = readBuildInfo().String()
@@ -51,5 +51,6 @@ environment.`,
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newIssuerCmd(), newVersionCmd(), newDocsCmd())
 	root.AddCommand(newHealthcheckCmd(), newBackupCmd(), newRestoreCmd(), newMigrateCmd())
+	addConfigFlags(root)
 	return root
 }
