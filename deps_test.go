@@ -27,6 +27,7 @@ var layers = map[string][]string{
 	"http":                  {"", "account", "session", "token", "docs"},
 	"verify":                {"", "token"},
 	"mail":                  {""},
+	"emaillink":             {""},
 	"internal/storetest":    {"", "internal/testkit"},
 	"internal/smtptest":     {},
 	"internal/testkit":      {},
