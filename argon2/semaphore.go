@@ -1,29 +1,30 @@
 package argon2
 
 import (
-	"container/list"
 	"context"
 	"sync"
 	"time"
+
+	xsemaphore "golang.org/x/sync/semaphore"
 )
 
-// semaphore is a weighted FIFO semaphore over a memory budget in KiB. Waiters are served in
-// order of arrival, so a large request (a stored hash with more memory than the current
-// parameters) is not starved by a stream of small ones.
+// semaphore is the hashing queue: a weighted semaphore over a memory budget in KiB
+// (golang.org/x/sync/semaphore, which serves waiters in order of arrival, so a large request,
+// a stored hash with more memory than the current parameters, is not starved by a stream of
+// small ones), with the counts that InFlight and Waiting report.
 type semaphore struct {
+	w    *xsemaphore.Weighted
+	size int64
+
 	mu       sync.Mutex
-	size     int64
-	cur      int64
+	cur      int64 // weight held
 	inFlight int
-	waiters  list.List // of *waiter
+	waiting  int
 }
 
-type waiter struct {
-	n     int64
-	ready chan struct{} // closed when the waiter holds its weight
+func newSemaphore(size int64) *semaphore {
+	return &semaphore{w: xsemaphore.NewWeighted(size), size: size}
 }
-
-func newSemaphore(size int64) *semaphore { return &semaphore{size: size} }
 
 // acquireError tells the caller why acquire gave up: ctxErr is the context's error, or nil
 // when maxWait ran out.
@@ -42,80 +43,38 @@ func (s *semaphore) acquire(ctx context.Context, n int64, maxWait time.Duration)
 	if err := ctx.Err(); err != nil {
 		return &acquireError{ctxErr: err}
 	}
-	s.mu.Lock()
-	if s.size-s.cur >= n && s.waiters.Len() == 0 {
-		s.cur += n
-		s.inFlight++
-		s.mu.Unlock()
+	if s.w.TryAcquire(n) {
+		s.count(n, 1, 0)
 		return nil
 	}
-	w := &waiter{n: n, ready: make(chan struct{})}
-	elem := s.waiters.PushBack(w)
-	s.mu.Unlock()
-
-	timer := time.NewTimer(maxWait)
-	defer timer.Stop()
-	var err error
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-		err = &acquireError{ctxErr: ctx.Err()}
-	case <-timer.C:
-		err = &acquireError{}
+	s.count(0, 0, 1)
+	wait, cancel := context.WithTimeout(ctx, maxWait)
+	err := s.w.Acquire(wait, n)
+	cancel()
+	if err != nil {
+		s.count(0, 0, -1)
+		return &acquireError{ctxErr: ctx.Err()}
 	}
-	s.giveUp(elem, w)
-	return err
+	s.count(n, 1, -1)
+	return nil
 }
 
-// giveUp removes a waiter that stopped waiting. If it was granted its weight in the meantime,
-// the weight goes back: the caller is about to report failure and will not release it.
-func (s *semaphore) giveUp(elem *list.Element, w *waiter) {
+// release returns n to the budget, which wakes the waiters that now fit.
+func (s *semaphore) release(n int64) {
+	s.count(-n, -1, 0)
+	s.w.Release(n)
+}
+
+// count moves the counters by the deltas, in one step so that a reader never sees a waiter
+// that got its slot counted in neither (or both) of inFlight and waiting.
+func (s *semaphore) count(weight int64, inFlight, waiting int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	select {
-	case <-w.ready:
-		s.releaseLocked(w.n)
-	default:
-		front := s.waiters.Front() == elem
-		s.waiters.Remove(elem)
-		if front {
-			// The departing head may have blocked smaller waiters behind it.
-			s.notifyLocked()
-		}
-	}
-}
-
-// release returns n to the budget and wakes the waiters that now fit.
-func (s *semaphore) release(n int64) {
-	s.mu.Lock()
-	s.releaseLocked(n)
-	s.mu.Unlock()
-}
-
-func (s *semaphore) releaseLocked(n int64) {
-	s.cur -= n
-	s.inFlight--
+	s.cur += weight
+	s.inFlight += inFlight
+	s.waiting += waiting
 	if s.cur < 0 || s.inFlight < 0 {
 		panic("argon2: semaphore released more than held")
-	}
-	s.notifyLocked()
-}
-
-func (s *semaphore) notifyLocked() {
-	for {
-		front := s.waiters.Front()
-		if front == nil {
-			return
-		}
-		w := front.Value.(*waiter)
-		if s.size-s.cur < w.n {
-			return // strict FIFO: nobody overtakes the head
-		}
-		s.cur += w.n
-		s.inFlight++
-		s.waiters.Remove(front)
-		close(w.ready)
 	}
 }
 
@@ -123,5 +82,5 @@ func (s *semaphore) notifyLocked() {
 func (s *semaphore) counts() (inFlight, waiting int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inFlight, s.waiters.Len()
+	return s.inFlight, s.waiting
 }

@@ -2,12 +2,11 @@ package memory
 
 import (
 	"context"
-	"hash/maphash"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/shardmap"
 )
 
 var _ gatehouse.Throttle = (*Throttle)(nil)
@@ -15,6 +14,9 @@ var _ gatehouse.Throttle = (*Throttle)(nil)
 // DefaultThrottleKeys is the default bound on the keys a Throttle remembers.
 const DefaultThrottleKeys = 100_000
 
+// throttleShards is the number of independently locked parts of a Throttle, so that logins
+// for different keys do not wait for one lock (see internal/shardmap for what the split
+// measures), and the bound on keys is enforced per shard.
 const throttleShards = 64
 
 // ThrottleOptions configures a Throttle. Zero fields take the defaults.
@@ -32,14 +34,8 @@ type ThrottleOptions struct {
 // shared with others. It never fails.
 type Throttle struct {
 	now      func() time.Time
-	hashes   maphash.Seed
 	perShard int
-	shards   [throttleShards]throttleShard
-}
-
-type throttleShard struct {
-	mu sync.Mutex
-	m  map[string]throttleEntry
+	shards   *shardmap.Map[string, throttleEntry]
 }
 
 type throttleEntry struct {
@@ -50,7 +46,7 @@ type throttleEntry struct {
 
 // NewThrottle returns an empty Throttle.
 func NewThrottle(opts ThrottleOptions) *Throttle {
-	t := &Throttle{now: opts.Now, hashes: maphash.MakeSeed()}
+	t := &Throttle{now: opts.Now, shards: shardmap.New[string, throttleEntry](throttleShards, shardmap.String())}
 	if t.now == nil {
 		t.now = time.Now
 	}
@@ -59,14 +55,7 @@ func NewThrottle(opts ThrottleOptions) *Throttle {
 		keys = DefaultThrottleKeys
 	}
 	t.perShard = max(1, keys/throttleShards)
-	for i := range t.shards {
-		t.shards[i].m = make(map[string]throttleEntry)
-	}
 	return t
-}
-
-func (t *Throttle) shardOf(key string) int {
-	return int(maphash.String(t.hashes, key) % throttleShards)
 }
 
 // Attempt implements gatehouse.Throttle.
@@ -77,7 +66,7 @@ func (t *Throttle) Attempt(_ context.Context, limits ...gatehouse.Limit) (time.D
 	var wait time.Duration
 	for _, l := range limits {
 		b := l.Backoff.Normalize()
-		e, ok := t.shards[t.shardOf(l.Key)].m[l.Key]
+		e, ok := t.shards.Of(l.Key).M[l.Key]
 		if !ok || now >= e.forget {
 			continue
 		}
@@ -93,17 +82,17 @@ func (t *Throttle) Attempt(_ context.Context, limits ...gatehouse.Limit) (time.D
 	}
 	for _, l := range limits {
 		b := l.Backoff.Normalize()
-		sh := &t.shards[t.shardOf(l.Key)]
-		e, ok := sh.m[l.Key]
+		m := t.shards.Of(l.Key).M
+		e, ok := m[l.Key]
 		if !ok || now >= e.forget {
 			e = throttleEntry{}
 		}
 		e.n++
 		e.last, e.forget = now, now+int64(b.Forget)
-		if !ok && len(sh.m) >= t.perShard {
-			sh.evictLocked(now)
+		if !ok && len(m) >= t.perShard {
+			evictLocked(m, now)
 		}
-		sh.m[l.Key] = e
+		m[l.Key] = e
 	}
 	return 0, nil
 }
@@ -113,27 +102,27 @@ func (t *Throttle) Attempt(_ context.Context, limits ...gatehouse.Limit) (time.D
 func (t *Throttle) lock(limits []gatehouse.Limit) func() {
 	idx := make([]int, 0, len(limits))
 	for _, l := range limits {
-		idx = append(idx, t.shardOf(l.Key))
+		idx = append(idx, t.shards.Index(l.Key))
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)
 	for _, i := range idx {
-		t.shards[i].mu.Lock()
+		t.shards.At(i).Lock()
 	}
 	return func() {
 		for _, i := range idx {
-			t.shards[i].mu.Unlock()
+			t.shards.At(i).Unlock()
 		}
 	}
 }
 
-// evictLocked makes room for one entry: it drops every forgotten entry, and if none was, the
-// entry with the fewest attempts (the oldest among equals).
-func (sh *throttleShard) evictLocked(now int64) {
+// evictLocked makes room for one entry in the map of a locked shard: it drops every forgotten
+// entry, and if none was, the entry with the fewest attempts (the oldest among equals).
+func evictLocked(m map[string]throttleEntry, now int64) {
 	dropped := false
-	for k, e := range sh.m {
+	for k, e := range m {
 		if now >= e.forget {
-			delete(sh.m, k)
+			delete(m, k)
 			dropped = true
 		}
 	}
@@ -143,51 +132,42 @@ func (sh *throttleShard) evictLocked(now int64) {
 	var victim string
 	var ve throttleEntry
 	first := true
-	for k, e := range sh.m {
+	for k, e := range m {
 		if first || e.n < ve.n || e.n == ve.n && e.last < ve.last {
 			victim, ve, first = k, e, false
 		}
 	}
-	delete(sh.m, victim)
+	delete(m, victim)
 }
 
 // Reset implements gatehouse.Throttle.
 func (t *Throttle) Reset(_ context.Context, keys ...string) error {
 	for _, k := range keys {
-		sh := &t.shards[t.shardOf(k)]
-		sh.mu.Lock()
-		delete(sh.m, k)
-		sh.mu.Unlock()
+		sh := t.shards.Of(k)
+		sh.Lock()
+		delete(sh.M, k)
+		sh.Unlock()
 	}
 	return nil
 }
 
 // Refund implements gatehouse.Throttle.
 func (t *Throttle) Refund(_ context.Context, key string) error {
-	sh := &t.shards[t.shardOf(key)]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	e, ok := sh.m[key]
+	sh := t.shards.Of(key)
+	sh.Lock()
+	defer sh.Unlock()
+	e, ok := sh.M[key]
 	if !ok {
 		return nil
 	}
 	if e.n <= 1 {
-		delete(sh.m, key)
+		delete(sh.M, key)
 		return nil
 	}
 	e.n--
-	sh.m[key] = e
+	sh.M[key] = e
 	return nil
 }
 
 // Len returns the number of keys remembered, forgotten ones not yet dropped included.
-func (t *Throttle) Len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (t *Throttle) Len() int { return t.shards.Len() }

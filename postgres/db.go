@@ -16,17 +16,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/schema"
 )
 
 //go:embed migrations/*.sql
@@ -75,7 +73,8 @@ func (d *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d.timeout)
 }
 
-// migrateTimeout bounds each migration (waiting for another instance's included).
+// migrateTimeout bounds each migration (waiting for another instance's included). Start-up is
+// not the request path: migrations get time of their own.
 const migrateTimeout = 30 * time.Second
 
 // migrationLock is the first half of the advisory lock key that serialises the migrations of
@@ -83,54 +82,16 @@ const migrateTimeout = 30 * time.Second
 // runs) in other schemas of the same database do not wait for each other.
 const migrationLock = 0x67617465 // "gate"
 
+// migrate applies the pending migrations through a database/sql view of the pool (the shared
+// runner speaks database/sql; the stores keep pgx's own interface).
 func (d *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := schema.Load(migrations, "migrations")
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: %w", err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := d.apply(ctx, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// apply runs one migration file named NNN_description.sql in a transaction, unless its version
-// is recorded in schema_migrations.
-func (d *DB) apply(ctx context.Context, name string) error {
-	base := strings.TrimPrefix(name, "migrations/")
-	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-	if err != nil {
-		return fmt.Errorf("postgres: migration %s: bad version prefix", base)
-	}
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	op := "migration " + base
-	// Start-up is not the request path: migrations get time of their own.
-	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
-	defer cancel()
-	return d.tx(ctx, op, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int32(migrationLock)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-			return err
-		}
-		var done bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil || done {
-			return err
-		}
-		if _, err := tx.Exec(ctx, string(body)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UnixNano())
-		return err
-	})
+	sdb := stdlib.OpenDBFromPool(d.pool)
+	defer sdb.Close()
+	return storeErr("migrate", schema.Migrate(ctx, sdb, schema.PostgreSQL(migrationLock, migrateTimeout), ms))
 }
 
 // tx runs fn in a transaction and commits it if fn succeeds. Errors go through storeErr, except

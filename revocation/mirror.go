@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"sync"
+	"maps"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/shardmap"
 )
 
 var (
@@ -35,25 +35,15 @@ var ErrNotListable = errors.New("revocation: the store does not implement gateho
 // accept tokens for a while after their exp (clock-skew leeway) must revoke them until exp plus
 // that leeway.
 type Mirror struct {
-	store  gatehouse.RevocationStore
-	now    func() time.Time
-	hashes maphash.Seed
-	shards [mirrorShards]mirrorShard
+	store     gatehouse.RevocationStore
+	now       func() time.Time
+	tokens    *shardmap.Map[string, time.Time] // jti -> expiry
+	notBefore *shardmap.Map[string, time.Time] // user id -> not-before time
 }
 
-// mirrorShards is the number of independently locked parts of a Mirror.
+// mirrorShards is the number of independently locked parts of each of a Mirror's maps (see
+// internal/shardmap for what the split measures).
 const mirrorShards = 32
-
-type mirrorShard struct {
-	mu        sync.RWMutex
-	tokens    map[string]time.Time // jti -> expiry
-	notBefore map[string]time.Time // user id -> not-before time
-	_         [64]byte             // keeps neighbouring shards off one cache line
-}
-
-func (m *Mirror) shard(key string) *mirrorShard {
-	return &m.shards[maphash.String(m.hashes, key)%mirrorShards]
-}
 
 // NewMirror loads every revocation in force and every not-before time from store, which must
 // implement gatehouse.RevocationLister (else ErrNotListable). now is the clock that decides
@@ -71,16 +61,14 @@ func NewMirror(ctx context.Context, store gatehouse.RevocationStore, now func() 
 	if err != nil {
 		return nil, fmt.Errorf("revocation: load mirror: %w", err)
 	}
-	m := &Mirror{store: store, now: now, hashes: maphash.MakeSeed()}
-	for i := range m.shards {
-		m.shards[i].tokens = make(map[string]time.Time)
-		m.shards[i].notBefore = make(map[string]time.Time)
-	}
+	hash := shardmap.String()
+	m := &Mirror{store: store, now: now,
+		tokens: shardmap.New[string, time.Time](mirrorShards, hash), notBefore: shardmap.New[string, time.Time](mirrorShards, hash)}
 	for jti, exp := range tokens {
-		m.shard(jti).tokens[jti] = exp
+		m.tokens.Of(jti).M[jti] = exp
 	}
 	for userID, t := range notBefore {
-		m.shard(userID).notBefore[userID] = t
+		m.notBefore.Of(userID).M[userID] = t
 	}
 	return m, nil
 }
@@ -91,24 +79,16 @@ func (m *Mirror) RevokeToken(ctx context.Context, jti string, exp time.Time) err
 	if err := m.store.RevokeToken(ctx, jti, exp); err != nil {
 		return err
 	}
-	sh := m.shard(jti)
-	sh.mu.Lock()
 	// Keeping the later expiry makes concurrent writers converge on what the store keeps,
 	// whatever order they reach the lock in.
-	if cur, ok := sh.tokens[jti]; !ok || exp.After(cur) {
-		sh.tokens[jti] = exp
-	}
-	sh.mu.Unlock()
+	keepLater(m.tokens, jti, exp)
 	return nil
 }
 
 // TokenRevoked reports from memory whether jti is revoked and its revocation has not expired.
 // It never fails.
 func (m *Mirror) TokenRevoked(_ context.Context, jti string) (bool, error) {
-	sh := m.shard(jti)
-	sh.mu.RLock()
-	exp, ok := sh.tokens[jti]
-	sh.mu.RUnlock()
+	exp, ok := m.tokens.Get(jti)
 	return ok && m.now().Before(exp), nil
 }
 
@@ -119,21 +99,23 @@ func (m *Mirror) SetNotBefore(ctx context.Context, userID string, t time.Time) e
 	if err := m.store.SetNotBefore(ctx, userID, t); err != nil {
 		return err
 	}
-	sh := m.shard(userID)
-	sh.mu.Lock()
-	if cur, ok := sh.notBefore[userID]; !ok || t.After(cur) {
-		sh.notBefore[userID] = t
-	}
-	sh.mu.Unlock()
+	keepLater(m.notBefore, userID, t)
 	return nil
+}
+
+// keepLater sets key to t in sm unless it holds a later time already.
+func keepLater(sm *shardmap.Map[string, time.Time], key string, t time.Time) {
+	sh := sm.Of(key)
+	sh.Lock()
+	if cur, ok := sh.M[key]; !ok || t.After(cur) {
+		sh.M[key] = t
+	}
+	sh.Unlock()
 }
 
 // NotBefore returns the user's not-before time from memory, or the zero time. It never fails.
 func (m *Mirror) NotBefore(_ context.Context, userID string) (time.Time, error) {
-	sh := m.shard(userID)
-	sh.mu.RLock()
-	t := sh.notBefore[userID]
-	sh.mu.RUnlock()
+	t, _ := m.notBefore.Get(userID)
 	return t, nil
 }
 
@@ -141,18 +123,21 @@ func (m *Mirror) NotBefore(_ context.Context, userID string) (time.Time, error) 
 // and of every not-before time.
 func (m *Mirror) ListRevocations(_ context.Context, now time.Time) (tokens, notBefore map[string]time.Time, err error) {
 	tokens, notBefore = make(map[string]time.Time), make(map[string]time.Time)
-	for i := range m.shards {
-		sh := &m.shards[i]
-		sh.mu.RLock()
-		for jti, exp := range sh.tokens {
+	for i := range m.tokens.Shards() {
+		sh := m.tokens.At(i)
+		sh.RLock()
+		for jti, exp := range sh.M {
 			if exp.After(now) {
 				tokens[jti] = exp
 			}
 		}
-		for userID, t := range sh.notBefore {
-			notBefore[userID] = t
-		}
-		sh.mu.RUnlock()
+		sh.RUnlock()
+	}
+	for i := range m.notBefore.Shards() {
+		sh := m.notBefore.At(i)
+		sh.RLock()
+		maps.Copy(notBefore, sh.M)
+		sh.RUnlock()
 	}
 	return tokens, notBefore, nil
 }
@@ -161,16 +146,16 @@ func (m *Mirror) ListRevocations(_ context.Context, now time.Time) (tokens, notB
 // many it dropped. It does not touch the backing store.
 func (m *Mirror) Sweep(now time.Time) int {
 	n := 0
-	for i := range m.shards {
-		sh := &m.shards[i]
-		sh.mu.Lock()
-		for jti, exp := range sh.tokens {
+	for i := range m.tokens.Shards() {
+		sh := m.tokens.At(i)
+		sh.Lock()
+		for jti, exp := range sh.M {
 			if !exp.After(now) {
-				delete(sh.tokens, jti)
+				delete(sh.M, jti)
 				n++
 			}
 		}
-		sh.mu.Unlock()
+		sh.Unlock()
 	}
 	return n
 }
@@ -190,12 +175,5 @@ func (m *Mirror) DeleteExpired(ctx context.Context, now time.Time) (int, error) 
 
 // Len returns the number of token revocations and not-before times held in memory.
 func (m *Mirror) Len() (tokens, notBefore int) {
-	for i := range m.shards {
-		sh := &m.shards[i]
-		sh.mu.RLock()
-		tokens += len(sh.tokens)
-		notBefore += len(sh.notBefore)
-		sh.mu.RUnlock()
-	}
-	return tokens, notBefore
+	return m.tokens.Len(), m.notBefore.Len()
 }

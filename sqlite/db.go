@@ -12,15 +12,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/schema"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 )
@@ -100,54 +98,14 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite: migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := schema.Load(migrations, "migrations")
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := d.apply(ctx, name); err != nil {
-			return err
-		}
+	if err := schema.Migrate(ctx, d.db, schema.SQLite, ms); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
-}
-
-// apply runs one migration file named NNN_description.sql unless its version is recorded.
-func (d *DB) apply(ctx context.Context, name string) error {
-	base := strings.TrimPrefix(name, "migrations/")
-	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-	if err != nil {
-		return fmt.Errorf("sqlite: migration %s: bad version prefix", base)
-	}
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", base, err)
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", base, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", base, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		version, time.Now().UnixNano()); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", base, err)
-	}
-	return tx.Commit()
 }
 
 // storeErr maps a driver error to gatehouse's errors: a unique-constraint violation becomes

@@ -76,8 +76,8 @@ func TestCacheEviction(t *testing.T) {
 	}
 	t.Run("expired first", func(t *testing.T) {
 		c := newVerifiedCache(16)
-		if len(c.shards) != 1 || c.perShard != 16 {
-			t.Fatalf("shards %d × %d", len(c.shards), c.perShard)
+		if c.shards.Shards() != 1 || c.perShard != 16 {
+			t.Fatalf("shards %d × %d", c.shards.Shards(), c.perShard)
 		}
 		c.put("live", entry(now.Add(time.Hour)), now)
 		for i := range 15 {
@@ -107,11 +107,11 @@ func TestCacheEviction(t *testing.T) {
 	})
 	t.Run("shards", func(t *testing.T) {
 		c := newVerifiedCache(DefaultCacheSize)
-		if len(c.shards) != maxCacheShards || c.perShard*len(c.shards) > DefaultCacheSize {
-			t.Fatalf("shards %d × %d", len(c.shards), c.perShard)
+		if c.shards.Shards() != maxCacheShards || c.perShard*c.shards.Shards() > DefaultCacheSize {
+			t.Fatalf("shards %d × %d", c.shards.Shards(), c.perShard)
 		}
-		if c := newVerifiedCache(1); len(c.shards) != 1 || c.perShard != 1 {
-			t.Fatalf("size 1: shards %d × %d", len(c.shards), c.perShard)
+		if c := newVerifiedCache(1); c.shards.Shards() != 1 || c.perShard != 1 {
+			t.Fatalf("size 1: shards %d × %d", c.shards.Shards(), c.perShard)
 		}
 	})
 }

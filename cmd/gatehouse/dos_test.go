@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // TestSlowloris: connections that never finish their headers are cut after
@@ -69,18 +68,15 @@ func TestSlowloris(t *testing.T) {
 // peakRSS returns the peak resident set size (VmHWM) of a process, in KiB.
 func peakRSS(t *testing.T, pid int) int {
 	t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		t.Fatalf("/proc status: %v", err)
 	}
-	t.Fatal("no VmHWM in /proc status")
-	return 0
+	return int(st.VmHWM >> 10)
 }
 
 // TestConcurrentLoginsBoundedMemory fires 200 concurrent logins at a server with the production

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 type sample struct {
@@ -247,28 +249,30 @@ func (d *driver) sampleUntil(pid int, duration, interval time.Duration) []sample
 	}
 }
 
+// rss returns the resident set size of process pid in KiB, or -1.
 func rss(pid int) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return -1
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) >= 2 && fields[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(fields[1])
-			return n
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return -1
 	}
-	return -1
+	return int(st.VmRSS >> 10)
 }
 
+// fds returns the number of open file descriptors of process pid, or -1.
 func fds(pid int) int {
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return -1
 	}
-	return len(entries)
+	n, err := p.FileDescriptorsLen()
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // goroutines reads go_goroutines from the server's /metrics.
