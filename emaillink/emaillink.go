@@ -118,3 +118,10 @@ func WellFormed(secret string) bool {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(secret)
 	return err == nil && len(b) == secretBytes
 }
+
+// Restore puts back a link that Redeem took, when the action it was redeemed for was refused
+// for a reason the user can fix (a password the policy refuses), so that the link stays usable
+// until it expires. It returns gatehouse.ErrConflict if the link is back already.
+func (s *Links) Restore(ctx context.Context, l *gatehouse.EmailLink) error {
+	return s.store.CreateEmailLink(ctx, l, false)
+}
