@@ -11,20 +11,25 @@ const module = "github.com/gatehouse-auth/gatehouse"
 
 // layers says which of the module's own packages each package may import. The root package
 // holds the domain; adapters import only the root (and their drivers), never each other;
-// services never import an adapter; only cmd/ wires everything.
+// services never import an adapter; the use cases (authn) import the root and the logic
+// packages, never a transport; the transports (http, web) import the use cases and no adapter;
+// only cmd/ wires everything.
 var layers = map[string][]string{
 	"":                      {},
 	"argon2":                {""},
 	"account":               {""},
 	"blocklist":             {},
 	"session":               {""},
+	"refresh":               {""},
 	"token":                 {"", "internal/shardmap"},
 	"revocation":            {"", "internal/shardmap"},
 	"memory":                {"", "internal/shardmap"},
 	"sqlite":                {"", "internal/schema"},
 	"redis":                 {""},
 	"postgres":              {"", "internal/schema"},
-	"http":                  {"", "account", "session", "token", "docs"},
+	"authn":                 {"", "account", "session", "refresh", "token"},
+	"http":                  {"", "account", "authn", "token", "docs"},
+	"web":                   {"", "account", "authn", "http"},
 	"verify":                {"", "token"},
 	"mail":                  {""},
 	"emaillink":             {""},

@@ -168,3 +168,28 @@ func NextNotBefore(now, prev time.Time) time.Time {
 // IssuedBefore reports whether a credential stamped issued is revoked by the not-before
 // time nb.
 func IssuedBefore(issued, nb time.Time) bool { return !nb.IsZero() && issued.Before(nb) }
+
+// RevocationView is what the revocation rule of access tokens reads: a RevocationStore, or
+// any other view of the same revocations (the verify package's copy of the revocation stream).
+type RevocationView interface {
+	// TokenRevoked reports whether jti is denied.
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// NotBefore returns the user's "not before" time, or the zero time if there is none.
+	NotBefore(ctx context.Context, userID string) (time.Time, error)
+}
+
+// AccessTokenRevoked is the revocation rule of access tokens, written here once for the
+// server, introspection and the verify SDK: t is revoked when its jti is denied, or when it
+// was issued before its user's not-before time. The not-before time is read only when the jti
+// is not denied. Errors are v's (a store that cannot answer): callers fail closed.
+func AccessTokenRevoked(ctx context.Context, v RevocationView, t *Token) (bool, error) {
+	denied, err := v.TokenRevoked(ctx, t.ID)
+	if err != nil || denied {
+		return denied, err
+	}
+	nb, err := v.NotBefore(ctx, t.UserID)
+	if err != nil {
+		return false, err
+	}
+	return IssuedBefore(t.IssuedAt, nb), nil
+}

@@ -201,25 +201,6 @@ func (s *Service) rehash(ctx context.Context, u *gatehouse.User, password string
 	return updated
 }
 
-// SetPassword validates password as Create does (with the user's username) and stores its hash
-// for the user. It returns an error wrapping gatehouse.ErrNotFound for an unknown user, a
-// bad_request *gatehouse.Error for an invalid password, and hasher or store errors as they
-// are. Ending the user's sessions and tokens is the caller's job.
-func (s *Service) SetPassword(ctx context.Context, userID, password string) (*gatehouse.User, error) {
-	if err := checkPasswordSize(password); err != nil {
-		return nil, err
-	}
-	u, err := s.users.UserByID(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	hash, err := s.HashPassword(ctx, u.Username, password)
-	if err != nil {
-		return nil, err
-	}
-	return s.users.UpdateUser(ctx, userID, gatehouse.UserUpdate{PasswordHash: &hash})
-}
-
 // Bootstrap creates the first account when there is none: user BootstrapUsername ("admin")
 // with role admin and the given password, which must satisfy the policy. If password is "", it
 // generates a random one (crypto/rand, base64url, at least 32 characters and never shorter

@@ -119,27 +119,6 @@ func TestLoginRehashKeepsAConcurrentPasswordChange(t *testing.T) {
 	}
 }
 
-func TestSetPassword(t *testing.T) {
-	ctx := context.Background()
-	s := newService(t, openStore(t), small, account.Policy{})
-	u := mustCreate(t, s, account.NewUser{Username: "olivia", Password: goodPassword})
-	got, err := s.SetPassword(ctx, u.ID, "a brand new\u00a0passphrase")
-	if err != nil || got.ID != u.ID || got.PasswordHash == u.PasswordHash {
-		t.Fatalf("SetPassword = %+v, %v", got, err)
-	}
-	if _, err := s.Login(ctx, "olivia", "a brand new passphrase"); err != nil {
-		t.Errorf("login with the new (prepared: no-break space as a space) password: %v", err)
-	}
-	if _, err := s.Login(ctx, "olivia", goodPassword); !errors.Is(err, gatehouse.ErrInvalidCredentials) {
-		t.Errorf("login with the old password: %v; want ErrInvalidCredentials", err)
-	}
-	_, err = s.SetPassword(ctx, u.ID, "too short")
-	wantBadRequest(t, "SetPassword(short)", err, "password")
-	if _, err := s.SetPassword(ctx, gatehouse.NewID(t0), goodPassword); !errors.Is(err, gatehouse.ErrNotFound) {
-		t.Errorf("SetPassword(unknown id) = %v, want ErrNotFound", err)
-	}
-}
-
 func TestBootstrapGenerated(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)

@@ -1,97 +1,16 @@
 package http
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/authn"
 )
 
 // auditRoutes mounts the route of the audit trail.
 func (s *Server) auditRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/api/admin/audit", s.authed(gatehouse.RoleAdmin, s.handleAdminAudit))
-}
-
-// maxAuditUserAgent is the longest user agent, in bytes, an audit event keeps.
-const maxAuditUserAgent = 256
-
-// audit records e, completed with its id, time, and the client's address and user agent: in
-// the logs (always, as a structured "audit" record) and in the audit store when there is one.
-// Storing is best effort: the action it records has already happened, so a failure is logged
-// and does not change the answer. No event carries a secret.
-func (s *Server) audit(r *http.Request, e gatehouse.AuditEvent) {
-	now := s.now()
-	e.ID, e.Time = gatehouse.NewID(now), now
-	e.IP, e.UserAgent = s.clientIP(r), cleanUserAgent(r.UserAgent())
-	// The client hanging up must not lose the record.
-	ctx := context.WithoutCancel(r.Context())
-	level := slog.LevelInfo
-	if e.Outcome != gatehouse.AuditSuccess {
-		level = slog.LevelWarn
-	}
-	s.log.LogAttrs(ctx, level, "audit", slog.String("event_id", e.ID), slog.String("action", e.Action),
-		slog.String("outcome", e.Outcome), slog.String("user_id", e.UserID), slog.String("actor_id", e.ActorID),
-		slog.String("ip", e.IP), slog.String("user_agent", e.UserAgent), slog.String("detail", e.Detail))
-	if s.Audit == nil {
-		return
-	}
-	if err := s.Audit.AppendAudit(ctx, &e); err != nil {
-		s.log.WarnContext(ctx, "audit: storing an event failed", "event_id", e.ID, "action", e.Action, "err", err)
-	}
-}
-
-// cleanUserAgent cuts ua to maxAuditUserAgent bytes at a character boundary and replaces
-// invalid UTF-8 and control characters, so that a hostile header cannot forge log lines.
-func cleanUserAgent(ua string) string {
-	if len(ua) > maxAuditUserAgent {
-		i := maxAuditUserAgent
-		for i > 0 && !utf8.RuneStart(ua[i]) {
-			i--
-		}
-		ua = ua[:i]
-	}
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, ua)
-}
-
-// accountID returns the id of the account username names, or "".
-func (s *Server) accountID(ctx context.Context, username string) string {
-	if account.ValidateUsername(username) != nil {
-		return ""
-	}
-	u, err := s.Users.UserByUsername(ctx, username)
-	if err != nil {
-		return ""
-	}
-	return u.ID
-}
-
-// auditUserUpdate records each change an admin's update made.
-func (s *Server) auditUserUpdate(r *http.Request, actor string, old, u *gatehouse.User, upd gatehouse.UserUpdate) {
-	ev := func(action, detail string) {
-		s.audit(r, gatehouse.AuditEvent{Action: action, Outcome: gatehouse.AuditSuccess, UserID: u.ID, ActorID: actor, Detail: detail})
-	}
-	if old.Role != u.Role {
-		ev(gatehouse.AuditRoleChanged, string(old.Role)+"->"+string(u.Role))
-	}
-	if !old.Disabled && u.Disabled {
-		ev(gatehouse.AuditUserDisabled, "")
-	}
-	if old.Disabled && !u.Disabled {
-		ev(gatehouse.AuditUserEnabled, "")
-	}
-	if upd.PasswordHash != nil {
-		ev(gatehouse.AuditPasswordChanged, "")
-	}
 }
 
 type auditResponse struct {
@@ -102,9 +21,9 @@ type auditResponse struct {
 
 // handleAdminAudit pages through the audit trail, newest first: ?limit= (1 to 500, default
 // 50), ?after= (the "next" of the previous page), ?user_id= and ?action= to filter.
-func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth) {
-	if s.Audit == nil {
-		s.writeCode(w, r, gatehouse.ENOTFOUND, "this server keeps no audit trail")
+func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
+	if !s.Authn.KeepsAudit() {
+		s.writeError(w, r, authn.ErrNoAuditTrail)
 		return
 	}
 	q, err := auditQuery(r)
@@ -114,7 +33,7 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request, a *gat
 	}
 	limit := q.Limit
 	q.Limit++
-	events, err := s.Audit.ListAudit(r.Context(), q)
+	events, err := s.Authn.ListAudit(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -1,34 +1,28 @@
 package http
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/authn"
 )
 
-// authedHandler is a handler that runs only for an authenticated request. It must not keep a
-// after it returns (a is recycled).
-type authedHandler func(w http.ResponseWriter, r *http.Request, a *gatehouse.Auth)
+// authedHandler is a handler that runs only for an authenticated request.
+type authedHandler func(w http.ResponseWriter, r *http.Request, a gatehouse.Auth)
 
-// authed authenticates the request (bearer token first, then the session cookie), checks that
-// its role allows role, refuses cross-origin unsafe requests made with a cookie, and calls h.
-// The Auth is passed as an argument rather than through the request's context, which would cost
-// a copy of the request on the hot path.
+// authed authenticates the request (bearer token first, then the session cookie) through
+// authn, checks that its role allows role, refuses cross-origin unsafe requests made with a
+// cookie, and calls h. A failed credential counts against the client's address
+// (authn.Service.CredentialFailed): over the budget the answer is 429 instead of 401. The
+// Auth is passed as an argument rather than through the request's context, which would cost a
+// copy of the request on the hot path.
 func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a := authPool.Get().(*gatehouse.Auth)
-		defer putAuth(a)
-		err := s.authenticate(r.Context(), r, a)
+		a, err := s.authenticate(r)
 		if err != nil {
 			s.Metrics.authDecision(r, err)
-			if wait := s.credentialFailed(r, err); wait > 0 {
+			if wait := s.Authn.CredentialFailed(r.Context(), s.Client(r), err); wait > 0 {
 				s.writeRateLimited(w, r, "credential", wait)
 				return
 			}
@@ -38,13 +32,13 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 		s.Metrics.authDecision(r, nil)
 		if a.Method == gatehouse.AuthSession && !isSafeMethod(r.Method) {
 			// Cookies ride along on cross-site requests; bearer tokens do not.
-			if err := s.checkOrigin(r); err != nil {
-				s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+			if err := s.CheckOrigin(r); err != nil {
+				s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 				return
 			}
 		}
 		if !a.Role.Allows(role) {
-			s.writeCode(w, r, gatehouse.EFORBIDDEN, "this needs the "+string(role)+" role")
+			s.WriteCode(w, r, gatehouse.EFORBIDDEN, "this needs the "+string(role)+" role")
 			return
 		}
 		h(w, r, a)
@@ -53,88 +47,28 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 
 func isSafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
 
-// authPool recycles the Auth of each request: handlers must not keep it past their return.
-var authPool = sync.Pool{New: func() any { return new(gatehouse.Auth) }}
-
-func putAuth(a *gatehouse.Auth) {
-	*a = gatehouse.Auth{}
-	authPool.Put(a)
-}
-
 var errBadAuthorization = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the Authorization header must be \"Bearer <token>\"")
 
-// authenticate fills a with who sent r. A bearer token wins over a session cookie; with
-// neither, the error is token_missing.
-func (s *Server) authenticate(ctx context.Context, r *http.Request, a *gatehouse.Auth) error {
+// credential reads the request's credential: a bearer token wins over a session cookie.
+func (s *Server) credential(r *http.Request) (authn.Credential, error) {
 	if raw, ok := authorizationHeader(r); ok {
 		tok, ok := parseBearer(raw)
 		if !ok {
-			return errBadAuthorization
+			return authn.Credential{}, errBadAuthorization
 		}
-		return s.authenticateToken(ctx, tok, a)
+		return authn.Credential{AccessToken: tok}, nil
 	}
-	if secret, ok := s.sessionCookie(r); ok {
-		sess, err := s.Sessions.Authenticate(ctx, secret)
-		if err != nil {
-			return err
-		}
-		*a = gatehouse.Auth{Principal: sess.User, Method: gatehouse.AuthSession, Session: sess}
-		return nil
-	}
-	return gatehouse.ErrTokenMissing
+	secret, _ := s.SessionCookie(r)
+	return authn.Credential{SessionID: secret}, nil
 }
 
-// authenticateToken verifies an access token and checks, from the revocation store's in-process
-// view, that neither its jti nor its user's not-before time revokes it.
-func (s *Server) authenticateToken(ctx context.Context, raw string, a *gatehouse.Auth) error {
-	t, err := s.Tokens.Verify(raw)
+// authenticate returns who sent r; with no credential, the error is token_missing.
+func (s *Server) authenticate(r *http.Request) (gatehouse.Auth, error) {
+	c, err := s.credential(r)
 	if err != nil {
-		s.logForeignToken(err)
-		return err
+		return gatehouse.Auth{}, err
 	}
-	if err := s.checkTokenRevocation(ctx, t); err != nil {
-		return err
-	}
-	*a = gatehouse.Auth{Principal: t.Principal, Method: gatehouse.AuthToken, Token: t}
-	return nil
-}
-
-// foreignTokenLogEvery bounds how often a token refused for its issuer or audience is logged.
-const foreignTokenLogEvery = 10 * time.Second
-
-// logForeignToken logs a token that verified with the keys but names another issuer or
-// audience, at most once per foreignTokenLogEvery: the client is told only that the token is
-// invalid, but the operator needs to know that instances disagree on --issuer or --audience.
-func (s *Server) logForeignToken(err error) {
-	if !errors.Is(err, token.ErrWrongIssuer) && !errors.Is(err, token.ErrWrongAudience) {
-		return
-	}
-	now, last := s.now().UnixNano(), s.foreignTokenLog.Load()
-	if now-last < int64(foreignTokenLogEvery) || !s.foreignTokenLog.CompareAndSwap(last, now) {
-		return
-	}
-	s.log.Warn("access token refused: it is signed with this server's keys but names another issuer or audience; "+
-		"every instance that shares the keys needs the same --issuer and --audience (logged at most every 10s)", "err", err)
-}
-
-var errTokenRevoked = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the token has been revoked")
-
-func (s *Server) checkTokenRevocation(ctx context.Context, t *gatehouse.Token) error {
-	revoked, err := s.Revocations.TokenRevoked(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	if revoked {
-		return errTokenRevoked
-	}
-	nb, err := s.Revocations.NotBefore(ctx, t.UserID)
-	if err != nil {
-		return err
-	}
-	if gatehouse.IssuedBefore(t.IssuedAt, nb) {
-		return errTokenRevoked
-	}
-	return nil
+	return s.Authn.Authenticate(r.Context(), c)
 }
 
 // authorizationHeader returns the Authorization header, if the request has one.
@@ -169,9 +103,9 @@ func parseBearer(h string) (string, bool) {
 	return tok, true
 }
 
-// sessionCookie returns the value of the session cookie without parsing every cookie of the
+// SessionCookie returns the value of the session cookie without parsing every cookie of the
 // request (r.Cookie allocates a slice of all of them).
-func (s *Server) sessionCookie(r *http.Request) (string, bool) {
+func (s *Server) SessionCookie(r *http.Request) (string, bool) {
 	for _, line := range r.Header["Cookie"] {
 		for len(line) > 0 {
 			var part string
@@ -184,13 +118,4 @@ func (s *Server) sessionCookie(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// clientIP returns the request's remote address without the port.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -55,7 +55,7 @@ type discoveryDocument struct {
 // discovery builds the document from the token service's configuration: every URL is the
 // configured issuer followed by the endpoint's path.
 func (s *Server) discovery() discoveryDocument {
-	iss := s.Tokens.Issuer()
+	iss := s.Authn.Tokens().Issuer()
 	base := strings.TrimSuffix(iss, "/")
 	// An admin's bearer token is accepted too; it has no registered method name.
 	var introspectAuth []string
@@ -71,14 +71,14 @@ func (s *Server) discovery() discoveryDocument {
 		GrantTypes:               []string{"refresh_token"},
 		ResponseTypes:            []string{},
 		SubjectTypes:             []string{"public"},
-		SigningAlgs:              s.Tokens.Algorithms(),
+		SigningAlgs:              s.Authn.Tokens().Algorithms(),
 		TokenAuthMethods:         []string{"none"},
 		IntrospectionAuthMethods: introspectAuth,
 		RevocationAuthMethods:    []string{"none"},
 		Claims:                   []string{"sub", "username", "name", "email", "role", "iss", "aud", "iat", "nbf", "exp", "jti", "sid"},
 		RevocationStreamEndpoint: base + pathRevocationStream,
 		AccessTokenType:          token.TypAccessToken,
-		AccessTokenAudience:      s.Tokens.Audience(),
+		AccessTokenAudience:      s.Authn.Tokens().Audience(),
 	}
 }
 

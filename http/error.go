@@ -7,9 +7,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 )
 
-// statusOf maps an application error code to its HTTP status, as in the API contract's table.
+// StatusOf maps an application error code to its HTTP status, as in the API contract's table.
 // This is the only place that knows the mapping.
-func statusOf(code string) int {
+func StatusOf(code string) int {
 	switch code {
 	case gatehouse.EBADREQUEST:
 		return http.StatusBadRequest
@@ -51,13 +51,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case gatehouse.EUNAVAILABLE:
 		s.log.WarnContext(r.Context(), "unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	s.writeCode(w, r, code, msg)
+	s.WriteCode(w, r, code, msg)
 }
 
-// writeCode writes the JSON error body for code. 401 answers carry WWW-Authenticate (RFC 6750):
+// WriteCode writes the JSON error body for code. 401 answers carry WWW-Authenticate (RFC 6750):
 // with error="invalid_token" when the request carried a bearer token, a bare challenge otherwise.
-func (s *Server) writeCode(w http.ResponseWriter, r *http.Request, code, msg string) {
-	status := statusOf(code)
+func (s *Server) WriteCode(w http.ResponseWriter, r *http.Request, code, msg string) {
+	status := StatusOf(code)
 	if status == http.StatusUnauthorized {
 		if _, ok := bearerToken(r); ok || code == gatehouse.EINVALIDTOKEN || code == gatehouse.ETOKENEXPIRED {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)

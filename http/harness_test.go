@@ -16,15 +16,18 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // clock is the tests' settable clock: nothing sleeps for expiry. Like a real clock it moves
@@ -52,10 +55,10 @@ type options struct {
 	throttle     gatehouse.Throttle
 	noThrottle   bool // no throttle at all (default: an in-memory one on the test clock)
 	minPassword  int
-	limits       ghttp.Limits
+	limits       authn.Limits
 	proxies      []netip.Prefix
 	// configure, if set, edits the server's dependencies and configuration before it starts.
-	configure func(*ghttp.Deps, *ghttp.Config)
+	configure func(*authn.Deps, *ghttp.Config)
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -63,6 +66,7 @@ type harness struct {
 	t       testing.TB
 	srv     *httptest.Server
 	server  *ghttp.Server
+	pages   *web.Pages
 	client  *http.Client // checks every exchange against docs/openapi.yaml
 	clock   *clock
 	db      *sqlite.DB
@@ -127,21 +131,27 @@ func newHarness(t testing.TB, o options) *harness {
 	if o.throttle == nil && !o.noThrottle {
 		o.throttle = memory.NewThrottle(memory.ThrottleOptions{Now: h.clock.Now})
 	}
-	deps := ghttp.Deps{
-		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens, Keys: keys,
-		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-		Revocations: revocation.NewFeed(revs), Ready: []func(context.Context) error{db.Ping}, // as cmd/gatehouse wires it
-		Throttle: o.throttle, Audit: sqlite.NewAuditStore(db, 0),
+	logger := slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	metrics := ghttp.NewMetrics(nil)
+	ad := authn.Deps{
+		Accounts: h.acct, Users: h.users, Sessions: sessions, Tokens: tokens,
+		Refresh:     refresh.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
+		Revocations: revocation.NewFeed(revs), // as cmd/gatehouse wires it
+		Throttle:    o.throttle, Audit: sqlite.NewAuditStore(db, 0),
 	}
+	acfg := authn.Config{Limits: o.limits, Logger: logger, Now: h.clock.Now, Hooks: authn.Hooks{Login: metrics.Login}}
+	deps := ghttp.Deps{Ready: []func(context.Context) error{db.Ping}, Metrics: metrics}
 	cfg := ghttp.Config{
-		Limits: o.limits, TrustedProxies: o.proxies,
+		TrustedProxies:    o.proxies,
 		AllowRegistration: o.registration, DefaultMode: o.defaultMode, SecureCookies: o.secure,
-		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now: h.clock.Now, Logger: logger,
 	}
 	if o.configure != nil {
-		o.configure(&deps, &cfg)
+		o.configure(&ad, &cfg)
 	}
+	deps.Authn = authn.New(ad, acfg)
 	h.server = ghttp.New(deps, cfg)
+	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger})
 	h.srv = httptest.NewServer(h.server)
 	t.Cleanup(h.Close)
 	if _, _, err := h.acct.Bootstrap(ctx, testPassword+" admin"); err != nil {

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -22,7 +23,7 @@ func TestHSTSUnderTLS(t *testing.T) {
 		{10 * time.Minute, "max-age=600"},
 		{-1, ""},
 	} {
-		h := newHarness(t, options{proxies: proxied, configure: func(_ *ghttp.Deps, cfg *ghttp.Config) { cfg.HSTSMaxAge = c.maxAge }})
+		h := newHarness(t, options{proxies: proxied, configure: func(_ *authn.Deps, cfg *ghttp.Config) { cfg.HSTSMaxAge = c.maxAge }})
 		tls := httptest.NewTLSServer(h.server)
 		for _, path := range []string{"/healthz", "/api/protected", "/", "/no/such/route"} {
 			resp, err := tls.Client().Get(tls.URL + path)

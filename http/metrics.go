@@ -132,4 +132,5 @@ func (m *Metrics) authDecision(r *http.Request, err error) {
 	m.auth.WithLabelValues(mode, outcome(err)).Inc()
 }
 
-func (m *Metrics) login(err error) { m.logins.WithLabelValues(outcome(err)).Inc() }
+// Login counts one checked login by its outcome; give it to authn.Hooks.Login.
+func (m *Metrics) Login(err error) { m.logins.WithLabelValues(outcome(err)).Inc() }

@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -156,8 +155,8 @@ func (s *Server) authenticateResourceServer(r *http.Request) (resourceServer, *o
 }
 
 func (s *Server) authenticateAdminBearer(r *http.Request, tok string) (resourceServer, *oauthError) {
-	var a gatehouse.Auth
-	if err := s.authenticateToken(r.Context(), tok, &a); err != nil {
+	a, err := s.Authn.AuthenticateToken(r.Context(), tok)
+	if err != nil {
 		if gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE {
 			return resourceServer{}, s.oauthFromErr(r, err)
 		}
@@ -204,7 +203,3 @@ func credentialsEqual(id, wantID, secret, wantSecret string) bool {
 	c, d := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(wantSecret))
 	return subtle.ConstantTimeCompare(a[:], b[:])&subtle.ConstantTimeCompare(c[:], d[:]) == 1
 }
-
-// looksLikeJWT reports whether tok has the shape of a compact JWS (three dot-separated parts);
-// refresh tokens never contain a dot.
-func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }

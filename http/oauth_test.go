@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
@@ -18,7 +19,7 @@ const introspectionSecret = "a resource server secret of 32+ bytes"
 
 // oauthHarness is a harness whose introspection client secret is configured.
 func oauthHarness(t *testing.T) *harness {
-	return newHarness(t, options{configure: func(_ *ghttp.Deps, c *ghttp.Config) {
+	return newHarness(t, options{configure: func(_ *authn.Deps, c *ghttp.Config) {
 		c.IntrospectionSecret = introspectionSecret
 	}})
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
 )
 
 // introspection is the RFC 7662 answer for an active access token. Times are whole seconds.
@@ -47,19 +48,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !looksLikeJWT(raw) {
-		writeJSON(w, http.StatusOK, inactive{})
-		return
-	}
-	t, err := s.Tokens.Verify(raw)
-	if err == nil {
-		err = s.checkTokenRevocation(r.Context(), t)
-	}
+	t, active, err := s.Authn.Introspect(r.Context(), raw)
 	switch {
-	case err == nil:
-		writeJSON(w, http.StatusOK, s.describe(t))
-	case gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE:
+	case err != nil:
 		s.writeOAuthError(w, s.oauthFromErr(r, err))
+	case active:
+		writeJSON(w, http.StatusOK, s.describe(t))
 	default:
 		writeJSON(w, http.StatusOK, inactive{})
 	}
@@ -69,7 +63,7 @@ func (s *Server) describe(t *gatehouse.Token) introspection {
 	return introspection{
 		Active: true, Subject: t.UserID, Username: t.Username, Name: t.Name, Email: t.Email, Role: t.Role,
 		Expires: t.ExpiresAt.Unix(), IssuedAt: t.IssuedAt.Unix(), ID: t.ID,
-		Issuer: s.Tokens.Issuer(), Audience: s.Tokens.Audience(),
+		Issuer: s.Authn.Tokens().Issuer(), Audience: s.Authn.Tokens().Audience(),
 		TokenType: "Bearer", TokenUse: "access_token", Family: t.Family,
 	}
 }
@@ -86,18 +80,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var err error
-	switch {
-	case looksLikeJWT(raw):
-		err = s.revokeJWT(r, raw)
-	case gatehouse.ValidSecret(raw):
-		var found bool
-		found, err = s.Refresh.RevokeToken(r.Context(), raw)
-		if found {
-			s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess, Detail: "refresh token (RFC 7009)"})
-		}
-	}
-	if err != nil {
+	if err := s.Authn.RevokeToken(r.Context(), raw, s.Client(r)); err != nil {
 		s.writeOAuthError(w, s.oauthFromErr(r, err))
 		return
 	}
@@ -105,21 +88,6 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	h["Cache-Control"] = noStore
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusOK)
-}
-
-// revokeJWT revokes an access token that gatehouse signed and that can still be accepted;
-// anything else needs no revocation.
-func (s *Server) revokeJWT(r *http.Request, raw string) error {
-	t, err := s.Tokens.Verify(raw)
-	if err != nil {
-		return nil
-	}
-	if err := s.revokeAccessToken(r.Context(), t); err != nil {
-		return err
-	}
-	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess,
-		UserID: t.UserID, Detail: "access token jti " + t.ID + " (RFC 7009)"})
-	return nil
 }
 
 // handleOAuthToken is the token endpoint (RFC 6749 section 6) for the refresh_token grant, the
@@ -150,16 +118,16 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh string) *oauthError {
-	rot, wait, err := s.rotateRefresh(r, refresh)
-	switch {
-	case wait > 0:
-		secs := retryAfterSeconds(wait)
+	res, err := s.Authn.Refresh(r.Context(), refresh, s.Client(r))
+	if wait, ok := authn.RetryAfter(err); ok {
+		secs := authn.RetryAfterSeconds(wait)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		s.limiter.limited.WithLabelValues("credential").Inc()
+		s.limited.WithLabelValues("credential").Inc()
 		return &oauthError{status: http.StatusTooManyRequests, Code: oauthInvalidRequest,
 			Desc: "too many failed attempts; try again in " + strconv.FormatInt(secs, 10) + " s"}
-	case err == nil:
-		s.writeTokenPair(w, rot.Issued, rot.RefreshToken)
+	}
+	if err == nil {
+		s.writeTokenPair(w, res.TokenPair)
 		return nil
 	}
 	switch gatehouse.ErrorCode(err) {

@@ -15,7 +15,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/jwk-set+json")
 	h.Set("Cache-Control", "public, max-age=300")
-	w.Write(s.Keys.JWKS())
+	w.Write(s.Authn.Tokens().Keys().JWKS())
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

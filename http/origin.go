@@ -9,13 +9,13 @@ import (
 
 var errCrossOrigin = errors.New("cross-origin request refused")
 
-// checkOrigin refuses a cross-origin unsafe request. It is net/http's CrossOriginProtection
+// CheckOrigin refuses a cross-origin unsafe request. It is net/http's CrossOriginProtection
 // (Sec-Fetch-Site, then the Origin header) with a stricter fallback: for a browser that sends
 // no Sec-Fetch-Site, CrossOriginProtection compares the Origin's host with the Host header
 // only, so a page served over plain HTTP on the same host and port (or http://host for an
 // HTTPS server) passes. Here the Origin's scheme must also be the one this request came over
 // (see requestScheme); its host and port are already those of the Host header.
-func (s *Server) checkOrigin(r *http.Request) error {
+func (s *Server) CheckOrigin(r *http.Request) error {
 	if err := s.cop.Check(r); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (s *Server) requestScheme(r *http.Request) string {
 
 // forwardedProto returns X-Forwarded-Proto ("http" or "https") when the peer is a trusted proxy.
 func (s *Server) forwardedProto(r *http.Request) (string, bool) {
-	if len(s.limiter.proxies) == 0 {
+	if len(s.proxies) == 0 {
 		return "", false // the common case: nothing to look up
 	}
 	v := r.Header.Get("X-Forwarded-Proto")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
@@ -19,7 +20,7 @@ const testGrace = 10 * time.Second
 
 // graceHarness is a server with a refresh reuse grace of testGrace (and the OAuth endpoints).
 func graceHarness(t *testing.T) *harness {
-	return newHarness(t, options{configure: func(d *ghttp.Deps, c *ghttp.Config) {
+	return newHarness(t, options{configure: func(d *authn.Deps, c *ghttp.Config) {
 		c.IntrospectionSecret = introspectionSecret
 		if err := d.Refresh.SetReuseGrace(testGrace); err != nil {
 			t.Fatal(err)
@@ -218,7 +219,7 @@ func BenchmarkRefresh(b *testing.B) {
 	}{{"rotate-no-grace", 0, false}, {"rotate-grace-10s", testGrace, false}, {"replay-grace-10s", testGrace, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			clk := newClock()
-			h := newHarness(b, options{clock: clk, configure: func(d *ghttp.Deps, _ *ghttp.Config) {
+			h := newHarness(b, options{clock: clk, configure: func(d *authn.Deps, _ *ghttp.Config) {
 				if err := d.Refresh.SetReuseGrace(c.grace); err != nil {
 					b.Fatal(err)
 				}

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
-	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/authn"
 )
 
 // TestRefreshReuseAuditedOnEveryPath: the reuse of a rotated refresh token revokes its family
@@ -35,7 +35,7 @@ func TestRefreshReuseAuditedOnEveryPath(t *testing.T) {
 // endpoint count against the client's address like those of the JSON route, so that the form
 // endpoint is no way around the scanning throttle.
 func TestOAuthRefreshCountsFailedTokens(t *testing.T) {
-	h := newHarness(t, options{limits: ghttp.Limits{Credential: gatehouse.Backoff{Free: 3, Base: time.Second, Max: time.Minute}}})
+	h := newHarness(t, options{limits: authn.Limits{Credential: gatehouse.Backoff{Free: 3, Base: time.Second, Max: time.Minute}}})
 	_, valid := h.loginToken("admin", h.adminPW)
 	for i := 0; i < 3; i++ {
 		r := h.refreshForm("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")

@@ -72,26 +72,17 @@ func (s *Server) handleRevocationStream(w http.ResponseWriter, r *http.Request) 
 		s.writeStreamAuthError(w, r, e)
 		return
 	}
-	feed, ok := s.Revocations.(gatehouse.RevocationFeed)
-	lister, ok2 := s.Revocations.(gatehouse.RevocationLister)
-	if !ok || !ok2 {
-		s.writeCode(w, r, gatehouse.ENOTFOUND, "this server does not publish revocations")
-		return
-	}
-	// Subscribe before reading the snapshot: a revocation accepted in between arrives twice,
-	// which is harmless, rather than never.
-	events, cancel := feed.SubscribeRevocations(streamBuffer)
-	defer cancel()
-	now := s.now()
-	tokens, notBefore, err := lister.ListRevocations(r.Context(), now)
+	snap, events, cancel, err := s.Authn.FollowRevocations(r.Context(), streamBuffer)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	defer cancel()
+	now, tokens, notBefore := snap.At, snap.Tokens, snap.NotBefore
 	sw := newSSEWriter(w)
 	// Not-before times older than the access-token lifetime plus the leeway revoke only tokens
 	// that have expired; an hour to spare covers verifiers that allow a larger clock skew.
-	sw.snapshot(tokens, notBefore, now.Add(-(s.Tokens.AccessTTL() + s.Tokens.Leeway() + snapshotSpare)))
+	sw.snapshot(tokens, notBefore, now.Add(-(s.Authn.Tokens().AccessTTL() + s.Authn.Tokens().Leeway() + snapshotSpare)))
 	sw.ready(now, s.heartbeat())
 	if sw.flush() != nil {
 		return
@@ -108,7 +99,7 @@ func (s *Server) streamEvents(r *http.Request, sw *sseWriter, events <-chan gate
 	defer ticker.Stop()
 	var expiry <-chan time.Time
 	if caller.token != nil {
-		t := time.NewTimer(caller.token.ExpiresAt.Add(s.Tokens.Leeway()).Sub(s.now()))
+		t := time.NewTimer(caller.token.ExpiresAt.Add(s.Authn.Tokens().Leeway()).Sub(s.now()))
 		defer t.Stop()
 		expiry = t.C
 	}
@@ -126,7 +117,7 @@ func (s *Server) streamEvents(r *http.Request, sw *sseWriter, events <-chan gate
 			}
 			sw.event(ev)
 		case <-ticker.C:
-			if caller.token != nil && s.checkTokenRevocation(r.Context(), caller.token) != nil {
+			if caller.token != nil && s.Authn.CheckToken(r.Context(), caller.token) != nil {
 				return
 			}
 			sw.ping(s.now())
@@ -159,7 +150,7 @@ func (s *Server) writeStreamAuthError(w http.ResponseWriter, r *http.Request, e 
 	if e.status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, statusOf(code), errorBody{Error: code, Message: e.Desc})
+	writeJSON(w, StatusOf(code), errorBody{Error: code, Message: e.Desc})
 }
 
 // sseWriter writes server-sent events; it remembers the first write error.

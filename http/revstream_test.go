@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 )
 
 // streamHarness is a harness with a client secret and a short heartbeat.
 func streamHarness(t *testing.T) *harness {
-	return newHarness(t, options{configure: func(d *ghttp.Deps, c *ghttp.Config) {
+	return newHarness(t, options{configure: func(d *authn.Deps, c *ghttp.Config) {
 		c.IntrospectionSecret = introspectionSecret
 		c.RevocationHeartbeat = 20 * time.Millisecond
 	}})
@@ -226,7 +227,7 @@ func TestRevocationStreamAuthentication(t *testing.T) {
 	}
 
 	// A server whose revocation store does not publish has no stream.
-	plain := newHarness(t, options{configure: func(d *ghttp.Deps, c *ghttp.Config) {
+	plain := newHarness(t, options{configure: func(d *authn.Deps, c *ghttp.Config) {
 		d.Revocations = silentStore{d.Revocations}
 		c.IntrospectionSecret = introspectionSecret
 	}})

@@ -1,6 +1,10 @@
 // Package http is gatehouse's HTTP API: routes, JSON errors, and the authentication, role and
 // cross-origin middleware. It follows the contract in docs/api.md and docs/openapi.yaml; the
-// mapping from application error codes to HTTP statuses lives here and nowhere else.
+// mapping from application error codes to HTTP statuses lives here and nowhere else (error.go).
+// It holds no domain rule: each handler decodes the request, calls a use case of package
+// authn with plain values, and encodes the answer. The server-rendered pages (package web)
+// mount themselves on the same server with Handle and share its cookie, client-address and
+// cross-origin helpers.
 package http
 
 import (
@@ -9,15 +13,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/account"
-	"github.com/gatehouse-auth/gatehouse/session"
-	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config holds the server's behaviour settings. The zero value of each field means its default.
@@ -46,8 +49,6 @@ type Config struct {
 	// nothing else to send (default DefaultRevocationHeartbeat).
 	RevocationHeartbeat time.Duration
 
-	// Limits are the throttles' backoff policies (zero fields: DefaultLimits).
-	Limits Limits
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto headers are
 	// believed (default none: the client is the TCP peer).
 	TrustedProxies []netip.Prefix
@@ -63,21 +64,13 @@ const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // Deps are the components the server uses; cmd/gatehouse builds and wires them.
 type Deps struct {
-	Accounts    *account.Service
-	Users       gatehouse.UserStore
-	Sessions    *session.Manager
-	Tokens      *token.Service
-	Keys        *token.KeySet
-	Refresh     *token.Refresher
-	Revocations gatehouse.RevocationStore
+	// Authn runs the use cases.
+	Authn *authn.Service
 	// Ready lists checks that /readyz runs; each must answer within the request's deadline.
 	Ready []func(context.Context) error
-	// Metrics is where the server registers its metrics; nil creates a private registry.
+	// Metrics is where the server registers its metrics; nil creates a private registry. Give
+	// authn.Hooks.Login the same Metrics' Login to count logins.
 	Metrics *Metrics
-	// Throttle counts failed logins and credentials; nil throttles nothing.
-	Throttle gatehouse.Throttle
-	// Audit keeps the audit trail; nil keeps it in the logs only.
-	Audit gatehouse.AuditStore
 }
 
 // Server is the gatehouse HTTP API.
@@ -88,15 +81,14 @@ type Server struct {
 	now        func() time.Time
 	cookieName string
 	cop        *http.CrossOriginProtection
-	limiter    *limiter
+	proxies    []netip.Prefix         // trusted proxies (client.go)
+	limited    *prometheus.CounterVec // 429 answers by kind (throttle.go)
+	mux        *http.ServeMux
 	handler    http.Handler
-	pageLinks  []PageLink // extra navigation links of the web pages (pages.go)
-	streams    streamHub  // open revocation streams (revstream.go)
-	hsts       []string   // the Strict-Transport-Security value, or nil for none
-	patterns   []string   // every route as "METHOD /path", for the API contract's test
-	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
-	// nanoseconds; authn.go).
-	foreignTokenLog atomic.Int64
+	allowed    map[string]*[]string // path -> methods, for the 405 answers
+	streams    streamHub            // open revocation streams (revstream.go)
+	hsts       []string             // the Strict-Transport-Security value, or nil for none
+	patterns   []string             // every route as "METHOD /path", for the API contract's test
 }
 
 // New returns a server with its routes mounted.
@@ -121,13 +113,14 @@ func New(d Deps, cfg Config) *Server {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
-	s.limiter = newLimiter(d.Throttle, cfg, s.Metrics)
+	s.proxies = cfg.TrustedProxies
+	s.limited = newLimitedCounter(s.Metrics)
 	s.cop = http.NewCrossOriginProtection()
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
 	}))
 	s.hsts = hstsValue(cfg.HSTSMaxAge)
-	s.handler = s.routes()
+	s.routes()
 	return s
 }
 
@@ -153,14 +146,32 @@ func hstsValue(maxAge time.Duration) []string {
 // CookieName returns the session cookie's name as sent to browsers.
 func (s *Server) CookieName() string { return s.cookieName }
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	allowed := map[string][]string{} // path -> methods, for the 405 answers
-	handle := func(method, path string, h http.HandlerFunc) {
-		mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
-		allowed[path] = append(allowed[path], method)
-		s.patterns = append(s.patterns, method+" "+path)
+// Handle mounts h on "METHOD path" (a net/http ServeMux pattern), counted in the metrics by
+// that route; another method on the same path answers 405 with Allow. The web pages mount
+// themselves with it. Call it before the server starts serving.
+func (s *Server) Handle(method, path string, h http.HandlerFunc) {
+	s.mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
+	s.patterns = append(s.patterns, method+" "+path)
+	if methods, ok := s.allowed[path]; ok {
+		*methods = append(*methods, method)
+		return
 	}
+	methods := &[]string{method}
+	s.allowed[path] = methods
+	// A known path with another method: 405 with Allow, as a JSON error.
+	s.mux.Handle(path, s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		allow := strings.Join(append(slices.Clone(*methods), methodsImplied(*methods)...), ", ")
+		w.Header().Set("Allow", allow)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
+			"method " + r.Method + " is not allowed here; allowed: " + allow})
+	})))
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.handler = s.mux
+	s.allowed = map[string]*[]string{}
+	handle := s.Handle
 
 	handle("POST", "/api/register", s.handleRegister)
 	handle("POST", "/api/login", s.handleLogin)
@@ -187,22 +198,15 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	handle("GET", "/openapi.yaml", handleOpenAPI)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
-	allowed["/metrics"] = []string{"GET"}
+	s.mux.Handle("GET /metrics", s.Metrics.Handler())
+	s.allowed["/metrics"] = &[]string{"GET"}
+	s.mux.Handle("/metrics", s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
+			"method " + r.Method + " is not allowed here; allowed: GET, HEAD"})
+	})))
 	s.patterns = append(s.patterns, "GET /metrics")
-	s.pageRoutes(handle) // the web pages: GET /{$} is the sign-in page (pages.go)
-
-	// A known path with another method: 405 with Allow, as a JSON error.
-	for path, methods := range allowed {
-		allow := strings.Join(append(methods, methodsImplied(methods)...), ", ")
-		mux.Handle(path, s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
-				"method " + r.Method + " is not allowed here; allowed: " + allow})
-		})))
-	}
-	mux.Handle("/", s.Metrics.instrument("404", http.HandlerFunc(s.handleNotFound)))
-	return mux
+	s.mux.Handle("/", s.Metrics.instrument("404", http.HandlerFunc(s.handleNotFound)))
 }
 
 // methodsImplied returns HEAD when GET is among methods (the mux serves HEAD with GET routes).
@@ -216,7 +220,7 @@ func methodsImplied(methods []string) []string {
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeCode(w, r, gatehouse.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
+	s.WriteCode(w, r, gatehouse.ENOTFOUND, "no such route: "+r.Method+" "+r.URL.Path)
 }
 
 // Timeouts used by NewHTTPServer. ReadHeaderTimeout bounds slow clients that never finish their

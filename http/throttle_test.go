@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
 
@@ -118,7 +119,7 @@ func TestLoginThrottleAddressAcrossAccounts(t *testing.T) {
 // TestLoginThrottleNIST: even configured with 1000 free attempts, at most 100 consecutive
 // failures on one account go unthrottled.
 func TestLoginThrottleNIST(t *testing.T) {
-	h := newHarness(t, options{proxies: proxied, limits: ghttp.Limits{
+	h := newHarness(t, options{proxies: proxied, limits: authn.Limits{
 		Account:   gatehouse.Backoff{Free: 1000},
 		AccountIP: gatehouse.Backoff{Free: 1000},
 		IP:        gatehouse.Backoff{Free: 1000},

@@ -61,14 +61,30 @@ func newRevocationSet() *revocationSet {
 	return &revocationSet{tokens: map[string]time.Time{}, notBefore: map[string]time.Time{}}
 }
 
-// revoked applies the server's rule: the jti is denied, or the token was issued before its
-// user's not-before time.
+// revoked applies the server's rule (gatehouse.AccessTokenRevoked) to the set as it is at now.
 func (s *revocationSet) revoked(t *gatehouse.Token, now time.Time) bool {
-	s.mu.RLock()
-	until, denied := s.tokens[t.ID]
-	nb := s.notBefore[t.UserID]
-	s.mu.RUnlock()
-	return denied && now.Before(until) || gatehouse.IssuedBefore(t.IssuedAt, nb)
+	revoked, _ := gatehouse.AccessTokenRevoked(context.Background(), setAt{s, now}, t) // a setAt never fails
+	return revoked
+}
+
+// setAt is the set as a gatehouse.RevocationView at a time: a jti is denied until its denial ends.
+type setAt struct {
+	s   *revocationSet
+	now time.Time
+}
+
+func (v setAt) TokenRevoked(_ context.Context, jti string) (bool, error) {
+	v.s.mu.RLock()
+	until, denied := v.s.tokens[jti]
+	v.s.mu.RUnlock()
+	return denied && v.now.Before(until), nil
+}
+
+func (v setAt) NotBefore(_ context.Context, userID string) (time.Time, error) {
+	v.s.mu.RLock()
+	nb := v.s.notBefore[userID]
+	v.s.mu.RUnlock()
+	return nb, nil
 }
 
 func (s *revocationSet) fresh(now time.Time, maxStale time.Duration) bool {

@@ -16,8 +16,10 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
@@ -76,12 +78,13 @@ func newGatehouse(t testing.TB, alg string, clk *clock) *gatehouseServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.server = ghttp.New(ghttp.Deps{
-		Accounts: g.acct, Users: users, Tokens: tokens, Keys: g.keys,
+	uses := authn.New(authn.Deps{
+		Accounts: g.acct, Users: users, Tokens: tokens,
 		Sessions:    session.NewManager(sqlite.NewSessionStore(db), mirror, session.Options{Now: clk.Now}),
-		Refresh:     token.NewRefresher(sqlite.NewRefreshStore(db), 0, clk.Now),
+		Refresh:     refresh.NewRefresher(sqlite.NewRefreshStore(db), 0, clk.Now),
 		Revocations: revocation.NewFeed(mirror),
-	}, ghttp.Config{
+	}, authn.Config{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	g.server = ghttp.New(ghttp.Deps{Authn: uses}, ghttp.Config{
 		Now: clk.Now, IntrospectionSecret: clientSecret, RevocationHeartbeat: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

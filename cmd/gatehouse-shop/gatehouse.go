@@ -11,13 +11,16 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // embedded is gatehouse used as a Go library inside another program: one instance on SQLite,
@@ -27,6 +30,7 @@ type embedded struct {
 	db       *sqlite.DB
 	accounts *account.Service
 	server   *ghttp.Server
+	pages    *web.Pages
 	expirers []gatehouse.Expirer
 	mirror   *revocation.Mirror
 	log      *slog.Logger
@@ -73,17 +77,20 @@ func (e *embedded) wire(ctx context.Context, o embedOptions) error {
 		return err
 	}
 	sessions := sqlite.NewSessionStore(e.db)
-	refresh := sqlite.NewRefreshStore(e.db)
+	refreshes := sqlite.NewRefreshStore(e.db)
 	audit := sqlite.NewAuditStore(e.db, gatehouse.DefaultAuditRetention)
-	e.expirers = []gatehouse.Expirer{sessions, refresh, e.mirror, audit}
-	e.server = ghttp.New(ghttp.Deps{
-		Accounts: e.accounts, Users: users, Tokens: tokens, Keys: keys, Audit: audit,
+	e.expirers = []gatehouse.Expirer{sessions, refreshes, e.mirror, audit}
+	metrics := ghttp.NewMetrics(nil)
+	uses := authn.New(authn.Deps{
+		Accounts: e.accounts, Users: users, Tokens: tokens, Audit: audit,
 		Sessions: session.NewManager(sessions, e.mirror, session.Options{
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Now: o.Now, Cache: true}),
-		Refresh: token.NewRefresher(refresh, 30*24*time.Hour, o.Now), Revocations: revocation.NewFeed(e.mirror),
-		Ready:    []func(context.Context) error{e.db.Ping},
+		Refresh: refresh.NewRefresher(refreshes, 30*24*time.Hour, o.Now), Revocations: revocation.NewFeed(e.mirror),
 		Throttle: memory.NewThrottle(memory.ThrottleOptions{Now: o.Now}),
-	}, ghttp.Config{DefaultMode: gatehouse.AuthSession, Logger: o.Log, Now: o.Now})
+	}, authn.Config{Logger: o.Log, Now: o.Now, Hooks: authn.Hooks{Login: metrics.Login}})
+	e.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: []func(context.Context) error{e.db.Ping}, Metrics: metrics},
+		ghttp.Config{DefaultMode: gatehouse.AuthSession, Logger: o.Log, Now: o.Now})
+	e.pages = web.Mount(e.server, uses, web.Config{Logger: o.Log})
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/examples/shop"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 func main() {
@@ -121,13 +122,13 @@ func runDemo(ctx context.Context, o demoOptions, stderr io.Writer, ready chan<- 
 		return err
 	}
 	sh, err := shop.New(shop.Options{
-		Carts: carts, Authenticate: sessionUser(gh.server), SessionStore: "SQLite, gatehouse.db",
+		Carts: carts, Authenticate: sessionUser(gh.pages), SessionStore: "SQLite, gatehouse.db",
 		CartStore: "SQLite, table shop_carts", CatalogMaxAge: o.CatalogMaxAge, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	gh.server.SetPageLinks(ghttp.PageLink{Label: "Shop", Href: "/shop/"})
+	gh.pages.SetLinks(web.PageLink{Label: "Shop", Href: "/shop/"})
 	if err := demoUsers(ctx, gh.accounts, o, addr, stderr); err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 }
 
 // sessionUser adapts the server's session authentication to the shop.
-func sessionUser(s *ghttp.Server) func(*http.Request) (gatehouse.Principal, error) {
+func sessionUser(s *web.Pages) func(*http.Request) (gatehouse.Principal, error) {
 	return func(r *http.Request) (gatehouse.Principal, error) {
 		sess, err := s.AuthenticateSession(r)
 		if err != nil {

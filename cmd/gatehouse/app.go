@@ -12,12 +12,15 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // app is a wired gatehouse server: its stores, services and HTTP handler.
@@ -110,7 +113,7 @@ func (a *app) wire(ctx context.Context) error {
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite",
 	})
-	refresher := token.NewRefresher(a.refreshStore(), cfg.RefreshTTL, a.now)
+	refresher := refresh.NewRefresher(a.refreshStore(), cfg.RefreshTTL, a.now)
 	if err := refresher.SetReuseGrace(cfg.RefreshGrace); err != nil {
 		return err
 	}
@@ -121,13 +124,13 @@ func (a *app) wire(ctx context.Context) error {
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
-	deps := ghttp.Deps{
-		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens, Keys: a.keys,
+	uses := authn.New(authn.Deps{
+		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
-		Ready: a.readyChecks(), Metrics: metrics, Throttle: a.throttle(),
-	}
-	deps.Audit = a.auditStore()
-	a.server = ghttp.New(deps, serverCfg)
+		Throttle: a.throttle(), Audit: a.auditStore(),
+	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login}})
+	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
+	web.Mount(a.server, uses, web.Config{Logger: a.log})
 	registerBuildInfo(metrics, readBuildInfo())
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)

@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
-	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 )
 
 // config is everything the server and the administration commands can be told.
@@ -167,8 +167,8 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	case c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.SessionIdle <= 0 || c.SessionAbsolute <= 0 || c.ClockSkew < 0:
 		return fmt.Errorf("lifetimes and timeouts must be positive")
-	case c.RefreshGrace < 0 || c.RefreshGrace > token.MaxReuseGrace:
-		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, token.MaxReuseGrace)
+	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
+		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
 	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateMail} {
 		if err := validate(); err != nil {

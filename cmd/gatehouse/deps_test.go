@@ -11,8 +11,9 @@ import (
 
 // serverPackages are the module's own packages the server binary may link.
 var serverPackages = []string{
-	"", "account", "argon2", "blocklist", "docs", "http", "mail", "memory", "postgres", "redis", "revocation",
-	"session", "sqlite", "token", "cmd/gatehouse", "internal/schema", "internal/shardmap",
+	"", "account", "argon2", "authn", "blocklist", "docs", "http", "mail", "memory", "postgres", "redis",
+	"refresh", "revocation", "session", "sqlite", "token", "web", "cmd/gatehouse", "internal/schema",
+	"internal/shardmap",
 }
 
 // serverModules are the other modules the server binary may link: what serving needs. The

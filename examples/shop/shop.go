@@ -37,7 +37,7 @@ var templatesFS embed.FS
 type Options struct {
 	Carts CartStore
 	// Authenticate returns who sent the request, from its session cookie (gatehouse's
-	// http.Server.AuthenticateSession). Its errors are gatehouse errors: token_missing or
+	// web.Pages.AuthenticateSession). Its errors are gatehouse errors: token_missing or
 	// session_expired send the browser to sign in, others are shown.
 	Authenticate func(*http.Request) (gatehouse.Principal, error)
 	// Prefix is where the shop is mounted (default "/shop").

@@ -16,13 +16,16 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
+	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/web"
 )
 
 // server is a complete gatehouse handler on in-memory stores, with a clock that stands still
@@ -59,12 +62,15 @@ func newServer(tb testing.TB, proxies []netip.Prefix) *server {
 		tb.Fatal(err)
 	}
 	s := &server{acct: acct, adminPW: "the admin's long password"}
-	s.h = ghttp.New(ghttp.Deps{
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	uses := authn.New(authn.Deps{
 		Accounts: acct, Users: users, Sessions: session.NewManager(memory.NewSessionStore(), mirror, session.Options{Now: now}),
-		Tokens: tokens, Keys: keys, Refresh: token.NewRefresher(memory.NewRefreshStore(), 0, now), Revocations: mirror,
+		Tokens: tokens, Refresh: refresh.NewRefresher(memory.NewRefreshStore(), 0, now), Revocations: mirror,
 		Throttle: memory.NewThrottle(memory.ThrottleOptions{Now: now}),
-	}, ghttp.Config{AllowRegistration: true, Now: now, TrustedProxies: proxies,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}, authn.Config{Now: now, Logger: logger})
+	api := ghttp.New(ghttp.Deps{Authn: uses}, ghttp.Config{AllowRegistration: true, Now: now, TrustedProxies: proxies, Logger: logger})
+	web.Mount(api, uses, web.Config{Logger: logger})
+	s.h = api
 	if _, _, err := acct.Bootstrap(ctx, s.adminPW); err != nil {
 		tb.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package token
+package refresh
 
 import (
 	"crypto/aes"
@@ -35,7 +35,7 @@ type sealedPair struct {
 	ExpiresAt int64  `json:"e"`
 }
 
-var errSealedPair = errors.New("token: the sealed result of the refresh token's rotation does not open")
+var errSealedPair = errors.New("refresh: the sealed result of the refresh token's rotation does not open")
 
 // sealAEAD returns AES-256-GCM (random 96-bit nonces, prepended) under the key derived from
 // the refresh token secret.
@@ -58,11 +58,11 @@ func sealAD(familyID string) []byte { return append([]byte{sealVersion}, familyI
 func sealRotation(oldSecret string, rot Rotation) ([]byte, error) {
 	aead, err := sealAEAD(oldSecret)
 	if err != nil {
-		return nil, fmt.Errorf("token: seal refresh rotation: %w", err)
+		return nil, fmt.Errorf("refresh: seal refresh rotation: %w", err)
 	}
 	plain, err := json.Marshal(sealedPair{Refresh: rot.RefreshToken, Access: rot.AccessToken, ExpiresAt: rot.ExpiresAt.UnixNano()})
 	if err != nil {
-		return nil, fmt.Errorf("token: seal refresh rotation: %w", err)
+		return nil, fmt.Errorf("refresh: seal refresh rotation: %w", err)
 	}
 	return aead.Seal([]byte{sealVersion}, nil, plain, sealAD(rot.Family.ID)), nil
 }
@@ -71,7 +71,7 @@ func sealRotation(oldSecret string, rot Rotation) ([]byte, error) {
 func openRotation(oldSecret string, f *gatehouse.RefreshFamily, sealed []byte) (Rotation, error) {
 	aead, err := sealAEAD(oldSecret)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("token: open refresh rotation: %w", err)
+		return Rotation{}, fmt.Errorf("refresh: open refresh rotation: %w", err)
 	}
 	if len(sealed) < 1 || sealed[0] != sealVersion {
 		return Rotation{}, errSealedPair

@@ -1,4 +1,9 @@
-package http
+// Package web is gatehouse's server-rendered pages: sign-in, the account page and the
+// administration pages. They run on the same use cases as the JSON API (package authn), so a
+// page action and the matching API call behave the same, and mount themselves on the API
+// server (package http), whose session cookie, client-address and cross-origin helpers they
+// share.
+package web
 
 import (
 	"bytes"
@@ -9,18 +14,28 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
+
+var noStore = []string{"no-store"}
+
+func isSafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
+
+// isCode reports whether err carries the application error code.
+func isCode(err error, code string) bool { return gatehouse.ErrorCode(err) == code }
 
 // The web pages: server-rendered HTML (html/template, which escapes everything it prints), with
 // templates, stylesheet and icon embedded in the binary, no build step and no JavaScript. They
-// authenticate with the session cookie alone and share the JSON API's services and revocation
-// helpers, so a page action and the matching API call behave the same.
+// authenticate with the session cookie alone and call the same authn use cases as the JSON
+// API, so a page action and the matching API call behave the same.
 //
 // Every form POST passes two checks against cross-site request forgery: net/http's
 // CrossOriginProtection (Sec-Fetch-Site / Origin, with the scheme compared too: checkOrigin, as
@@ -36,16 +51,40 @@ type PageLink struct {
 	Href  string
 }
 
-// SetPageLinks adds links to the navigation bar of the signed-in pages (the shop demo adds
-// itself). Call it before the server starts serving.
-func (s *Server) SetPageLinks(links ...PageLink) { s.pageLinks = append(s.pageLinks[:0:0], links...) }
+// Pages are the web pages over one authn service, mounted on one API server.
+type Pages struct {
+	authn *authn.Service
+	api   *ghttp.Server
+	log   *slog.Logger
+	links []PageLink // extra navigation links
+}
 
-// pageRoutes mounts the web pages. handle is routes()'s registration function.
-func (s *Server) pageRoutes(handle func(method, path string, h http.HandlerFunc)) {
+// Config holds the pages' settings.
+type Config struct {
+	// Logger receives page errors and events (default slog.Default()). Secrets never reach it.
+	Logger *slog.Logger
+}
+
+// Mount mounts the pages on api (GET / is the sign-in page) over the use cases a. Call it
+// before the server starts serving.
+func Mount(api *ghttp.Server, a *authn.Service, cfg Config) *Pages {
+	s := &Pages{authn: a, api: api, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.routes(api.Handle)
+	return s
+}
+
+// SetLinks adds links to the navigation bar of the signed-in pages (the shop demo adds
+// itself). Call it before the server starts serving.
+func (s *Pages) SetLinks(links ...PageLink) { s.links = append(s.links[:0:0], links...) }
+
+func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
-	handle("GET", "/assets/{name}", handleAsset)
+	handle("GET", "/assets/{name}", s.handleAsset)
 
 	handle("GET", "/account", s.page(gatehouse.RoleUser, s.handleAccountPage))
 	handle("POST", "/account/password", s.page(gatehouse.RoleUser, s.handleChangePassword))
@@ -65,6 +104,7 @@ func (s *Server) pageRoutes(handle func(method, path string, h http.HandlerFunc)
 
 // pageReq is a signed-in page request.
 type pageReq struct {
+	auth   gatehouse.Auth
 	sess   *gatehouse.Session // shared with the session cache: read only
 	secret string
 	csrf   string
@@ -77,10 +117,10 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, p *pageReq)
 // page authenticates a page request by its session cookie, checks a form POST against
 // cross-site forgery (origin, then the synchronizer token), checks the role, and calls h. A
 // request without a live session is sent to the sign-in page.
-func (s *Server) page(role gatehouse.Role, h pageHandler) http.HandlerFunc {
+func (s *Pages) page(role gatehouse.Role, h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		unsafe := !isSafeMethod(r.Method)
-		if unsafe && s.checkOrigin(r) != nil {
+		if unsafe && s.api.CheckOrigin(r) != nil {
 			s.renderForgery(w, r)
 			return
 		}
@@ -109,16 +149,16 @@ func (s *Server) page(role gatehouse.Role, h pageHandler) http.HandlerFunc {
 }
 
 // pageSession authenticates the request's session cookie; bearer tokens do not open pages.
-func (s *Server) pageSession(r *http.Request) (*pageReq, error) {
-	secret, ok := s.sessionCookie(r)
+func (s *Pages) pageSession(r *http.Request) (*pageReq, error) {
+	secret, ok := s.api.SessionCookie(r)
 	if !ok {
 		return nil, gatehouse.ErrTokenMissing
 	}
-	sess, err := s.Sessions.Authenticate(r.Context(), secret)
+	a, err := s.authn.AuthenticateSession(r.Context(), secret)
 	if err != nil {
 		return nil, err
 	}
-	return &pageReq{sess: sess, secret: secret, csrf: csrfToken(secret)}, nil
+	return &pageReq{auth: a, sess: a.Session, secret: secret, csrf: csrfToken(secret)}, nil
 }
 
 // AuthenticateSession returns the live session of the request's session cookie, for handlers
@@ -126,7 +166,7 @@ func (s *Server) pageSession(r *http.Request) (*pageReq, error) {
 // returns gatehouse.ErrTokenMissing without a cookie, gatehouse.ErrSessionExpired for a dead
 // one and gatehouse.ErrUnavailable when the store fails. The session may be shared with the
 // session cache: do not modify it.
-func (s *Server) AuthenticateSession(r *http.Request) (*gatehouse.Session, error) {
+func (s *Pages) AuthenticateSession(r *http.Request) (*gatehouse.Session, error) {
 	p, err := s.pageSession(r)
 	if err != nil {
 		return nil, err
@@ -136,7 +176,7 @@ func (s *Server) AuthenticateSession(r *http.Request) (*gatehouse.Session, error
 
 // pageAuthFailed sends a request without a live session to the sign-in page (coming back to
 // the page afterwards), or shows the store failure.
-func (s *Server) pageAuthFailed(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Pages) pageAuthFailed(w http.ResponseWriter, r *http.Request, err error) {
 	code := gatehouse.ErrorCode(err)
 	if code != gatehouse.ESESSIONEXPIRED && code != gatehouse.ETOKENMISSING {
 		s.renderError(w, r, err)
@@ -144,7 +184,7 @@ func (s *Server) pageAuthFailed(w http.ResponseWriter, r *http.Request, err erro
 	}
 	q := url.Values{}
 	if code == gatehouse.ESESSIONEXPIRED {
-		s.clearSessionCookie(w)
+		s.api.ClearSessionCookie(w)
 		q.Set("msg", "expired")
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -175,13 +215,13 @@ func csrfToken(secret string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// parsePageForm reads a url-encoded form body of at most MaxBodyBytes.
+// parsePageForm reads a url-encoded form body of at most ghttp.MaxBodyBytes.
 func parsePageForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, ghttp.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return gatehouse.Errorf(gatehouse.ETOOLARGE, "the form is larger than %d bytes", MaxBodyBytes)
+			return gatehouse.Errorf(gatehouse.ETOOLARGE, "the form is larger than %d bytes", ghttp.MaxBodyBytes)
 		}
 		return badRequest("the form could not be read")
 	}
@@ -201,11 +241,11 @@ type pageData struct {
 	Page    any
 }
 
-func (s *Server) newPageData(p *pageReq, title, section string, view any) *pageData {
+func (s *Pages) newPageData(p *pageReq, title, section string, view any) *pageData {
 	d := &pageData{Title: title, Section: section, Page: view}
 	if p != nil {
 		who := p.user()
-		d.Who, d.IsAdmin, d.CSRF, d.Links = &who, who.Role.Allows(gatehouse.RoleAdmin), p.csrf, s.pageLinks
+		d.Who, d.IsAdmin, d.CSRF, d.Links = &who, who.Role.Allows(gatehouse.RoleAdmin), p.csrf, s.links
 	}
 	return d
 }
@@ -225,7 +265,7 @@ func setPageHeaders(h http.Header) {
 
 // render executes the named page into a buffer first, so that a template failure never leaves
 // half a page behind.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+func (s *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
 	var buf bytes.Buffer
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		s.log.ErrorContext(r.Context(), "page template", "page", name, "err", err)
@@ -249,7 +289,7 @@ type messageView struct {
 }
 
 // renderMessage shows a page with a heading and a sentence, and a way back.
-func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, p *pageReq, status int, heading, msg string) {
+func (s *Pages) renderMessage(w http.ResponseWriter, r *http.Request, p *pageReq, status int, heading, msg string) {
 	v := messageView{Heading: heading, Message: msg, Back: "/", BackLabel: "Go to sign-in"}
 	if p != nil {
 		v.Back, v.BackLabel = "/account", "Back to your account"
@@ -259,7 +299,7 @@ func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, p *pageRe
 
 // renderError shows err as a page with the status that the API would answer. Internal errors
 // are logged and shown as such; store failures say to try again.
-func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Pages) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	code := gatehouse.ErrorCode(err)
 	heading, msg := "Something went wrong", gatehouse.ErrorMessage(err)
 	switch code {
@@ -272,12 +312,12 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	case gatehouse.ENOTFOUND:
 		heading = "Not found"
 	}
-	s.renderMessage(w, r, nil, statusOf(code), heading, sentence(msg))
+	s.renderMessage(w, r, nil, ghttp.StatusOf(code), heading, sentence(msg))
 }
 
 // renderForgery refuses a form that came from another site or without this session's token.
-func (s *Server) renderForgery(w http.ResponseWriter, r *http.Request) {
-	s.log.WarnContext(r.Context(), "form refused: cross-origin or missing token", "path", r.URL.Path, "ip", s.clientIP(r))
+func (s *Pages) renderForgery(w http.ResponseWriter, r *http.Request) {
+	s.log.WarnContext(r.Context(), "form refused: cross-origin or missing token", "path", r.URL.Path, "ip", s.api.Client(r).IP)
 	s.renderMessage(w, r, nil, http.StatusForbidden, "Request refused",
 		"This form was sent from another site, or the page it came from has expired. Nothing was changed. Open the page again and retry.")
 }
@@ -389,10 +429,10 @@ func loadAssets(types map[string]string) map[string]asset {
 }
 
 // handleAsset serves the stylesheet and icon: public, cacheable, revalidated by ETag.
-func handleAsset(w http.ResponseWriter, r *http.Request) {
+func (s *Pages) handleAsset(w http.ResponseWriter, r *http.Request) {
 	a, ok := assets[r.PathValue("name")]
 	if !ok {
-		writeJSON(w, http.StatusNotFound, errorBody{gatehouse.ENOTFOUND, "no such asset"})
+		s.api.WriteCode(w, r, gatehouse.ENOTFOUND, "no such asset")
 		return
 	}
 	h := w.Header()

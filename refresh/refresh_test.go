@@ -1,4 +1,4 @@
-package token_test
+package refresh_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
-	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 )
 
 // countingStore counts the calls that reach the store, to prove that malformed secrets never
@@ -34,29 +34,47 @@ func (c *countingStore) RefreshFamilyByToken(ctx context.Context, h gatehouse.Ha
 
 type refreshClock = testkit.Clock
 
-func newRefresher(t *testing.T, ttl time.Duration) (*token.Refresher, *countingStore, *refreshClock) {
+func newRefresher(t *testing.T, ttl time.Duration) (*refresh.Refresher, *countingStore, *refreshClock) {
 	t.Helper()
 	clock := testkit.NewClock()
 	store := &countingStore{RefreshStore: memory.NewRefreshStore()}
-	return token.NewRefresher(store, ttl, clock.Now), store, clock
+	return refresh.NewRefresher(store, ttl, clock.Now), store, clock
 }
 
-// rotate rotates secret with an IssueFunc that issues a placeholder access token, and returns
+// issueFunc issues the access token that goes with a rotation of family f, as package authn
+// does between Begin and Finish.
+type issueFunc func(ctx context.Context, f *gatehouse.RefreshFamily) (refresh.Issued, error)
+
+// rotateWith runs a whole rotation of secret: Begin, then issue for the family, then Finish.
+// issue's error is returned as is, and the rotation is then not finished.
+func rotateWith(ctx context.Context, r *refresh.Refresher, secret string, issue issueFunc) (refresh.Rotation, error) {
+	p, err := r.Begin(ctx, secret)
+	if err != nil {
+		return refresh.Rotation{Family: p.Family}, err
+	}
+	iss, err := issue(ctx, p.Family)
+	if err != nil {
+		return refresh.Rotation{}, err
+	}
+	return p.Finish(ctx, iss)
+}
+
+// rotate rotates secret with an issueFunc that issues a placeholder access token, and returns
 // the new refresh token and the family.
-func rotate(ctx context.Context, r *token.Refresher, secret string) (string, *gatehouse.RefreshFamily, error) {
-	rot, err := r.Rotate(ctx, secret, fakeIssue(nil))
+func rotate(ctx context.Context, r *refresh.Refresher, secret string) (string, *gatehouse.RefreshFamily, error) {
+	rot, err := rotateWith(ctx, r, secret, fakeIssue(nil))
 	return rot.RefreshToken, rot.Family, err
 }
 
 // fakeIssue returns an IssueFunc that issues a distinct placeholder access token for every
 // call (counting the calls in n, if not nil), expiring 15 minutes after the family's creation.
-func fakeIssue(n *atomic.Int64) token.IssueFunc {
+func fakeIssue(n *atomic.Int64) issueFunc {
 	var seq atomic.Int64
-	return func(_ context.Context, f *gatehouse.RefreshFamily) (token.Issued, error) {
+	return func(_ context.Context, f *gatehouse.RefreshFamily) (refresh.Issued, error) {
 		if n != nil {
 			n.Add(1)
 		}
-		return token.Issued{
+		return refresh.Issued{
 			AccessToken: fmt.Sprintf("access-%s-%d", f.ID, seq.Add(1)),
 			ExpiresAt:   f.CreatedAt.Add(15 * time.Minute),
 		}, nil

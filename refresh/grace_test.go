@@ -1,4 +1,4 @@
-package token_test
+package refresh_test
 
 import (
 	"bytes"
@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
-	"github.com/gatehouse-auth/gatehouse/token"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 )
 
 // newGraceRefresher is newRefresher with a reuse grace.
-func newGraceRefresher(t *testing.T, grace time.Duration) (*token.Refresher, *sealRecorder, *refreshClock) {
+func newGraceRefresher(t *testing.T, grace time.Duration) (*refresh.Refresher, *sealRecorder, *refreshClock) {
 	t.Helper()
 	r, store, clock := newRefresher(t, 0)
 	rec := &sealRecorder{RefreshStore: store}
-	r = token.NewRefresher(rec, 0, clock.Now)
+	r = refresh.NewRefresher(rec, 0, clock.Now)
 	if err := r.SetReuseGrace(grace); err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +55,13 @@ func TestRefresherReuseGraceReplaysThePair(t *testing.T) {
 		t.Fatal(err)
 	}
 	var issued atomic.Int64
-	won, err := r.Rotate(ctx, first, fakeIssue(&issued))
+	won, err := rotateWith(ctx, r, first, fakeIssue(&issued))
 	if err != nil || won.Replay || !gatehouse.ValidSecret(won.RefreshToken) || won.AccessToken == "" {
 		t.Fatalf("Rotate = %+v, %v", won, err)
 	}
 	for _, d := range []time.Duration{5 * time.Second, 5 * time.Second} { // the window's last instant included
 		clock.Advance(d)
-		again, err := r.Rotate(ctx, first, fakeIssue(&issued))
+		again, err := rotateWith(ctx, r, first, fakeIssue(&issued))
 		if err != nil || !again.Replay || again.RefreshToken != won.RefreshToken || again.AccessToken != won.AccessToken ||
 			!again.ExpiresAt.Equal(won.ExpiresAt) || again.Family.ID != won.Family.ID {
 			t.Fatalf("replay after %v: %+v, %v; want the pair %+v", d, again, err, won)
@@ -75,14 +75,14 @@ func TestRefresherReuseGraceReplaysThePair(t *testing.T) {
 	}
 	// The pair is live: its refresh token rotates; then the first token, two rotations old,
 	// is reuse even within the grace, and the family dies.
-	third, err := r.Rotate(ctx, won.RefreshToken, fakeIssue(nil))
+	third, err := rotateWith(ctx, r, won.RefreshToken, fakeIssue(nil))
 	if err != nil || third.Replay {
 		t.Fatalf("rotating the replayed pair's token: %+v, %v", third, err)
 	}
-	if _, err := r.Rotate(ctx, first, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrRefreshReuse) {
+	if _, err := rotateWith(ctx, r, first, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrRefreshReuse) {
 		t.Fatalf("token two rotations old: %v, want ErrRefreshReuse", err)
 	}
-	if _, err := r.Rotate(ctx, third.RefreshToken, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrInvalidToken) {
+	if _, err := rotateWith(ctx, r, third.RefreshToken, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("current token after reuse: %v, want ErrInvalidToken", err)
 	}
 }
@@ -91,15 +91,15 @@ func TestRefresherReuseGraceEnds(t *testing.T) {
 	r, _, clock := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
 	first, _, _ := r.Start(ctx, "u1")
-	won, err := r.Rotate(ctx, first, fakeIssue(nil))
+	won, err := rotateWith(ctx, r, first, fakeIssue(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(10*time.Second + time.Nanosecond)
-	if _, err := r.Rotate(ctx, first, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrRefreshReuse) {
+	if _, err := rotateWith(ctx, r, first, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrRefreshReuse) {
 		t.Fatalf("replay after the grace: %v, want ErrRefreshReuse", err)
 	}
-	if _, err := r.Rotate(ctx, won.RefreshToken, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrInvalidToken) {
+	if _, err := rotateWith(ctx, r, won.RefreshToken, fakeIssue(nil)); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("the pair after reuse: %v, want ErrInvalidToken", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestRefresherReuseGraceConcurrent(t *testing.T) {
 	ctx := context.Background()
 	first, _, _ := r.Start(ctx, "u1")
 	const n = 20
-	rots := make([]token.Rotation, n)
+	rots := make([]refresh.Rotation, n)
 	errs := make([]error, n)
 	issue := fakeIssue(nil)
 	var wg sync.WaitGroup
@@ -119,7 +119,7 @@ func TestRefresherReuseGraceConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rots[i], errs[i] = r.Rotate(ctx, first, issue)
+			rots[i], errs[i] = rotateWith(ctx, r, first, issue)
 		}()
 	}
 	wg.Wait()
@@ -138,14 +138,14 @@ func TestRefresherReuseGraceConcurrent(t *testing.T) {
 	if rotated != 1 {
 		t.Fatalf("%d presentations rotated, want exactly 1", rotated)
 	}
-	if _, err := r.Rotate(ctx, rots[0].RefreshToken, fakeIssue(nil)); err != nil {
+	if _, err := rotateWith(ctx, r, rots[0].RefreshToken, fakeIssue(nil)); err != nil {
 		t.Fatalf("the shared pair's token: %v", err)
 	}
 }
 
 func TestRefresherReuseGraceLimits(t *testing.T) {
 	r, _, _ := newRefresher(t, 0)
-	for _, bad := range []time.Duration{-time.Nanosecond, token.MaxReuseGrace + time.Nanosecond, time.Hour} {
+	for _, bad := range []time.Duration{-time.Nanosecond, refresh.MaxReuseGrace + time.Nanosecond, time.Hour} {
 		if err := r.SetReuseGrace(bad); err == nil {
 			t.Errorf("SetReuseGrace(%v) accepted", bad)
 		}
@@ -153,7 +153,7 @@ func TestRefresherReuseGraceLimits(t *testing.T) {
 	if r.ReuseGrace() != 0 {
 		t.Fatalf("a refused grace changed it to %v", r.ReuseGrace())
 	}
-	for _, good := range []time.Duration{0, time.Second, token.MaxReuseGrace} {
+	for _, good := range []time.Duration{0, time.Second, refresh.MaxReuseGrace} {
 		if err := r.SetReuseGrace(good); err != nil || r.ReuseGrace() != good {
 			t.Errorf("SetReuseGrace(%v) = %v, grace %v", good, err, r.ReuseGrace())
 		}
@@ -167,13 +167,13 @@ func TestRefresherReuseGraceIssueFails(t *testing.T) {
 	ctx := context.Background()
 	first, _, _ := r.Start(ctx, "u1")
 	refused := errors.New("user disabled")
-	_, err := r.Rotate(ctx, first, func(context.Context, *gatehouse.RefreshFamily) (token.Issued, error) {
-		return token.Issued{}, refused
+	_, err := rotateWith(ctx, r, first, func(context.Context, *gatehouse.RefreshFamily) (refresh.Issued, error) {
+		return refresh.Issued{}, refused
 	})
 	if err != refused {
 		t.Fatalf("Rotate = %v, want issue's error", err)
 	}
-	if rot, err := r.Rotate(ctx, first, fakeIssue(nil)); err != nil || rot.Replay {
+	if rot, err := rotateWith(ctx, r, first, fakeIssue(nil)); err != nil || rot.Replay {
 		t.Fatalf("the token after a refused issue: %+v, %v; want a rotation", rot, err)
 	}
 }
@@ -184,11 +184,11 @@ func TestRefresherReuseGraceTamperedBlob(t *testing.T) {
 	r, rec, _ := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
 	first, _, _ := r.Start(ctx, "u1")
-	if _, err := r.Rotate(ctx, first, fakeIssue(nil)); err != nil {
+	if _, err := rotateWith(ctx, r, first, fakeIssue(nil)); err != nil {
 		t.Fatal(err)
 	}
 	rec.corrupt = true
-	if rot, err := r.Rotate(ctx, first, fakeIssue(nil)); err == nil || rot.RefreshToken != "" || rot.AccessToken != "" {
+	if rot, err := rotateWith(ctx, r, first, fakeIssue(nil)); err == nil || rot.RefreshToken != "" || rot.AccessToken != "" {
 		t.Fatalf("replay with a tampered blob: %+v, %v; want an error", rot, err)
 	}
 }
@@ -200,11 +200,11 @@ func TestRefresherNoGraceIssuesAfterRotating(t *testing.T) {
 	ctx := context.Background()
 	first, _, _ := r.Start(ctx, "u1")
 	var issued atomic.Int64
-	won, err := r.Rotate(ctx, first, fakeIssue(&issued))
+	won, err := rotateWith(ctx, r, first, fakeIssue(&issued))
 	if err != nil || issued.Load() != 1 {
 		t.Fatalf("Rotate = %+v, %v, issued %d", won, err, issued.Load())
 	}
-	if _, err := r.Rotate(ctx, first, fakeIssue(&issued)); !errors.Is(err, gatehouse.ErrRefreshReuse) || issued.Load() != 1 {
+	if _, err := rotateWith(ctx, r, first, fakeIssue(&issued)); !errors.Is(err, gatehouse.ErrRefreshReuse) || issued.Load() != 1 {
 		t.Fatalf("replay without a grace: %v, issued %d; want ErrRefreshReuse and no issue", err, issued.Load())
 	}
 }

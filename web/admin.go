@@ -1,4 +1,4 @@
-package http
+package web
 
 import (
 	"context"
@@ -9,7 +9,11 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/authn"
 )
+
+// badRequest returns a bad_request error with msg.
+func badRequest(msg string) error { return &gatehouse.Error{Code: gatehouse.EBADREQUEST, Message: msg} }
 
 // Paging of the admin page's user list. The user store lists by id only, so a search reads
 // pages of users and keeps those that match, looking through at most adminScanLimit users per
@@ -36,11 +40,11 @@ type adminView struct {
 	CreateError                                          string
 }
 
-func (s *Server) handleAdminPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	s.renderAdmin(w, r, p, http.StatusOK, account.NewUser{Role: gatehouse.RoleUser}, nil, "")
 }
 
-func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq, status int, in account.NewUser, errs map[string]string, formErr string) {
+func (s *Pages) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq, status int, in account.NewUser, errs map[string]string, formErr string) {
 	q := r.URL.Query()
 	v := adminView{Query: strings.TrimSpace(q.Get("q")), After: q.Get("after"), CreateError: formErr}
 	v.NewUsername = field("username", "Username", "text", in.Username, errs).id("new-").auto("off").required()
@@ -70,11 +74,11 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq,
 }
 
 // findUsers fills v with a page of users that match v.Query, after v.After.
-func (s *Server) findUsers(ctx context.Context, v *adminView) error {
+func (s *Pages) findUsers(ctx context.Context, v *adminView) error {
 	needle := strings.ToLower(v.Query)
 	cursor, more := v.After, false
 	for {
-		batch, err := s.Users.ListUsers(ctx, cursor, adminScanBatch)
+		batch, err := s.authn.ListUsers(ctx, cursor, adminScanBatch)
 		if err != nil {
 			return err
 		}
@@ -121,7 +125,7 @@ func adminURL(q, after string) string {
 }
 
 // handleAdminCreatePage creates a user as POST /api/admin/users does.
-func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	f := r.PostForm
 	in := account.NewUser{Username: f.Get("username"), Password: f.Get("password"), Name: f.Get("name"),
 		Email: f.Get("email"), Role: gatehouse.Role(f.Get("role"))}
@@ -132,7 +136,7 @@ func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p
 		s.renderAdmin(w, r, p, http.StatusBadRequest, in, errs, "")
 		return
 	}
-	u, err := s.Accounts.Create(r.Context(), in)
+	u, err := s.authn.CreateUser(r.Context(), p.user().UserID, in, s.client(r))
 	if err != nil {
 		if !in.Role.Valid() {
 			in.Role = gatehouse.RoleUser
@@ -148,14 +152,12 @@ func (s *Server) handleAdminCreatePage(w http.ResponseWriter, r *http.Request, p
 		})
 		return
 	}
-	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
-		UserID: u.ID, ActorID: p.user().UserID, Detail: "role " + string(u.Role)})
 	redirect(w, r, "/admin/users/"+u.ID+"?msg=user-created")
 }
 
 // newUserErrors checks every field of the create form with the account rules, so that each
 // mistake is shown next to its field at once (Create stops at the first).
-func (s *Server) newUserErrors(in account.NewUser) map[string]string {
+func (s *Pages) newUserErrors(in account.NewUser) map[string]string {
 	errs := map[string]string{}
 	check := func(err error) {
 		if f, msg := fieldError(err, "username", "password", "name", "email", "role"); f != "" {
@@ -165,7 +167,7 @@ func (s *Server) newUserErrors(in account.NewUser) map[string]string {
 	if err := account.ValidateUsername(in.Username); err != nil {
 		check(err)
 	}
-	if _, err := s.Accounts.ValidatePassword(in.Username, in.Password); err != nil {
+	if _, err := s.authn.ValidatePassword(in.Username, in.Password); err != nil {
 		check(err)
 	}
 	if err := account.ValidateName(in.Name); err != nil {
@@ -190,11 +192,11 @@ type adminUserView struct {
 	ConfirmError   string
 }
 
-func (s *Server) handleAdminUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	s.renderAdminUser(w, r, p, http.StatusOK, nil, "")
 }
 
-func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
+func (s *Pages) renderAdminUser(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
 	id := r.PathValue("id")
 	u, err := s.pageUser(r.Context(), id)
 	if err != nil {
@@ -222,19 +224,15 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, p *page
 }
 
 // pageUser loads a user by the id in a URL; a malformed id is not found, like an unknown one.
-func (s *Server) pageUser(ctx context.Context, id string) (*gatehouse.User, error) {
-	if !gatehouse.ValidID(id) {
-		return nil, errUserNotFound
-	}
-	u, err := s.Users.UserByID(ctx, id)
-	return u, notFoundAs(err, errUserNotFound)
+func (s *Pages) pageUser(ctx context.Context, id string) (*gatehouse.User, error) {
+	return s.authn.User(ctx, id)
 }
 
 var errOwnAccount = badRequest("you cannot change the role of, disable or delete your own account here; ask another administrator")
 
 // adminUpdate validates and applies req to the user in the URL exactly as PATCH
 // /api/admin/users/{id} does (any change signs the user out everywhere), then shows the result.
-func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq, req *updateUserRequest, field string) {
+func (s *Pages) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq, req *authn.UserChange, field string) {
 	id := r.PathValue("id")
 	u, err := s.pageUser(r.Context(), id)
 	if err != nil {
@@ -246,23 +244,17 @@ func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq,
 		return
 	}
 	changed := req.Password != nil || req.Role != nil && *req.Role != u.Role || req.Disabled != nil && *req.Disabled != u.Disabled
-	upd, err := s.userUpdate(r.Context(), id, req)
-	if err == nil {
-		var old *gatehouse.User
-		if old, u, err = s.applyUserUpdate(r.Context(), id, upd); err == nil {
-			s.auditUserUpdate(r, p.user().UserID, old, u, upd)
-		}
-	}
+	_, u, err = s.authn.UpdateUser(r.Context(), p.user().UserID, id, *req, s.client(r))
 	if err != nil {
 		s.adminUpdateFailed(w, r, p, err, field)
 		return
 	}
 	s.log.InfoContext(r.Context(), "user updated", "user_id", id, "role", u.Role, "disabled", u.Disabled,
-		"password_changed", upd.PasswordHash != nil, "by", p.user().UserID)
+		"password_changed", req.Password != nil, "by", p.user().UserID)
 	switch {
 	case req.Password != nil && id == p.user().UserID:
 		// Setting one's own password signs oneself out everywhere too, this browser included.
-		s.signOutBrowser(w)
+		s.api.SignOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out-everywhere")
 	case req.Password != nil:
 		redirect(w, r, "/admin/users/"+id+"?msg=user-password-set")
@@ -273,9 +265,9 @@ func (s *Server) adminUpdate(w http.ResponseWriter, r *http.Request, p *pageReq,
 	}
 }
 
-func (s *Server) adminUpdateFailed(w http.ResponseWriter, r *http.Request, p *pageReq, err error, field string) {
+func (s *Pages) adminUpdateFailed(w http.ResponseWriter, r *http.Request, p *pageReq, err error, field string) {
 	if isCode(err, gatehouse.ENOTFOUND) {
-		s.renderError(w, r, errUserNotFound)
+		s.renderError(w, r, authn.ErrUserNotFound)
 		return
 	}
 	s.pageFormFailed(w, r, err, func(status int, _ map[string]string, formErr string) {
@@ -287,12 +279,12 @@ func (s *Server) adminUpdateFailed(w http.ResponseWriter, r *http.Request, p *pa
 	})
 }
 
-func (s *Server) handleAdminRolePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminRolePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	role := gatehouse.Role(r.PostForm.Get("role"))
-	s.adminUpdate(w, r, p, &updateUserRequest{Role: &role}, "role")
+	s.adminUpdate(w, r, p, &authn.UserChange{Role: &role}, "role")
 }
 
-func (s *Server) handleAdminDisablePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminDisablePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	var disabled bool
 	switch r.PostForm.Get("disabled") {
 	case "true":
@@ -302,21 +294,21 @@ func (s *Server) handleAdminDisablePage(w http.ResponseWriter, r *http.Request, 
 		s.renderAdminUser(w, r, p, http.StatusBadRequest, nil, `Disabled: must be "true" or "false".`)
 		return
 	}
-	s.adminUpdate(w, r, p, &updateUserRequest{Disabled: &disabled}, "disabled")
+	s.adminUpdate(w, r, p, &authn.UserChange{Disabled: &disabled}, "disabled")
 }
 
-func (s *Server) handleAdminPasswordPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminPasswordPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	pw := r.PostForm.Get("password")
 	if pw == "" {
 		s.renderAdminUser(w, r, p, http.StatusBadRequest, map[string]string{"password": "Enter the new password."}, "")
 		return
 	}
-	s.adminUpdate(w, r, p, &updateUserRequest{Password: &pw}, "password")
+	s.adminUpdate(w, r, p, &authn.UserChange{Password: &pw}, "password")
 }
 
 // handleAdminDeletePage deletes a user as DELETE /api/admin/users/{id} does: the user's sessions
 // and tokens are revoked first, then the account goes.
-func (s *Server) handleAdminDeletePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminDeletePage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	id := r.PathValue("id")
 	u, err := s.pageUser(r.Context(), id)
 	if err != nil {
@@ -331,32 +323,22 @@ func (s *Server) handleAdminDeletePage(w http.ResponseWriter, r *http.Request, p
 		s.renderAdminUser(w, r, p, http.StatusBadRequest, map[string]string{"confirm": "Tick the box to confirm the deletion."}, "")
 		return
 	}
-	if err := s.revokeEverywhere(r.Context(), id); err != nil {
+	if err := s.authn.DeleteUser(r.Context(), p.user().UserID, id, s.client(r)); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := s.Users.DeleteUser(r.Context(), id); err != nil {
-		s.renderError(w, r, notFoundAs(err, errUserNotFound))
-		return
-	}
-	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditUserDeleted, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: p.user().UserID})
 	redirect(w, r, "/admin?msg=user-deleted")
 }
 
 // handleAdminSignOutUserPage is DELETE /api/admin/users/{id}/sessions for the browser.
-func (s *Server) handleAdminSignOutUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminSignOutUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	id := r.PathValue("id")
-	if _, err := s.pageUser(r.Context(), id); err != nil {
+	if err := s.authn.SignOutUser(r.Context(), p.user().UserID, id, s.client(r)); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := s.revokeEverywhere(r.Context(), id); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionsRevoked, Outcome: gatehouse.AuditSuccess, UserID: id, ActorID: p.user().UserID})
 	if id == p.user().UserID {
-		s.signOutBrowser(w)
+		s.api.SignOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out-everywhere")
 		return
 	}
@@ -364,20 +346,15 @@ func (s *Server) handleAdminSignOutUserPage(w http.ResponseWriter, r *http.Reque
 }
 
 // handleAdminRevokeSessionPage is DELETE /api/admin/sessions/{id} for the browser.
-func (s *Server) handleAdminRevokeSessionPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAdminRevokeSessionPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	handle := r.PathValue("id")
-	if !gatehouse.ValidID(handle) {
-		s.renderError(w, r, errSessionNotFound)
-		return
-	}
-	owner, err := s.Sessions.RevokeAnyHandle(r.Context(), handle)
+	owner, err := s.authn.RevokeAnySession(r.Context(), p.user().UserID, handle, s.client(r))
 	if err != nil {
-		s.renderError(w, r, notFoundAs(err, errSessionNotFound))
+		s.renderError(w, r, err)
 		return
 	}
-	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditSessionRevoked, Outcome: gatehouse.AuditSuccess, UserID: owner, ActorID: p.user().UserID})
 	if handle == p.sess.Handle {
-		s.signOutBrowser(w)
+		s.api.SignOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out")
 		return
 	}

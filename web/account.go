@@ -1,4 +1,4 @@
-package http
+package web
 
 import (
 	"errors"
@@ -7,7 +7,12 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
+
+// client is what the use cases get to know of the browser.
+func (s *Pages) client(r *http.Request) authn.Client { return s.api.Client(r) }
 
 // signinView is the sign-in form.
 type signinView struct {
@@ -16,7 +21,7 @@ type signinView struct {
 	FormError          string
 }
 
-func (s *Server) signinView(username, next string, errs map[string]string) signinView {
+func (s *Pages) signinView(username, next string, errs map[string]string) signinView {
 	return signinView{
 		Next:     next,
 		Username: field("username", "Username", "text", username, errs).auto("username").required(),
@@ -25,9 +30,9 @@ func (s *Server) signinView(username, next string, errs map[string]string) signi
 }
 
 // handleSignInPage shows the sign-in form, or sends a signed-in browser on its way.
-func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+func (s *Pages) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, ok := s.sessionCookie(r); ok {
+	if _, ok := s.api.SessionCookie(r); ok {
 		if _, err := s.pageSession(r); err == nil {
 			redirect(w, r, orDefault(next, "/account"))
 			return
@@ -40,8 +45,8 @@ func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 
 // handleSignIn checks the form like POST /api/login does and starts a session. Wrong
 // credentials get one message that does not say which part was wrong.
-func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	if s.checkOrigin(r) != nil {
+func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	if s.api.CheckOrigin(r) != nil {
 		s.renderForgery(w, r)
 		return
 	}
@@ -62,35 +67,28 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusBadRequest, username, next, errs, "")
 		return
 	}
-	// The same throttles and audit trail as POST /api/login: the form is no way around them.
-	u, err := s.checkPassword(r, passwordCheck{username: username, password: password,
-		action: gatehouse.AuditLogin, detail: "mode=" + gatehouse.AuthSession, auditSuccess: true})
-	s.Metrics.login(err)
-	if wait, ok := retryAfter(err); ok {
-		s.noteThrottled(w, "login", wait)
+	// The same use case as POST /api/login (throttles, audit trail): the form is no way around
+	// them. A browser that was signed in as someone else ends that session first.
+	old, _ := s.api.SessionCookie(r)
+	res, err := s.authn.Login(r.Context(), authn.LoginInput{Username: username, Password: password,
+		Mode: gatehouse.AuthSession, Client: s.api.Client(r), PreviousSession: old})
+	if wait, ok := authn.RetryAfter(err); ok {
+		s.api.NoteThrottled(w, "login", wait)
 	}
 	if err != nil {
-		s.signInFailed(w, r, username, next, err)
-		return
-	}
-	// A browser that was signed in as someone else ends that session first.
-	if old, ok := s.sessionCookie(r); ok {
-		if err := s.Sessions.Revoke(r.Context(), old); err != nil {
+		if res.User != nil { // signed in, but the session could not be made
 			s.renderError(w, r, err)
 			return
 		}
-	}
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
-	if err != nil {
-		s.renderError(w, r, err)
+		s.signInFailed(w, r, username, next, err)
 		return
 	}
-	s.setSessionCookie(w, secret, sess.ExpiresAt)
-	s.log.InfoContext(r.Context(), "signed in on the web", "user_id", u.ID)
+	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
+	s.log.InfoContext(r.Context(), "signed in on the web", "user_id", res.User.ID)
 	redirect(w, r, orDefault(next, "/account"))
 }
 
-func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, username, next string, err error) {
+func (s *Pages) signInFailed(w http.ResponseWriter, r *http.Request, username, next string, err error) {
 	code := gatehouse.ErrorCode(err)
 	switch code {
 	case gatehouse.EINVALIDCREDENTIALS:
@@ -103,7 +101,7 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, username, 
 		}
 		s.renderSignIn(w, r, http.StatusBadRequest, username, next, map[string]string{f: msg}, "")
 	case gatehouse.EFORBIDDEN, gatehouse.ERATELIMITED:
-		s.renderSignIn(w, r, statusOf(code), username, next, nil, sentence(gatehouse.ErrorMessage(err)))
+		s.renderSignIn(w, r, ghttp.StatusOf(code), username, next, nil, sentence(gatehouse.ErrorMessage(err)))
 	case gatehouse.EUNAVAILABLE:
 		s.log.WarnContext(r.Context(), "sign-in unavailable", "err", err)
 		s.renderSignIn(w, r, http.StatusServiceUnavailable, username, next, nil,
@@ -113,7 +111,7 @@ func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, username, 
 	}
 }
 
-func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, username, next string, errs map[string]string, formErr string) {
+func (s *Pages) renderSignIn(w http.ResponseWriter, r *http.Request, status int, username, next string, errs map[string]string, formErr string) {
 	v := s.signinView(username, next, errs)
 	v.FormError = formErr
 	s.render(w, r, status, "signin.html", s.newPageData(nil, "Sign in", "signin", v))
@@ -145,12 +143,12 @@ func orDefault(s, def string) string {
 }
 
 // handleSignOut ends this browser's session.
-func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request, p *pageReq) {
-	if err := s.Sessions.Revoke(r.Context(), p.secret); err != nil {
+func (s *Pages) handleSignOut(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	if err := s.authn.Logout(r.Context(), p.auth, authn.Credential{SessionID: p.secret}, s.client(r)); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.signOutBrowser(w)
+	s.api.SignOutBrowser(w)
 	redirect(w, r, "/?msg=signed-out")
 }
 
@@ -172,17 +170,17 @@ type sessionsView struct {
 }
 
 type sessionRow struct {
-	sessionView
+	ghttp.SessionView
 	Handle string
 	Device string
 }
 
-func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAccountPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	s.renderAccount(w, r, p, http.StatusOK, nil, "")
 }
 
-func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
-	u, err := s.Users.UserByID(r.Context(), p.user().UserID)
+func (s *Pages) renderAccount(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
+	u, err := s.authn.User(r.Context(), p.user().UserID)
 	if err != nil {
 		s.pageUserGone(w, r, err)
 		return
@@ -207,7 +205,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *pageRe
 }
 
 // pageUserGone handles a session whose user was deleted a moment ago: it is signed out.
-func (s *Server) pageUserGone(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Pages) pageUserGone(w http.ResponseWriter, r *http.Request, err error) {
 	if isCode(err, gatehouse.ENOTFOUND) {
 		s.pageAuthFailed(w, r, gatehouse.ErrSessionExpired)
 		return
@@ -216,34 +214,30 @@ func (s *Server) pageUserGone(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // sessionRows lists the user's live sessions for a sessions table; current marks this browser's.
-func (s *Server) sessionRows(r *http.Request, userID, current, action, csrf string) (sessionsView, error) {
-	views, err := s.sessionViews(r, userID, current)
+func (s *Pages) sessionRows(r *http.Request, userID, current, action, csrf string) (sessionsView, error) {
+	views, err := s.api.SessionViews(r.Context(), userID, current)
 	if err != nil {
 		return sessionsView{}, err
 	}
-	out := sessionsView{Action: action, CSRF: csrf, Caption: "Active sessions", Rows: make([]sessionRow, 0, len(views.Sessions))}
-	for _, v := range views.Sessions {
-		out.Rows = append(out.Rows, sessionRow{sessionView: v, Handle: v.ID, Device: deviceName(v.UserAgent)})
+	out := sessionsView{Action: action, CSRF: csrf, Caption: "Active sessions", Rows: make([]sessionRow, 0, len(views))}
+	for _, v := range views {
+		out.Rows = append(out.Rows, sessionRow{SessionView: v, Handle: v.ID, Device: deviceName(v.UserAgent)})
 	}
 	return out, nil
 }
 
 // handleAccountRevokeSession signs out one of the caller's sessions (as DELETE
 // /api/sessions/{id}); this browser's own session signs the browser out.
-func (s *Server) handleAccountRevokeSession(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleAccountRevokeSession(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	handle := r.PathValue("id")
-	if !gatehouse.ValidID(handle) {
-		redirect(w, r, "/account?msg=session-gone")
-		return
-	}
-	err := s.Sessions.RevokeHandle(r.Context(), p.user().UserID, handle)
+	err := s.authn.RevokeSession(r.Context(), p.user().UserID, handle, s.client(r))
 	switch {
 	case isCode(err, gatehouse.ENOTFOUND):
 		redirect(w, r, "/account?msg=session-gone")
 	case err != nil:
 		s.renderError(w, r, err)
 	case handle == p.sess.Handle:
-		s.signOutBrowser(w)
+		s.api.SignOutBrowser(w)
 		redirect(w, r, "/?msg=signed-out")
 	default:
 		s.log.InfoContext(r.Context(), "session signed out on the web", "user_id", p.user().UserID)
@@ -252,20 +246,21 @@ func (s *Server) handleAccountRevokeSession(w http.ResponseWriter, r *http.Reque
 }
 
 // handleAccountSignOutEverywhere is POST /api/logout-all for the browser.
-func (s *Server) handleAccountSignOutEverywhere(w http.ResponseWriter, r *http.Request, p *pageReq) {
-	if err := s.revokeEverywhere(r.Context(), p.user().UserID); err != nil {
+func (s *Pages) handleAccountSignOutEverywhere(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	c := s.client(r)
+	c.Channel = "page"
+	if err := s.authn.LogoutAll(r.Context(), p.auth, c); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.signOutBrowser(w)
-	s.audit(r, gatehouse.AuditEvent{Action: gatehouse.AuditLogoutAll, Outcome: gatehouse.AuditSuccess, UserID: p.user().UserID, Detail: "auth=session page"})
+	s.api.SignOutBrowser(w)
 	redirect(w, r, "/?msg=signed-out-everywhere")
 }
 
 // handleChangePassword is POST /account/password, the form twin of POST /api/me/password (see changePassword: the
 // current password is checked under the login throttles and audited), then signs this browser
 // in again with a brand-new session, so only the other devices are signed out.
-func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p *pageReq) {
+func (s *Pages) handleChangePassword(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	current, next, confirm := r.PostForm.Get("current_password"), r.PostForm.Get("new_password"), r.PostForm.Get("confirm_password")
 	errs := map[string]string{}
 	switch {
@@ -280,39 +275,40 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		s.renderAccount(w, r, p, http.StatusBadRequest, errs, "")
 		return
 	}
-	u, err := s.changePassword(r, p.user(), current, next)
-	if wait, ok := retryAfter(err); ok {
-		s.noteThrottled(w, "login", wait)
+	res, err := s.authn.ChangePassword(r.Context(), p.user(), current, next, gatehouse.AuthSession, s.client(r))
+	if wait, ok := authn.RetryAfter(err); ok {
+		s.api.NoteThrottled(w, "login", wait)
+	}
+	if err != nil && res.User != nil {
+		// The password is changed, but this browser's new session could not be made.
+		s.log.InfoContext(r.Context(), "password changed on the web", "user_id", res.User.ID)
+		s.api.ClearSessionCookie(w)
+		s.renderError(w, r, err)
+		return
 	}
 	if err != nil {
 		s.pageFormFailed(w, r, err, func(status int, errs map[string]string, formErr string) {
 			if f, msg := fieldError(err, "current_password", "new_password"); f != "" {
 				errs, formErr = map[string]string{f: msg}, ""
 			}
-			if errors.Is(err, errWrongCurrentPassword) {
+			if errors.Is(err, authn.ErrWrongCurrentPassword) {
 				errs["current_password"] = "The current password is not correct."
 			}
 			s.renderAccount(w, r, p, status, errs, formErr)
 		})
 		return
 	}
-	s.log.InfoContext(r.Context(), "password changed on the web", "user_id", u.ID)
-	secret, sess, err := s.Sessions.Create(r.Context(), u.Principal(), s.clientIP(r), r.UserAgent())
-	if err != nil {
-		s.clearSessionCookie(w)
-		s.renderError(w, r, err)
-		return
-	}
-	s.setSessionCookie(w, secret, sess.ExpiresAt)
+	s.log.InfoContext(r.Context(), "password changed on the web", "user_id", res.User.ID)
+	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
 	redirect(w, r, "/account?msg=password-changed")
 }
 
 // pageFormFailed shows a validation error on the form (through show) with the API's status;
 // store failures and internal errors get an error page.
-func (s *Server) pageFormFailed(w http.ResponseWriter, r *http.Request, err error, show func(status int, errs map[string]string, formErr string)) {
+func (s *Pages) pageFormFailed(w http.ResponseWriter, r *http.Request, err error, show func(status int, errs map[string]string, formErr string)) {
 	switch code := gatehouse.ErrorCode(err); code {
 	case gatehouse.EBADREQUEST, gatehouse.ECONFLICT, gatehouse.EFORBIDDEN, gatehouse.ERATELIMITED, gatehouse.ETOOLARGE:
-		show(statusOf(code), nil, sentence(gatehouse.ErrorMessage(err)))
+		show(ghttp.StatusOf(code), nil, sentence(gatehouse.ErrorMessage(err)))
 	default:
 		s.renderError(w, r, err)
 	}

@@ -1,4 +1,8 @@
-package token
+// Package refresh keeps rotating refresh tokens: opaque secrets that the store knows only by
+// their hash, grouped in families with reuse detection and an optional reuse grace. It decides
+// nothing about users: the caller (package authn) decides whether a family may go on, signs the
+// access token, and hands it to Finish.
+package refresh
 
 import (
 	"context"
@@ -48,7 +52,7 @@ const MaxReuseGrace = time.Minute
 // for a negative grace or one above MaxReuseGrace. Call it before the Refresher is used.
 func (r *Refresher) SetReuseGrace(grace time.Duration) error {
 	if grace < 0 || grace > MaxReuseGrace {
-		return fmt.Errorf("token: refresh reuse grace %v: must be between 0 and %v", grace, MaxReuseGrace)
+		return fmt.Errorf("refresh: refresh reuse grace %v: must be between 0 and %v", grace, MaxReuseGrace)
 	}
 	r.grace = grace
 	return nil
@@ -63,11 +67,7 @@ type Issued struct {
 	ExpiresAt   time.Time
 }
 
-// IssueFunc issues the access token that goes with a new refresh token of family f (checking,
-// say, that f's user may still have one). Rotate returns its error as is.
-type IssueFunc func(ctx context.Context, f *gatehouse.RefreshFamily) (Issued, error)
-
-// Rotation is the result of Rotate: the new refresh token and the access token issued with it.
+// Rotation is the result of a rotation: the new refresh token and the access token issued with it.
 type Rotation struct {
 	Issued
 	RefreshToken string
@@ -83,77 +83,90 @@ type Rotation struct {
 // error for an empty user id.
 func (r *Refresher) Start(ctx context.Context, userID string) (secret string, f *gatehouse.RefreshFamily, err error) {
 	if userID == "" {
-		return "", nil, errors.New("token: start refresh family: empty user id")
+		return "", nil, errors.New("refresh: start refresh family: empty user id")
 	}
 	now := r.now()
 	f = &gatehouse.RefreshFamily{ID: gatehouse.NewID(now), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(r.familyTTL)}
 	secret = gatehouse.NewSecret()
 	if err := r.store.CreateRefreshFamily(ctx, f, gatehouse.HashSecret(secret)); err != nil {
-		return "", nil, fmt.Errorf("token: start refresh family: %w", err)
+		return "", nil, fmt.Errorf("refresh: start refresh family: %w", err)
 	}
 	return secret, f, nil
 }
 
-// Rotate exchanges secret for the next refresh token of its family and an access token from
-// issue. Without a reuse grace it rotates first and calls issue for the family after. With one
-// it finds the family, calls issue, and rotates while sealing the pair with the old token (see
+// Pending is a rotation that Begin has started: the caller decides whether Family may go on
+// (its user still exists, is enabled, was not signed out everywhere since), issues the access
+// token, and calls Finish, or returns without finishing when the family must die (after
+// revoking it).
+type Pending struct {
+	r      *Refresher
+	secret string
+	// Family is the family of the presented token.
+	Family *gatehouse.RefreshFamily
+	// next is the refresh token that already replaced secret (no reuse grace), or "".
+	next string
+}
+
+// Begin starts the rotation of secret and returns its family. Without a reuse grace it rotates
+// at once (the new token is current from now on, and Finish only hands it out); with one it
+// only finds the family, and Finish rotates while sealing the pair with the old token (see
 // sealRotation), so that a replay within the grace, even a concurrent one, opens the same pair.
 //
 // It returns gatehouse.ErrInvalidToken for a malformed secret (without asking the store) or an
 // unknown one, gatehouse.ErrRefreshReuse when secret was already rotated (the store has then
-// revoked the family), gatehouse.ErrTokenExpired when the family is past its lifetime, issue's
-// error, and the store's error (such as gatehouse.ErrUnavailable) otherwise.
-func (r *Refresher) Rotate(ctx context.Context, secret string, issue IssueFunc) (Rotation, error) {
+// revoked the family; the Pending may name it, for the audit trail), gatehouse.ErrTokenExpired
+// when the family is past its lifetime, and the store's error (such as gatehouse.ErrUnavailable)
+// otherwise.
+func (r *Refresher) Begin(ctx context.Context, secret string) (Pending, error) {
 	if !gatehouse.ValidSecret(secret) {
-		return Rotation{}, fmt.Errorf("token: malformed refresh token: %w", gatehouse.ErrInvalidToken)
+		return Pending{}, fmt.Errorf("refresh: malformed refresh token: %w", gatehouse.ErrInvalidToken)
 	}
 	if r.grace > 0 {
-		return r.rotateWithGrace(ctx, secret, issue)
+		f, found, err := r.store.RefreshFamilyByToken(ctx, gatehouse.HashSecret(secret))
+		switch {
+		case err != nil:
+			return Pending{}, fmt.Errorf("refresh: rotate refresh token: %w", err)
+		case !found:
+			return Pending{}, fmt.Errorf("refresh: unknown refresh token: %w", gatehouse.ErrInvalidToken)
+		}
+		return Pending{r: r, secret: secret, Family: f}, nil
 	}
 	next := gatehouse.NewSecret()
 	f, _, err := r.store.RotateRefresh(ctx, gatehouse.RefreshRotation{
 		Old: gatehouse.HashSecret(secret), Next: gatehouse.HashSecret(next), Now: r.now(),
 	})
 	if err != nil {
-		return Rotation{Family: f}, rotateErr(err)
+		return Pending{Family: f}, rotateErr(err)
 	}
-	iss, err := issue(ctx, f)
-	if err != nil {
-		return Rotation{}, err
-	}
-	return Rotation{Issued: iss, RefreshToken: next, Family: f}, nil
+	return Pending{r: r, secret: secret, Family: f, next: next}, nil
 }
 
-// rotateWithGrace is Rotate with a reuse grace. The access token is issued before the store
-// decides, because a rotation must hand the store its whole sealed result in the same atomic
-// step: a concurrent replay then finds it already there. A presentation that the store answers
-// as a replay or as reuse throws its own access token away unsent.
-func (r *Refresher) rotateWithGrace(ctx context.Context, secret string, issue IssueFunc) (Rotation, error) {
-	old := gatehouse.HashSecret(secret)
-	f, found, err := r.store.RefreshFamilyByToken(ctx, old)
-	switch {
-	case err != nil:
-		return Rotation{}, fmt.Errorf("token: rotate refresh token: %w", err)
-	case !found:
-		return Rotation{}, fmt.Errorf("token: unknown refresh token: %w", gatehouse.ErrInvalidToken)
+// Finish completes the rotation with the access token iss issued for p.Family. Without a reuse
+// grace it returns the token Begin made current. With one it rotates now: a presentation that
+// the store answers as a replay within the grace gets that rotation's pair (Replay set; iss is
+// thrown away unsent), and one it answers as reuse gets gatehouse.ErrRefreshReuse, with the
+// revoked family in the Rotation when the store names it.
+func (p Pending) Finish(ctx context.Context, iss Issued) (Rotation, error) {
+	if p.r == nil {
+		return Rotation{}, errors.New("refresh: Finish of a rotation that did not begin")
 	}
-	iss, err := issue(ctx, f)
+	if p.next != "" {
+		return Rotation{Issued: iss, RefreshToken: p.next, Family: p.Family}, nil
+	}
+	rot := Rotation{Issued: iss, RefreshToken: gatehouse.NewSecret(), Family: p.Family}
+	sealed, err := sealRotation(p.secret, rot)
 	if err != nil {
 		return Rotation{}, err
 	}
-	rot := Rotation{Issued: iss, RefreshToken: gatehouse.NewSecret(), Family: f}
-	sealed, err := sealRotation(secret, rot)
-	if err != nil {
-		return Rotation{}, err
-	}
-	f, replay, err := r.store.RotateRefresh(ctx, gatehouse.RefreshRotation{
-		Old: old, Next: gatehouse.HashSecret(rot.RefreshToken), Now: r.now(), Grace: r.grace, Sealed: sealed,
+	f, replay, err := p.r.store.RotateRefresh(ctx, gatehouse.RefreshRotation{
+		Old: gatehouse.HashSecret(p.secret), Next: gatehouse.HashSecret(rot.RefreshToken), Now: p.r.now(),
+		Grace: p.r.grace, Sealed: sealed,
 	})
 	switch {
 	case err != nil:
 		return Rotation{Family: f}, rotateErr(err)
 	case replay != nil:
-		return openRotation(secret, f, replay)
+		return openRotation(p.secret, f, replay)
 	}
 	rot.Family = f
 	return rot, nil
@@ -162,16 +175,16 @@ func (r *Refresher) rotateWithGrace(ctx context.Context, secret string, issue Is
 // rotateErr maps the store's error of a rotation.
 func rotateErr(err error) error {
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		return fmt.Errorf("token: unknown refresh token: %w", gatehouse.ErrInvalidToken)
+		return fmt.Errorf("refresh: unknown refresh token: %w", gatehouse.ErrInvalidToken)
 	}
-	return fmt.Errorf("token: rotate refresh token: %w", err)
+	return fmt.Errorf("refresh: rotate refresh token: %w", err)
 }
 
 // RevokeFamily revokes the family and every token of it. Revoking an unknown family is not an
 // error.
 func (r *Refresher) RevokeFamily(ctx context.Context, familyID string) error {
 	if _, err := r.store.RevokeRefreshFamily(ctx, familyID); err != nil {
-		return fmt.Errorf("token: revoke refresh family: %w", err)
+		return fmt.Errorf("refresh: revoke refresh family: %w", err)
 	}
 	return nil
 }
@@ -193,7 +206,7 @@ func (r *Refresher) RevokeToken(ctx context.Context, secret string) (found bool,
 
 func wrapRevokeErr(err error) error {
 	if err != nil {
-		return fmt.Errorf("token: revoke refresh token: %w", err)
+		return fmt.Errorf("refresh: revoke refresh token: %w", err)
 	}
 	return nil
 }
@@ -201,7 +214,7 @@ func wrapRevokeErr(err error) error {
 // RevokeUser revokes every refresh family of the user.
 func (r *Refresher) RevokeUser(ctx context.Context, userID string) error {
 	if err := r.store.RevokeUserRefresh(ctx, userID); err != nil {
-		return fmt.Errorf("token: revoke user refresh tokens: %w", err)
+		return fmt.Errorf("refresh: revoke user refresh tokens: %w", err)
 	}
 	return nil
 }

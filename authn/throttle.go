@@ -1,17 +1,17 @@
-package http
+package authn
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
-	"github.com/prometheus/client_golang/prometheus"
 )
+
+// The throttling policy of logins, password checks, self-registrations and presented
+// credentials. The counting itself is a gatehouse.Throttle (in-process or shared); this file
+// decides the keys, when an attempt counts, and how it is settled.
 
 // Limits are the backoff policies of the server's throttles. Zero fields take the defaults
 // below; a field's zero members take gatehouse.Backoff's defaults.
@@ -76,30 +76,6 @@ func (l Limits) normalize() Limits {
 // 800-63B-4 allows at most 100 consecutive failed attempts on one account).
 const MaxFreeAccountFailures = 100
 
-// limiter applies the throttles of the server; with no gatehouse.Throttle it admits everything.
-type limiter struct {
-	th      gatehouse.Throttle
-	limits  Limits
-	proxies []netip.Prefix
-	limited *prometheus.CounterVec
-}
-
-func newLimiter(th gatehouse.Throttle, cfg Config, m *Metrics) *limiter {
-	l := &limiter{th: th, limits: cfg.Limits.normalize(), proxies: cfg.TrustedProxies,
-		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_rate_limited_total", Help: "Requests answered 429 rate_limited, by kind (login, credential or register).",
-		}, []string{"kind"})}
-	if err := m.reg.Register(l.limited); err != nil {
-		// A second server on the same Metrics shares the counter.
-		are, ok := err.(prometheus.AlreadyRegisteredError)
-		if !ok {
-			panic(err)
-		}
-		l.limited = are.ExistingCollector.(*prometheus.CounterVec)
-	}
-	return l
-}
-
 // loginAttempt is the keys one login is counted under.
 type loginAttempt struct {
 	limits  []gatehouse.Limit
@@ -107,33 +83,34 @@ type loginAttempt struct {
 	acctKey []string // the account and account+address keys; none for a string that cannot be a username
 }
 
-func (s *Server) newLoginAttempt(r *http.Request, username string) loginAttempt {
-	ip := addrKey(s.clientAddr(r))
+func (s *Service) newLoginAttempt(c Client, username string) loginAttempt {
+	ip := AddrKey(c.Addr)
 	la := loginAttempt{ipKey: "login:ip:" + ip}
-	la.limits = append(la.limits, gatehouse.Limit{Key: la.ipKey, Backoff: s.limiter.limits.IP})
+	la.limits = append(la.limits, gatehouse.Limit{Key: la.ipKey, Backoff: s.limits.IP})
 	if account.ValidateUsername(username) == nil {
 		u := gatehouse.NormalizeUsername(username)
 		acct, acctIP := "login:acct:"+u, "login:acct-ip:"+u+"|"+ip
 		la.acctKey = []string{acct, acctIP}
-		la.limits = append(la.limits, gatehouse.Limit{Key: acct, Backoff: s.limiter.limits.Account},
-			gatehouse.Limit{Key: acctIP, Backoff: s.limiter.limits.AccountIP})
+		la.limits = append(la.limits, gatehouse.Limit{Key: acct, Backoff: s.limits.Account},
+			gatehouse.Limit{Key: acctIP, Backoff: s.limits.AccountIP})
 	}
 	return la
 }
 
 // admitLogin counts a login attempt; it returns the wait when the client must hold off.
-func (s *Server) admitLogin(ctx context.Context, la loginAttempt) (time.Duration, error) {
-	if s.limiter.th == nil {
+func (s *Service) admitLogin(ctx context.Context, la loginAttempt) (time.Duration, error) {
+	if s.d.Throttle == nil {
 		return 0, nil
 	}
-	return s.limiter.th.Attempt(ctx, la.limits...)
+	return s.d.Throttle.Attempt(ctx, la.limits...)
 }
 
 // loginDone settles a counted login attempt: a right password forgives the account's failures
 // and takes this attempt back from the address; a wrong one stays counted; anything that did
 // not check the password (a busy hasher, a store error, an oversized password) is taken back.
-func (s *Server) loginDone(ctx context.Context, la loginAttempt, err error) {
-	if s.limiter.th == nil {
+func (s *Service) loginDone(ctx context.Context, la loginAttempt, err error) {
+	th := s.d.Throttle
+	if th == nil {
 		return
 	}
 	var terr error
@@ -146,11 +123,11 @@ func (s *Server) loginDone(ctx context.Context, la loginAttempt, err error) {
 	case code == gatehouse.EINVALIDCREDENTIALS:
 		return
 	case err == nil || code == gatehouse.EFORBIDDEN: // the password was right (a disabled account is forbidden)
-		keep(s.limiter.th.Reset(ctx, la.acctKey...))
-		keep(s.limiter.th.Refund(ctx, la.ipKey))
+		keep(th.Reset(ctx, la.acctKey...))
+		keep(th.Refund(ctx, la.ipKey))
 	default:
 		for _, l := range la.limits {
-			keep(s.limiter.th.Refund(ctx, l.Key))
+			keep(th.Refund(ctx, l.Key))
 		}
 	}
 	if terr != nil {
@@ -160,43 +137,45 @@ func (s *Server) loginDone(ctx context.Context, la loginAttempt, err error) {
 
 // registration is the keys one self-registration is counted under: the client's address, and
 // the username asked for (none for a string that cannot be a username).
-func (s *Server) registration(r *http.Request, username string) []gatehouse.Limit {
-	limits := []gatehouse.Limit{{Key: "register:ip:" + addrKey(s.clientAddr(r)), Backoff: s.limiter.limits.Register}}
+func (s *Service) registration(c Client, username string) []gatehouse.Limit {
+	limits := []gatehouse.Limit{{Key: "register:ip:" + AddrKey(c.Addr), Backoff: s.limits.Register}}
 	if account.ValidateUsername(username) == nil {
 		limits = append(limits, gatehouse.Limit{Key: "register:name:" + gatehouse.NormalizeUsername(username),
-			Backoff: s.limiter.limits.RegisterUsername})
+			Backoff: s.limits.RegisterUsername})
 	}
 	return limits
 }
 
 // admitRegistration counts a self-registration; it returns the wait when the client must hold off.
-func (s *Server) admitRegistration(ctx context.Context, limits []gatehouse.Limit) (time.Duration, error) {
-	if s.limiter.th == nil {
+func (s *Service) admitRegistration(ctx context.Context, limits []gatehouse.Limit) (time.Duration, error) {
+	if s.d.Throttle == nil {
 		return 0, nil
 	}
-	return s.limiter.th.Attempt(ctx, limits...)
+	return s.d.Throttle.Attempt(ctx, limits...)
 }
 
 // registrationDone settles a counted registration: one that reached the user store (created,
 // or the username taken) stays counted; one refused before (an invalid field, a busy hasher, a
 // store error) is taken back, so that a user fixing a weak password is not held up.
-func (s *Server) registrationDone(ctx context.Context, limits []gatehouse.Limit, err error) {
-	if s.limiter.th == nil || err == nil || gatehouse.ErrorCode(err) == gatehouse.ECONFLICT {
+func (s *Service) registrationDone(ctx context.Context, limits []gatehouse.Limit, err error) {
+	if s.d.Throttle == nil || err == nil || gatehouse.ErrorCode(err) == gatehouse.ECONFLICT {
 		return
 	}
 	for _, l := range limits {
-		if terr := s.limiter.th.Refund(ctx, l.Key); terr != nil {
+		if terr := s.d.Throttle.Refund(ctx, l.Key); terr != nil {
 			s.log.WarnContext(ctx, "throttle: settling a registration failed", "err", terr)
 			return
 		}
 	}
 }
 
-// credentialFailed counts a failed credential (unknown session, invalid token) from the
-// client's address and returns the wait when the address is over its budget. It runs only on
-// the failure path, never for a valid credential.
-func (s *Server) credentialFailed(r *http.Request, err error) time.Duration {
-	if s.limiter.th == nil {
+// CredentialFailed counts a failed credential (an unknown session, an invalid access or
+// refresh token: the error Authenticate or Refresh returned) from the client's address and
+// returns the wait when the address is over its budget; a transport then answers 429 instead
+// of 401. Transports call it only on the failure path, never for a valid credential. Other
+// errors (a store that is down, a missing credential) count nothing.
+func (s *Service) CredentialFailed(ctx context.Context, c Client, err error) time.Duration {
+	if s.d.Throttle == nil {
 		return 0
 	}
 	switch gatehouse.ErrorCode(err) {
@@ -204,92 +183,19 @@ func (s *Server) credentialFailed(r *http.Request, err error) time.Duration {
 	default:
 		return 0
 	}
-	key := "cred:ip:" + addrKey(s.clientAddr(r))
-	wait, terr := s.limiter.th.Attempt(r.Context(), gatehouse.Limit{Key: key, Backoff: s.limiter.limits.Credential})
+	key := "cred:ip:" + AddrKey(c.Addr)
+	wait, terr := s.d.Throttle.Attempt(ctx, gatehouse.Limit{Key: key, Backoff: s.limits.Credential})
 	if terr != nil {
 		// The request fails anyway; a throttle that cannot count does not turn it into a 503.
-		s.log.WarnContext(r.Context(), "throttle: counting a failed credential failed", "err", terr)
+		s.log.WarnContext(ctx, "throttle: counting a failed credential failed", "err", terr)
 		return 0
 	}
 	return wait
 }
 
-// writeRateLimited answers 429 rate_limited with Retry-After in whole seconds (at least 1).
-func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, kind string, wait time.Duration) {
-	s.noteThrottled(w, kind, wait)
-	what := "too many failed attempts"
-	if kind == "register" {
-		what = "too many registrations from this address or for this username"
-	}
-	s.writeCode(w, r, gatehouse.ERATELIMITED, what+"; try again in "+strconv.FormatInt(retryAfterSeconds(wait), 10)+" s")
-}
-
-// retryAfterSeconds is wait in whole seconds, rounded up, at least 1: the Retry-After value.
-func retryAfterSeconds(wait time.Duration) int64 {
-	return max(int64((wait+time.Second-1)/time.Second), 1)
-}
-
-// clientAddr returns the address of the client that sent r. Without trusted proxies it is the
-// peer's address. When the peer is a trusted proxy, X-Forwarded-For is read from the right:
-// the first address that is not a trusted proxy is the client (addresses further left were
-// written by the client itself and prove nothing). An unparsable entry stops the walk at the
-// last trusted hop.
-func (s *Server) clientAddr(r *http.Request) netip.Addr {
-	peer := parseHostAddr(r.RemoteAddr)
-	if len(s.limiter.proxies) == 0 || !s.trustedProxy(peer) {
-		return peer
-	}
-	last := peer
-	hops := r.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		line := hops[i]
-		for line != "" {
-			var part string
-			if j := strings.LastIndexByte(line, ','); j >= 0 {
-				part, line = line[j+1:], line[:j]
-			} else {
-				part, line = line, ""
-			}
-			a := parseHostAddr(strings.TrimSpace(part))
-			if !a.IsValid() {
-				return last
-			}
-			if !s.trustedProxy(a) {
-				return a
-			}
-			last = a
-		}
-	}
-	return last
-}
-
-func (s *Server) trustedProxy(a netip.Addr) bool {
-	if !a.IsValid() {
-		return false
-	}
-	for _, p := range s.limiter.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// parseHostAddr parses "addr", "addr:port" or "[v6]:port"; IPv4-mapped IPv6 addresses become
-// IPv4. It returns the zero Addr for anything else.
-func parseHostAddr(s string) netip.Addr {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap().WithZone("")
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap().WithZone("")
-	}
-	return netip.Addr{}
-}
-
-// addrKey is the throttling key of a client address: the IPv4 address, or the /64 prefix of an
+// AddrKey is the throttling key of a client address: the IPv4 address, or the /64 prefix of an
 // IPv6 address (one subscriber usually holds a whole /64).
-func addrKey(a netip.Addr) string {
+func AddrKey(a netip.Addr) string {
 	switch {
 	case !a.IsValid():
 		return "unknown"
@@ -298,33 +204,4 @@ func addrKey(a netip.Addr) string {
 	}
 	p, _ := a.Prefix(64)
 	return p.String()
-}
-
-// clientIP returns the client's address as recorded with its sessions.
-func (s *Server) clientIP(r *http.Request) string {
-	if a := s.clientAddr(r); a.IsValid() {
-		return a.String()
-	}
-	return clientIP(r)
-}
-
-// ParseTrustedProxies parses a comma-separated list of CIDR prefixes or single addresses.
-func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(list, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(f); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-	}
-	return out, nil
 }

@@ -1,0 +1,178 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/refresh"
+)
+
+// RefreshResult is a refreshed token pair.
+type RefreshResult struct {
+	TokenPair
+	// Replay is true when the pair is the one an earlier presentation of the same refresh
+	// token got, handed out again within the reuse grace.
+	Replay bool
+}
+
+// Refresh rotates a refresh token and issues an access token for its user as stored now: the
+// refresher finds (or rotates) the family, this decides whether the family may go on (a family
+// whose user is gone, disabled, or signed out everywhere since it began dies: ErrRefreshDead),
+// signs the access token, and the refresher seals and rotates. The reuse of a rotated token
+// revokes its family and is audited as refresh_reuse; a replay within the reuse grace is
+// logged. A failed token counts against the client's address (CredentialFailed): once the
+// address is over its budget the error is a ThrottledError instead.
+//
+// Both refresh routes (the JSON API and the OAuth token endpoint) call it, so they behave alike.
+func (s *Service) Refresh(ctx context.Context, raw string, c Client) (RefreshResult, error) {
+	rot, err := s.rotate(ctx, raw)
+	if err == nil {
+		if rot.Replay {
+			s.log.InfoContext(ctx, "refresh token replayed within the reuse grace: same pair handed out again",
+				"family", rot.Family.ID, "ip", c.IP)
+		}
+		return RefreshResult{TokenPair: TokenPair{AccessToken: rot.AccessToken, ExpiresAt: rot.ExpiresAt,
+			RefreshToken: rot.RefreshToken}, Replay: rot.Replay}, nil
+	}
+	if errors.Is(err, gatehouse.ErrRefreshReuse) {
+		e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
+		if fam := rot.Family; fam != nil {
+			e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
+		}
+		s.Audit(ctx, c, e)
+	}
+	if wait := s.CredentialFailed(ctx, c, err); wait > 0 {
+		return RefreshResult{}, Throttled(wait)
+	}
+	return RefreshResult{}, err
+}
+
+// rotate is one whole rotation: begin, decide, sign, finish.
+func (s *Service) rotate(ctx context.Context, raw string) (refresh.Rotation, error) {
+	p, err := s.d.Refresh.Begin(ctx, raw)
+	if err != nil {
+		return refresh.Rotation{Family: p.Family}, err
+	}
+	u, err := s.refreshUser(ctx, p.Family)
+	if err != nil {
+		return refresh.Rotation{}, err
+	}
+	access, exp, err := s.issueAccess(ctx, u, p.Family)
+	if err != nil {
+		return refresh.Rotation{}, err
+	}
+	return p.Finish(ctx, refresh.Issued{AccessToken: access, ExpiresAt: exp})
+}
+
+// refreshUser returns the family's user if the family may go on, and otherwise revokes the
+// family and returns ErrRefreshDead.
+func (s *Service) refreshUser(ctx context.Context, fam *gatehouse.RefreshFamily) (*gatehouse.User, error) {
+	u, err := s.d.Users.UserByID(ctx, fam.UserID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, s.killFamily(ctx, fam)
+	}
+	if err != nil {
+		return nil, err
+	}
+	nb, err := s.d.Revocations.NotBefore(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled || gatehouse.IssuedBefore(fam.CreatedAt, nb) {
+		return nil, s.killFamily(ctx, fam)
+	}
+	return u, nil
+}
+
+func (s *Service) killFamily(ctx context.Context, fam *gatehouse.RefreshFamily) error {
+	if err := s.d.Refresh.RevokeFamily(ctx, fam.ID); err != nil {
+		return err
+	}
+	return ErrRefreshDead
+}
+
+// Logout ends what authenticated a: the session (whose secret is cred.SessionID), or the
+// access token (denied by jti until it expires) together with its refresh family. It is
+// audited as logout.
+func (s *Service) Logout(ctx context.Context, a gatehouse.Auth, cred Credential, c Client) error {
+	var err error
+	if a.Method == gatehouse.AuthSession {
+		err = s.d.Sessions.Revoke(ctx, cred.SessionID)
+	} else {
+		err = s.revokeAccessToken(ctx, a.Token)
+	}
+	if err != nil {
+		return err
+	}
+	s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditLogout, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
+	return nil
+}
+
+// revokeAccessToken denies t by jti and revokes its refresh family.
+func (s *Service) revokeAccessToken(ctx context.Context, t *gatehouse.Token) error {
+	// The denial must outlast the verifier's clock-skew allowance past exp.
+	if err := s.d.Revocations.RevokeToken(ctx, t.ID, t.ExpiresAt.Add(s.d.Tokens.Leeway())); err != nil {
+		return err
+	}
+	if t.Family == "" {
+		return nil
+	}
+	return s.d.Refresh.RevokeFamily(ctx, t.Family)
+}
+
+// LooksLikeJWT reports whether tok has the shape of a JWT (three dot-separated parts): an
+// access token rather than a refresh token.
+func LooksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
+
+// RevokeToken is RFC 7009 token revocation: possession of the token is the proof. A refresh
+// token kills its whole family; an access token that gatehouse signed and that can still be
+// accepted is denied by jti until it expires, and its refresh family dies with it, as at
+// logout. Unknown, malformed, expired or foreign tokens need nothing and are no error. Each
+// revocation is audited as token_revoked. Errors are the stores'.
+func (s *Service) RevokeToken(ctx context.Context, raw string, c Client) error {
+	switch {
+	case LooksLikeJWT(raw):
+		t, err := s.d.Tokens.Verify(raw)
+		if err != nil {
+			return nil
+		}
+		if err := s.revokeAccessToken(ctx, t); err != nil {
+			return err
+		}
+		s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess,
+			UserID: t.UserID, Detail: "access token jti " + t.ID + " (RFC 7009)"})
+	case gatehouse.ValidSecret(raw):
+		found, err := s.d.Refresh.RevokeToken(ctx, raw)
+		if err != nil {
+			return err
+		}
+		if found {
+			s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess, Detail: "refresh token (RFC 7009)"})
+		}
+	}
+	return nil
+}
+
+// Introspect is RFC 7662 introspection: an access token that verifies and is not revoked is
+// active, and its claims are returned. Everything else (expired, revoked, malformed, signed by
+// an unknown key, and refresh tokens, which resource servers never receive and which
+// introspection must not turn into an oracle) is inactive, with a nil error. The error is set
+// only when the revocation store cannot answer: never an "active" guess.
+func (s *Service) Introspect(ctx context.Context, raw string) (t *gatehouse.Token, active bool, err error) {
+	if !LooksLikeJWT(raw) {
+		return nil, false, nil
+	}
+	t, err = s.d.Tokens.Verify(raw)
+	if err == nil {
+		err = s.CheckToken(ctx, t)
+	}
+	switch {
+	case err == nil:
+		return t, true, nil
+	case gatehouse.ErrorCode(err) == gatehouse.EUNAVAILABLE:
+		return nil, false, err
+	}
+	return nil, false, nil
+}
