@@ -27,7 +27,7 @@ var layers = map[string][]string{
 	"sqlite":                {"", "internal/schema"},
 	"redis":                 {""},
 	"postgres":              {"", "internal/schema"},
-	"authn":                 {"", "account", "session", "refresh", "token"},
+	"authn":                 {"", "account", "emaillink", "session", "refresh", "token"},
 	"http":                  {"", "account", "authn", "token", "docs"},
 	"web":                   {"", "account", "authn", "http"},
 	"verify":                {"", "token"},

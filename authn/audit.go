@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -86,6 +87,19 @@ func (s *Service) auditUserUpdate(ctx context.Context, c Client, actor string, o
 	}
 	if upd.PasswordHash != nil {
 		ev(gatehouse.AuditPasswordChanged, "")
+	}
+	if !slices.Equal(old.Groups, u.Groups) {
+		ev(gatehouse.AuditGroupsChanged, "["+strings.Join(old.Groups, ",")+"] -> ["+strings.Join(u.Groups, ",")+"]")
+	}
+	var what []string
+	if old.Name != u.Name {
+		what = append(what, "name")
+	}
+	if old.Email != u.Email {
+		what = append(what, "e-mail address")
+	}
+	if len(what) > 0 {
+		ev(gatehouse.AuditProfileChanged, strings.Join(what, ", "))
 	}
 }
 

@@ -41,6 +41,16 @@ type Limits struct {
 	// probing or racing for one name). Default: 3 free, then 1 s doubling to 1 min, forgotten
 	// after 1 h.
 	RegisterUsername gatehouse.Backoff
+	// ResetIP throttles requests for mail (password resets, verification links) from one
+	// client address. Default: 10 free, then 1 s doubling to 15 min, forgotten after 1 h.
+	ResetIP gatehouse.Backoff
+	// ResetAddress throttles password reset requests for one address, that is one account
+	// (addresses are unique), from anywhere: mail bombing. Default: 3 free, then 1 min
+	// doubling to 1 h, forgotten after 1 h.
+	ResetAddress gatehouse.Backoff
+	// VerifyAccount throttles verification mails of one account. Default: 3 free, then 1 min
+	// doubling to 1 h, forgotten after 1 h.
+	VerifyAccount gatehouse.Backoff
 }
 
 // DefaultLimits are the policies used for the zero fields of Limits.
@@ -52,6 +62,9 @@ var DefaultLimits = Limits{
 	Register:   gatehouse.Backoff{Free: 10, Base: time.Second, Max: time.Minute, Forget: time.Hour},
 	// One name is registered once; a few more tries cover a retry after a network error.
 	RegisterUsername: gatehouse.Backoff{Free: 3, Base: time.Second, Max: time.Minute, Forget: time.Hour},
+	ResetIP:          gatehouse.Backoff{Free: 10, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour},
+	ResetAddress:     gatehouse.Backoff{Free: 3, Base: time.Minute, Max: time.Hour, Forget: time.Hour},
+	VerifyAccount:    gatehouse.Backoff{Free: 3, Base: time.Minute, Max: time.Hour, Forget: time.Hour},
 }
 
 func (l Limits) normalize() Limits {
@@ -65,6 +78,8 @@ func (l Limits) normalize() Limits {
 		Account: pick(l.Account, DefaultLimits.Account), AccountIP: pick(l.AccountIP, DefaultLimits.AccountIP),
 		IP: pick(l.IP, DefaultLimits.IP), Credential: pick(l.Credential, DefaultLimits.Credential),
 		Register: pick(l.Register, DefaultLimits.Register), RegisterUsername: pick(l.RegisterUsername, DefaultLimits.RegisterUsername),
+		ResetIP: pick(l.ResetIP, DefaultLimits.ResetIP), ResetAddress: pick(l.ResetAddress, DefaultLimits.ResetAddress),
+		VerifyAccount: pick(l.VerifyAccount, DefaultLimits.VerifyAccount),
 	}
 	// NIST SP 800-63B-4: no more than 100 consecutive failures on one account go unthrottled.
 	n.Account.Free = min(n.Account.Free, MaxFreeAccountFailures)

@@ -11,7 +11,7 @@ import (
 
 // serverPackages are the module's own packages the server binary may link.
 var serverPackages = []string{
-	"", "account", "argon2", "authn", "blocklist", "docs", "http", "mail", "memory", "postgres", "redis",
+	"", "account", "argon2", "authn", "blocklist", "docs", "emaillink", "http", "mail", "memory", "postgres", "redis",
 	"refresh", "revocation", "session", "sqlite", "token", "web", "cmd/gatehouse", "internal/schema",
 	"internal/shardmap",
 }
