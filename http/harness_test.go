@@ -73,6 +73,7 @@ type harness struct {
 	dir     string
 	users   gatehouse.UserStore
 	acct    *account.Service
+	authn   *authn.Service
 	adminPW string
 	closed  bool
 }
@@ -150,6 +151,7 @@ func newHarness(t testing.TB, o options) *harness {
 		o.configure(&ad, &cfg)
 	}
 	deps.Authn = authn.New(ad, acfg)
+	h.authn = deps.Authn
 	h.server = ghttp.New(deps, cfg)
 	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger})
 	h.srv = httptest.NewServer(h.server)
