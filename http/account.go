@@ -136,4 +136,3 @@ func (s *Server) handleAdminGetUser(w http.ResponseWriter, r *http.Request, a ga
 	}
 	writeJSON(w, http.StatusOK, userResponse{User: u})
 }
-
