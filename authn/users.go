@@ -206,6 +206,14 @@ func (s *Service) Register(ctx context.Context, in account.NewUser, c Client) (*
 	}
 	s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
 		UserID: u.ID, Detail: "self-registration, role " + string(u.Role)})
+	if u.Email != "" && s.d.Mailer != nil && s.d.Links != nil {
+		// The account exists whatever happens to the mail; the user can ask again.
+		s.inBackground(ctx, func(ctx context.Context) {
+			if err := s.sendVerificationTo(ctx, u, u.Email, c); err != nil {
+				s.log.WarnContext(ctx, "registration: the verification mail was not sent", "user_id", u.ID, "err", err)
+			}
+		})
+	}
 	return u, nil
 }
 

@@ -59,6 +59,8 @@ type options struct {
 	proxies      []netip.Prefix
 	// configure, if set, edits the server's dependencies and configuration before it starts.
 	configure func(*authn.Deps, *ghttp.Config)
+	// authnConfig, if set, edits the use cases' configuration.
+	authnConfig func(*authn.Config)
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -149,6 +151,9 @@ func newHarness(t testing.TB, o options) *harness {
 	}
 	if o.configure != nil {
 		o.configure(&ad, &cfg)
+	}
+	if o.authnConfig != nil {
+		o.authnConfig(&acfg)
 	}
 	deps.Authn = authn.New(ad, acfg)
 	h.authn = deps.Authn
