@@ -29,7 +29,7 @@ var layers = map[string][]string{
 	"postgres":              {"", "internal/schema"},
 	"authn":                 {"", "account", "emaillink", "session", "refresh", "token"},
 	"http":                  {"", "account", "authn", "token", "docs"},
-	"web":                   {"", "account", "authn", "http"},
+	"web":                   {"", "account", "authn", "emaillink", "http"},
 	"verify":                {"", "token"},
 	"mail":                  {""},
 	"emaillink":             {""},
