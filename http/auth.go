@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -53,12 +54,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeCredential(w, res)
+	if res.User != nil {
+		noteUser(w, res.User.ID)
+	}
+	s.writeCredential(w, r, res)
 }
 
 // writeCredential answers with the credential of a completed login: the session cookie and
-// the user, or the token pair.
-func (s *Server) writeCredential(w http.ResponseWriter, res authn.LoginResult) {
+// the user, or the token pair. A login that needs another step is not one this API completes
+// yet: it answers an internal error rather than a credential.
+func (s *Server) writeCredential(w http.ResponseWriter, r *http.Request, res authn.LoginResult) {
+	if res.Step != authn.StepDone {
+		s.writeError(w, r, fmt.Errorf("http: login step %d has no answer here", res.Step))
+		return
+	}
 	if res.Session != nil {
 		s.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
 		writeJSON(w, http.StatusOK, sessionLoginResponse{User: res.User, ExpiresAt: res.Session.ExpiresAt})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,6 +82,10 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.signInFailed(w, r, username, next, err)
+		return
+	}
+	if res.Step != authn.StepDone {
+		s.renderError(w, r, fmt.Errorf("web: login step %d has no page yet", res.Step))
 		return
 	}
 	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)

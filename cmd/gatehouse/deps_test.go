@@ -13,7 +13,7 @@ import (
 var serverPackages = []string{
 	"", "account", "argon2", "authn", "blocklist", "docs", "emaillink", "http", "mail", "memory", "postgres", "redis",
 	"refresh", "revocation", "session", "sqlite", "token", "web", "cmd/gatehouse", "internal/schema",
-	"internal/shardmap",
+	"internal/shardmap", "internal/httpauth",
 }
 
 // serverModules are the other modules the server binary may link: what serving needs. The

@@ -81,13 +81,22 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	if w := cfg.cookieWarning(); w != "" {
 		log.Warn(w, "addr", cfg.Addr)
 	}
+	listeners := []listener{{srv, ln}}
+	admin, err := cfg.adminListener(a.server, tlsConfig, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if admin != nil {
+		listeners = append(listeners, *admin)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go a.maintain(mctx, 10*time.Second)
-	return serveUntil(ctx, srv, ln, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
+	return serveAllUntil(ctx, listeners, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
 }
 
 // runHTTP serves on ln until ctx ends, then shuts down gracefully.
