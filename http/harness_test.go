@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
+	"github.com/gatehouse-auth/gatehouse/forwardauth"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
@@ -61,6 +63,10 @@ type options struct {
 	configure func(*authn.Deps, *ghttp.Config)
 	// authnConfig, if set, edits the use cases' configuration.
 	authnConfig func(*authn.Config)
+	// forwardAuth configures the forward-auth endpoints (their Authenticator is the server's
+	// authn service); the zero value refuses every check. returns is the pages' Config.Returns.
+	forwardAuth forwardauth.Config
+	returns     *access.Returns
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -158,7 +164,9 @@ func newHarness(t testing.TB, o options) *harness {
 	deps.Authn = authn.New(ad, acfg)
 	h.authn = deps.Authn
 	h.server = ghttp.New(deps, cfg)
-	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger})
+	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger, Returns: o.returns})
+	o.forwardAuth.Authenticator = authnAuthenticator{deps.Authn}
+	forwardauth.New(o.forwardAuth).Mount(h.server.Handle)
 	h.srv = httptest.NewServer(h.server)
 	t.Cleanup(h.Close)
 	if _, _, err := h.acct.Bootstrap(ctx, testPassword+" admin"); err != nil {

@@ -30,6 +30,10 @@ type Config struct {
 	CookieName string
 	// SecureCookies marks the session cookie Secure (set it when serving over TLS).
 	SecureCookies bool
+	// CookieDomain, if set, is the Domain of the session cookie, so that one sign-in covers
+	// every subdomain of it (for forward-auth). A Secure cookie then gets the "__Secure-"
+	// prefix instead of "__Host-", which forbids a Domain.
+	CookieDomain string
 	// DefaultMode is the login mode when the request names none: "token" (default) or "session".
 	DefaultMode string
 	// AllowRegistration enables POST /api/register (default off: 403).
@@ -123,7 +127,10 @@ func New(d Deps, cfg Config) *Server {
 	if s.cookieName == "" {
 		s.cookieName = "gatehouse_session"
 	}
-	if cfg.SecureCookies {
+	switch {
+	case cfg.SecureCookies && cfg.CookieDomain != "":
+		s.cookieName = "__Secure-" + s.cookieName
+	case cfg.SecureCookies:
 		s.cookieName = "__Host-" + s.cookieName
 	}
 	if s.Metrics == nil {

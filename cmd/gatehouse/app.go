@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/authn"
@@ -40,6 +41,8 @@ type app struct {
 	mailer   gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
 	now      func() time.Time
 	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
+	// accessRules are the forward-auth rules in force; SIGHUP swaps them (proxyauth.go).
+	accessRules *access.Holder
 }
 
 // openStores opens the user store and the account service; "user add" needs no more than this.
@@ -122,6 +125,7 @@ func (a *app) wire(ctx context.Context) error {
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
+		CookieDomain:          cfg.proxyAuth.CookieDomain,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
 	cfg.applyOps(&serverCfg)
@@ -133,7 +137,8 @@ func (a *app) wire(ctx context.Context) error {
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login},
 		RequireVerifiedEmail: cfg.mail.RequireVerified})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
-	web.Mount(a.server, uses, web.Config{Logger: a.log})
+	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
+	a.wireProxyAuth(uses)
 	registerBuildInfo(metrics, readBuildInfo())
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)

@@ -66,6 +66,8 @@ type config struct {
 	ops      opsConfig      // admin listener, access log (ops.go)
 	mail     mailConfig     // mail to users (mail.go)
 
+	proxyAuth proxyAuthConfig // forward-auth, cookie domain, return addresses (proxyauth.go)
+
 	// Signing keys (keys.go).
 	KeysFile            string
 	KeyRotationInterval time.Duration
@@ -137,6 +139,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.limitFlags(fs)
 	c.drainFlags(fs)
 	c.opsFlags(fs)
+	c.proxyAuthFlags(fs)
 	c.mailFlags(fs)
 }
 
@@ -172,7 +175,7 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
-	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateOps, c.validateMail} {
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateOps, c.validateMail, c.validateProxyAuth} {
 		if err := validate(); err != nil {
 			return err
 		}

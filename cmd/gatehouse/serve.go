@@ -78,6 +78,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	log.Info("gatehouse listening", append([]any{"addr", ln.Addr().String(), "tls", tlsConfig != nil,
 		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data},
 		readBuildInfo().logAttrs()...)...)
+	cfg.logProxyAuth(log)
 	if w := cfg.cookieWarning(); w != "" {
 		log.Warn(w, "addr", cfg.Addr)
 	}
@@ -96,6 +97,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go a.maintain(mctx, 10*time.Second)
+	go a.reloadAccessRules(mctx)
 	return serveAllUntil(ctx, listeners, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
 }
 
