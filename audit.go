@@ -7,22 +7,27 @@ import (
 
 // Audit actions: what an AuditEvent records.
 const (
-	AuditLogin           = "login"            // a password login (success or failure)
-	AuditLogout          = "logout"           // the caller ended its session or access token
-	AuditLogoutAll       = "logout_all"       // the caller signed out everywhere
-	AuditSessionRevoked  = "session_revoked"  // one session ended by its owner or an admin
-	AuditSessionsRevoked = "sessions_revoked" // an admin signed a user out everywhere
-	AuditTokenRevoked    = "token_revoked"    // an access or refresh token revoked (RFC 7009)
-	AuditRefreshReuse    = "refresh_reuse"    // a rotated refresh token came back; its family was revoked
-	AuditUserCreated     = "user_created"     // by an admin, by self-registration, or at first start
-	AuditUserDeleted     = "user_deleted"     // by an admin
-	AuditRoleChanged     = "role_changed"     // by an admin; Detail is "old->new"
-	AuditUserDisabled    = "user_disabled"    // by an admin
-	AuditUserEnabled     = "user_enabled"     // by an admin
-	AuditPasswordChanged = "password_changed" // by an admin
-	AuditKeyRotated      = "key_rotated"      // a new signing key; Detail is its kid
-	AuditDataRestored    = "data_restored"    // gatehouse restore wrote the database from a backup
-	AuditDataMigrated    = "data_migrated"    // gatehouse migrate copied a data directory into this store
+	AuditLogin           = "login"                    // a password login (success or failure)
+	AuditLogout          = "logout"                   // the caller ended its session or access token
+	AuditLogoutAll       = "logout_all"               // the caller signed out everywhere
+	AuditSessionRevoked  = "session_revoked"          // one session ended by its owner or an admin
+	AuditSessionsRevoked = "sessions_revoked"         // an admin signed a user out everywhere
+	AuditTokenRevoked    = "token_revoked"            // an access or refresh token revoked (RFC 7009)
+	AuditRefreshReuse    = "refresh_reuse"            // a rotated refresh token came back; its family was revoked
+	AuditUserCreated     = "user_created"             // by an admin, by self-registration, or at first start
+	AuditUserDeleted     = "user_deleted"             // by an admin
+	AuditRoleChanged     = "role_changed"             // by an admin; Detail is "old->new"
+	AuditUserDisabled    = "user_disabled"            // by an admin
+	AuditUserEnabled     = "user_enabled"             // by an admin
+	AuditPasswordChanged = "password_changed"         // by an admin
+	AuditGroupsChanged   = "groups_changed"           // by an admin; Detail is the new list
+	AuditProfileChanged  = "profile_changed"          // name or e-mail address, by an admin or the user
+	AuditResetRequested  = "password_reset_requested" // a reset link was mailed (or refused: disabled account)
+	AuditPasswordReset   = "password_reset"           // a password set through a reset link
+	AuditEmailVerified   = "email_verified"           // an address proved by its link
+	AuditKeyRotated      = "key_rotated"              // a new signing key; Detail is its kid
+	AuditDataRestored    = "data_restored"            // gatehouse restore wrote the database from a backup
+	AuditDataMigrated    = "data_migrated"            // gatehouse migrate copied a data directory into this store
 	// Second factors. Detail names the kind ("totp", "webauthn", "recovery_code") and, for a
 	// WebAuthn credential, its name; never a secret, a code or a credential's key.
 	AuditSecondFactor  = "second_factor"  // a sign-in's second step (success or failure), or a passkey sign-in

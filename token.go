@@ -11,7 +11,9 @@ type Token struct {
 	// ID is the token's jti, the key of its revocation.
 	ID string
 	// Family is the id of the refresh-token family the token was issued with ("sid" claim).
-	Family    string
+	Family string
+	// Groups are the user's groups when the token was issued ("groups" claim), normalised.
+	Groups    []string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }

@@ -56,7 +56,8 @@ type NewUser struct {
 // Create validates in, hashes its prepared password (see ValidatePassword) and stores the new
 // account. It
 // returns a bad_request *gatehouse.Error naming the first invalid field, a conflict
-// *gatehouse.Error "username is taken" when the username exists in any case, an error wrapping
+// *gatehouse.Error "username is taken" when the username exists in any case,
+// gatehouse.ErrEmailTaken when another account has the address (in any case), an error wrapping
 // gatehouse.ErrBusy when the hasher is saturated, and the store's errors otherwise.
 func (s *Service) Create(ctx context.Context, in NewUser) (*gatehouse.User, error) {
 	role, err := s.validateNew(in)
@@ -73,8 +74,11 @@ func (s *Service) Create(ctx context.Context, in NewUser) (*gatehouse.User, erro
 	}
 	now := s.now()
 	u := &gatehouse.User{ID: gatehouse.NewID(now), Username: in.Username, Name: in.Name, Email: in.Email,
-		Role: role, CreatedAt: now, PasswordHash: hash}
+		Role: role, Groups: []string{}, CreatedAt: now, PasswordHash: hash}
 	if err := s.users.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, gatehouse.ErrEmailTaken) {
+			return nil, gatehouse.ErrEmailTaken
+		}
 		if errors.Is(err, gatehouse.ErrConflict) {
 			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "username is taken")
 		}

@@ -3,6 +3,8 @@ package authn
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
@@ -62,6 +64,19 @@ func (s *Service) auditUserUpdate(ctx context.Context, c Client, actor string, o
 	}
 	if upd.PasswordHash != nil {
 		ev(gatehouse.AuditPasswordChanged, "")
+	}
+	if !slices.Equal(old.Groups, u.Groups) {
+		ev(gatehouse.AuditGroupsChanged, "["+strings.Join(old.Groups, ",")+"] -> ["+strings.Join(u.Groups, ",")+"]")
+	}
+	var what []string
+	if old.Name != u.Name {
+		what = append(what, "name")
+	}
+	if old.Email != u.Email {
+		what = append(what, "e-mail address")
+	}
+	if len(what) > 0 {
+		ev(gatehouse.AuditProfileChanged, strings.Join(what, ", "))
 	}
 }
 

@@ -42,11 +42,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/emaillink"
 	"github.com/gatehouse-auth/gatehouse/mfa"
 	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -67,6 +69,12 @@ type Deps struct {
 	Audit gatehouse.AuditStore
 	// MFA holds the second factors; nil turns them off (a password alone signs in).
 	MFA *mfa.Service
+	// Mailer and Links send and keep the single-use links of password resets and address
+	// verification (recovery.go); without both, those flows answer ErrMailUnavailable.
+	// Links are <issuer>/reset?token=... and <issuer>/verify?token=..., the issuer being the
+	// token service's.
+	Mailer gatehouse.Mailer
+	Links  *emaillink.Links
 }
 
 // Config holds the use cases' settings. The zero value of each field means its default.
@@ -80,6 +88,9 @@ type Config struct {
 	Now func() time.Time
 	// Hooks are told of outcomes, for metrics.
 	Hooks Hooks
+	// RequireVerifiedEmail refuses a sign-in (ErrEmailUnverified) until the account's e-mail
+	// address is verified. Off by default.
+	RequireVerifiedEmail bool
 }
 
 // Hooks are optional callbacks for metrics; nil fields are skipped. They must be fast and
@@ -115,11 +126,18 @@ type Service struct {
 	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
 	// nanoseconds; authenticate.go).
 	foreignTokenLog atomic.Int64
+	// mailSlots bounds the reset requests handled in the background; background counts them
+	// (recovery.go).
+	mailSlots  chan struct{}
+	background sync.WaitGroup
+	// requireVerified refuses sign-in to accounts whose address is not verified.
+	requireVerified bool
 }
 
 // New returns the use cases over d.
 func New(d Deps, cfg Config) *Service {
-	s := &Service{d: d, limits: cfg.Limits.normalize(), log: cfg.Logger, now: cfg.Now, hooks: cfg.Hooks}
+	s := &Service{d: d, limits: cfg.Limits.normalize(), log: cfg.Logger, now: cfg.Now, hooks: cfg.Hooks,
+		mailSlots: make(chan struct{}, maxBackgroundMail), requireVerified: cfg.RequireVerifiedEmail}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -68,7 +68,8 @@ type TokenPair struct {
 // secret (never one the client offered).
 //
 // Errors: bad_request for an empty field or an unknown mode, gatehouse.ErrInvalidCredentials,
-// forbidden for a disabled account, a ThrottledError, gatehouse.ErrBusy, and the stores' errors.
+// forbidden for a disabled account, ErrEmailUnverified when Config.RequireVerifiedEmail is set
+// and the (non-admin) account's address is not verified, a ThrottledError, gatehouse.ErrBusy, and the stores' errors.
 // When the password was right but the credential could not be made (a store failed), the
 // error is set and so is the result's User.
 func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error) {
@@ -88,6 +89,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	}
 	if err != nil {
 		return LoginResult{}, err
+	}
+	if s.requireVerified && !u.EmailVerified && u.Role != gatehouse.RoleAdmin {
+		// Only after the right password, so that the answer tells nothing to a guesser.
+		// Admins are exempt: the first admin has no address, and must not be locked out.
+		return LoginResult{}, ErrEmailUnverified
 	}
 	if res, pending, err := s.startSecondFactor(ctx, u, in.Mode); err != nil || pending {
 		return res, err
@@ -144,7 +150,7 @@ func (s *Service) issueAccess(ctx context.Context, u *gatehouse.User, fam *gateh
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	access, t, err := s.d.Tokens.Issue(u.Principal(), fam.ID, gatehouse.IssueStamp(s.now(), nb))
+	access, t, err := s.d.Tokens.IssueFor(u, fam.ID, gatehouse.IssueStamp(s.now(), nb))
 	if err != nil {
 		return "", time.Time{}, err
 	}

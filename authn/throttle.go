@@ -46,6 +46,16 @@ type Limits struct {
 	// forgive them, so an attacker who knows the password cannot reset the count by signing
 	// in again. Default: 5 free, then 1 s doubling to 15 min.
 	SecondFactor gatehouse.Backoff
+	// ResetIP throttles requests for mail (password resets, verification links) from one
+	// client address. Default: 10 free, then 1 s doubling to 15 min, forgotten after 1 h.
+	ResetIP gatehouse.Backoff
+	// ResetAddress throttles password reset requests for one address, that is one account
+	// (addresses are unique), from anywhere: mail bombing. Default: 3 free, then 1 min
+	// doubling to 1 h, forgotten after 1 h.
+	ResetAddress gatehouse.Backoff
+	// VerifyAccount throttles verification mails of one account. Default: 3 free, then 1 min
+	// doubling to 1 h, forgotten after 1 h.
+	VerifyAccount gatehouse.Backoff
 }
 
 // DefaultLimits are the policies used for the zero fields of Limits.
@@ -58,6 +68,9 @@ var DefaultLimits = Limits{
 	// One name is registered once; a few more tries cover a retry after a network error.
 	RegisterUsername: gatehouse.Backoff{Free: 3, Base: time.Second, Max: time.Minute, Forget: time.Hour},
 	SecondFactor:     gatehouse.Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute},
+	ResetIP:          gatehouse.Backoff{Free: 10, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour},
+	ResetAddress:     gatehouse.Backoff{Free: 3, Base: time.Minute, Max: time.Hour, Forget: time.Hour},
+	VerifyAccount:    gatehouse.Backoff{Free: 3, Base: time.Minute, Max: time.Hour, Forget: time.Hour},
 }
 
 func (l Limits) normalize() Limits {
@@ -72,6 +85,8 @@ func (l Limits) normalize() Limits {
 		IP: pick(l.IP, DefaultLimits.IP), Credential: pick(l.Credential, DefaultLimits.Credential),
 		Register: pick(l.Register, DefaultLimits.Register), RegisterUsername: pick(l.RegisterUsername, DefaultLimits.RegisterUsername),
 		SecondFactor: pick(l.SecondFactor, DefaultLimits.SecondFactor),
+		ResetIP:      pick(l.ResetIP, DefaultLimits.ResetIP), ResetAddress: pick(l.ResetAddress, DefaultLimits.ResetAddress),
+		VerifyAccount: pick(l.VerifyAccount, DefaultLimits.VerifyAccount),
 	}
 	// NIST SP 800-63B-4: no more than 100 consecutive failures on one account go unthrottled.
 	n.Account.Free = min(n.Account.Free, MaxFreeAccountFailures)

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -40,6 +41,12 @@ func (s *Service) LogoutAll(ctx context.Context, a gatehouse.Auth, c Client) err
 
 // UserChange lists what an update changes; nil fields stay as they are.
 type UserChange struct {
+	// Name and Email change the profile; a session or token does not depend on them, so they
+	// revoke nothing. A new address (other than in case) is unverified.
+	Name  *string
+	Email *string
+	// Groups replaces the user's groups; the list is normalised (sorted, without duplicates).
+	Groups   *[]string
 	Role     *gatehouse.Role
 	Disabled *bool
 	// Password is the new password in clear; it is checked against the policy (with the
@@ -77,6 +84,9 @@ func (s *Service) userUpdate(ctx context.Context, id string, ch UserChange) (gat
 		return upd, badRequest(`role: must be "user" or "admin"`)
 	}
 	upd.Role, upd.Disabled = ch.Role, ch.Disabled
+	if err := profileUpdate(&upd, ch); err != nil {
+		return upd, err
+	}
 	if ch.Password != nil {
 		u, err := s.d.Users.UserByID(ctx, id)
 		if err != nil {
@@ -100,11 +110,17 @@ func (s *Service) applyUserUpdate(ctx context.Context, id string, upd gatehouse.
 	}
 	changed := upd.PasswordHash != nil ||
 		upd.Role != nil && *upd.Role != old.Role ||
-		upd.Disabled != nil && *upd.Disabled != old.Disabled
+		upd.Disabled != nil && *upd.Disabled != old.Disabled ||
+		upd.Groups != nil && !slices.Equal(*upd.Groups, old.Groups)
+	if upd.Email != nil && upd.EmailVerified == nil && gatehouse.NormalizeEmail(*upd.Email) != gatehouse.NormalizeEmail(old.Email) {
+		no := false
+		upd.EmailVerified = &no // a new address is not verified
+	}
 	if changed {
 		if err := s.RevokeEverywhere(ctx, id); err != nil {
 			return nil, nil, err
 		}
+		s.revokeLinks(ctx, id)
 	}
 	u, err = s.d.Users.UpdateUser(ctx, id, upd)
 	return old, u, err
@@ -190,6 +206,14 @@ func (s *Service) Register(ctx context.Context, in account.NewUser, c Client) (*
 	}
 	s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditUserCreated, Outcome: gatehouse.AuditSuccess,
 		UserID: u.ID, Detail: "self-registration, role " + string(u.Role)})
+	if u.Email != "" && s.d.Mailer != nil && s.d.Links != nil {
+		// The account exists whatever happens to the mail; the user can ask again.
+		s.inBackground(ctx, func(ctx context.Context) {
+			if err := s.sendVerificationTo(ctx, u, u.Email, c); err != nil {
+				s.log.WarnContext(ctx, "registration: the verification mail was not sent", "user_id", u.ID, "err", err)
+			}
+		})
+	}
 	return u, nil
 }
 
@@ -291,4 +315,45 @@ func (s *Service) RevokeAnySession(ctx context.Context, actor, handle string, c 
 // that show every mistake at once); errors are bad_request naming the password field.
 func (s *Service) ValidatePassword(username, password string) (prepared string, err error) {
 	return s.d.Accounts.ValidatePassword(username, password)
+}
+
+// profileUpdate checks the profile fields and groups of ch and puts them in upd.
+func profileUpdate(upd *gatehouse.UserUpdate, ch UserChange) error {
+	if ch.Name != nil {
+		if err := account.ValidateName(*ch.Name); err != nil {
+			return err
+		}
+		upd.Name = ch.Name
+	}
+	if ch.Email != nil {
+		if err := account.ValidateEmail(*ch.Email); err != nil {
+			return err
+		}
+		upd.Email = ch.Email
+	}
+	if ch.Groups != nil {
+		groups, err := gatehouse.NormalizeGroups(*ch.Groups)
+		if err != nil {
+			return err
+		}
+		upd.Groups = &groups
+	}
+	return nil
+}
+
+// revokeLinks voids the user's pending e-mail links after a change of credentials (a new
+// password, a role, disabling): a link mailed before must not undo it.
+func (s *Service) revokeLinks(ctx context.Context, id string) {
+	if s.d.Links == nil {
+		return
+	}
+	if err := s.d.Links.Revoke(ctx, id, ""); err != nil {
+		s.log.WarnContext(ctx, "voiding the e-mail links of a changed user failed", "user_id", id, "err", err)
+	}
+}
+
+// SearchUsers returns up to limit users ordered by id, after the id after, whose username,
+// name or e-mail address contains q without regard to case ("" for every user).
+func (s *Service) SearchUsers(ctx context.Context, q, after string, limit int) ([]*gatehouse.User, error) {
+	return s.d.Users.SearchUsers(ctx, gatehouse.UserQuery{Search: q, After: after, Limit: limit})
 }

@@ -13,6 +13,7 @@ import (
 const (
 	defaultPageSize = 50
 	maxPageSize     = 500
+	maxSearchBytes  = 254 // the longest e-mail address
 )
 
 type usersResponse struct {
@@ -27,7 +28,12 @@ func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request, a 
 		s.writeError(w, r, err)
 		return
 	}
-	users, err := s.Authn.ListUsers(r.Context(), after, limit+1)
+	q := r.URL.Query().Get("q")
+	if len(q) > maxSearchBytes {
+		s.writeError(w, r, badRequest("q: must be at most "+strconv.Itoa(maxSearchBytes)+" bytes"))
+		return
+	}
+	users, err := s.Authn.SearchUsers(r.Context(), q, after, limit+1)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -85,14 +91,18 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, a
 }
 
 type updateUserRequest struct {
+	Name     *string         `json:"name"`
+	Email    *string         `json:"email"`
+	Groups   *[]string       `json:"groups"`
 	Role     *gatehouse.Role `json:"role"`
 	Disabled *bool           `json:"disabled"`
 	Password *string         `json:"password"`
 }
 
-// handleAdminUpdateUser changes a user's role, disabled flag or password
-// (authn.Service.UpdateUser). Any actual change revokes every session and token of the user,
-// so it takes effect on their next request.
+// handleAdminUpdateUser changes a user's name, e-mail address, groups, role, disabled flag or
+// password (authn.Service.UpdateUser); an unknown field is a bad_request naming it. A change
+// of groups, role, disabled flag or password revokes every session and token of the user, so
+// it takes effect on their next request; name and address revoke nothing.
 func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
 	var req updateUserRequest
 	if err := decodeJSONStrict(w, r, &req); err != nil {
@@ -100,7 +110,8 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request, a
 		return
 	}
 	_, u, err := s.Authn.UpdateUser(r.Context(), a.UserID, r.PathValue("id"),
-		authn.UserChange{Role: req.Role, Disabled: req.Disabled, Password: req.Password}, s.Client(r))
+		authn.UserChange{Name: req.Name, Email: req.Email, Groups: req.Groups, Role: req.Role, Disabled: req.Disabled,
+			Password: req.Password}, s.Client(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

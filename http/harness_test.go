@@ -61,6 +61,8 @@ type options struct {
 	proxies      []netip.Prefix
 	// configure, if set, edits the server's dependencies and configuration before it starts.
 	configure func(*authn.Deps, *ghttp.Config)
+	// authnConfig, if set, edits the use cases' configuration.
+	authnConfig func(*authn.Config)
 	// forwardAuth configures the forward-auth endpoints (their Authenticator is the server's
 	// authn service); the zero value refuses every check. returns is the pages' Config.Returns.
 	forwardAuth forwardauth.Config
@@ -79,6 +81,7 @@ type harness struct {
 	dir     string
 	users   gatehouse.UserStore
 	acct    *account.Service
+	authn   *authn.Service
 	adminPW string
 	closed  bool
 }
@@ -155,7 +158,11 @@ func newHarness(t testing.TB, o options) *harness {
 	if o.configure != nil {
 		o.configure(&ad, &cfg)
 	}
+	if o.authnConfig != nil {
+		o.authnConfig(&acfg)
+	}
 	deps.Authn = authn.New(ad, acfg)
+	h.authn = deps.Authn
 	h.server = ghttp.New(deps, cfg)
 	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger, Returns: o.returns})
 	o.forwardAuth.Authenticator = authnAuthenticator{deps.Authn}

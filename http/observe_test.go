@@ -192,7 +192,7 @@ func TestAccessLogHoldsNoSecret(t *testing.T) {
 		`method=GET route="GET /api/me" path=/api/me status=200 duration=`,
 		`auth=bearer user=` + alice.ID + ` client_ip=127.0.0.1`,
 		`auth=cookie user=` + alice.ID,
-		`route=404 path=/reset status=404`,
+		`route="GET /reset" path=/reset status=401`,
 		`route="GET /{$}" path=/ status=200`,
 		`route="POST /oauth2/introspect" path=/oauth2/introspect status=400 duration=`,
 		`route="POST /api/login" path=/api/login status=200 duration=`,

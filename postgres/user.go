@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gatehouse-auth/gatehouse"
 )
@@ -24,23 +25,64 @@ type UserStore struct {
 // NewUserStore returns a UserStore on db.
 func NewUserStore(db *DB) *UserStore { return &UserStore{db: db} }
 
-const userColumns = `id, username, name, email, role, disabled, password_hash, created_at`
+const userColumns = `id, username, name, email, email_verified, role, group_list, disabled, password_hash, created_at`
 
 // CreateUser stores u, whose ID and CreatedAt the caller has set. It returns an error wrapping
-// gatehouse.ErrConflict when the username (in any case) or the id is taken, a bad_request
-// *gatehouse.Error for an unknown role, and gatehouse.ErrUnavailable if the database fails.
+// gatehouse.ErrConflict when the username (in any case) or the id is taken,
+// gatehouse.ErrEmailTaken when the address (in any case) is, a bad_request *gatehouse.Error
+// for an unknown role or a group list that is not normalised, and gatehouse.ErrUnavailable if
+// the database fails.
 func (s *UserStore) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	if !u.Role.Valid() {
 		return userRoleError(u.Role)
 	}
+	if err := gatehouse.CheckGroups(u.Groups); err != nil {
+		return err
+	}
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
 	_, err := s.db.pool.Exec(ctx, `INSERT INTO users
-		(id, username, username_norm, name, email, role, disabled, password_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.Username, gatehouse.NormalizeUsername(u.Username), u.Name, u.Email, string(u.Role),
-		u.Disabled, u.PasswordHash, nanos(u.CreatedAt))
-	return storeErr("create user", err)
+		(id, username, username_norm, name, email, email_norm, email_verified, role, group_list, disabled, password_hash, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		u.ID, u.Username, gatehouse.NormalizeUsername(u.Username), u.Name, u.Email, gatehouse.NormalizeEmail(u.Email),
+		u.EmailVerified, string(u.Role), gatehouse.JoinGroups(u.Groups), u.Disabled, u.PasswordHash, nanos(u.CreatedAt))
+	err = userErr("create user", err)
+	if errors.Is(err, gatehouse.ErrEmailTaken) && s.usernameTaken(ctx, u) {
+		// Both are taken: report the username, whichever index the database checked first.
+		return fmt.Errorf("postgres: create user: %w", gatehouse.ErrConflict)
+	}
+	return err
+}
+
+// usernameTaken reports whether another user has u's username or id.
+func (s *UserStore) usernameTaken(ctx context.Context, u *gatehouse.User) bool {
+	if _, err := s.UserByUsername(ctx, u.Username); err == nil {
+		return true
+	}
+	_, err := s.UserByID(ctx, u.ID)
+	return err == nil
+}
+
+// userErr is storeErr that tells a taken e-mail address from a taken username or id.
+func userErr(op string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_email_norm" {
+		return fmt.Errorf("postgres: %s: %w", op, gatehouse.ErrEmailTaken)
+	}
+	return storeErr(op, err)
+}
+
+// UserByEmail returns the user whose address equals email without regard to case, or an
+// error wrapping gatehouse.ErrNotFound (also for "").
+func (s *UserStore) UserByEmail(ctx context.Context, email string) (*gatehouse.User, error) {
+	if email == "" {
+		return nil, fmt.Errorf("postgres: user by email: %w", gatehouse.ErrNotFound)
+	}
+	ctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	row := s.db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_norm = $1`,
+		gatehouse.NormalizeEmail(email))
+	return userFromRow(row, "user by email")
 }
 
 // UserByID returns the user with that id, or an error wrapping gatehouse.ErrNotFound.
@@ -64,14 +106,21 @@ func (s *UserStore) UserByUsername(ctx context.Context, username string) (*gateh
 // ListUsers returns up to limit users ordered by id (bytewise), starting after the id after
 // ("" for the first page). A limit of zero or less returns no users.
 func (s *UserStore) ListUsers(ctx context.Context, after string, limit int) ([]*gatehouse.User, error) {
+	return s.SearchUsers(ctx, gatehouse.UserQuery{After: after, Limit: limit})
+}
+
+// SearchUsers returns up to q.Limit users after q.After, ordered by id (bytewise), whose
+// username, name or e-mail contains q.Search without regard to case.
+func (s *UserStore) SearchUsers(ctx context.Context, q gatehouse.UserQuery) ([]*gatehouse.User, error) {
 	users := []*gatehouse.User{}
-	if limit <= 0 {
+	if q.Limit <= 0 {
 		return users, nil
 	}
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
 	rows, err := s.db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
-		WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+		WHERE id > $1 AND ($3 = '' OR strpos(lower(username), $3) > 0 OR strpos(lower(name), $3) > 0 OR strpos(lower(email), $3) > 0)
+		ORDER BY id LIMIT $2`, q.After, q.Limit, strings.ToLower(q.Search))
 	if err != nil {
 		return nil, storeErr("list users", err)
 	}
@@ -105,6 +154,22 @@ func (s *UserStore) UpdateUser(ctx context.Context, id string, upd gatehouse.Use
 		}
 		set("role", string(*upd.Role))
 	}
+	if upd.Groups != nil {
+		if err := gatehouse.CheckGroups(*upd.Groups); err != nil {
+			return nil, err
+		}
+		set("group_list", gatehouse.JoinGroups(*upd.Groups))
+	}
+	if upd.Name != nil {
+		set("name", *upd.Name)
+	}
+	if upd.Email != nil {
+		set("email", *upd.Email)
+		set("email_norm", gatehouse.NormalizeEmail(*upd.Email))
+	}
+	if upd.EmailVerified != nil {
+		set("email_verified", *upd.EmailVerified)
+	}
 	if upd.Disabled != nil {
 		set("disabled", *upd.Disabled)
 	}
@@ -119,7 +184,14 @@ func (s *UserStore) UpdateUser(ctx context.Context, id string, upd gatehouse.Use
 	// The column names above are constants, never input.
 	row := s.db.pool.QueryRow(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+
 		` WHERE id = $1 RETURNING `+userColumns, args...)
-	return userFromRow(row, "update user")
+	u, err := scanUser(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: update user: %w", gatehouse.ErrNotFound)
+	}
+	if err != nil {
+		return nil, userErr("update user", err)
+	}
+	return u, nil
 }
 
 // DeleteUser removes the user, or returns an error wrapping gatehouse.ErrNotFound. It does not
@@ -161,12 +233,12 @@ func userFromRow(row pgx.Row, op string) (*gatehouse.User, error) {
 
 func scanUser(row pgx.Row) (*gatehouse.User, error) {
 	var u gatehouse.User
-	var role string
+	var role, groups string
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &role, &u.Disabled, &u.PasswordHash, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.EmailVerified, &role, &groups, &u.Disabled, &u.PasswordHash, &created); err != nil {
 		return nil, err
 	}
-	u.Role, u.CreatedAt = gatehouse.Role(role), fromNanos(created)
+	u.Role, u.Groups, u.CreatedAt = gatehouse.Role(role), gatehouse.SplitGroups(groups), fromNanos(created)
 	return &u, nil
 }
 

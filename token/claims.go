@@ -23,6 +23,7 @@ type accessClaims struct {
 	Role     gatehouse.Role `json:"role"`
 	Username string         `json:"username"`
 	SID      string         `json:"sid,omitempty"`
+	Groups   []string       `json:"groups"`
 	// IAT, EXP and NBF shadow the RegisteredClaims fields, which would also take a JSON string
 	// holding a number (as encoding/json does for json.Number): a NumericDate must be a JSON
 	// number (RFC 7519 section 2), and a token that says otherwise is malformed. IAT also
@@ -94,6 +95,8 @@ func (c *accessClaims) Validate() error {
 		return errors.Join(errClaims, errors.New("iat is required"))
 	case !c.Role.Valid():
 		return errors.Join(errClaims, errors.New("role is not a gatehouse role"))
+	case len(c.Groups) > 0 && gatehouse.CheckGroups(c.Groups) != nil:
+		return errors.Join(errClaims, errors.New("groups is not a sorted list of group names"))
 	}
 	return nil
 }
@@ -110,6 +113,7 @@ func (c *accessClaims) token() *gatehouse.Token {
 		},
 		ID:        c.ID,
 		Family:    c.SID,
+		Groups:    c.Groups,
 		IssuedAt:  c.iat,
 		ExpiresAt: c.EXP.Time,
 	}
@@ -131,6 +135,7 @@ type issueClaims struct {
 	ExpiresAt int64       `json:"exp"`
 	ID        string      `json:"jti"`
 	SID       string      `json:"sid,omitempty"`
+	Groups    []string    `json:"groups,omitempty"`
 }
 
 func (c *issueClaims) GetExpirationTime() (*jwt.NumericDate, error) {

@@ -16,6 +16,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,6 +171,19 @@ func (s *Service) Algorithms() []string { return append([]string(nil), s.cfg.Alg
 // min(now, iat) and exp is now plus AccessTTL, in whole seconds. It
 // returns an error when p has no user id or an invalid role.
 func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
+	return s.issue(p, nil, family, iat)
+}
+
+// IssueFor is Issue for the user u: the token also carries u's groups ("groups" claim,
+// omitted when there are none).
+func (s *Service) IssueFor(u *gatehouse.User, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
+	if err := gatehouse.CheckGroups(u.Groups); err != nil {
+		return "", nil, fmt.Errorf("token: user %q: %w", u.ID, err)
+	}
+	return s.issue(u.Principal(), u.Groups, family, iat)
+}
+
+func (s *Service) issue(p gatehouse.Principal, groups []string, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
 	if p.UserID == "" || !p.Role.Valid() {
 		return "", nil, fmt.Errorf("token: cannot issue a token for user %q with role %q", p.UserID, p.Role)
 	}
@@ -187,7 +201,7 @@ func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (to
 		Subject: p.UserID, Name: p.Name, Email: p.Email, Role: string(p.Role), Username: p.Username,
 		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience,
 		IssuedAt: numericDateMillis(iat), NotBefore: nbf.Unix(), ExpiresAt: exp.Unix(),
-		ID: gatehouse.NewID(now), SID: family,
+		ID: gatehouse.NewID(now), SID: family, Groups: groups,
 	}
 	k := s.keys.snap.Load().signingAt(now)
 	if k == nil {
@@ -200,6 +214,6 @@ func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (to
 	if err != nil {
 		return "", nil, fmt.Errorf("token: sign: %w", err)
 	}
-	t = &gatehouse.Token{Principal: p, ID: c.ID, Family: family, IssuedAt: iat, ExpiresAt: time.Unix(c.ExpiresAt, 0)}
+	t = &gatehouse.Token{Principal: p, ID: c.ID, Family: family, Groups: slices.Clone(groups), IssuedAt: iat, ExpiresAt: time.Unix(c.ExpiresAt, 0)}
 	return token, t, nil
 }

@@ -91,6 +91,12 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/{$}", s.handleSignIn)
 	handle("POST", "/signin/second-factor", s.handleSecondStep)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
+	handle("GET", "/forgot", s.handleForgotPage)
+	handle("POST", "/forgot", s.handleForgot)
+	handle("GET", "/reset", s.handleResetPage)
+	handle("POST", "/reset", s.handleReset)
+	handle("GET", "/verify", s.handleVerifyPage)
+	handle("POST", "/verify", s.handleVerify)
 	handle("GET", "/assets/{name}", s.handleAsset)
 
 	handle("GET", "/account", s.page(gatehouse.RoleUser, s.handleAccountPage))
@@ -353,6 +359,7 @@ var flashes = map[string]string{
 	"session-revoked":         "That session is signed out.",
 	"session-gone":            "That session had already ended.",
 	"password-changed":        "Your password is changed. Every other session and token has been signed out.",
+	"password-reset":          "Your new password is set, and every session and token of your account has been signed out. Sign in with it.",
 	"user-created":            "The user is created.",
 	"user-updated":            "The user is updated and signed out everywhere.",
 	"user-deleted":            "The user is deleted.",
@@ -418,7 +425,8 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "signin_mfa.html", "account_totp.html", "error.html", "account.html", "admin.html", "admin_user.html")
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "account_totp.html", "error.html", "account.html", "admin.html", "admin_user.html",
+	"forgot.html", "reset.html", "verify.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

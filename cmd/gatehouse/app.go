@@ -137,7 +137,9 @@ func (a *app) wire(ctx context.Context) error {
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
 		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors,
-	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login}})
+		Mailer: a.mailer, Links: a.emailLinks(),
+	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login},
+		RequireVerifiedEmail: cfg.mail.RequireVerified})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
 	a.wireProxyAuth(uses)

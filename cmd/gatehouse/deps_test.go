@@ -11,7 +11,7 @@ import (
 
 // serverPackages are the module's own packages the server binary may link.
 var serverPackages = []string{
-	"", "access", "account", "argon2", "authn", "blocklist", "forwardauth", "docs", "http", "mail", "memory", "mfa", "postgres", "redis",
+	"", "access", "account", "argon2", "authn", "blocklist", "forwardauth", "docs", "emaillink", "http", "mail", "memory", "mfa", "postgres", "redis",
 	"refresh", "revocation", "session", "sqlite", "token", "web", "cmd/gatehouse", "internal/schema",
 	"internal/shardmap", "internal/httpauth",
 }

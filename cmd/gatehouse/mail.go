@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/emaillink"
 	"github.com/gatehouse-auth/gatehouse/mail"
+	"github.com/gatehouse-auth/gatehouse/postgres"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 // mailConfig says how gatehouse sends mail to users (address verification, password reset).
@@ -22,6 +26,10 @@ type mailConfig struct {
 	From             string
 	Dir              string
 	Templates        string
+	// Account flows that send mail (recovery.go in authn).
+	ResetTTL        time.Duration
+	VerifyTTL       time.Duration
+	RequireVerified bool
 }
 
 // devMailFrom is the sender of the development outbox, used when no SMTP relay is configured.
@@ -35,6 +43,9 @@ func (c *config) mailFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&m.From, "mail-from", "", `sender of the mail, "Name <address>" or an address (required with --smtp-url; its name is the service name the messages show)`)
 	fs.SetAnnotation("mail-from", docsDefault, []string{devMailFrom + " without --smtp-url"})
 	fs.StringVar(&m.Dir, "mail-dir", "", "without --smtp-url: write each message to a file in this directory instead of logging it (the log has the body at debug level only)")
+	fs.DurationVar(&m.ResetTTL, "reset-link-ttl", emaillink.DefaultResetTTL, "how long a password reset link works (the newest request voids older links)")
+	fs.DurationVar(&m.VerifyTTL, "verify-link-ttl", emaillink.DefaultVerifyTTL, "how long an e-mail verification link works")
+	fs.BoolVar(&m.RequireVerified, "require-verified-email", false, "refuse sign-in to accounts (admins excepted) until their e-mail address is verified")
 	fs.StringVar(&m.Templates, "mail-templates", "", "directory of mail templates replacing the built-in ones file by file (verify.subject.txt, verify.txt, verify.html, reset.subject.txt, reset.txt, reset.html)")
 }
 
@@ -83,8 +94,30 @@ func (m *mailConfig) tlsConfig() (*tls.Config, error) {
 // validateMail checks every mail setting, so that a mistake stops the start rather than the
 // first password reset.
 func (c *config) validateMail() error {
+	if c.mail.ResetTTL < 0 || c.mail.VerifyTTL < 0 {
+		return fmt.Errorf("--reset-link-ttl and --verify-link-ttl must be positive")
+	}
+	if c.mail.ResetTTL > 24*time.Hour {
+		return fmt.Errorf("--reset-link-ttl %v: at most 24h (a reset link is a password in a mailbox)", c.mail.ResetTTL)
+	}
 	_, err := c.newMailer(slog.New(slog.DiscardHandler), false)
 	return err
+}
+
+// emailLinks returns the single-use e-mail links, kept with the users (PostgreSQL or SQLite);
+// their store's expired rows are swept with the others.
+func (a *app) emailLinks() *emaillink.Links {
+	var st interface {
+		gatehouse.EmailLinkStore
+		gatehouse.Expirer
+	}
+	if a.cfg.UserStore == "postgres" {
+		st = postgres.NewEmailLinkStore(a.shared.pg)
+	} else {
+		st = sqlite.NewEmailLinkStore(a.db)
+	}
+	a.expirers = append(a.expirers, st)
+	return emaillink.New(st, emaillink.Config{ResetTTL: a.cfg.mail.ResetTTL, VerifyTTL: a.cfg.mail.VerifyTTL, Now: a.now})
 }
 
 // newMailer builds the mailer: SMTP with --smtp-url, else the development outbox. With create

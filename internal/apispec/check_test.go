@@ -33,7 +33,7 @@ func hdr(kv ...string) http.Header {
 	return h
 }
 
-const user = `{"id":"0000000000000000000000000a","username":"alice","name":"","email":"","role":"user","disabled":false,"created_at":"2026-01-02T03:04:05Z"}`
+const user = `{"id":"0000000000000000000000000a","username":"alice","name":"","email":"","email_verified":false,"role":"user","groups":[],"disabled":false,"created_at":"2026-01-02T03:04:05Z"}`
 
 var (
 	jsonNoStore = hdr("Content-Type", "application/json", "Cache-Control", "no-store")

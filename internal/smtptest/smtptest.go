@@ -48,6 +48,9 @@ type Options struct {
 	// Reject, if set, is the error the server answers to every RCPT TO (a relay that refuses
 	// mail).
 	Reject *smtp.SMTPError
+	// Hold, if set, makes the server read each message only once Hold is closed (a slow
+	// relay): a test can check that a request does not wait for the mail.
+	Hold <-chan struct{}
 }
 
 // Message is one message the server received.
@@ -255,6 +258,9 @@ func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (se *session) Data(r io.Reader) error {
+	if se.s.opts.Hold != nil {
+		<-se.s.opts.Hold
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err

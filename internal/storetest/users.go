@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,6 +29,12 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore
 		{"Delete", testUserDelete},
 		{"Count", testUserCount},
 		{"Copies", testUserCopies},
+		{"ProfileFields", testUserProfileFields},
+		{"EmailUniqueAnyCase", testUserEmailUnique},
+		{"EmailLookUp", testUserEmailLookUp},
+		{"GroupsRoundTrip", testUserGroupsRoundTrip},
+		{"GroupsRefused", testUserGroupsRefused},
+		{"Search", testUserSearch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +74,10 @@ func SameUser(got, want *gatehouse.User) error {
 		return fmt.Errorf("Name, Email = %q, %q; want %q, %q", got.Name, got.Email, want.Name, want.Email)
 	case got.Role != want.Role || got.Disabled != want.Disabled:
 		return fmt.Errorf("Role, Disabled = %q, %v; want %q, %v", got.Role, got.Disabled, want.Role, want.Disabled)
+	case got.EmailVerified != want.EmailVerified:
+		return fmt.Errorf("EmailVerified = %v, want %v", got.EmailVerified, want.EmailVerified)
+	case got.Groups == nil || !slices.Equal(got.Groups, want.Groups):
+		return fmt.Errorf("Groups = %#v, want %q (never nil)", got.Groups, want.Groups)
 	case got.PasswordHash != want.PasswordHash:
 		return fmt.Errorf("PasswordHash = %q, want %q", got.PasswordHash, want.PasswordHash)
 	case !got.CreatedAt.Equal(want.CreatedAt):
