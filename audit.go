@@ -23,6 +23,8 @@ const (
 	AuditKeyRotated      = "key_rotated"      // a new signing key; Detail is its kid
 	AuditDataRestored    = "data_restored"    // gatehouse restore wrote the database from a backup
 	AuditDataMigrated    = "data_migrated"    // gatehouse migrate copied a data directory into this store
+	AuditClientCreated   = "client_created"   // an OpenID Connect client registered; Detail names it
+	AuditClientDeleted   = "client_deleted"   // an OpenID Connect client deleted; Detail names it
 )
 
 // Audit outcomes.
