@@ -89,6 +89,7 @@ type Server struct {
 	streams    streamHub            // open revocation streams (revstream.go)
 	hsts       []string             // the Strict-Transport-Security value, or nil for none
 	patterns   []string             // every route as "METHOD /path", for the API contract's test
+	provider   *OpenIDProvider      // the OpenID Provider mounted on the server, or nil (discovery.go)
 }
 
 // New returns a server with its routes mounted.
