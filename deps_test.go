@@ -30,6 +30,7 @@ var layers = map[string][]string{
 	"authn":                 {"", "account", "session", "refresh", "token"},
 	"http":                  {"", "account", "authn", "token", "docs"},
 	"web":                   {"", "account", "authn", "http"},
+	"oidc":                  {"", "authn", "http", "token"},
 	"verify":                {"", "token"},
 	"mail":                  {""},
 	"internal/storetest":    {"", "internal/testkit"},
