@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 	"github.com/gatehouse-auth/gatehouse/memory"
+	"github.com/gatehouse-auth/gatehouse/oidc"
 	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -152,6 +153,12 @@ func newHarness(t testing.TB, o options) *harness {
 	deps.Authn = authn.New(ad, acfg)
 	h.server = ghttp.New(deps, cfg)
 	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger})
+	if o.alg != "HS256" { // ID tokens need an asymmetric key; cmd/gatehouse mounts it the same way
+		if _, err := oidc.Mount(h.server, deps.Authn, oidc.Config{Clients: sqlite.NewClientStore(db), Users: h.users,
+			Keys: keys, Logger: logger, Now: h.clock.Now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.srv = httptest.NewServer(h.server)
 	t.Cleanup(h.Close)
 	if _, _, err := h.acct.Bootstrap(ctx, testPassword+" admin"); err != nil {
