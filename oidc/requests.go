@@ -149,7 +149,7 @@ func (m *memory) saveCode(id, code string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.requests[id]
-	if !ok || !r.done || r.codeHash != (gatehouse.Hash{}) {
+	if !ok || !r.done || r.codeHash != (gatehouse.Hash{}) || m.now().Sub(r.createdAt) > RequestTTL {
 		return false
 	}
 	r.codeHash, r.codeIssued = h, m.now()
