@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,23 @@ func authorize(t *testing.T, b *http.Client, authURL, user, password string) (*u
 func TestProviderCodeFlowWithGoOIDC(t *testing.T) {
 	a, base := startApp(t, "EdDSA")
 	ctx := context.Background()
-	for _, public := range []bool{false, true} {
+	var meta struct {
+		ResponseTypes []string `json:"response_types_supported"`
+		PKCE          []string `json:"code_challenge_methods_supported"`
+		Grants        []string `json:"grant_types_supported"`
+		Authorization string   `json:"authorization_endpoint"`
+	}
+	if err := newRP(t, a, base, false).provider.Claims(&meta); err != nil || !slices.Equal(meta.ResponseTypes, []string{"code"}) ||
+		!slices.Equal(meta.PKCE, []string{"S256"}) || !slices.Contains(meta.Grants, "authorization_code") || meta.Authorization != base+"/oidc/authorize" {
+		t.Fatalf("discovery: %+v, %v", meta, err)
+	}
+	for _, c := range []struct {
+		public bool
+		style  oauth2.AuthStyle
+	}{{false, oauth2.AuthStyleInHeader}, {false, oauth2.AuthStyleInParams}, {true, oauth2.AuthStyleInParams}} {
+		public := c.public
 		r := newRP(t, a, base, public)
+		r.conf.Endpoint.AuthStyle = c.style
 		verifier := oauth2.GenerateVerifier()
 		state, nonce := gatehouse.NewSecret(), gatehouse.NewSecret()
 		b := browser(t)
@@ -201,6 +217,13 @@ func TestProviderAttacks(t *testing.T) {
 			if loc != nil || status != http.StatusBadRequest {
 				t.Errorf("redirect_uri %s: status %d, redirected to %v", uri, status, loc)
 			}
+		}
+	})
+	t.Run("UnknownClient", func(t *testing.T) {
+		conf := r.conf
+		conf.ClientID = gatehouse.NewID(time.Now())
+		if loc, status := authorize(t, b, conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), "admin", interopAdminPassword); loc != nil || status != http.StatusBadRequest {
+			t.Fatalf("unknown client: status %d, redirected to %v", status, loc)
 		}
 	})
 	t.Run("PublicClientNeedsPKCE", func(t *testing.T) {
