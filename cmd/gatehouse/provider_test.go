@@ -240,7 +240,30 @@ func TestProviderAttacks(t *testing.T) {
 			t.Fatalf("plain PKCE: %v", loc)
 		}
 	})
+	t.Run("ResponseTypeNotCode", func(t *testing.T) {
+		for _, rt := range []string{"token", "id_token", "code id_token"} {
+			loc, _ := authorize(t, b, r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+				oauth2.SetAuthURLParam("response_type", rt), oauth2.SetAuthURLParam("nonce", "n")), "admin", interopAdminPassword)
+			if loc == nil {
+				t.Fatalf("response_type %q: no redirect", rt)
+			}
+			// The library answers in the query or, for response types that imply it, the fragment.
+			answer := loc.Query()
+			if loc.Fragment != "" {
+				answer, _ = url.ParseQuery(loc.Fragment)
+			}
+			if answer.Get("code") != "" || answer.Get("id_token") != "" || answer.Get("access_token") != "" ||
+				answer.Get("error") != "unauthorized_client" || answer.Get("state") != "st" {
+				t.Errorf("response_type %q: %v", rt, loc)
+			}
+		}
+	})
 	t.Run("DisabledUser", func(t *testing.T) {
+		before, v0 := codeFor(t)
+		tok, err := r.conf.Exchange(ctx, before, oauth2.VerifierOption(v0))
+		if err != nil {
+			t.Fatal(err)
+		}
 		code, v := codeFor(t)
 		admin, err := a.users.UserByUsername(ctx, "admin")
 		if err != nil {
@@ -254,6 +277,9 @@ func TestProviderAttacks(t *testing.T) {
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 			t.Fatalf("exchange for a disabled user: %v", err)
+		}
+		if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Fatalf("userinfo of a disabled user: %+v", ui)
 		}
 	})
 }
