@@ -23,8 +23,15 @@ const (
 	AuditKeyRotated      = "key_rotated"      // a new signing key; Detail is its kid
 	AuditDataRestored    = "data_restored"    // gatehouse restore wrote the database from a backup
 	AuditDataMigrated    = "data_migrated"    // gatehouse migrate copied a data directory into this store
-	AuditClientCreated   = "client_created"   // an OpenID Connect client registered; Detail names it
-	AuditClientDeleted   = "client_deleted"   // an OpenID Connect client deleted; Detail names it
+	// Second factors. Detail names the kind ("totp", "webauthn", "recovery_code") and, for a
+	// WebAuthn credential, its name; never a secret, a code or a credential's key.
+	AuditSecondFactor  = "second_factor"  // a sign-in's second step (success or failure), or a passkey sign-in
+	AuditFactorAdded   = "factor_added"   // a factor enrolled (TOTP confirmed, WebAuthn credential registered)
+	AuditFactorRemoved = "factor_removed" // a factor removed by its user
+	AuditFactorsReset  = "factors_reset"  // an admin removed every factor of a user
+	AuditRecoveryCodes = "recovery_codes" // recovery codes regenerated
+	AuditClientCreated = "client_created" // an OpenID Connect client registered; Detail names it
+	AuditClientDeleted = "client_deleted" // an OpenID Connect client deleted; Detail names it
 )
 
 // Audit outcomes.

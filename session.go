@@ -2,7 +2,10 @@ package gatehouse
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Session is a stateful login. Its secret id lives only in the client's cookie; stores key the
@@ -19,6 +22,30 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
+}
+
+// MaxUserAgent is the longest user agent, in bytes, that gatehouse keeps (with a session, in an
+// audit event).
+const MaxUserAgent = 256
+
+// CleanUserAgent returns ua fit to keep and to log: every control character and every byte of
+// invalid UTF-8 replaced by replacement (a hostile header cannot forge log lines), then cut to
+// MaxUserAgent bytes at a character boundary, as a copy that does not hold on to a longer header.
+func CleanUserAgent(ua string, replacement rune) string {
+	ua = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return replacement
+		}
+		return r
+	}, ua)
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	cut := MaxUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return strings.Clone(ua[:cut])
 }
 
 // SessionStore keeps sessions. "Not found" is not a failure: Find reports it with found=false.

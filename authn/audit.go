@@ -3,16 +3,10 @@ package authn
 import (
 	"context"
 	"log/slog"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
 )
-
-// maxAuditUserAgent is the longest user agent, in bytes, an audit event keeps.
-const maxAuditUserAgent = 256
 
 // Audit records e, completed with its id, time, and the client's address and user agent: in
 // the logs (always, as a structured "audit" record) and in the audit store when there is one.
@@ -22,7 +16,7 @@ const maxAuditUserAgent = 256
 func (s *Service) Audit(ctx context.Context, c Client, e gatehouse.AuditEvent) {
 	now := s.now()
 	e.ID, e.Time = gatehouse.NewID(now), now
-	e.IP, e.UserAgent = c.IP, cleanUserAgent(c.UserAgent)
+	e.IP, e.UserAgent = c.IP, gatehouse.CleanUserAgent(c.UserAgent, '?')
 	// The client hanging up must not lose the record.
 	ctx = context.WithoutCancel(ctx)
 	level := slog.LevelInfo
@@ -38,24 +32,6 @@ func (s *Service) Audit(ctx context.Context, c Client, e gatehouse.AuditEvent) {
 	if err := s.d.Audit.AppendAudit(ctx, &e); err != nil {
 		s.log.WarnContext(ctx, "audit: storing an event failed", "event_id", e.ID, "action", e.Action, "err", err)
 	}
-}
-
-// cleanUserAgent cuts ua to maxAuditUserAgent bytes at a character boundary and replaces
-// invalid UTF-8 and control characters, so that a hostile header cannot forge log lines.
-func cleanUserAgent(ua string) string {
-	if len(ua) > maxAuditUserAgent {
-		i := maxAuditUserAgent
-		for i > 0 && !utf8.RuneStart(ua[i]) {
-			i--
-		}
-		ua = ua[:i]
-	}
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, ua)
 }
 
 // accountID returns the id of the account username names, or "".

@@ -22,10 +22,13 @@
 //
 // Login answers a LoginResult whose Step says what happens next. Today it is always StepDone:
 // the credential (Session or Tokens) is in the result. A second factor adds a step without
-// changing the callers that exist: Login would answer StepSecondFactor with a Pending handle
-// (an opaque, short-lived secret naming the half-done login) and no credential, and a new
-// method, say CompleteSecondFactor(ctx, pending, code, client), would check the factor under
-// the same throttles and return a LoginResult with StepDone. Transports switch on Step.
+// changing the callers that exist: when the user has a factor, Login would answer
+// StepSecondFactor with a pending handle (the single-use mfa_token of
+// mfa.Service.StartSecondStep, naming the half-done login and its mode) and no credential, and
+// a new method, say CompleteSecondFactor(ctx, token, proof, client), would check the factor
+// (mfa.Service.FinishSecondStep) under the same throttles and audit trail and return a
+// LoginResult with StepDone, made by the same credential helper as Login. Transports switch on
+// Step; a transport that knows only StepDone refuses any other step.
 //
 // A new transport (forward authentication for a reverse proxy, an OpenID Connect authorization
 // endpoint) builds a Credential or a LoginInput from what it receives and calls the same
@@ -44,6 +47,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/account"
+	"github.com/gatehouse-auth/gatehouse/mfa"
 	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/token"
@@ -61,6 +65,8 @@ type Deps struct {
 	Throttle gatehouse.Throttle
 	// Audit keeps the audit trail; nil keeps it in the logs only.
 	Audit gatehouse.AuditStore
+	// MFA holds the second factors; nil turns them off (a password alone signs in).
+	MFA *mfa.Service
 }
 
 // Config holds the use cases' settings. The zero value of each field means its default.
@@ -79,9 +85,10 @@ type Config struct {
 // Hooks are optional callbacks for metrics; nil fields are skipped. They must be fast and
 // must not block.
 type Hooks struct {
-	// Login is called once per checked login (through any transport) with its outcome: nil,
-	// or the error Login returns.
-	Login func(err error)
+	// Login is called once per checked login (through any transport) with its outcome (nil,
+	// or the error Login returns) and how long checking the password took, its wait for a
+	// hashing slot included.
+	Login func(err error, took time.Duration)
 }
 
 // Client is what a transport knows of the party that sent a request, as plain values.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/mfa"
 )
 
 // LoginInput is a login with a username and password.
@@ -21,11 +22,14 @@ type LoginInput struct {
 // Step is what a login needs next.
 type Step int
 
-// Steps of a login. StepDone is the only one today; a second factor adds its own (see the
-// package documentation).
+// Steps of a login.
 const (
 	// StepDone: the login is complete and the result carries its credential.
 	StepDone Step = iota
+	// StepSecondFactor: the password was right and the user has a second factor; the result
+	// carries SecondFactor (the mfa_token and the methods) and no credential.
+	// CompleteSecondFactor finishes the login.
+	StepSecondFactor
 )
 
 // LoginResult is the outcome of a successful Login (or ChangePassword).
@@ -37,6 +41,8 @@ type LoginResult struct {
 	Session *NewSession
 	// Tokens is the new token pair (mode token).
 	Tokens *TokenPair
+	// SecondFactor is the pending second step (StepSecondFactor).
+	SecondFactor *mfa.Pending
 }
 
 // NewSession is a session just started: its secret (for the cookie, sent once), the session,
@@ -74,13 +80,17 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	case in.Mode != gatehouse.AuthSession && in.Mode != gatehouse.AuthToken:
 		return LoginResult{}, badRequest(`mode: must be "session" or "token"`)
 	}
+	start := time.Now() // the metric's duration is real time, whatever the injected clock
 	u, err := s.checkPassword(ctx, in.Client, passwordCheck{username: in.Username, password: in.Password,
 		action: gatehouse.AuditLogin, detail: "mode=" + in.Mode, auditSuccess: true})
 	if s.hooks.Login != nil {
-		s.hooks.Login(err)
+		s.hooks.Login(err, time.Since(start))
 	}
 	if err != nil {
 		return LoginResult{}, err
+	}
+	if res, pending, err := s.startSecondFactor(ctx, u, in.Mode); err != nil || pending {
+		return res, err
 	}
 	if in.PreviousSession != "" {
 		if err := s.d.Sessions.Revoke(ctx, in.PreviousSession); err != nil {

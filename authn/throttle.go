@@ -41,6 +41,11 @@ type Limits struct {
 	// probing or racing for one name). Default: 3 free, then 1 s doubling to 1 min, forgotten
 	// after 1 h.
 	RegisterUsername gatehouse.Backoff
+	// SecondFactor throttles failed second steps (a wrong TOTP or recovery code, a WebAuthn
+	// answer that does not verify) of one user from anywhere. A right password does not
+	// forgive them, so an attacker who knows the password cannot reset the count by signing
+	// in again. Default: 5 free, then 1 s doubling to 15 min.
+	SecondFactor gatehouse.Backoff
 }
 
 // DefaultLimits are the policies used for the zero fields of Limits.
@@ -52,6 +57,7 @@ var DefaultLimits = Limits{
 	Register:   gatehouse.Backoff{Free: 10, Base: time.Second, Max: time.Minute, Forget: time.Hour},
 	// One name is registered once; a few more tries cover a retry after a network error.
 	RegisterUsername: gatehouse.Backoff{Free: 3, Base: time.Second, Max: time.Minute, Forget: time.Hour},
+	SecondFactor:     gatehouse.Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute},
 }
 
 func (l Limits) normalize() Limits {
@@ -65,6 +71,7 @@ func (l Limits) normalize() Limits {
 		Account: pick(l.Account, DefaultLimits.Account), AccountIP: pick(l.AccountIP, DefaultLimits.AccountIP),
 		IP: pick(l.IP, DefaultLimits.IP), Credential: pick(l.Credential, DefaultLimits.Credential),
 		Register: pick(l.Register, DefaultLimits.Register), RegisterUsername: pick(l.RegisterUsername, DefaultLimits.RegisterUsername),
+		SecondFactor: pick(l.SecondFactor, DefaultLimits.SecondFactor),
 	}
 	// NIST SP 800-63B-4: no more than 100 consecutive failures on one account go unthrottled.
 	n.Account.Free = min(n.Account.Free, MaxFreeAccountFailures)

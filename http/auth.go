@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -45,20 +46,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.Authn.Login(r.Context(), authn.LoginInput{Username: req.Username, Password: req.Password,
 		Mode: req.Mode, Client: s.Client(r)})
-	if wait, ok := authn.RetryAfter(err); ok {
-		s.writeRateLimited(w, r, "login", wait)
-		return
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeCredential(w, res)
+	s.writeLoginResult(w, r, "login", res, err)
 }
 
 // writeCredential answers with the credential of a completed login: the session cookie and
-// the user, or the token pair.
-func (s *Server) writeCredential(w http.ResponseWriter, res authn.LoginResult) {
+// the user, or the token pair. A login that needs another step is not one this API completes
+// yet: it answers an internal error rather than a credential.
+func (s *Server) writeCredential(w http.ResponseWriter, r *http.Request, res authn.LoginResult) {
+	if res.Step != authn.StepDone {
+		s.writeError(w, r, fmt.Errorf("http: login step %d has no answer here", res.Step))
+		return
+	}
 	if res.Session != nil {
 		s.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
 		writeJSON(w, http.StatusOK, sessionLoginResponse{User: res.User, ExpiresAt: res.Session.ExpiresAt})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authn"
+	"github.com/gatehouse-auth/gatehouse/internal/httpauth"
 )
 
 // authedHandler is a handler that runs only for an authenticated request.
@@ -30,6 +31,7 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 			return
 		}
 		s.Metrics.authDecision(r, nil)
+		noteUser(w, a.UserID)
 		if a.Method == gatehouse.AuthSession && !isSafeMethod(r.Method) {
 			// Cookies ride along on cross-site requests; bearer tokens do not.
 			if err := s.CheckOrigin(r); err != nil {
@@ -89,19 +91,8 @@ func bearerToken(r *http.Request) (string, bool) {
 	return parseBearer(raw)
 }
 
-// parseBearer parses "Bearer <token>" (RFC 6750: case-insensitive scheme, one or more spaces).
-// The token must be non-empty and contain no spaces.
-func parseBearer(h string) (string, bool) {
-	const scheme = "bearer"
-	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) || h[len(scheme)] != ' ' {
-		return "", false
-	}
-	tok := strings.TrimLeft(h[len(scheme):], " ")
-	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
-		return "", false
-	}
-	return tok, true
-}
+// parseBearer parses "Bearer <token>" (internal/httpauth, shared with verify/).
+var parseBearer = httpauth.ParseBearer
 
 // SessionCookie returns the value of the session cookie without parsing every cookie of the
 // request (r.Cookie allocates a slice of all of them).

@@ -115,11 +115,15 @@ func (s *Server) trustedProxy(a netip.Addr) bool {
 // parseHostAddr parses "addr", "addr:port" or "[v6]:port"; IPv4-mapped IPv6 addresses become
 // IPv4. It returns the zero Addr for anything else.
 func parseHostAddr(s string) netip.Addr {
+	// Try the form that s has first: a failed parse allocates its error, and every request's
+	// RemoteAddr has a port.
+	if i := strings.LastIndexByte(s, ':'); i > 0 && (s[0] == '[' || strings.IndexByte(s, ':') == i) {
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			return ap.Addr().Unmap().WithZone("")
+		}
+	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap().WithZone("")
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap().WithZone("")
 	}
 	return netip.Addr{}
 }

@@ -5,35 +5,14 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/httpauth"
 )
 
-// StatusOf maps an application error code to its HTTP status, as in the API contract's table.
-// This is the only place that knows the mapping.
-func StatusOf(code string) int {
-	switch code {
-	case gatehouse.EBADREQUEST:
-		return http.StatusBadRequest
-	case gatehouse.EINVALIDCREDENTIALS, gatehouse.ETOKENMISSING, gatehouse.EINVALIDTOKEN,
-		gatehouse.ETOKENEXPIRED, gatehouse.ESESSIONEXPIRED:
-		return http.StatusUnauthorized
-	case gatehouse.EFORBIDDEN:
-		return http.StatusForbidden
-	case gatehouse.ENOTFOUND:
-		return http.StatusNotFound
-	case gatehouse.ECONFLICT:
-		return http.StatusConflict
-	case gatehouse.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case gatehouse.EMEDIATYPE:
-		return http.StatusUnsupportedMediaType
-	case gatehouse.ERATELIMITED:
-		return http.StatusTooManyRequests
-	case gatehouse.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// StatusOf maps an application error code to its HTTP status, as in the API contract's table,
+// which internal/httpauth keeps (verify/ shares it).
+func StatusOf(code string) int { return httpauth.Status(code) }
 
+// errorBody is the JSON body of an error answer written by writeJSON (as httpauth.ErrorBody).
 type errorBody struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
@@ -55,20 +34,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // WriteCode writes the JSON error body for code. 401 answers carry WWW-Authenticate (RFC 6750):
-// with error="invalid_token" when the request carried a bearer token, a bare challenge otherwise.
+// with error="invalid_token" when the request carried a bearer token or the code says a token
+// was refused, a bare challenge otherwise.
 func (s *Server) WriteCode(w http.ResponseWriter, r *http.Request, code, msg string) {
-	status := StatusOf(code)
-	if status == http.StatusUnauthorized {
-		if _, ok := bearerToken(r); ok || code == gatehouse.EINVALIDTOKEN || code == gatehouse.ETOKENEXPIRED {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
-		} else {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-		}
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, status, errorBody{Error: code, Message: msg})
+	_, bearer := bearerToken(r)
+	invalid := bearer || code == gatehouse.EINVALIDTOKEN || code == gatehouse.ETOKENEXPIRED
+	httpauth.WriteError(w, code, msg, httpauth.Challenge("gatehouse", invalid))
 }
 
 // badRequest returns a bad_request error with msg.

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
+	"github.com/gatehouse-auth/gatehouse/forwardauth"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 	"github.com/gatehouse-auth/gatehouse/internal/apispec"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
@@ -60,6 +62,10 @@ type options struct {
 	proxies      []netip.Prefix
 	// configure, if set, edits the server's dependencies and configuration before it starts.
 	configure func(*authn.Deps, *ghttp.Config)
+	// forwardAuth configures the forward-auth endpoints (their Authenticator is the server's
+	// authn service); the zero value refuses every check. returns is the pages' Config.Returns.
+	forwardAuth forwardauth.Config
+	returns     *access.Returns
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -152,7 +158,9 @@ func newHarness(t testing.TB, o options) *harness {
 	}
 	deps.Authn = authn.New(ad, acfg)
 	h.server = ghttp.New(deps, cfg)
-	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger})
+	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger, Returns: o.returns})
+	o.forwardAuth.Authenticator = authnAuthenticator{deps.Authn}
+	forwardauth.New(o.forwardAuth).Mount(h.server.Handle)
 	if o.alg != "HS256" { // ID tokens need an asymmetric key; cmd/gatehouse mounts it the same way
 		if _, err := oidc.Mount(h.server, deps.Authn, oidc.Config{Clients: sqlite.NewClientStore(db), Users: h.users,
 			Keys: keys, Logger: logger, Now: h.clock.Now}); err != nil {

@@ -39,5 +39,5 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeCredential(w, res)
+	s.writeCredential(w, r, res)
 }

@@ -30,6 +30,10 @@ type Config struct {
 	CookieName string
 	// SecureCookies marks the session cookie Secure (set it when serving over TLS).
 	SecureCookies bool
+	// CookieDomain, if set, is the Domain of the session cookie, so that one sign-in covers
+	// every subdomain of it (for forward-auth). A Secure cookie then gets the "__Secure-"
+	// prefix instead of "__Host-", which forbids a Domain.
+	CookieDomain string
 	// DefaultMode is the login mode when the request names none: "token" (default) or "session".
 	DefaultMode string
 	// AllowRegistration enables POST /api/register (default off: 403).
@@ -57,6 +61,18 @@ type Config struct {
 	// X-Forwarded-Proto): browsers then refuse plain HTTP to this host for that long. Zero means
 	// DefaultHSTSMaxAge; negative sends no header.
 	HSTSMaxAge time.Duration
+
+	// Operations (observe.go, adminlistener.go).
+	//
+	// AccessLog writes one line per request to Logger at info: method, route pattern, path
+	// without its query, status, duration, kind of credential, user id, client address.
+	AccessLog bool
+	// AdminListener says that an admin listener serves AdminHandler: GET /metrics moves there
+	// from the public handler (which answers it 404); /healthz and /readyz are on both.
+	AdminListener bool
+	// AdminAPIOnAdminListener serves /api/admin/* on AdminHandler only (the public handler
+	// answers 404). It needs AdminListener.
+	AdminAPIOnAdminListener bool
 }
 
 // DefaultHSTSMaxAge is the default Config.HSTSMaxAge: one year, as browsers' preload lists ask.
@@ -89,7 +105,11 @@ type Server struct {
 	streams    streamHub            // open revocation streams (revstream.go)
 	hsts       []string             // the Strict-Transport-Security value, or nil for none
 	patterns   []string             // every route as "METHOD /path", for the API contract's test
-	provider   *OpenIDProvider      // the OpenID Provider mounted on the server, or nil (discovery.go)
+
+	// admin and adminAllowed are AdminHandler's routes (adminlistener.go).
+	admin        *http.ServeMux
+	adminAllowed map[string]*[]string
+	provider     *OpenIDProvider // the OpenID Provider mounted on the server, or nil (discovery.go)
 }
 
 // New returns a server with its routes mounted.
@@ -108,7 +128,10 @@ func New(d Deps, cfg Config) *Server {
 	if s.cookieName == "" {
 		s.cookieName = "gatehouse_session"
 	}
-	if cfg.SecureCookies {
+	switch {
+	case cfg.SecureCookies && cfg.CookieDomain != "":
+		s.cookieName = "__Secure-" + s.cookieName
+	case cfg.SecureCookies:
 		s.cookieName = "__Host-" + s.cookieName
 	}
 	if s.Metrics == nil {
@@ -147,20 +170,29 @@ func hstsValue(maxAge time.Duration) []string {
 // CookieName returns the session cookie's name as sent to browsers.
 func (s *Server) CookieName() string { return s.cookieName }
 
-// Handle mounts h on "METHOD path" (a net/http ServeMux pattern), counted in the metrics by
-// that route; another method on the same path answers 405 with Allow. The web pages mount
-// themselves with it. Call it before the server starts serving.
+// Handle mounts h on "METHOD path" (a net/http ServeMux pattern), counted and timed in the
+// metrics by that route; another method on the same path answers 405 with Allow. The web pages
+// mount themselves with it. Call it before the server starts serving.
 func (s *Server) Handle(method, path string, h http.HandlerFunc) {
-	s.mux.Handle(method+" "+path, s.Metrics.instrument(method+" "+path, h))
 	s.patterns = append(s.patterns, method+" "+path)
-	if methods, ok := s.allowed[path]; ok {
+	if s.adminOnly(path) {
+		s.handleOn(s.admin, s.adminAllowed, method, path, h)
+		return
+	}
+	s.handleOn(s.mux, s.allowed, method, path, h)
+}
+
+// handleOn mounts h on mux, whose paths' methods allowed records.
+func (s *Server) handleOn(mux *http.ServeMux, allowed map[string]*[]string, method, path string, h http.Handler) {
+	mux.Handle(method+" "+path, s.observe(method+" "+path, h))
+	if methods, ok := allowed[path]; ok {
 		*methods = append(*methods, method)
 		return
 	}
 	methods := &[]string{method}
-	s.allowed[path] = methods
+	allowed[path] = methods
 	// A known path with another method: 405 with Allow, as a JSON error.
-	s.mux.Handle(path, s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(path, s.observe("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		allow := strings.Join(append(slices.Clone(*methods), methodsImplied(*methods)...), ", ")
 		w.Header().Set("Allow", allow)
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
@@ -172,6 +204,7 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	s.handler = s.mux
 	s.allowed = map[string]*[]string{}
+	s.admin, s.adminAllowed = http.NewServeMux(), map[string]*[]string{}
 	handle := s.Handle
 
 	handle("POST", "/api/register", s.handleRegister)
@@ -193,21 +226,16 @@ func (s *Server) routes() {
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
 	s.auditRoutes(handle)
+	s.mfaRoutes(handle)
 
 	handle("GET", "/.well-known/jwks.json", s.handleJWKS)
 	s.oauthRoutes(handle)
 	handle("GET", "/healthz", s.handleHealth)
 	handle("GET", "/readyz", s.handleReady)
 	handle("GET", "/openapi.yaml", handleOpenAPI)
-	s.mux.Handle("GET /metrics", s.Metrics.Handler())
-	s.allowed["/metrics"] = &[]string{"GET"}
-	s.mux.Handle("/metrics", s.Metrics.instrument("405", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{gatehouse.EBADREQUEST,
-			"method " + r.Method + " is not allowed here; allowed: GET, HEAD"})
-	})))
-	s.patterns = append(s.patterns, "GET /metrics")
-	s.mux.Handle("/", s.Metrics.instrument("404", http.HandlerFunc(s.handleNotFound)))
+	s.opsRoutes()
+	s.mux.Handle("/", s.observe("404", http.HandlerFunc(s.handleNotFound)))
+	s.admin.Handle("/", s.observe("404", http.HandlerFunc(s.handleNotFound)))
 }
 
 // methodsImplied returns HEAD when GET is among methods (the mux serves HEAD with GET routes).

@@ -13,7 +13,7 @@ import (
 // timeout is enforced by the server.
 func (s *Server) SetSessionCookie(w http.ResponseWriter, secret string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName, Value: secret, Path: "/", Expires: expires,
+		Name: s.cookieName, Value: secret, Path: "/", Expires: expires, Domain: s.cfg.CookieDomain,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -21,7 +21,7 @@ func (s *Server) SetSessionCookie(w http.ResponseWriter, secret string, expires 
 // ClearSessionCookie tells the browser to drop the session cookie.
 func (s *Server) ClearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName, Value: "", Path: "/", MaxAge: -1,
+		Name: s.cookieName, Value: "", Path: "/", MaxAge: -1, Domain: s.cfg.CookieDomain,
 		HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})
 }

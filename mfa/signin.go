@@ -189,3 +189,14 @@ func keyAMR(c *gatehouse.WebAuthnCredential) string {
 	}
 	return gatehouse.AMRHardware
 }
+
+// SecondStepUser returns the user whose sign-in the mfa_token token waits for, so that the
+// caller can throttle second steps per user before checking one; ErrInvalidChallenge if the
+// token is malformed, unknown, expired or used.
+func (s *Service) SecondStepUser(ctx context.Context, token string) (string, error) {
+	c, err := s.findChallenge(ctx, token, purposeSecondStep)
+	if err != nil {
+		return "", err
+	}
+	return c.UserID, nil
+}

@@ -12,6 +12,11 @@ import (
 // so the hot path pays for no timer, and a boundCtx whose Done was never asked for goes back to
 // a pool for the next call. rueidis asks for Done when it waits for Redis, dials, or retries;
 // such a context is left to the garbage collector, since a goroutine may still hold it.
+//
+// Kept over context.WithTimeout by BenchmarkAuthenticate in http/ (jwt-eddsa-redis 4.7 -> 8.9
+// µs, p=0.009, 0 -> 8 allocs; session-redis 1 -> 9 allocs) and a load run (session-redis +18 %
+// server CPU per request): see CHANGELOG.md. Its safety rests on rueidis not keeping a context
+// whose Done it never asked for past the call: TestBoundCtx* and TestFindSessionAllocs watch it.
 type boundCtx struct {
 	parent  context.Context
 	timeout time.Duration

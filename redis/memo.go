@@ -15,7 +15,8 @@ import (
 // so the comparison ends at the pointer) and copies the decoded session. It is direct-mapped
 // by the first bytes of the hash (random): a session takes the slot of another, never a wrong
 // answer, since an entry is used only for its own hash and its own value. It holds on to at
-// most memoSlots decoded sessions.
+// most memoSlots decoded sessions. It is part of what took BenchmarkAuthenticate/session-redis
+// (http/) from 3.58 µs and 15 allocs to 1.65 µs and 1 (CHANGELOG.md, with the pooled context).
 type memo struct {
 	slots [memoSlots]atomic.Pointer[memoEntry]
 }

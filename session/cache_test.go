@@ -2,12 +2,16 @@ package session_test
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/memory"
 	"github.com/gatehouse-auth/gatehouse/session"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 // TestCacheMissRacingRevoke interleaves a cache miss with a revocation: the miss reads the
@@ -173,4 +177,24 @@ func TestCacheConcurrent(t *testing.T) {
 	if n := f.m.Stats().CachedSessions; n != 0 {
 		t.Fatalf("%d sessions cached after all were revoked", n)
 	}
+}
+
+// TestCachedStoreContract runs the store contract suite against a CachedStore in front of the
+// memory store, and in front of SQLite.
+func TestCachedStoreContract(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		storetest.TestSessionStore(t, func(t *testing.T) gatehouse.SessionStore {
+			return session.Cached(memory.NewSessionStore(), session.CacheOptions{})
+		})
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		storetest.TestSessionStore(t, func(t *testing.T) gatehouse.SessionStore {
+			db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return session.Cached(sqlite.NewSessionStore(db), session.CacheOptions{})
+		})
+	})
 }

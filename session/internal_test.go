@@ -3,6 +3,7 @@ package session
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse"
@@ -25,23 +26,26 @@ func TestCleanUserAgent(t *testing.T) {
 }
 
 func TestCacheEvictsExpiredFirst(t *testing.T) {
-	c := newCache(cacheShards) // one entry per shard
 	now := gatehouse.Now()
+	clock := now
+	c := Cached(nil, CacheOptions{Size: cacheShards, Now: func() time.Time { return clock }}) // one entry per shard
+	get := func(h gatehouse.Hash) *gatehouse.Session { s, _ := c.m.Get(h); return s }
 	h1, h2 := gatehouse.Hash{0, 1}, gatehouse.Hash{0, 2} // same shard
-	c.insert(h1, &gatehouse.Session{ExpiresAt: now.Add(1)}, 0, now)
+	c.insert(h1, &gatehouse.Session{ExpiresAt: now.Add(1)}, 0)
 	later := now.Add(2)
-	c.insert(h2, &gatehouse.Session{ExpiresAt: later.Add(1)}, 0, later)
-	if s, _ := c.get(h1); s != nil {
+	clock = later
+	c.insert(h2, &gatehouse.Session{ExpiresAt: later.Add(1)}, 0)
+	if s := get(h1); s != nil {
 		t.Fatal("the expired entry was not the one evicted")
 	}
-	if s, _ := c.get(h2); s == nil {
+	if s := get(h2); s == nil {
 		t.Fatal("new entry not cached")
 	}
 	// An already expired session is never cached.
 	c.remove(h2)
-	_, gen := c.get(h2)
-	c.insert(h2, &gatehouse.Session{ExpiresAt: later}, gen, later)
-	if s, _ := c.get(h2); s != nil {
+	gen := c.generation(h2)
+	c.insert(h2, &gatehouse.Session{ExpiresAt: later}, gen)
+	if s := get(h2); s != nil {
 		t.Fatal("an expired session was cached")
 	}
 }

@@ -3,15 +3,14 @@
 // user's "not before" time, renews the idle timeout as the session is used, and revokes sessions
 // one by one or all of a user's at once.
 //
-// Only the SHA-256 hash of a secret reaches the store. A Manager optionally keeps an exact
-// in-process cache of sessions, for a process that is the only writer of its store.
+// Only the SHA-256 hash of a secret reaches the store. For a process that is the only writer of
+// its store, Cached puts an exact in-process cache in front of it.
 package session
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +31,7 @@ const MaxClockSkew = time.Second
 
 // MaxUserAgent is the longest user agent, in bytes, that a session keeps; longer ones are cut at
 // a character boundary.
-const MaxUserAgent = 256
+const MaxUserAgent = gatehouse.MaxUserAgent
 
 // Options configures a Manager. Zero fields take the defaults.
 type Options struct {
@@ -47,8 +46,9 @@ type Options struct {
 	TouchInterval time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Cache keeps an exact in-process cache of sessions. It is only correct when this process
-	// is the only writer of the store (such as SQLite); leave it off for a shared store.
+	// Cache puts the store behind Cached, an exact in-process cache of sessions. It is only
+	// correct when this process is the only writer of the store (such as SQLite); leave it off
+	// for a shared store.
 	Cache bool
 	// CacheSize bounds the number of cached sessions, rounded down to a multiple of 64 and at
 	// least 64. Default 100,000.
@@ -63,15 +63,16 @@ type Stats struct {
 	CacheEvictions uint64
 }
 
-// Manager creates, authenticates and revokes sessions. It is safe for concurrent use.
+// Manager creates, authenticates and revokes sessions. It is safe for concurrent use. It treats
+// the sessions its store returns as read-only, so that a cache may share them.
 type Manager struct {
-	store      gatehouse.SessionStore
+	store      gatehouse.SessionStore // a *CachedStore with Options.Cache
+	find       findFunc               // the store's FindSharedSession if it has one, else FindSession
 	revs       gatehouse.RevocationStore
 	idle       time.Duration
 	absolute   time.Duration
 	touchEvery time.Duration
 	now        func() time.Time
-	cache      *cache // nil without Options.Cache
 }
 
 // NewManager returns a Manager on store that checks not-before times in revs. On the request
@@ -90,9 +91,21 @@ func NewManager(store gatehouse.SessionStore, revs gatehouse.RevocationStore, op
 		m.now = time.Now
 	}
 	if opts.Cache {
-		m.cache = newCache(int(orDefault(time.Duration(opts.CacheSize), DefaultCacheSize)))
+		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, Now: m.now, IdleTimeout: m.idle})
+	}
+	m.find = m.store.FindSession
+	if sf, ok := m.store.(sharedFinder); ok {
+		m.find = sf.FindSharedSession
 	}
 	return m
+}
+
+type findFunc func(ctx context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error)
+
+// sharedFinder is an optional capability of a SessionStore (CachedStore has it): FindSession
+// without the copy, for a caller that never writes the session it gets.
+type sharedFinder interface {
+	FindSharedSession(ctx context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error)
 }
 
 func orDefault(v, def time.Duration) time.Duration {
@@ -129,27 +142,10 @@ func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAge
 		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(m.absolute),
 		IP: ip, UserAgent: cleanUserAgent(userAgent),
 	}
-	if err := m.createStored(ctx, s, now); err != nil {
-		return "", nil, err
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return "", nil, storeErr("create", err)
 	}
 	return secret, s, nil
-}
-
-// createStored stores s and caches a copy of it.
-func (m *Manager) createStored(ctx context.Context, s *gatehouse.Session, now time.Time) error {
-	var gen uint64
-	if m.cache != nil {
-		// A RevokeUser racing with this Create may delete s before it is cached.
-		gen = m.cache.generation(s.Hash)
-	}
-	if err := m.store.CreateSession(ctx, s); err != nil {
-		return storeErr("create", err)
-	}
-	if m.cache != nil {
-		c := *s
-		m.cache.insert(s.Hash, &c, gen, now)
-	}
-	return nil
 }
 
 // Authenticate returns the live session whose secret is secret, renewing its idle timeout at
@@ -166,44 +162,7 @@ func (m *Manager) Authenticate(ctx context.Context, secret string) (*gatehouse.S
 	}
 	h := gatehouse.HashSecret(secret)
 	now := m.now()
-	if m.cache == nil {
-		return m.authStored(ctx, h, now, 0)
-	}
-	s, gen := m.cache.get(h)
-	if s == nil {
-		return m.authStored(ctx, h, now, gen)
-	}
-	return m.authCached(ctx, h, s, now)
-}
-
-// authCached finishes Authenticate for a cache hit. s is shared and never written: a touch
-// replaces it in the cache with a renewed copy.
-func (m *Manager) authCached(ctx context.Context, h gatehouse.Hash, s *gatehouse.Session, now time.Time) (*gatehouse.Session, error) {
-	if err := m.check(ctx, h, s, now); err != nil {
-		return nil, err
-	}
-	if now.Sub(s.LastSeenAt) < m.touchEvery {
-		return s, nil
-	}
-	next := *s
-	next.LastSeenAt = now
-	if !m.cache.replace(h, s, &next) {
-		// Another request renewed it first (or it was just revoked, concurrently with this
-		// request): s was live when read, and one write per interval is enough.
-		return s, nil
-	}
-	if err := m.touch(ctx, h, now); err != nil {
-		// The cache may now be ahead of the store: drop it so the store stays the authority.
-		m.cache.remove(h)
-		return nil, err
-	}
-	return &next, nil
-}
-
-// authStored finishes Authenticate from the store. With a cache, gen is the cache generation
-// read before the store, which keeps a session deleted meanwhile out of the cache.
-func (m *Manager) authStored(ctx context.Context, h gatehouse.Hash, now time.Time, gen uint64) (*gatehouse.Session, error) {
-	s, found, err := m.store.FindSession(ctx, h)
+	s, found, err := m.find(ctx, h)
 	if err != nil {
 		return nil, storeErr("find", err)
 	}
@@ -213,16 +172,15 @@ func (m *Manager) authStored(ctx context.Context, h gatehouse.Hash, now time.Tim
 	if err := m.check(ctx, h, s, now); err != nil {
 		return nil, err
 	}
-	if now.Sub(s.LastSeenAt) >= m.touchEvery {
-		if err := m.touch(ctx, h, now); err != nil {
-			return nil, err
-		}
-		s.LastSeenAt = now // s is this call's own copy until it is cached below.
+	if now.Sub(s.LastSeenAt) < m.touchEvery {
+		return s, nil
 	}
-	if m.cache != nil {
-		m.cache.insert(h, s, gen, now)
+	if err := m.touch(ctx, h, now); err != nil {
+		return nil, err
 	}
-	return s, nil
+	next := *s // s may be shared: the renewed session is a copy
+	next.LastSeenAt = now
+	return &next, nil
 }
 
 // check returns gatehouse.ErrSessionExpired, after deleting the session, if s is dead at now.
@@ -249,7 +207,6 @@ func (m *Manager) touch(ctx context.Context, h gatehouse.Hash, now time.Time) er
 		return storeErr("touch", err)
 	}
 	if !found {
-		m.uncache(h)
 		return gatehouse.ErrSessionExpired
 	}
 	return nil
@@ -273,36 +230,18 @@ func (m *Manager) ExpiresAt(s *gatehouse.Session) time.Time {
 // discard deletes a dead session, best effort: its death does not depend on the delete.
 func (m *Manager) discard(ctx context.Context, h gatehouse.Hash) {
 	_, _ = m.store.DeleteSession(ctx, h)
-	m.uncache(h)
 }
 
-func (m *Manager) uncache(h gatehouse.Hash) {
-	if m.cache != nil {
-		m.cache.remove(h)
-	}
-}
-
-// Stats returns cache statistics; all zero without a cache.
+// Stats returns the statistics of the store's cache when it is a *CachedStore; else all zero.
 func (m *Manager) Stats() Stats {
-	if m.cache == nil {
-		return Stats{}
+	if c, ok := m.store.(*CachedStore); ok {
+		return c.Stats()
 	}
-	return m.cache.stats()
+	return Stats{}
 }
 
-// cleanUserAgent makes ua valid UTF-8 and cuts it to MaxUserAgent bytes at a rune boundary.
-func cleanUserAgent(ua string) string {
-	ua = strings.ToValidUTF8(ua, "\uFFFD")
-	if len(ua) <= MaxUserAgent {
-		return ua
-	}
-	cut := MaxUserAgent
-	for cut > 0 && !utf8.RuneStart(ua[cut]) {
-		cut--
-	}
-	// Clone so that the session does not pin a long header in memory.
-	return strings.Clone(ua[:cut])
-}
+// cleanUserAgent is gatehouse.CleanUserAgent with U+FFFD for what it replaces.
+func cleanUserAgent(ua string) string { return gatehouse.CleanUserAgent(ua, utf8.RuneError) }
 
 // storeErr wraps a store failure as gatehouse.ErrUnavailable, unless it already carries a
 // gatehouse error (such as ErrUnavailable from an adapter), which it keeps.

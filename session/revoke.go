@@ -12,11 +12,7 @@ func (m *Manager) Revoke(ctx context.Context, secret string) error {
 	if !gatehouse.ValidSecret(secret) {
 		return nil
 	}
-	h := gatehouse.HashSecret(secret)
-	_, err := m.store.DeleteSession(ctx, h)
-	// Uncache even on failure: the store may have deleted it, and a cache miss is harmless.
-	m.uncache(h)
-	if err != nil {
+	if _, err := m.store.DeleteSession(ctx, gatehouse.HashSecret(secret)); err != nil {
 		return storeErr("revoke", err)
 	}
 	return nil
@@ -26,16 +22,13 @@ func (m *Manager) Revoke(ctx context.Context, secret string) error {
 // gatehouse.ErrNotFound if there is no such session or it is someone else's, and
 // gatehouse.ErrUnavailable if the store fails.
 func (m *Manager) RevokeHandle(ctx context.Context, userID, handle string) error {
-	h, found, err := m.store.DeleteSessionByHandle(ctx, userID, handle)
+	_, found, err := m.store.DeleteSessionByHandle(ctx, userID, handle)
 	if err != nil {
-		// The hash is unknown but the store may have deleted the session.
-		m.uncacheWhere(func(s *gatehouse.Session) bool { return s.Handle == handle })
 		return storeErr("revoke handle", err)
 	}
 	if !found {
 		return gatehouse.ErrNotFound
 	}
-	m.uncache(h)
 	return nil
 }
 
@@ -60,13 +53,8 @@ func (m *Manager) RevokeAnyHandle(ctx context.Context, handle string) (string, e
 // that too to also reject the user's access tokens. It returns gatehouse.ErrUnavailable if the
 // store fails.
 func (m *Manager) RevokeUser(ctx context.Context, userID string) error {
-	hashes, err := m.store.DeleteUserSessions(ctx, userID)
-	if err != nil {
-		m.uncacheWhere(func(s *gatehouse.Session) bool { return s.User.UserID == userID })
+	if _, err := m.store.DeleteUserSessions(ctx, userID); err != nil {
 		return storeErr("revoke user", err)
-	}
-	for _, h := range hashes {
-		m.uncache(h)
 	}
 	return nil
 }
@@ -94,11 +82,10 @@ func (m *Manager) List(ctx context.Context, userID string) ([]*gatehouse.Session
 }
 
 // DeleteExpired drops the sessions past their absolute expiry from the store, when it is a
-// gatehouse.Expirer, and every timed-out session from the cache. It returns how many the store
-// dropped. Run it from a background ticker.
+// gatehouse.Expirer (a CachedStore is, and drops every timed-out session from its cache). It
+// returns how many the store dropped. Run it from a background ticker.
 func (m *Manager) DeleteExpired(ctx context.Context) (int, error) {
 	now := m.now()
-	m.uncacheWhere(func(s *gatehouse.Session) bool { return m.timedOut(s, now) })
 	ex, ok := m.store.(gatehouse.Expirer)
 	if !ok {
 		return 0, nil
@@ -108,11 +95,4 @@ func (m *Manager) DeleteExpired(ctx context.Context) (int, error) {
 		return n, storeErr("delete expired", err)
 	}
 	return n, nil
-}
-
-// uncacheWhere drops every cached session for which drop is true (a full scan).
-func (m *Manager) uncacheWhere(drop func(*gatehouse.Session) bool) {
-	if m.cache != nil {
-		m.cache.removeWhere(drop)
-	}
 }

@@ -2,11 +2,10 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/httpauth"
 )
 
 type tokenKey struct{}
@@ -43,7 +42,7 @@ type TokenHandler func(w http.ResponseWriter, r *http.Request, t *gatehouse.Toke
 // allocations) to put the token in its context.
 func (v *Verifier) Handler(h TokenHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, present, ok := bearer(r)
+		raw, present, ok := httpauth.Bearer(r)
 		if !present {
 			writeError(w, gatehouse.ErrTokenMissing, false)
 			return
@@ -82,62 +81,8 @@ func RequireRole(role gatehouse.Role) func(http.Handler) http.Handler {
 
 var errBadAuthorization = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the Authorization header must be \"Bearer <token>\"")
 
-// bearer returns the token of the Authorization header: present is false without the header,
-// ok false when it is not "Bearer <token>" (case-insensitive scheme, one or more spaces, a
-// non-empty token without spaces), as the gatehouse server parses it.
-func bearer(r *http.Request) (tok string, present, ok bool) {
-	v := r.Header["Authorization"]
-	if len(v) == 0 {
-		return "", false, false
-	}
-	const scheme = "bearer"
-	h := v[0]
-	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) || h[len(scheme)] != ' ' {
-		return "", true, false
-	}
-	tok = strings.TrimLeft(h[len(scheme):], " ")
-	if tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
-		return "", true, false
-	}
-	return tok, true, true
-}
-
-// statusOf maps gatehouse error codes to HTTP statuses, as the server does.
-func statusOf(code string) int {
-	switch code {
-	case gatehouse.ETOKENMISSING, gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED:
-		return http.StatusUnauthorized
-	case gatehouse.EFORBIDDEN:
-		return http.StatusForbidden
-	case gatehouse.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case gatehouse.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // writeError answers with gatehouse's error body for err. withToken says the request carried
 // a bearer token (for the WWW-Authenticate challenge of RFC 6750).
 func writeError(w http.ResponseWriter, err error, withToken bool) {
-	code, msg := gatehouse.ErrorCode(err), gatehouse.ErrorMessage(err)
-	status := statusOf(code)
-	h := w.Header()
-	switch status {
-	case http.StatusUnauthorized:
-		if withToken {
-			h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		} else {
-			h.Set("WWW-Authenticate", `Bearer`)
-		}
-	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", "1")
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{code, msg})
+	httpauth.WriteError(w, gatehouse.ErrorCode(err), gatehouse.ErrorMessage(err), httpauth.Challenge("", withToken))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
@@ -31,7 +32,7 @@ func (s *Pages) signinView(username, next string, errs map[string]string) signin
 
 // handleSignInPage shows the sign-in form, or sends a signed-in browser on its way.
 func (s *Pages) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.URL.Query().Get("next"))
+	next := s.returnAddress(r.URL.Query())
 	if _, ok := s.api.SessionCookie(r); ok {
 		if _, err := s.pageSession(r); err == nil {
 			redirect(w, r, orDefault(next, "/account"))
@@ -55,7 +56,7 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
-	next := safeNext(r.PostForm.Get("next"))
+	next := s.returnAddress(r.PostForm)
 	errs := map[string]string{}
 	if username == "" {
 		errs["username"] = "Enter your username."
@@ -81,6 +82,10 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.signInFailed(w, r, username, next, err)
+		return
+	}
+	if res.Step == authn.StepSecondFactor {
+		s.renderSecondStep(w, r, http.StatusOK, res.SecondFactor.Token, next, res.SecondFactor.Methods, "", "")
 		return
 	}
 	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
@@ -117,21 +122,21 @@ func (s *Pages) renderSignIn(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "signin.html", s.newPageData(nil, "Sign in", "signin", v))
 }
 
-// safeNext returns next if it is a path on this site, else "": the sign-in page never
-// redirects to another site (no open redirect).
+// returnAddress returns where to send the browser after signing in: the "next" parameter, or
+// "rd" (the forward-auth endpoint's), if Config.Returns allows it (a path on this server, or an
+// address on a return domain), else "": the sign-in page is no open redirect.
+func (s *Pages) returnAddress(q url.Values) string {
+	next := q.Get("next")
+	if next == "" {
+		next = q.Get("rd")
+	}
+	next, _ = s.returns.Check(next)
+	return next
+}
+
+// safeNext returns next if it is a path on this site, else "".
 func safeNext(next string) string {
-	if len(next) == 0 || len(next) > 1024 || next[0] != '/' || strings.HasPrefix(next, "//") {
-		return ""
-	}
-	for i := 0; i < len(next); i++ {
-		if c := next[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return ""
-		}
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return ""
-	}
+	next, _ = (*access.Returns)(nil).Check(next)
 	return next
 }
 

@@ -3,6 +3,8 @@ package web
 import (
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-auth/gatehouse/access"
 )
 
 // TestSafeNext: the sign-in page follows only paths of this site (no open redirect).
@@ -16,7 +18,7 @@ func TestSafeNext(t *testing.T) {
 		{"https://evil.example/", ""},
 		{"javascript:alert(1)", ""},
 		{"/ok\r\nSet-Cookie: x=1", ""},
-		{"/" + strings.Repeat("a", 1024), ""},
+		{"/" + strings.Repeat("a", access.MaxReturnLen), ""},
 	} {
 		if got := safeNext(c.in); got != c.want {
 			t.Errorf("safeNext(%q) = %q, want %q", c.in, got, c.want)

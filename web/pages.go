@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
 )
@@ -53,22 +54,27 @@ type PageLink struct {
 
 // Pages are the web pages over one authn service, mounted on one API server.
 type Pages struct {
-	authn *authn.Service
-	api   *ghttp.Server
-	log   *slog.Logger
-	links []PageLink // extra navigation links
+	authn     *authn.Service
+	api       *ghttp.Server
+	log       *slog.Logger
+	links     []PageLink      // extra navigation links
+	returns   *access.Returns // where the sign-in page may send a browser back to
+	signinCSP string          // the sign-in page's policy, whose form may lead to the return domains
 }
 
 // Config holds the pages' settings.
 type Config struct {
 	// Logger receives page errors and events (default slog.Default()). Secrets never reach it.
 	Logger *slog.Logger
+	// Returns says where the sign-in page may send a browser back to after signing in (its
+	// "next" or "rd" parameter); nil allows paths on this server only.
+	Returns *access.Returns
 }
 
 // Mount mounts the pages on api (GET / is the sign-in page) over the use cases a. Call it
 // before the server starts serving.
 func Mount(api *ghttp.Server, a *authn.Service, cfg Config) *Pages {
-	s := &Pages{authn: a, api: api, log: cfg.Logger}
+	s := &Pages{authn: a, api: api, log: cfg.Logger, returns: cfg.Returns, signinCSP: signinCSP(cfg.Returns)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -83,11 +89,14 @@ func (s *Pages) SetLinks(links ...PageLink) { s.links = append(s.links[:0:0], li
 func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
+	handle("POST", "/signin/second-factor", s.handleSecondStep)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
 	handle("GET", "/assets/{name}", s.handleAsset)
 
 	handle("GET", "/account", s.page(gatehouse.RoleUser, s.handleAccountPage))
 	handle("POST", "/account/password", s.page(gatehouse.RoleUser, s.handleChangePassword))
+	handle("POST", "/account/mfa/totp", s.page(gatehouse.RoleUser, s.handleTOTPSetup))
+	handle("POST", "/account/mfa/totp/confirm", s.page(gatehouse.RoleUser, s.handleTOTPConfirm))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
 
@@ -254,6 +263,16 @@ func (s *Pages) newPageData(p *pageReq, title, section string, view any) *pageDa
 // all, and may not be framed (clickjacking).
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// signinCSP is pageCSP with the sign-in form allowed to lead (through the redirect that
+// follows it) to the domains a browser may return to: browsers apply form-action to redirects.
+func signinCSP(r *access.Returns) string {
+	var extra strings.Builder
+	for _, d := range r.Domains() {
+		extra.WriteString(" " + d + ":* *." + d + ":*") // any port, as Returns allows
+	}
+	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
+}
+
 func setPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h["Cache-Control"] = noStore
@@ -275,6 +294,9 @@ func (s *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	setPageHeaders(w.Header())
+	if name == "signin.html" {
+		w.Header().Set("Content-Security-Policy", s.signinCSP)
+	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" { // a throttle may have said how long
 			w.Header().Set("Retry-After", "1")
@@ -396,7 +418,7 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "error.html", "account.html", "admin.html", "admin_user.html")
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "account_totp.html", "error.html", "account.html", "admin.html", "admin_user.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/account"
 	"github.com/gatehouse-auth/gatehouse/argon2"
 	"github.com/gatehouse-auth/gatehouse/authn"
@@ -41,6 +42,8 @@ type app struct {
 	mailer   gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
 	now      func() time.Time
 	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
+	// accessRules are the forward-auth rules in force; SIGHUP swaps them (proxyauth.go).
+	accessRules *access.Holder
 }
 
 // openStores opens the user store and the account service; "user add" needs no more than this.
@@ -118,20 +121,27 @@ func (a *app) wire(ctx context.Context) error {
 	if err := refresher.SetReuseGrace(cfg.RefreshGrace); err != nil {
 		return err
 	}
+	factors, err := a.mfaService()
+	if err != nil {
+		return fmt.Errorf("second factors: %w", err)
+	}
 	metrics := ghttp.NewMetrics(nil)
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
 		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
+		CookieDomain:          cfg.proxyAuth.CookieDomain,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
 	}
+	cfg.applyOps(&serverCfg)
 	uses := authn.New(authn.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
-		Throttle: a.throttle(), Audit: a.auditStore(),
+		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors,
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login}})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
-	web.Mount(a.server, uses, web.Config{Logger: a.log})
+	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
+	a.wireProxyAuth(uses)
 	if err := a.mountProvider(uses); err != nil {
 		return err
 	}

@@ -63,7 +63,11 @@ type config struct {
 
 	keyStore keyStoreConfig // where the signing keys live (keystore.go)
 	drain    drainConfig    // graceful stop (drain.go)
+	ops      opsConfig      // admin listener, access log (ops.go)
 	mail     mailConfig     // mail to users (mail.go)
+	mfa      mfaConfig      // second factors (mfa.go)
+
+	proxyAuth proxyAuthConfig // forward-auth, cookie domain, return addresses (proxyauth.go)
 
 	// Signing keys (keys.go).
 	KeysFile            string
@@ -135,7 +139,10 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	c.introspectionFlags(fs)
 	c.limitFlags(fs)
 	c.drainFlags(fs)
+	c.opsFlags(fs)
+	c.proxyAuthFlags(fs)
 	c.mailFlags(fs)
+	c.mfaFlags(fs)
 }
 
 // minIntrospectionSecret is the shortest accepted --introspection-secret, in bytes.
@@ -170,7 +177,7 @@ func (c *config) validateServe() error {
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
-	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateMail} {
+	for _, validate := range []func() error{c.validateExposure, c.validateIntrospection, c.validateKeys, c.validateKeySchedule, c.validateLimits, c.validateOps, c.validateMail, c.validateProxyAuth, c.validateMFA} {
 		if err := validate(); err != nil {
 			return err
 		}

@@ -171,8 +171,16 @@ func TestSecretFileTwins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFlags(t, fs, map[string]string{"hmac-secret": "from-the-command-line-and-long-enough"})
+	wantFlags(t, fs, map[string]string{"hmac-secret": "from-the-command-line-and-long-enough", "hmac-secret-file": ""})
 	os.Unsetenv("GATEHOUSE_HMAC_SECRET_FILE")
+	// What reads the key-encryption key sees one source, not both.
+	t.Setenv("GATEHOUSE_KEY_ENCRYPTION_KEY", "kek-from-the-environment")
+	fs, err = resolved(t, "--key-encryption-key-file", kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFlags(t, fs, map[string]string{"key-encryption-key": "kek-text", "key-encryption-key-file": ""})
+	os.Unsetenv("GATEHOUSE_KEY_ENCRYPTION_KEY")
 
 	for name, args := range map[string][]string{
 		"both on the command line": {"--hmac-secret", "x", "--hmac-secret-file", hmac},
@@ -205,8 +213,10 @@ func TestExampleConfigFile(t *testing.T) {
 	keyLine := regexp.MustCompile(`^# ([a-z0-9-]+): (.*)$`)
 	var uncommented strings.Builder
 	keys := map[string]bool{}
-	for _, line := range strings.Split(string(got), "\n") {
-		if m := keyLine.FindStringSubmatch(line); m != nil {
+	lines := strings.Split(string(got), "\n")
+	for i, line := range lines {
+		// Each key is the last line of its block, under its description.
+		if m := keyLine.FindStringSubmatch(line); m != nil && i+1 < len(lines) && lines[i+1] == "" {
 			keys[m[1]] = true
 			uncommented.WriteString(m[1] + ": " + m[2] + "\n")
 		}

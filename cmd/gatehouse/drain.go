@@ -81,37 +81,53 @@ type drainPlan struct {
 	log     *slog.Logger
 }
 
+// listener is one HTTP server and the listener it serves on: the public one, and the admin
+// listener when there is one.
+type listener struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
 // serveUntil serves on ln until ctx ends, then drains as p says and logs what it did.
 func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, p drainPlan) error {
-	if p.state != nil {
-		srv.Handler = p.state.count(srv.Handler)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if srv.TLSConfig != nil {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
+	return serveAllUntil(ctx, []listener{{srv, ln}}, p)
+}
+
+// serveAllUntil serves every listener until ctx ends (or one of them fails), then drains them
+// together as p says: /readyz answers 503 on each, keep-alives stop on each, and after the
+// delay they all stop accepting and share the one timeout for the requests in flight.
+func serveAllUntil(ctx context.Context, ls []listener, p drainPlan) error {
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		if p.state != nil {
+			l.srv.Handler = p.state.count(l.srv.Handler)
 		}
-	}()
+		go func() {
+			if l.srv.TLSConfig != nil {
+				errc <- l.srv.ServeTLS(l.ln, "", "")
+			} else {
+				errc <- l.srv.Serve(l.ln)
+			}
+		}()
+	}
+	var failed error
 	select {
-	case err := <-errc:
-		return err
+	case failed = <-errc:
 	case <-ctx.Done():
 	}
-	waited, cutShort := p.announce(srv)
+	if failed != nil {
+		for _, l := range ls {
+			l.srv.Close()
+		}
+		return failed
+	}
+	waited, cutShort := p.announce(ls)
 	inFlight := int64(0)
 	if p.state != nil {
 		inFlight = p.state.inFlight.Load()
 	}
 	start := time.Now()
-	sctx, cancel := context.WithTimeout(context.Background(), p.timeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	forced := errors.Is(err, context.DeadlineExceeded)
-	if forced {
-		err = srv.Close()
-	}
+	forced, err := shutdownAll(ls, p.timeout)
 	if p.log != nil {
 		p.log.Info("gatehouse stopped", "readyz_503_for", waited.Round(time.Millisecond), "drain_delay", p.delay,
 			"cut_short", cutShort, "requests_in_flight", inFlight, "drained_in", time.Since(start).Round(time.Millisecond),
@@ -120,16 +136,47 @@ func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, p drainP
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range ls {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
+}
+
+// shutdownAll shuts every server down at once, waiting up to timeout for their requests in
+// flight; what is left then is closed. forced says whether anything was.
+func shutdownAll(ls []listener, timeout time.Duration) (forced bool, err error) {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	errs := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() {
+			err := l.srv.Shutdown(sctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = l.srv.Close()
+				if err == nil {
+					err = context.DeadlineExceeded
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range ls {
+		switch e := <-errs; {
+		case errors.Is(e, context.DeadlineExceeded):
+			forced = true
+		case e != nil && err == nil:
+			err = e
+		}
+	}
+	return forced, err
 }
 
 // announce turns /readyz to 503, stops keep-alives (a client's next request opens a new
 // connection, which the load balancer sends elsewhere) and waits the drain delay, or until a
 // second signal.
-func (p drainPlan) announce(srv *http.Server) (waited time.Duration, cutShort bool) {
+func (p drainPlan) announce(ls []listener) (waited time.Duration, cutShort bool) {
 	if p.state == nil {
 		return 0, false
 	}
@@ -138,7 +185,9 @@ func (p drainPlan) announce(srv *http.Server) (waited time.Duration, cutShort bo
 	defer signal.Stop(again)
 	start := time.Now()
 	p.state.draining.Store(true)
-	srv.SetKeepAlivesEnabled(false)
+	for _, l := range ls {
+		l.srv.SetKeepAlivesEnabled(false)
+	}
 	if p.delay <= 0 {
 		return 0, false
 	}

@@ -141,6 +141,9 @@ func startServe(t *testing.T, args ...string) (addr string, stop func() string) 
 	if err := fs.Parse(append(append([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, fastHash...), args...)); err != nil {
 		t.Fatal(err)
 	}
+	if err := cfg.validateServe(); err != nil { // as "gatehouse serve" does before serving
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -15,7 +15,7 @@ import (
 // environment and the configuration file.
 
 // secretFlags are the flags whose value is a secret (or, for the URLs, may hold a password).
-var secretFlags = []string{"hmac-secret", "introspection-secret", "key-encryption-key", "postgres-url", "redis-url"}
+var secretFlags = []string{"hmac-secret", "introspection-secret", "key-encryption-key", "postgres-url", "redis-url", "smtp-url"}
 
 // fileTwin is the name of the flag naming the file that holds flag's value.
 func fileTwin(flag string) string { return flag + "-file" }
@@ -64,7 +64,8 @@ func readSecretFiles(fs *pflag.FlagSet, src sources) error {
 			case src[name] == src[twin.Name]:
 				return fmt.Errorf("give --%s once: --%s or --%s, not both (both in %s)", name, name, twin.Name, src[name])
 			case src[name] > src[twin.Name]:
-				continue // the value itself wins; the file is not read
+				_ = twin.Value.Set("") // the value itself wins; the file is not read
+				continue
 			}
 		}
 		path := twin.Value.String()

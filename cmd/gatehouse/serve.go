@@ -78,8 +78,20 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	log.Info("gatehouse listening", append([]any{"addr", ln.Addr().String(), "tls", tlsConfig != nil,
 		"session_store", cfg.SessionStore, "user_store", cfg.UserStore, "signing_alg", cfg.SigningAlg, "data", cfg.Data},
 		readBuildInfo().logAttrs()...)...)
+	cfg.logProxyAuth(log)
+	stopWatching := a.watchAccessRules() // before ready: a SIGHUP from then on reloads
+	defer stopWatching()
 	if w := cfg.cookieWarning(); w != "" {
 		log.Warn(w, "addr", cfg.Addr)
+	}
+	listeners := []listener{{srv, ln}}
+	admin, err := cfg.adminListener(a.server, tlsConfig, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if admin != nil {
+		listeners = append(listeners, *admin)
 	}
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -87,7 +99,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 	mctx, stopMaintenance := context.WithCancel(ctx)
 	defer stopMaintenance()
 	go a.maintain(mctx, 10*time.Second)
-	return serveUntil(ctx, srv, ln, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
+	return serveAllUntil(ctx, listeners, drainPlan{state: &a.drain, delay: cfg.drain.Delay, timeout: cfg.drain.Timeout, log: log})
 }
 
 // runHTTP serves on ln until ctx ends, then shuts down gracefully.

@@ -1,0 +1,16 @@
+package gatehouse
+
+// Auth methods, as reported in the "auth" field of protected responses.
+const (
+	AuthSession = "session"
+	AuthToken   = "token"
+)
+
+// Auth is the authentication of one request: who, and by which method. Exactly one of Session
+// and Token is set.
+type Auth struct {
+	Principal
+	Method  string
+	Session *Session
+	Token   *Token
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-auth/gatehouse/access"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	"github.com/gatehouse-auth/gatehouse/forwardauth"
+)
+
+// Forward-auth: reverse proxies ask gatehouse whether a request may reach the app behind them.
+
+// proxyAuthConfig is the configuration of forward-auth and of the cookie and return addresses
+// that let one sign-in cover several subdomains.
+type proxyAuthConfig struct {
+	RulesFile       string
+	Default         string
+	CookieDomain    string
+	RedirectDomains []string
+	SignInURL       string
+
+	def     access.Policy   // Default, parsed
+	rules   *access.Rules   // RulesFile, compiled at validation
+	returns *access.Returns // where the sign-in page may send browsers back to
+}
+
+func (c *config) proxyAuthFlags(fs *pflag.FlagSet) {
+	p := &c.proxyAuth
+	fs.StringVar(&p.RulesFile, "access-rules", "", "YAML file of the access rules of GET /api/authz/forward-auth and /api/authz/auth-request (docs/forward-auth.md); reloaded on SIGHUP")
+	fs.StringVar(&p.Default, "access-default", "deny", "the policy of a proxied request that no access rule matches: deny, bypass, authenticated, role:ROLE or group:NAME")
+	fs.StringVar(&p.CookieDomain, "cookie-domain", "", "Domain of the session cookie, such as example.com, so that one sign-in covers its subdomains (default: the host that served it only)")
+	fs.StringSliceVar(&p.RedirectDomains, "redirect-domains", nil, "domains (with their subdomains) that the sign-in page may send a browser back to after signing in (default: --cookie-domain)")
+	fs.StringVar(&p.SignInURL, "sign-in-url", "", "the sign-in page that forward-auth sends browsers to (default: --issuer followed by /)")
+}
+
+// validateProxyAuth parses the policy, compiles the rules file (an error names its line) and
+// checks the domains.
+func (c *config) validateProxyAuth() error {
+	p := &c.proxyAuth
+	var err error
+	if p.def, err = access.ParsePolicy(p.Default); err != nil {
+		return fmt.Errorf("--access-default: %w", err)
+	}
+	if p.RulesFile != "" {
+		if p.rules, err = access.LoadFile(p.RulesFile, p.def); err != nil {
+			return fmt.Errorf("--access-rules: %w", err)
+		}
+	} else {
+		p.rules, _ = access.Parse(nil, p.def)
+	}
+	p.CookieDomain = strings.TrimPrefix(strings.ToLower(p.CookieDomain), ".")
+	domains := p.RedirectDomains
+	if len(domains) == 0 && p.CookieDomain != "" {
+		domains = []string{p.CookieDomain}
+	}
+	if p.CookieDomain != "" {
+		if _, err := access.NewReturns([]string{p.CookieDomain}); err != nil {
+			return fmt.Errorf("--cookie-domain: %w", err)
+		}
+	}
+	if p.returns, err = access.NewReturns(domains); err != nil {
+		return fmt.Errorf("--redirect-domains: %w", err)
+	}
+	if p.SignInURL != "" && !strings.HasPrefix(p.SignInURL, "https://") && !strings.HasPrefix(p.SignInURL, "http://") {
+		return fmt.Errorf("--sign-in-url %q: want an absolute http(s) URL", p.SignInURL)
+	}
+	return nil
+}
+
+func (c *config) signInURL() string {
+	if c.proxyAuth.SignInURL != "" {
+		return c.proxyAuth.SignInURL
+	}
+	return strings.TrimSuffix(c.issuer(), "/") + "/"
+}
+
+// authnAuthenticator turns the credential of a proxied request into an identity with the
+// use case every credential goes through (authn: a bearer token first, checked against the
+// revocations; else the session cookie).
+type authnAuthenticator struct{ s *authn.Service }
+
+func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
+	au, err := a.s.Authenticate(ctx, authn.Credential{AccessToken: c.Bearer, SessionID: c.Session})
+	if err != nil {
+		return forwardauth.Identity{}, err
+	}
+	return forwardauth.Identity{Principal: au.Principal}, nil
+}
+
+var _ forwardauth.Authenticator = authnAuthenticator{}
+
+// wireProxyAuth mounts the forward-auth endpoints on the server.
+func (a *app) wireProxyAuth(uses *authn.Service) {
+	p := &a.cfg.proxyAuth
+	a.accessRules = access.NewHolder(p.rules)
+	forwardauth.New(forwardauth.Config{
+		Rules: a.accessRules, Authenticator: authnAuthenticator{uses},
+		TrustedProxies: a.cfg.trustedProxies, SignInURL: a.cfg.signInURL(),
+		CookieName: a.server.CookieName(), Logger: a.log,
+	}).Mount(a.server.Handle)
+}
+
+// watchAccessRules reads the rules file again on every SIGHUP, and puts the new rules in force
+// at once; a file with an error is logged and the rules in force stay. The signal is caught
+// from the return on; stop ends the watch.
+func (a *app) watchAccessRules() (stop func()) {
+	file := a.cfg.proxyAuth.RulesFile
+	if file == "" {
+		return func() {}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				a.loadAccessRules(file)
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}
+
+func (a *app) loadAccessRules(file string) {
+	rs, err := access.LoadFile(file, a.cfg.proxyAuth.def)
+	if err != nil {
+		a.log.Error("access rules not reloaded: the rules in force stay", "err", err)
+		return
+	}
+	a.accessRules.Store(rs)
+	a.log.Info("access rules reloaded", "file", file, "rules", rs.Len(), "default", rs.Default().String())
+}
+
+// logProxyAuth says at startup what forward-auth will do.
+func (c *config) logProxyAuth(log *slog.Logger) {
+	p := &c.proxyAuth
+	if p.RulesFile == "" && p.def.Kind == access.Deny {
+		return
+	}
+	log.Info("forward-auth", "rules", p.rules.Len(), "default", p.def.String(), "sign_in_url", c.signInURL(),
+		"cookie_domain", p.CookieDomain, "redirect_domains", strings.Join(p.returns.Domains(), ","))
+	if len(c.trustedProxies) == 0 {
+		log.Warn("forward-auth answers only trusted proxies, and --trusted-proxies is empty: every check is refused")
+	}
+}

@@ -1,0 +1,98 @@
+// Package forwardauth answers reverse proxies that ask, before passing a request on to the app
+// behind them, whether the request may pass and who sent it: Traefik's ForwardAuth and Caddy's
+// forward_auth (GET /api/authz/forward-auth) and nginx's auth_request
+// (GET /api/authz/auth-request).
+//
+// The proxy describes the original request in headers, which are believed only from trusted
+// proxies. The access rules (package access) decide what the request needs; when it needs a
+// user, the credential the browser or client sent (the session cookie or a bearer token) is
+// turned into an identity by an Authenticator. A check of a request without a credential reads
+// and writes no store and keeps nothing.
+package forwardauth
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/access"
+)
+
+// Credential is what the browser or API client presented with the original request. At most
+// one field is used: a bearer token wins over a session cookie, as everywhere in gatehouse.
+type Credential struct {
+	// Bearer is the access token of an "Authorization: Bearer" header.
+	Bearer string
+	// Session is the secret of the session cookie.
+	Session string
+}
+
+// Identity is who sent the original request.
+type Identity struct {
+	gatehouse.Principal
+	// Groups are the user's group names, for group:NAME rules and the Remote-Groups header.
+	// An Authenticator that knows no groups leaves it nil; then group rules let nobody through.
+	Groups []string
+}
+
+// Authenticator turns a credential into the identity it carries. It returns an error with
+// the code gatehouse.ETOKENMISSING, EINVALIDTOKEN, ETOKENEXPIRED or ESESSIONEXPIRED for a
+// credential that does not sign anyone in, and gatehouse.ErrUnavailable when a store cannot
+// answer.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c Credential) (Identity, error)
+}
+
+// Config configures a Handler. Authenticator is required; without Rules every check is denied.
+type Config struct {
+	// Rules holds the access rules in force; a reload swaps them (access.Holder).
+	Rules *access.Holder
+	// Authenticator turns credentials into identities.
+	Authenticator Authenticator
+	// TrustedProxies are the addresses whose X-Forwarded-* and X-Original-* headers are
+	// believed. A request from any other address is refused with 403.
+	TrustedProxies []netip.Prefix
+	// SignInURL is the sign-in page a browser is sent to (with ?rd=<original URL>) when it is
+	// not signed in, such as "https://auth.example.com/".
+	SignInURL string
+	// CookieName is the name of the session cookie as browsers send it.
+	CookieName string
+	// Assertions, if set, signs a short-lived JWT for the app behind the proxy into the
+	// answer's Remote-JWT header.
+	Assertions Asserter
+	// Logger receives refusals of untrusted peers and store failures (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Asserter signs a statement of id's identity for the app at audience (the upstream host).
+type Asserter interface {
+	Assert(id *Identity, audience string, now time.Time) (string, error)
+}
+
+// Handler answers the proxies' questions. Its methods are http.HandlerFuncs.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// Mount registers GET /api/authz/forward-auth and GET /api/authz/auth-request with handle
+// (such as the API server's Handle).
+func (h *Handler) Mount(handle func(method, path string, f http.HandlerFunc)) {
+	handle("GET", "/api/authz/forward-auth", h.ForwardAuth)
+	handle("GET", "/api/authz/auth-request", h.AuthRequest)
+}
+
+// New returns a handler for cfg.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.cfg.Rules == nil {
+		h.cfg.Rules = access.NewHolder(nil) // deny everything
+	}
+	return h
+}
