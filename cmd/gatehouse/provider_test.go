@@ -203,6 +203,7 @@ func TestProviderAttacks(t *testing.T) {
 		for _, uri := range []string{
 			"https://app.example/cb",           // query dropped
 			"https://app.example/cb?x=1&y=2",   // query added
+			"https://app.example/cb?x=1#f",     // fragment
 			"https://app.example/cb/x?x=1",     // path
 			"https://app.example/CB?x=1",       // case
 			"https://app.example.evil/cb?x=1",  // host prefix
