@@ -72,7 +72,7 @@ var auditActions = []string{
 	gatehouse.AuditSessionsRevoked, gatehouse.AuditTokenRevoked, gatehouse.AuditRefreshReuse,
 	gatehouse.AuditUserCreated, gatehouse.AuditUserDeleted, gatehouse.AuditRoleChanged,
 	gatehouse.AuditUserDisabled, gatehouse.AuditUserEnabled, gatehouse.AuditPasswordChanged, gatehouse.AuditKeyRotated,
-	gatehouse.AuditDataRestored, gatehouse.AuditDataMigrated,
+	gatehouse.AuditDataRestored, gatehouse.AuditDataMigrated, gatehouse.AuditClientCreated, gatehouse.AuditClientDeleted,
 }
 
 func validAction(a string) bool {

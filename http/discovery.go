@@ -27,12 +27,28 @@ const (
 	pathRevocationStream = "/api/revocations/stream"
 )
 
+// OpenIDProvider is what the discovery document and the token endpoint need to know of an
+// OpenID Provider mounted on the server (package oidc): the paths of its endpoints, its
+// scopes, and the handler of the token endpoint's authorization_code grant.
+type OpenIDProvider struct {
+	AuthorizationEndpoint string
+	UserinfoEndpoint      string
+	Scopes                []string
+	// CodeGrant answers a token request with grant_type=authorization_code.
+	CodeGrant http.Handler
+}
+
+// SetOpenIDProvider makes the discovery document advertise p and the token endpoint hand the
+// authorization_code grant to it. Call it before serving.
+func (s *Server) SetOpenIDProvider(p OpenIDProvider) { s.provider = &p }
+
 // discoveryDocument is the authorization server metadata (RFC 8414), served at both the OpenID
-// Connect discovery path and the RFC 8414 path. gatehouse has no authorization endpoint (logins
-// go through /api/login), so response_types_supported is empty; tokens come from the token
-// endpoint's refresh_token grant. The access-token algorithms are listed under
-// id_token_signing_alg_values_supported because OIDC libraries pick their allowed algorithms
-// from it.
+// Connect discovery path and the RFC 8414 path. Without an OpenID Provider, gatehouse has no
+// authorization endpoint (logins go through /api/login), so response_types_supported is
+// empty and tokens come from the token endpoint's refresh_token grant; with one, the document
+// adds the authorization code flow with PKCE S256 and the userinfo endpoint. The signing
+// algorithms are listed under id_token_signing_alg_values_supported: ID tokens use them, and
+// OIDC libraries pick their allowed algorithms for access tokens from it too.
 type discoveryDocument struct {
 	Issuer                   string   `json:"issuer"`
 	JWKSURI                  string   `json:"jwks_uri"`
@@ -47,6 +63,11 @@ type discoveryDocument struct {
 	IntrospectionAuthMethods []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	RevocationAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
 	Claims                   []string `json:"claims_supported"`
+	AuthorizationEndpoint    string   `json:"authorization_endpoint,omitempty"`
+	UserinfoEndpoint         string   `json:"userinfo_endpoint,omitempty"`
+	Scopes                   []string `json:"scopes_supported,omitempty"`
+	ResponseModes            []string `json:"response_modes_supported,omitempty"`
+	CodeChallengeMethods     []string `json:"code_challenge_methods_supported,omitempty"`
 	RevocationStreamEndpoint string   `json:"gatehouse_revocation_stream_endpoint"`
 	AccessTokenType          string   `json:"gatehouse_access_token_typ"`
 	AccessTokenAudience      string   `json:"gatehouse_access_token_audience"`
@@ -62,7 +83,7 @@ func (s *Server) discovery() discoveryDocument {
 	if s.cfg.IntrospectionSecret != "" {
 		introspectAuth = []string{"client_secret_basic"}
 	}
-	return discoveryDocument{
+	d := discoveryDocument{
 		Issuer:                   iss,
 		JWKSURI:                  base + pathJWKS,
 		TokenEndpoint:            base + pathToken,
@@ -80,6 +101,18 @@ func (s *Server) discovery() discoveryDocument {
 		AccessTokenType:          token.TypAccessToken,
 		AccessTokenAudience:      s.Authn.Tokens().Audience(),
 	}
+	if p := s.provider; p != nil {
+		d.AuthorizationEndpoint = base + p.AuthorizationEndpoint
+		d.UserinfoEndpoint = base + p.UserinfoEndpoint
+		d.Scopes = p.Scopes
+		d.GrantTypes = []string{"authorization_code", "refresh_token"}
+		d.ResponseTypes = []string{"code"}
+		d.ResponseModes = []string{"query"}
+		d.CodeChallengeMethods = []string{"S256"}
+		d.TokenAuthMethods = []string{"none", "client_secret_basic", "client_secret_post"}
+		d.Claims = append(d.Claims, "auth_time", "nonce", "at_hash", "preferred_username")
+	}
+	return d
 }
 
 // handleDiscovery serves the metadata document. It changes only with the configuration, so

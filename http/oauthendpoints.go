@@ -90,7 +90,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// handleOAuthToken is the token endpoint (RFC 6749 section 6) for the refresh_token grant, the
+// handleOAuthToken is the token endpoint. Its authorization_code grant belongs to the OpenID
+// Provider, when one is mounted (SetOpenIDProvider). Its refresh_token grant (RFC 6749 section 6) is the
 // form-encoded twin of POST /api/token/refresh: the refresh token rotates, reuse of a rotated
 // one revokes its family. The first token pair comes from POST /api/login. Clients are public
 // (token_endpoint_auth_method "none").
@@ -99,8 +100,12 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if grant == "authorization_code" && s.provider != nil {
+		s.provider.CodeGrant.ServeHTTP(w, r)
+		return
+	}
 	if grant != "refresh_token" {
-		s.writeOAuthError(w, &oauthError{status: http.StatusBadRequest, Code: oauthUnsupportedGrantType, Desc: "only the refresh_token grant is supported"})
+		s.writeOAuthError(w, &oauthError{status: http.StatusBadRequest, Code: oauthUnsupportedGrantType, Desc: s.supportedGrants()})
 		return
 	}
 	refresh, e := requiredParam(form, "refresh_token")
@@ -115,6 +120,13 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 	if e := s.oauthRefresh(w, r, refresh); e != nil {
 		s.writeOAuthError(w, e)
 	}
+}
+
+func (s *Server) supportedGrants() string {
+	if s.provider != nil {
+		return "only the authorization_code and refresh_token grants are supported"
+	}
+	return "only the refresh_token grant is supported"
 }
 
 func (s *Server) oauthRefresh(w http.ResponseWriter, r *http.Request, refresh string) *oauthError {

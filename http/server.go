@@ -109,6 +109,7 @@ type Server struct {
 	// admin and adminAllowed are AdminHandler's routes (adminlistener.go).
 	admin        *http.ServeMux
 	adminAllowed map[string]*[]string
+	provider     *OpenIDProvider // the OpenID Provider mounted on the server, or nil (discovery.go)
 }
 
 // New returns a server with its routes mounted.

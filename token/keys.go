@@ -404,3 +404,15 @@ func addKeyAndWrite(store KeyStorage, f *keyFile, opts KeyOptions, secret []byte
 	}
 	return next, raw, nil
 }
+
+// PrivateSigningKey returns the key that signs now: its kid, its algorithm and its private key
+// (ed25519.PrivateKey for EdDSA, *ecdsa.PrivateKey for ES256), for a component that signs
+// tokens of its own with gatehouse's keys, such as ID tokens of the OpenID Provider. ok is
+// false for HS256: a shared secret must not sign tokens that other parties verify.
+func (ks *KeySet) PrivateSigningKey() (kid, alg string, private any, ok bool) {
+	k := ks.signingKey()
+	if k == nil || k.alg == AlgHS256 {
+		return "", "", nil, false
+	}
+	return k.kid, k.alg, k.sign, true
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/blocklist"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/oidc"
 	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/revocation"
 	"github.com/gatehouse-auth/gatehouse/session"
@@ -143,6 +144,9 @@ func (a *app) wire(ctx context.Context) error {
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
 	a.wireProxyAuth(uses)
+	if err := a.mountProvider(uses); err != nil {
+		return err
+	}
 	registerBuildInfo(metrics, readBuildInfo())
 	a.registerGauges(metrics, store)
 	a.registerRedisGauges(metrics)
@@ -223,4 +227,17 @@ func (a *app) Close() error {
 		return a.db.Close()
 	}
 	return nil
+}
+
+// mountProvider mounts the OpenID Provider for the registered clients. Its ID tokens are signed
+// by the key that signs access tokens, so with HS256 (a shared secret, which must not sign
+// tokens for other parties) there is none, and the discovery document says so.
+func (a *app) mountProvider(uses *authn.Service) error {
+	if _, _, _, ok := a.keys.PrivateSigningKey(); !ok {
+		a.log.Info("the OpenID Provider is off: ID tokens need an EdDSA or ES256 signing key")
+		return nil
+	}
+	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
+		Logger: a.log, Now: a.now})
+	return err
 }

@@ -49,7 +49,7 @@ beats the environment, which beats the file. Every secret flag has a file twin, 
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newIssuerCmd(), newVersionCmd(), newDocsCmd())
+	root.AddCommand(newServeCmd(), newUserCmd(), newKeysCmd(), newTokenCmd(), newIssuerCmd(), newClientCmd(), newVersionCmd(), newDocsCmd())
 	root.AddCommand(newHealthcheckCmd(), newBackupCmd(), newRestoreCmd(), newMigrateCmd())
 	addConfigFlags(root)
 	return root

@@ -198,6 +198,15 @@ func (a *app) userStore(ctx context.Context) (gatehouse.UserStore, error) {
 	return sqlite.NewUserStore(db), nil
 }
 
+// clientStore returns the store of the registered OpenID Connect clients, which lives with the
+// users.
+func (a *app) clientStore() gatehouse.ClientStore {
+	if a.shared.pg != nil {
+		return postgres.NewClientStore(a.shared.pg)
+	}
+	return sqlite.NewClientStore(a.db)
+}
+
 // refreshStore returns the refresh-token store, which lives with the users.
 func (a *app) refreshStore() gatehouse.RefreshStore {
 	if a.shared.pg != nil {

@@ -1,0 +1,212 @@
+// Package oidc is gatehouse's OpenID Provider: other applications (clients, registered in
+// gatehouse's client store) send users to it to sign in, and get back an authorization code,
+// then an ID token and an access token for the userinfo endpoint. It is built on the OpenID
+// Certified provider library github.com/zitadel/oidc/v3 (package op) over gatehouse's stores,
+// sign-in page and signing keys.
+//
+// What it implements: the authorization code flow (response_type=code) with PKCE S256,
+// required for public clients; confidential clients authenticate with client_secret_basic or
+// client_secret_post; ID tokens (iss, sub, aud, exp, iat, auth_time, nonce, sid, at_hash)
+// signed by the key that signs gatehouse's access tokens (EdDSA or ES256, in its JWKS); the
+// userinfo endpoint. Not yet: refresh tokens for clients, consent, end-session, back-channel
+// logout, RS256.
+//
+// Authorization requests, codes and the clients' access tokens live in the process's memory,
+// so one instance must see a flow from start to end (see docs/oidc.md).
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/token"
+)
+
+// Paths of the provider's endpoints.
+const (
+	AuthorizePath = "/oidc/authorize"
+	TokenPath     = "/oidc/token"
+	UserinfoPath  = "/oidc/userinfo"
+	loginPath     = "/oidc/login"
+	callbackPath  = AuthorizePath + "/callback"
+)
+
+// Config is what the provider needs.
+type Config struct {
+	Clients gatehouse.ClientStore
+	Users   gatehouse.UserStore
+	Keys    *token.KeySet
+	// TokenTTL is the lifetime of ID tokens and of the access tokens issued to clients
+	// (default 15 minutes).
+	TokenTTL time.Duration
+	// CryptoKey encrypts the opaque access tokens issued to clients; crypto/rand when zero.
+	CryptoKey [32]byte
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Provider is a mounted OpenID Provider.
+type Provider struct {
+	op      *op.Provider
+	h       http.Handler
+	mem     *memory
+	api     *ghttp.Server
+	authn   *authn.Service
+	users   gatehouse.UserStore
+	clients gatehouse.ClientStore
+	log     *slog.Logger
+}
+
+// Mount builds the provider and mounts its endpoints on s: the authorization endpoint (and
+// the sign-in step behind it), the userinfo endpoint and the authorization_code grant of the
+// token endpoint. The discovery document then lists them.
+func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 15 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CryptoKey == ([32]byte{}) {
+		copy(cfg.CryptoKey[:], gatehouse.NewSecret())
+	}
+	if _, _, _, ok := cfg.Keys.PrivateSigningKey(); !ok {
+		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key (--token-alg), not HS256")
+	}
+	issuer := uses.Tokens().Issuer()
+	mem := newMemory(cfg.Now)
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, mem: mem, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	opts := []op.Option{
+		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
+		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
+		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
+		op.WithLogger(cfg.Logger),
+	}
+	if strings.HasPrefix(issuer, "http://") {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	p, err := op.NewOpenIDProvider(issuer, &op.Config{
+		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true,
+		SupportedScopes: gatehouse.ClientScopes,
+	}, st, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: %w", err)
+	}
+	pv := &Provider{op: p, h: p.HttpHandler(), mem: mem, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	for _, m := range []string{"GET", "POST"} {
+		s.Handle(m, AuthorizePath, pv.serveAuthorize)
+		s.Handle(m, UserinfoPath, pv.serveOP)
+	}
+	s.Handle("GET", callbackPath, pv.serveOP)
+	s.Handle("GET", loginPath, pv.handleLogin)
+	s.SetOpenIDProvider(ghttp.OpenIDProvider{
+		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
+		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
+	})
+	return pv, nil
+}
+
+func (p *Provider) serveOP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
+
+// serveAuthorize checks the redirect URI with gatehouse's rule (gatehouse.Client's
+// RedirectURIAllowed) before the library sees the request: a URI that is not registered gets
+// an error page, never a redirect, so that the endpoint cannot be used to redirect anywhere.
+func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, ghttp.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if id := r.Form.Get("client_id"); gatehouse.ValidID(id) {
+		c, err := p.clients.ClientByID(r.Context(), id)
+		switch {
+		case err == nil && !c.RedirectURIAllowed(r.Form.Get("redirect_uri")):
+			http.Error(w, "the redirect_uri is not registered for this client", http.StatusBadRequest)
+			return
+		case err != nil && !errors.Is(err, gatehouse.ErrNotFound):
+			http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	p.h.ServeHTTP(w, r)
+}
+
+// serveToken answers the authorization_code grant of the token endpoint, which gatehouse's
+// token endpoint hands over.
+func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = TokenPath, ""
+	p.h.ServeHTTP(w, r2)
+}
+
+// handleLogin is where the authorization endpoint sends the browser: with a live gatehouse
+// session (authn.Authenticate on the session cookie) the request is bound to its user and the
+// browser goes on to the callback that issues the code; without one, to the sign-in page,
+// which comes back here afterwards.
+func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if !gatehouse.ValidSecret(id) {
+		http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
+		return
+	}
+	if _, ok := p.mem.request(id); !ok {
+		http.Error(w, "unknown or expired sign-in request: go back to the application and start again", http.StatusBadRequest)
+		return
+	}
+	sid, _ := p.api.SessionCookie(r)
+	auth, err := p.authn.Authenticate(r.Context(), authn.Credential{SessionID: sid})
+	switch code := gatehouse.ErrorCode(err); {
+	case err == nil:
+	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING:
+		http.Redirect(w, r, "/?"+url.Values{"next": {loginPath + "?id=" + id}}.Encode(), http.StatusSeeOther)
+		return
+	default:
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+		return
+	}
+	if !p.bind(r.Context(), w, id, auth) {
+		return
+	}
+	http.Redirect(w, r, callbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+}
+
+// bind records the signed-in user in request id.
+func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, auth gatehouse.Auth) bool {
+	u, err := p.users.UserByID(ctx, auth.UserID)
+	if err != nil || u.Disabled {
+		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+			http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+			return false
+		}
+		http.Error(w, "this account cannot sign in", http.StatusForbidden)
+		return false
+	}
+	ok := p.mem.update(id, func(r *authRequest) bool {
+		if r.done {
+			return false // bound already: a second visit must not change the user
+		}
+		r.subject, r.done = u.ID, true
+		if auth.Session != nil {
+			r.authTime, r.sessionID = auth.Session.CreatedAt, auth.Session.Handle
+		}
+		return true
+	})
+	if !ok {
+		http.Error(w, "unknown, expired or finished sign-in request", http.StatusBadRequest)
+	}
+	return ok
+}

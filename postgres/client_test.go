@@ -1,0 +1,16 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/postgres"
+)
+
+func TestClientStore(t *testing.T) {
+	t.Parallel()
+	storetest.TestClientStore(t, func(t *testing.T) gatehouse.ClientStore {
+		return postgres.NewClientStore(MustOpen(t, slowPG))
+	})
+}

@@ -1,0 +1,13 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/storetest"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
+)
+
+func TestClientStore(t *testing.T) {
+	storetest.TestClientStore(t, func(t *testing.T) gatehouse.ClientStore { return sqlite.NewClientStore(MustOpen(t)) })
+}
