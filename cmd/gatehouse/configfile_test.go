@@ -264,6 +264,7 @@ argon2-time: 1
 		logs.mu.Unlock()
 		select {
 		case err := <-done:
+			done <- err // for the clean-up, which waits for it
 			t.Fatalf("serve: %v", err)
 		default:
 		}

@@ -14,9 +14,11 @@ const envPrefix = "GATEHOUSE_"
 
 // otherVariables are the GATEHOUSE_ variables that no flag reads, with what reads them.
 var otherVariables = map[string]string{
-	"GATEHOUSE_ADMIN_PASSWORD": `password of the first admin, created by "serve" on first start with no users (default: a random one, printed once)`,
-	"GATEHOUSE_CHROMIUM":       "chromium binary of the browser tests (go test ./cmd/gatehouse-shop)",
-	"GATEHOUSE_SCREENSHOT_DIR": "where the browser tests save their screenshots",
+	"GATEHOUSE_ADMIN_PASSWORD":    `password of the first admin, created by "serve" on first start with no users (default: a random one, printed once)`,
+	"GATEHOUSE_CADDY":             "Caddy binary of the forward-auth tests (go test ./cmd/gatehouse; default: built by scripts/build-caddy.sh)",
+	"GATEHOUSE_CHROMIUM":          "chromium binary of the browser tests (go test ./cmd/gatehouse ./cmd/gatehouse-shop)",
+	"GATEHOUSE_REVOCATION_TRIALS": "revoke-then-use trials of the cluster revocation test (go test ./cmd/gatehouse)",
+	"GATEHOUSE_SCREENSHOT_DIR":    "where the browser tests save their screenshots",
 }
 
 // envName returns the environment variable that sets flag name.
