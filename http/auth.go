@@ -32,13 +32,8 @@ type sessionLoginResponse struct {
 // handleLogin checks a username and password (authn.Service.Login: throttles, audit) and
 // answers with a session cookie or a token pair, depending on the requested (or default) mode.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if err := s.CheckOrigin(r); err != nil {
-		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
-		return
-	}
 	var req loginRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeSameOrigin(w, r, &req) {
 		return
 	}
 	if req.Mode == "" {
@@ -91,13 +86,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "self-registration is disabled on this server")
 		return
 	}
-	if err := s.CheckOrigin(r); err != nil {
-		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
-		return
-	}
 	var req registerRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeSameOrigin(w, r, &req) {
 		return
 	}
 	u, err := s.Authn.Register(r.Context(), account.NewUser{
@@ -198,4 +188,18 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, a gatehouse.Au
 func noContent(w http.ResponseWriter) {
 	w.Header()["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// decodeSameOrigin refuses a cross-origin request (403) and decodes the JSON body into v (the
+// decoder's error answer otherwise); it reports whether the handler may go on.
+func (s *Server) decodeSameOrigin(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := s.CheckOrigin(r); err != nil {
+		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
+		return false
+	}
+	if err := decodeJSON(w, r, v); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
 }

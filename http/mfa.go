@@ -58,13 +58,8 @@ type loginMFARequest struct {
 
 // handleLoginMFA completes a login with its second step and answers exactly as a login does.
 func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) {
-	if err := s.CheckOrigin(r); err != nil {
-		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
-		return
-	}
 	var req loginMFARequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeSameOrigin(w, r, &req) {
 		return
 	}
 	if req.MFAToken == "" || req.Method == "" {
@@ -108,13 +103,8 @@ type passkeyBeginResponse struct {
 
 // handlePasskeyBegin starts a sign-in with a passkey: the options for navigator.credentials.get.
 func (s *Server) handlePasskeyBegin(w http.ResponseWriter, r *http.Request) {
-	if err := s.CheckOrigin(r); err != nil {
-		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
-		return
-	}
 	var req passkeyBeginRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeSameOrigin(w, r, &req) {
 		return
 	}
 	if req.Mode == "" {
@@ -135,13 +125,8 @@ type passkeyFinishRequest struct {
 
 // handlePasskeyFinish checks the passkey's answer and answers as a login does.
 func (s *Server) handlePasskeyFinish(w http.ResponseWriter, r *http.Request) {
-	if err := s.CheckOrigin(r); err != nil {
-		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "cross-origin request refused")
-		return
-	}
 	var req passkeyFinishRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
+	if !s.decodeSameOrigin(w, r, &req) {
 		return
 	}
 	c := s.Client(r)
