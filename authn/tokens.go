@@ -3,7 +3,9 @@ package authn
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/refresh"
@@ -176,3 +178,12 @@ func (s *Service) Introspect(ctx context.Context, raw string) (t *gatehouse.Toke
 	}
 	return nil, false, nil
 }
+
+// RevokeAccessToken denies the access token jti, which expires at exp, until then; the
+// OpenID Provider uses it for the tokens of a replayed code.
+func (s *Service) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+	return s.d.Revocations.RevokeToken(ctx, jti, exp.Add(s.d.Tokens.Leeway()))
+}
+
+// Logger is the use cases' logger.
+func (s *Service) Logger() *slog.Logger { return s.log }

@@ -41,7 +41,11 @@ func (c *client) GrantTypes() []oidc.GrantType { return []oidc.GrantType{oidc.Gr
 // LoginURL is where the authorization endpoint sends the browser to sign in.
 func (c *client) LoginURL(id string) string { return loginPath + "?id=" + id }
 
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+// AccessTokenType is JWT: the token is signed by gatehouse's key set, which every instance
+// shares, so any instance's userinfo endpoint accepts it. It names the client as aud and
+// client_id, with the granted scope; its type (JWT, not at+jwt) and audience keep gatehouse's
+// own API from taking it for one of its access tokens.
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
 func (c *client) IDTokenLifetime() time.Duration      { return c.ttl }
 func (c *client) DevMode() bool                       { return false }
 

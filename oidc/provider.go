@@ -11,8 +11,9 @@
 // userinfo endpoint. Not yet: refresh tokens for clients, consent, end-session, back-channel
 // logout, RS256.
 //
-// Authorization requests, codes and the clients' access tokens live in the process's memory,
-// so one instance must see a flow from start to end (see docs/oidc.md).
+// Authorization requests, codes and the records of the clients' access tokens live in the
+// challenge store given (the user store's: SQLite on one node, PostgreSQL for a cluster), so
+// any instance can finish a flow that another began.
 package oidc
 
 import (
@@ -47,10 +48,14 @@ type Config struct {
 	Clients gatehouse.ClientStore
 	Users   gatehouse.UserStore
 	Keys    *token.KeySet
+	// Flows keeps authorization requests, codes and the records of issued tokens; every
+	// instance of a cluster needs the same.
+	Flows gatehouse.ChallengeStore
 	// TokenTTL is the lifetime of ID tokens and of the access tokens issued to clients
 	// (default 15 minutes).
 	TokenTTL time.Duration
-	// CryptoKey encrypts the opaque access tokens issued to clients; crypto/rand when zero.
+	// CryptoKey is the library's key for the codes it builds; crypto/rand when zero. Codes
+	// are looked up by hash, never decrypted, so instances need not share it.
 	CryptoKey [32]byte
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -60,7 +65,7 @@ type Config struct {
 type Provider struct {
 	op      *op.Provider
 	h       http.Handler
-	mem     *memory
+	flows   *flows
 	api     *ghttp.Server
 	authn   *authn.Service
 	users   gatehouse.UserStore
@@ -87,10 +92,14 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if _, _, _, ok := cfg.Keys.PrivateSigningKey(); !ok {
 		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key (--token-alg), not HS256")
 	}
+	if cfg.Flows == nil {
+		return nil, errors.New("oidc: no store for authorization requests")
+	}
 	issuer := uses.Tokens().Issuer()
-	mem := newMemory(cfg.Now)
-	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, mem: mem, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	fl := newFlows(cfg.Flows, cfg.Now)
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, now: cfg.Now, tokenTTL: cfg.TokenTTL}
 	opts := []op.Option{
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Keys.SigningAlg())),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
@@ -106,7 +115,7 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	pv := &Provider{op: p, h: p.HttpHandler(), mem: mem, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveOP)
@@ -163,7 +172,11 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
 		return
 	}
-	if _, ok := p.mem.request(id); !ok {
+	switch _, found, err := p.flows.request(r.Context(), id); {
+	case err != nil:
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+		return
+	case !found:
 		http.Error(w, "unknown or expired sign-in request: go back to the application and start again", http.StatusBadRequest)
 		return
 	}
@@ -195,16 +208,16 @@ func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, a
 		http.Error(w, "this account cannot sign in", http.StatusForbidden)
 		return false
 	}
-	ok := p.mem.update(id, func(r *authRequest) bool {
-		if r.done {
-			return false // bound already: a second visit must not change the user
-		}
-		r.subject, r.done = u.ID, true
+	ok, err := p.flows.bind(ctx, id, func(r *authRequest) {
+		r.Subject = u.ID
 		if auth.Session != nil {
-			r.authTime, r.sessionID = auth.Session.CreatedAt, auth.Session.Handle
+			r.AuthTime, r.SessionID = auth.Session.CreatedAt, auth.Session.Handle
 		}
-		return true
 	})
+	if err != nil {
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+		return false
+	}
 	if !ok {
 		http.Error(w, "unknown, expired or finished sign-in request", http.StatusBadRequest)
 	}

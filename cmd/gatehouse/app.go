@@ -38,10 +38,12 @@ type app struct {
 	mirror   *revocation.Mirror // nil when revocations are shared through Redis
 	sessions *session.Manager
 	expirers []gatehouse.Expirer
-	server   *ghttp.Server
-	mailer   gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
-	now      func() time.Time
-	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
+	// challenges is the store of steps that span requests, made once (challengeStore).
+	challenges gatehouse.ChallengeStore
+	server     *ghttp.Server
+	mailer     gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
+	now        func() time.Time
+	drain      drainState // /readyz turns 503 when a graceful stop begins (drain.go)
 	// accessRules are the forward-auth rules in force; SIGHUP swaps them (proxyauth.go).
 	accessRules *access.Holder
 }
@@ -238,6 +240,6 @@ func (a *app) mountProvider(uses *authn.Service) error {
 		return nil
 	}
 	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
-		Logger: a.log, Now: a.now})
+		Flows: a.challengeStore(), Logger: a.log, Now: a.now})
 	return err
 }

@@ -177,11 +177,19 @@ func TestProviderAttacks(t *testing.T) {
 	})
 	t.Run("Replay", func(t *testing.T) {
 		code, v := codeFor(t)
-		if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v)); err != nil {
+		tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatalf("userinfo before the replay: %v", err)
 		}
 		if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v)); err == nil {
 			t.Fatal("replayed code accepted")
+		}
+		// The replay revoked what the first exchange issued.
+		if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Fatalf("userinfo with the token of a replayed code: %+v", ui)
 		}
 	})
 	t.Run("OtherClient", func(t *testing.T) {
