@@ -267,6 +267,28 @@ func TestProviderAttacks(t *testing.T) {
 			}
 		}
 	})
+	t.Run("SignedOutEverywhere", func(t *testing.T) {
+		code, v := codeFor(t)
+		tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClientAccessToken(t, tok.AccessToken, r.client.ID, "openid profile email")
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		resp, err := b.Post(base+"/api/logout-all", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("logout-all: %d", resp.StatusCode)
+		}
+		if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Fatalf("userinfo after a sign-out everywhere: %+v", ui)
+		}
+	})
 	t.Run("DisabledUser", func(t *testing.T) {
 		before, v0 := codeFor(t)
 		tok, err := r.conf.Exchange(ctx, before, oauth2.VerifierOption(v0))
