@@ -187,3 +187,11 @@ func (s *Service) RevokeAccessToken(ctx context.Context, jti string, exp time.Ti
 
 // Logger is the use cases' logger.
 func (s *Service) Logger() *slog.Logger { return s.log }
+
+// CheckRefreshFamily returns the family's user if the family may go on: the user exists, is
+// not disabled and was not signed out everywhere since the family began. Otherwise it revokes
+// the family and returns ErrRefreshDead. The OpenID Provider runs it at each refresh of a
+// client's refresh token, as Refresh does for gatehouse's own.
+func (s *Service) CheckRefreshFamily(ctx context.Context, fam *gatehouse.RefreshFamily) (*gatehouse.User, error) {
+	return s.refreshUser(ctx, fam)
+}

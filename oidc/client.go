@@ -36,7 +36,14 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *client) GrantTypes() []oidc.GrantType { return []oidc.GrantType{oidc.GrantTypeCode} }
+
+// GrantTypes are the code and, when the client may ask for offline_access, refresh_token.
+func (c *client) GrantTypes() []oidc.GrantType {
+	if c.c.AllowsScope(gatehouse.ScopeOfflineAccess) {
+		return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	}
+	return []oidc.GrantType{oidc.GrantTypeCode}
+}
 
 // LoginURL is where the authorization endpoint sends the browser to sign in.
 func (c *client) LoginURL(id string) string { return loginPath + "?id=" + id }

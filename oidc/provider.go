@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
@@ -51,6 +53,12 @@ type Config struct {
 	// Flows keeps authorization requests, codes and the records of issued tokens; every
 	// instance of a cluster needs the same.
 	Flows gatehouse.ChallengeStore
+	// Refresh keeps the clients' refresh-token families (with gatehouse's own, so that a
+	// sign-out everywhere ends them too). It should have no reuse grace: a client's refresh
+	// token rotates strictly.
+	Refresh *refresh.Refresher
+	// Grants keeps what users granted to clients.
+	Grants gatehouse.GrantStore
 	// TokenTTL is the lifetime of ID tokens and of the access tokens issued to clients
 	// (default 15 minutes).
 	TokenTTL time.Duration
@@ -66,6 +74,8 @@ type Provider struct {
 	op      *op.Provider
 	h       http.Handler
 	flows   *flows
+	grants  gatehouse.GrantStore
+	now     func() time.Time
 	api     *ghttp.Server
 	authn   *authn.Service
 	users   gatehouse.UserStore
@@ -92,12 +102,12 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if _, _, _, ok := cfg.Keys.PrivateSigningKey(); !ok {
 		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key (--token-alg), not HS256")
 	}
-	if cfg.Flows == nil {
-		return nil, errors.New("oidc: no store for authorization requests")
+	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil {
+		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants are required")
 	}
 	issuer := uses.Tokens().Issuer()
 	fl := newFlows(cfg.Flows, cfg.Now)
-	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL}
 	opts := []op.Option{
 		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Keys.SigningAlg())),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
@@ -109,13 +119,13 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	p, err := op.NewOpenIDProvider(issuer, &op.Config{
-		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true,
+		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true,
 		SupportedScopes: gatehouse.ClientScopes,
 	}, st, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveOP)
@@ -125,6 +135,7 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	s.SetOpenIDProvider(ghttp.OpenIDProvider{
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
+		ClientRefreshToken: IsClientRefreshToken,
 	})
 	return pv, nil
 }
@@ -172,7 +183,8 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
 		return
 	}
-	switch _, found, err := p.flows.request(r.Context(), id); {
+	req, found, err := p.flows.request(r.Context(), id)
+	switch {
 	case err != nil:
 		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
 		return
@@ -191,14 +203,16 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
 		return
 	}
-	if !p.bind(r.Context(), w, id, auth) {
+	if !p.bind(r.Context(), w, req, auth) {
 		return
 	}
 	http.Redirect(w, r, callbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
 }
 
-// bind records the signed-in user in request id.
-func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, auth gatehouse.Auth) bool {
+// bind records the signed-in user in request req, and the user's grant of the request's
+// scopes to its client.
+func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, req *authRequest, auth gatehouse.Auth) bool {
+	id := req.ID
 	u, err := p.users.UserByID(ctx, auth.UserID)
 	if err != nil || u.Disabled {
 		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
@@ -206,6 +220,10 @@ func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, a
 			return false
 		}
 		http.Error(w, "this account cannot sign in", http.StatusForbidden)
+		return false
+	}
+	if err := p.grant(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
 		return false
 	}
 	ok, err := p.flows.bind(ctx, id, func(r *authRequest) {
@@ -222,4 +240,25 @@ func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, a
 		http.Error(w, "unknown, expired or finished sign-in request", http.StatusBadRequest)
 	}
 	return ok
+}
+
+// grant records that the user grants scopes to the client, widening an existing grant.
+func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) error {
+	now := p.now()
+	g, found, err := p.grants.Grant(ctx, userID, clientID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		g = &gatehouse.Grant{UserID: userID, ClientID: clientID, CreatedAt: now}
+	} else if g.Covers(scopes) {
+		return nil
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(g.Scopes, sc) {
+			g.Scopes = append(g.Scopes, sc)
+		}
+	}
+	g.UpdatedAt = now
+	return p.grants.SaveGrant(ctx, g)
 }

@@ -84,7 +84,9 @@ func (a *authRequest) Done() bool                            { return a.IsDone }
 // a replay of the code can revoke it.
 type usedCode struct {
 	// Token is the jti of the access token the exchange issued.
-	Token    string    `json:"jti"`
+	Token string `json:"jti"`
+	// Family is the refresh-token family it began, if any.
+	Family   string    `json:"family,omitempty"`
 	Subject  string    `json:"sub"`
 	ClientID string    `json:"client_id"`
 	Expires  time.Time `json:"access_expires"`

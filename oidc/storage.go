@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authn"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
@@ -26,6 +27,8 @@ type storage struct {
 	keys     *token.KeySet
 	flows    *flows
 	uses     *authn.Service
+	refresh  *refresh.Refresher
+	grants   gatehouse.GrantStore
 	now      func() time.Time
 	tokenTTL time.Duration
 }
@@ -124,7 +127,11 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 
 // revokeExchange revokes what the exchange of a replayed code issued.
 func (s *storage) revokeExchange(ctx context.Context, u *usedCode) {
-	if err := s.uses.RevokeAccessToken(ctx, u.Token, u.Expires); err != nil {
+	err := s.uses.RevokeAccessToken(ctx, u.Token, u.Expires)
+	if err == nil && u.Family != "" {
+		err = s.refresh.RevokeFamily(ctx, u.Family)
+	}
+	if err != nil {
 		s.uses.Logger().Warn("revoking the tokens of a replayed code", "client_id", u.ClientID, "err", err)
 		return
 	}
@@ -201,14 +208,6 @@ func (s *storage) activeUser(ctx context.Context, id string) (*gatehouse.User, e
 		return nil, oidc.ErrServerError().WithDescription("the user store is unavailable").WithParent(err)
 	}
 	return u, nil
-}
-
-func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType().WithParent(errUnsupported)
-}
-
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, oidc.ErrUnsupportedGrantType().WithParent(errUnsupported)
 }
 
 func (s *storage) TerminateSession(context.Context, string, string) error { return errUnsupported }
@@ -296,6 +295,8 @@ func setClaims(ui *oidc.UserInfo, u *gatehouse.User, scopes []string) {
 			ui.PreferredUsername = u.Username
 		case oidc.ScopeEmail:
 			ui.Email = u.Email
+		case gatehouse.ScopeGroups:
+			ui.AppendClaims("groups", append([]string{}, u.Groups...))
 		}
 	}
 }
