@@ -75,6 +75,10 @@ type Deps struct {
 	// token service's.
 	Mailer gatehouse.Mailer
 	Links  *emaillink.Links
+	// Grants and Clients are the OpenID Provider's: what users granted which applications
+	// (grants.go); nil keeps none.
+	Grants  gatehouse.GrantStore
+	Clients gatehouse.ClientStore
 }
 
 // Config holds the use cases' settings. The zero value of each field means its default.

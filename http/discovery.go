@@ -125,3 +125,23 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	writeJSON(w, http.StatusOK, s.discovery())
 }
+
+// ConsentView is what the consent page shows: an application asks a signed-in user for
+// scopes. The OpenID Provider fills it; the pages render it (a form that posts Action with
+// RequestID and decision=allow or deny).
+type ConsentView struct {
+	ClientName string
+	ClientID   string
+	// Scopes are the scopes asked for that the user has not granted yet, described.
+	Scopes    []ScopeView
+	RequestID string
+	Action    string
+	// RedirectOrigin is the origin of the application's redirect URI, where the browser goes
+	// after the decision: the page's Content-Security-Policy must allow it as a form-action.
+	RedirectOrigin string
+}
+
+// ScopeView is a scope as users read it.
+type ScopeView struct {
+	Name, Description string
+}

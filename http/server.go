@@ -217,6 +217,8 @@ func (s *Server) routes() {
 	handle("GET", "/api/sessions", s.authed(gatehouse.RoleUser, s.handleListSessions))
 	handle("DELETE", "/api/sessions/{id}", s.authed(gatehouse.RoleUser, s.handleDeleteSession))
 	handle("POST", "/api/me/password", s.authed(gatehouse.RoleUser, s.handleAccountPassword))
+	handle("GET", "/api/me/grants", s.authed(gatehouse.RoleUser, s.handleListGrants))
+	handle("DELETE", "/api/me/grants/{client_id}", s.authed(gatehouse.RoleUser, s.handleRevokeGrant))
 	handle("PATCH", "/api/me", s.authed(gatehouse.RoleUser, s.handleUpdateProfile))
 	handle("POST", "/api/me/email/verification", s.authed(gatehouse.RoleUser, s.handleResendVerification))
 	handle("POST", "/api/email/verify", s.handleVerifyEmail)

@@ -17,13 +17,10 @@
 package oidc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +39,7 @@ const (
 	TokenPath     = "/oidc/token"
 	UserinfoPath  = "/oidc/userinfo"
 	loginPath     = "/oidc/login"
+	consentPath   = "/oidc/consent"
 	callbackPath  = AuthorizePath + "/callback"
 )
 
@@ -67,6 +65,8 @@ type Config struct {
 	CryptoKey [32]byte
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Consent renders the consent page (package web's); required.
+	Consent func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
 }
 
 // Provider is a mounted OpenID Provider.
@@ -76,6 +76,7 @@ type Provider struct {
 	flows   *flows
 	grants  gatehouse.GrantStore
 	now     func() time.Time
+	consent func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
 	api     *ghttp.Server
 	authn   *authn.Service
 	users   gatehouse.UserStore
@@ -102,8 +103,8 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if _, _, _, ok := cfg.Keys.PrivateSigningKey(); !ok {
 		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key (--token-alg), not HS256")
 	}
-	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil {
-		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants are required")
+	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil || cfg.Consent == nil {
+		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants, and the consent page, are required")
 	}
 	issuer := uses.Tokens().Issuer()
 	fl := newFlows(cfg.Flows, cfg.Now)
@@ -125,13 +126,14 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveOP)
 	}
 	s.Handle("GET", callbackPath, pv.serveOP)
 	s.Handle("GET", loginPath, pv.handleLogin)
+	s.Handle("POST", consentPath, pv.handleConsent)
 	s.SetOpenIDProvider(ghttp.OpenIDProvider{
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
@@ -171,94 +173,4 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = TokenPath, ""
 	p.h.ServeHTTP(w, r2)
-}
-
-// handleLogin is where the authorization endpoint sends the browser: with a live gatehouse
-// session (authn.Authenticate on the session cookie) the request is bound to its user and the
-// browser goes on to the callback that issues the code; without one, to the sign-in page,
-// which comes back here afterwards.
-func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	if !gatehouse.ValidSecret(id) {
-		http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
-		return
-	}
-	req, found, err := p.flows.request(r.Context(), id)
-	switch {
-	case err != nil:
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return
-	case !found:
-		http.Error(w, "unknown or expired sign-in request: go back to the application and start again", http.StatusBadRequest)
-		return
-	}
-	sid, _ := p.api.SessionCookie(r)
-	auth, err := p.authn.Authenticate(r.Context(), authn.Credential{SessionID: sid})
-	switch code := gatehouse.ErrorCode(err); {
-	case err == nil:
-	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING:
-		http.Redirect(w, r, "/?"+url.Values{"next": {loginPath + "?id=" + id}}.Encode(), http.StatusSeeOther)
-		return
-	default:
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return
-	}
-	if !p.bind(r.Context(), w, req, auth) {
-		return
-	}
-	http.Redirect(w, r, callbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
-}
-
-// bind records the signed-in user in request req, and the user's grant of the request's
-// scopes to its client.
-func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, req *authRequest, auth gatehouse.Auth) bool {
-	id := req.ID
-	u, err := p.users.UserByID(ctx, auth.UserID)
-	if err != nil || u.Disabled {
-		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
-			http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-			return false
-		}
-		http.Error(w, "this account cannot sign in", http.StatusForbidden)
-		return false
-	}
-	if err := p.grant(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return false
-	}
-	ok, err := p.flows.bind(ctx, id, func(r *authRequest) {
-		r.Subject = u.ID
-		if auth.Session != nil {
-			r.AuthTime, r.SessionID = auth.Session.CreatedAt, auth.Session.Handle
-		}
-	})
-	if err != nil {
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return false
-	}
-	if !ok {
-		http.Error(w, "unknown, expired or finished sign-in request", http.StatusBadRequest)
-	}
-	return ok
-}
-
-// grant records that the user grants scopes to the client, widening an existing grant.
-func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) error {
-	now := p.now()
-	g, found, err := p.grants.Grant(ctx, userID, clientID)
-	if err != nil {
-		return err
-	}
-	if !found {
-		g = &gatehouse.Grant{UserID: userID, ClientID: clientID, CreatedAt: now}
-	} else if g.Covers(scopes) {
-		return nil
-	}
-	for _, sc := range scopes {
-		if !slices.Contains(g.Scopes, sc) {
-			g.Scopes = append(g.Scopes, sc)
-		}
-	}
-	g.UpdatedAt = now
-	return p.grants.SaveGrant(ctx, g)
 }

@@ -77,7 +77,8 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 	}
 	r := &authRequest{ID: gatehouse.NewSecret(), ClientID: c.ID, RedirectURI: req.RedirectURI, State: req.State,
-		Nonce: req.Nonce, Scopes: scopes, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode, CreatedAt: s.now()}
+		Nonce: req.Nonce, Scopes: scopes, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode, CreatedAt: s.now(),
+		Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint}
 	if req.CodeChallenge != "" {
 		r.CodeChallenge = &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: oidc.CodeChallengeMethodS256}
 	}
@@ -341,6 +342,13 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 		return denied
 	case err != nil:
 		return unavailable(err)
+	}
+	g, found, err := s.grants.Grant(ctx, subject, t.ClientID)
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case !found || g.CreatedAt.After(iat):
+		return denied // the user revoked the client's grant since
 	}
 	u, err := s.activeUser(ctx, t.Subject)
 	if err != nil {

@@ -105,6 +105,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/account/mfa/totp/confirm", s.page(gatehouse.RoleUser, s.handleTOTPConfirm))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
+	handle("POST", "/account/grants/{client_id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeGrant))
 
 	handle("GET", "/admin", s.page(gatehouse.RoleAdmin, s.handleAdminPage))
 	handle("POST", "/admin/users", s.page(gatehouse.RoleAdmin, s.handleAdminCreatePage))
@@ -279,6 +280,21 @@ func signinCSP(r *access.Returns) string {
 	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
 }
 
+// consentCSP lets the consent form lead to the application: browsers apply form-action to the
+// redirects that follow a form's submission, and the decision ends at the redirect URI.
+func consentCSP(v ghttp.ConsentView) string {
+	if v.RedirectOrigin == "" || strings.ContainsAny(v.RedirectOrigin, " ;,'\"") {
+		return pageCSP
+	}
+	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+v.RedirectOrigin, 1)
+}
+
+// RenderConsent renders the consent page of an application's sign-in request (the OpenID
+// Provider's).
+func (s *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView) {
+	s.render(w, r, http.StatusOK, "consent.html", s.newPageData(nil, "Allow "+v.ClientName+"?", "consent", v))
+}
+
 func setPageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h["Cache-Control"] = noStore
@@ -300,6 +316,9 @@ func (s *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	setPageHeaders(w.Header())
+	if name == "consent.html" {
+		w.Header().Set("Content-Security-Policy", consentCSP(d.Page.(ghttp.ConsentView)))
+	}
 	if name == "signin.html" {
 		w.Header().Set("Content-Security-Policy", s.signinCSP)
 	}
@@ -353,6 +372,8 @@ func (s *Pages) renderForgery(w http.ResponseWriter, r *http.Request) {
 // flashes are the messages a redirect can ask the next page to show (?msg=key): fixed
 // sentences, so nothing from the URL is ever echoed.
 var flashes = map[string]string{
+	"grant-revoked":           "The application's access is revoked.",
+	"grant-gone":              "That application had no access any more.",
 	"expired":                 "Your session has ended. Please sign in again.",
 	"signed-out":              "You are signed out.",
 	"signed-out-everywhere":   "You are signed out everywhere: every session and token of your account has ended.",
@@ -426,7 +447,7 @@ var pageFuncs = template.FuncMap{
 }
 
 var pageTemplates = parsePages("signin.html", "signin_mfa.html", "account_totp.html", "error.html", "account.html", "admin.html", "admin_user.html",
-	"forgot.html", "reset.html", "verify.html")
+	"forgot.html", "reset.html", "verify.html", "consent.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
