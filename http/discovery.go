@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/token"
@@ -40,6 +41,9 @@ type OpenIDProvider struct {
 	// ClientRefreshToken reports whether a refresh token is one the provider issued to a
 	// client; nil: none is.
 	ClientRefreshToken func(string) bool
+	// IDTokenAlgs are the algorithms ID tokens may be signed with; the discovery document
+	// adds them to id_token_signing_alg_values_supported.
+	IDTokenAlgs []string
 }
 
 // SetOpenIDProvider makes the discovery document advertise p and the token endpoint hand the
@@ -114,7 +118,13 @@ func (s *Server) discovery() discoveryDocument {
 		d.ResponseModes = []string{"query"}
 		d.CodeChallengeMethods = []string{"S256"}
 		d.TokenAuthMethods = []string{"none", "client_secret_basic", "client_secret_post"}
-		d.Claims = append(d.Claims, "auth_time", "nonce", "at_hash", "preferred_username")
+		d.Claims = append(d.Claims, "auth_time", "nonce", "at_hash", "preferred_username", "groups")
+		d.SigningAlgs = slices.Clone(d.SigningAlgs)
+		for _, a := range p.IDTokenAlgs {
+			if !slices.Contains(d.SigningAlgs, a) {
+				d.SigningAlgs = append(d.SigningAlgs, a)
+			}
+		}
 	}
 	return d
 }

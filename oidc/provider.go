@@ -17,10 +17,13 @@
 package oidc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +68,9 @@ type Config struct {
 	CryptoKey [32]byte
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// IDTokenAlg is the default algorithm of ID tokens: the key set's signing algorithm (the
+	// default) or one of its extra algorithms (RS256). A client's IDTokenAlg overrides it.
+	IDTokenAlg string
 	// Consent renders the consent page (package web's); required.
 	Consent func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
 }
@@ -106,11 +112,17 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil || cfg.Consent == nil {
 		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants, and the consent page, are required")
 	}
+	if cfg.IDTokenAlg == "" {
+		cfg.IDTokenAlg = cfg.Keys.SigningAlg()
+	}
+	if !slices.Contains(idTokenAlgs(cfg.Keys), cfg.IDTokenAlg) {
+		return nil, fmt.Errorf("oidc: the key set has no %s key for ID tokens", cfg.IDTokenAlg)
+	}
 	issuer := uses.Tokens().Issuer()
 	fl := newFlows(cfg.Flows, cfg.Now)
-	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL, idTokenAlg: cfg.IDTokenAlg}
 	opts := []op.Option{
-		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Keys.SigningAlg())),
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(idTokenAlgs(cfg.Keys)...)),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
@@ -137,7 +149,7 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	s.SetOpenIDProvider(ghttp.OpenIDProvider{
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
-		ClientRefreshToken: IsClientRefreshToken,
+		ClientRefreshToken: IsClientRefreshToken, IDTokenAlgs: idTokenAlgs(cfg.Keys),
 	})
 	return pv, nil
 }
@@ -170,7 +182,13 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // serveToken answers the authorization_code grant of the token endpoint, which gatehouse's
 // token endpoint hands over.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	r2 := r.Clone(r.Context())
+	id := r.Form.Get("client_id")
+	if u, _, ok := r.BasicAuth(); ok {
+		if un, err := url.QueryUnescape(u); err == nil {
+			id = un
+		}
+	}
+	r2 := r.Clone(context.WithValue(r.Context(), clientKey{}, id))
 	r2.URL.Path, r2.URL.RawPath = TokenPath, ""
 	p.h.ServeHTTP(w, r2)
 }

@@ -31,6 +31,8 @@ type storage struct {
 	grants   gatehouse.GrantStore
 	now      func() time.Time
 	tokenTTL time.Duration
+	// idTokenAlg is the server's default ID-token algorithm.
+	idTokenAlg string
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -232,16 +234,38 @@ func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg 
 func (k signingKey) Key() any                                    { return k.key }
 func (k signingKey) ID() string                                  { return k.kid }
 
-func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
-	kid, alg, key, ok := s.keys.PrivateSigningKey()
+// clientKey is the context key of the client a token request names (serveToken sets it), so
+// that SigningKey signs with the client's ID-token algorithm.
+type clientKey struct{}
+
+// SigningKey is the key of the requesting client's id_token_signed_response_alg, or of the
+// server's default: the ID token and the access token of a token request are signed with it.
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := s.idTokenAlg
+	if id, _ := ctx.Value(clientKey{}).(string); id != "" {
+		if c, err := s.client(ctx, id); err == nil && c.IDTokenAlg != "" {
+			alg = c.IDTokenAlg
+		}
+	}
+	kid, key, ok := s.keys.PrivateSigningKeyFor(alg)
 	if !ok {
-		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key, not HS256")
+		return nil, oidc.ErrServerError().WithDescription("the server has no %s key for ID tokens", alg)
 	}
 	return signingKey{kid: kid, alg: jose.SignatureAlgorithm(alg), key: key}, nil
 }
 
+// idTokenAlgs are the algorithms ID tokens may be signed with: the signing algorithm and the
+// key set's extra ones (RS256).
+func idTokenAlgs(keys *token.KeySet) []string {
+	return append([]string{keys.SigningAlg()}, keys.ExtraAlgs()...)
+}
+
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(s.keys.SigningAlg())}, nil
+	var out []jose.SignatureAlgorithm
+	for _, a := range idTokenAlgs(s.keys) {
+		out = append(out, jose.SignatureAlgorithm(a))
+	}
+	return out, nil
 }
 
 // publicKey is a key of gatehouse's JWKS, as the library wants it.

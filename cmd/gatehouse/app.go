@@ -246,6 +246,6 @@ func (a *app) mountProvider(uses *authn.Service, pages *web.Pages) error {
 	// The clients' refresh tokens rotate strictly: no reuse grace.
 	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
 		Flows: a.challengeStore(), Refresh: refresh.NewRefresher(a.refreshes, a.cfg.RefreshTTL, a.now),
-		Grants: a.grantStore(), Consent: pages.RenderConsent, Logger: a.log, Now: a.now})
+		Grants: a.grantStore(), Consent: pages.RenderConsent, IDTokenAlg: a.cfg.IDTokenAlg, Logger: a.log, Now: a.now})
 	return err
 }
