@@ -89,9 +89,9 @@ type snapshot struct {
 	byKID   map[string]*key
 	signers []*key // the keys that may sign under the options, in file order
 	// extra are the keys of each extra algorithm (KeyOptions.ExtraAlgs), in file order.
-	extra map[string][]*key
-	jwks  []byte
-	digest  [sha256.Size]byte // of the file content it was built from
+	extra  map[string][]*key
+	jwks   []byte
+	digest [sha256.Size]byte // of the file content it was built from
 }
 
 // LoadKeySet opens the key file at path, creating it (mode 0600, directory 0700) with one
