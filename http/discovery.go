@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ func (s *Server) oauthRoutes(handle func(method, path string, h http.HandlerFunc
 	handle("GET", "/.well-known/openid-configuration", s.handleDiscovery)
 	handle("GET", "/.well-known/oauth-authorization-server", s.handleDiscovery)
 	handle("POST", pathToken, s.handleOAuthToken)
+	handle("OPTIONS", pathToken, s.CORSPreflight("POST"))
 	handle("POST", pathIntrospect, s.handleIntrospect)
 	handle("POST", pathRevoke, s.handleRevoke)
 	handle("GET", pathRevocationStream, s.handleRevocationStream)
@@ -44,6 +46,9 @@ type OpenIDProvider struct {
 	// IDTokenAlgs are the algorithms ID tokens may be signed with; the discovery document
 	// adds them to id_token_signing_alg_values_supported.
 	IDTokenAlgs []string
+	// CORSOrigin reports whether a browser page of origin may call the token and userinfo
+	// endpoints (AllowClientOrigin); nil: none may.
+	CORSOrigin func(ctx context.Context, origin string) bool
 }
 
 // SetOpenIDProvider makes the discovery document advertise p and the token endpoint hand the
@@ -132,6 +137,7 @@ func (s *Server) discovery() discoveryDocument {
 // handleDiscovery serves the metadata document. It changes only with the configuration, so
 // clients may cache it for an hour.
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	corsPublic(w)
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	writeJSON(w, http.StatusOK, s.discovery())
 }
@@ -154,4 +160,40 @@ type ConsentView struct {
 // ScopeView is a scope as users read it.
 type ScopeView struct {
 	Name, Description string
+}
+
+// corsPublic lets any origin read a public document (discovery, JWKS): it carries no secret
+// and no credential is involved.
+func corsPublic(w http.ResponseWriter) { w.Header().Set("Access-Control-Allow-Origin", "*") }
+
+// AllowClientOrigin lets a browser page read this answer when its Origin is one the OpenID
+// Provider allows (the redirect URIs of its public clients); it reports whether it did. No
+// credentials (cookies) are ever allowed cross-origin: these endpoints take bearer tokens and
+// form parameters only.
+func (s *Server) AllowClientOrigin(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || s.provider == nil || s.provider.CORSOrigin == nil {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if !s.provider.CORSOrigin(r.Context(), origin) {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	return true
+}
+
+// CORSPreflight answers a CORS preflight (OPTIONS) for an endpoint that browser clients call
+// with methods: 204, with the CORS headers only for an allowed origin.
+func (s *Server) CORSPreflight(methods string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.AllowClientOrigin(w, r) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Methods", methods)
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

@@ -233,6 +233,12 @@ func (s *Server) routes() {
 	handle("GET", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminListSessions))
 	handle("DELETE", "/api/admin/users/{id}/sessions", s.authed(gatehouse.RoleAdmin, s.handleAdminRevokeUser))
 	handle("DELETE", "/api/admin/sessions/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteSession))
+	handle("GET", "/api/admin/clients", s.authed(gatehouse.RoleAdmin, s.handleAdminListClients))
+	handle("POST", "/api/admin/clients", s.authed(gatehouse.RoleAdmin, s.handleAdminRegisterClient))
+	handle("GET", "/api/admin/clients/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminGetClient))
+	handle("PATCH", "/api/admin/clients/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminUpdateClient))
+	handle("DELETE", "/api/admin/clients/{id}", s.authed(gatehouse.RoleAdmin, s.handleAdminDeleteClient))
+	handle("POST", "/api/admin/clients/{id}/secret", s.authed(gatehouse.RoleAdmin, s.handleAdminRotateClientSecret))
 	s.auditRoutes(handle)
 	s.mfaRoutes(handle)
 

@@ -127,6 +127,10 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
 		op.WithLogger(cfg.Logger),
+		// No CORS from the library: its default reflects any origin with credentials. The
+		// token and userinfo endpoints allow the public clients' origins (corsOrigins), the
+		// public documents any origin, the rest none.
+		op.WithCORSOptions(nil),
 	}
 	if strings.HasPrefix(issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
@@ -141,8 +145,9 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
-		s.Handle(m, UserinfoPath, pv.serveOP)
+		s.Handle(m, UserinfoPath, pv.serveUserinfo)
 	}
+	s.Handle("OPTIONS", UserinfoPath, s.CORSPreflight("GET, POST"))
 	s.Handle("GET", callbackPath, pv.serveOP)
 	s.Handle("GET", loginPath, pv.handleLogin)
 	s.Handle("POST", consentPath, pv.handleConsent)
@@ -150,11 +155,18 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
 		ClientRefreshToken: IsClientRefreshToken, IDTokenAlgs: idTokenAlgs(cfg.Keys),
+		CORSOrigin: (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
 	})
 	return pv, nil
 }
 
 func (p *Provider) serveOP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
+
+// serveUserinfo is the userinfo endpoint, readable by the browser pages of public clients.
+func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	p.api.AllowClientOrigin(w, r)
+	p.h.ServeHTTP(w, r)
+}
 
 // serveAuthorize checks the redirect URI with gatehouse's rule (gatehouse.Client's
 // RedirectURIAllowed) before the library sees the request: a URI that is not registered gets
