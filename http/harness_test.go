@@ -148,7 +148,7 @@ func newHarness(t testing.TB, o options) *harness {
 		Refresh:     refresh.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
 		Revocations: revocation.NewFeed(revs), // as cmd/gatehouse wires it
 		Throttle:    o.throttle, Audit: sqlite.NewAuditStore(db, 0),
-		Clients:     sqlite.NewClientStore(db), Grants: sqlite.NewGrantStore(db),
+		Clients: sqlite.NewClientStore(db), Grants: sqlite.NewGrantStore(db),
 	}
 	acfg := authn.Config{Limits: o.limits, Logger: logger, Now: h.clock.Now, Hooks: authn.Hooks{Login: metrics.Login}}
 	deps := ghttp.Deps{Ready: []func(context.Context) error{db.Ping}, Metrics: metrics}

@@ -38,8 +38,8 @@ type adminView struct {
 
 	NewUsername, NewPassword, NewName, NewEmail, NewRole fieldView
 	// Clients are the first registered OpenID Connect clients (adminClients of them).
-	Clients []*gatehouse.Client
-	CreateError                                          string
+	Clients     []*gatehouse.Client
+	CreateError string
 }
 
 // adminClients is how many clients the admin page lists; the rest are a page away in
