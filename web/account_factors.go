@@ -65,7 +65,7 @@ func (s *Pages) factorsOf(r *http.Request, userID string) (*factorsView, error) 
 	}
 	v := &factorsView{TOTP: sum.TOTP, TOTPPending: sum.TOTPPending, WebAuthn: s.authn.WebAuthnEnabled(),
 		RecoveryCodes: sum.RecoveryCodes, TOTPProof: newProof("totp-", sum.TOTP),
-		Name: field("name", "Name", "text", "", nil).hint("So that you can tell your keys apart, such as \"work laptop\".")}
+		Name: field("name", "Name of a new key", "text", "", nil).hint("So that you can tell your keys apart, such as \"work laptop\".")}
 	for i, c := range sum.WebAuthn {
 		v.Keys = append(v.Keys, keyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name,
 			CreatedAt: c.CreatedAt, LastUsed: c.LastUsedAt, Discoverable: c.Discoverable, Synced: c.BackupEligible,

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,6 +60,43 @@ func (b *btab) addVirtualAuthenticator() {
 	}
 }
 
+// scriptPolicyHolds checks, in the browser, that the page's policy runs a script added to the
+// page (as injected markup would be) only with the response's nonce.
+func (b *btab) scriptPolicyHolds() {
+	b.t.Helper()
+	const inject = `((withNonce) => {
+		const s = document.createElement("script");
+		if (withNonce) s.nonce = document.querySelector("script[nonce]").nonce;
+		s.textContent = "window.injected = (window.injected || 0) + 1";
+		document.head.appendChild(s);
+		return window.injected || 0;
+	})`
+	without, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](inject+`(false)`))
+	if err != nil || without != 0 {
+		b.t.Fatalf("an inline script without the nonce ran (%d, %v)", without, err)
+	}
+	with, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](inject+`(true)`))
+	if err != nil || with != 1 {
+		b.t.Fatalf("an inline script with the page's nonce did not run (%d, %v): the check above proves nothing", with, err)
+	}
+}
+
+// shot saves a screenshot of the page as name.png in $GATEHOUSE_SCREENSHOT_DIR, when it is set.
+func (b *btab) shot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("GATEHOUSE_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 func (b *btab) signOut() {
 	b.t.Helper()
 	b.load(chromedp.Click(chromedp.CSS(`form[action="/signout"] button`), chromedp.NodeVisible))
@@ -96,6 +135,8 @@ func TestBrowserPasskeys(t *testing.T) {
 	tab.signIn()
 	tab.fill("#name", "laptop")
 	tab.load(chromedp.Click(chromedp.CSS(`form[action="/account/mfa/webauthn"] button`), chromedp.NodeVisible))
+	tab.scriptPolicyHolds()
+	tab.shot("passkey-add")
 	tab.ceremony("#webauthn-create")
 	if h := tab.text("h1"); !strings.Contains(h, "laptop") {
 		t.Fatalf("after adding the key the page says %q", h)
@@ -107,9 +148,11 @@ func TestBrowserPasskeys(t *testing.T) {
 	if name := tab.text(".key-name"); name != "laptop" {
 		t.Fatalf("the account page lists %q", name)
 	}
+	tab.shot("account-factors")
 
 	// Without a password: the passkey alone.
 	tab.signOut()
+	tab.shot("signin-passkey")
 	tab.load(chromedp.Click(chromedp.CSS("#passkey-signin"), chromedp.NodeVisible))
 	tab.ceremony("#passkey-get")
 	if h := tab.text("h1"); h != "Your account" {
@@ -122,6 +165,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	if h := tab.text("h1"); h != "Second step" {
 		t.Fatalf("after the password the page says %q", h)
 	}
+	tab.shot("signin-second-step-key")
 	tab.ceremony("#webauthn-get")
 	if h := tab.text("h1"); h != "Your account" {
 		t.Fatalf("after the key the page says %q", h)
