@@ -75,7 +75,13 @@ func TestPagePasskeyLifecycle(t *testing.T) {
 	expectPage(t, b.get("/"), 303)
 	expectPage(t, h.browser("x").get("/"), 200, `action="/signin/passkey"`, "Sign in with a passkey")
 	a := webauthntest.New(mfaOrigin)
-	p := addKeyOnPage(t, b, a, "yubikey")
+	// A browser without script submits the ceremony's form without an answer: nothing happens.
+	p := b.post("/account/mfa/webauthn", url.Values{"name": {"nothing"}})
+	expectPage(t, p, 200, "<noscript>")
+	expectPage(t, b.post("/account/mfa/webauthn/finish", url.Values{"registration_token": {find(t, p, regToken)}, "name": {"nothing"}}),
+		400, "needs JavaScript")
+	expectPage(t, h.browser("x").post("/signin/passkey/finish", url.Values{"passkey_token": {"x"}}), 400, "sign in with your password")
+	p = addKeyOnPage(t, b, a, "yubikey")
 	expectPage(t, p, 200, "yubikey", `id="recovery-codes"`)
 	if n := strings.Count(p.body, "<li><code>"); n != 10 {
 		t.Fatalf("%d recovery codes shown with the first factor", n)
@@ -91,6 +97,9 @@ func TestPagePasskeyLifecycle(t *testing.T) {
 	if p.header.Get("Set-Cookie") != "" {
 		t.Fatalf("a cookie before the second step: %v", p.header)
 	}
+	// Without script the key form carries no answer: the step is shown again, the token alive.
+	expectPage(t, b2.post("/signin/second-factor", url.Values{"mfa_token": {find(t, p, mfaTokenRe)}, "method": {"webauthn"}}),
+		400, "No answer came", `data-webauthn="get"`)
 	answer, err := a.Get([]byte(find(t, p, optionsAttr)))
 	if err != nil {
 		t.Fatal(err)
