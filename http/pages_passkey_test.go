@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/webauthntest"
+	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
 
 // The pages' security keys and passkeys, with the software authenticator of
@@ -329,4 +330,56 @@ func TestPageFactorManagement(t *testing.T) {
 	expectPage(t, b.get("/account?msg=totp-removed"), 200, "The authenticator app is removed", "Set up an authenticator app",
 		"You get ten recovery codes with your first second factor")
 	h.browser("again").signIn("ole", testPassword) // the password alone again
+}
+
+// TestPageKeyRenameAndAdminReset: a key is renamed from the account page (a bad name changes
+// nothing); an admin sees a user's factors and resets them (with the box ticked; never the
+// admin's own), which signs the user out everywhere and is audited.
+func TestPageKeyRenameAndAdminReset(t *testing.T) {
+	h, _ := mfaHarness(t, nil, nil, options{})
+	h.addUser("rae", gatehouse.RoleUser)
+	b := h.browser("rae")
+	b.signIn("rae", testPassword)
+	expectPage(t, addKeyOnPage(t, b, webauthntest.New(mfaOrigin), "old name"), 200)
+	keyID := find(t, b.get("/account"), keyIDRe)
+	expectPage(t, b.post("/account/mfa/webauthn/"+keyID+"/rename", url.Values{"name": {strings.Repeat("x", 65)}}), 400, `id="factor-error"`)
+	expectPage(t, b.post("/account/mfa/webauthn/AAAA/rename", url.Values{"name": {"x"}}), 404)
+	expectRedirect(t, b.post("/account/mfa/webauthn/"+keyID+"/rename", url.Values{"name": {"new name"}}), "/account?msg=key-renamed")
+	expectPage(t, b.get("/account"), 200, `class="key-name">new name<`)
+	events, _ := sqlite.NewAuditStore(h.db, 0).ListAudit(t.Context(), gatehouse.AuditQuery{Action: gatehouse.AuditFactorRenamed, Limit: 5})
+	if len(events) != 1 || events[0].Detail != "webauthn: new name" {
+		t.Fatalf("factor_renamed events: %+v", events)
+	}
+
+	u, err := h.users.UserByUsername(t.Context(), "rae")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := h.browser("admin")
+	admin.signIn("admin", h.adminPW)
+	p := admin.get("/admin/users/" + u.ID)
+	expectPage(t, p, 200, "Second factors", `class="key-name">new name<`, "10 unused", `action="/admin/users/`+u.ID+`/mfa/reset"`)
+	expectPage(t, admin.post("/admin/users/"+u.ID+"/mfa/reset", url.Values{}), 400, "Tick the box")
+	expectPage(t, admin.postFrom("cross-site", "/admin/users/"+u.ID+"/mfa/reset", url.Values{"confirm": {"yes"}, "csrf": {admin.csrf}}), 403)
+	expectPage(t, b.get("/account"), 200, `class="key-name">new name<`) // nothing changed yet
+	expectRedirect(t, admin.post("/admin/users/"+u.ID+"/mfa/reset", url.Values{"confirm": {"yes"}}), "/admin/users/"+u.ID+"?msg=factors-reset")
+	expectPage(t, admin.get("/admin/users/"+u.ID+"?msg=factors-reset"), 200, "Every second factor of the user is removed", "0 unused")
+	if p := b.get("/account"); p.status != 303 {
+		t.Fatalf("the user's session survived the reset: %d", p.status)
+	}
+	h.browser("again").signIn("rae", testPassword) // the password alone again
+	events, _ = sqlite.NewAuditStore(h.db, 0).ListAudit(t.Context(), gatehouse.AuditQuery{Action: gatehouse.AuditFactorsReset, Limit: 5})
+	if len(events) != 1 || events[0].UserID != u.ID || events[0].ActorID != adminID(t, h) {
+		t.Fatalf("factors_reset events: %+v", events)
+	}
+	expectPage(t, admin.post("/admin/users/"+adminID(t, h)+"/mfa/reset", url.Values{"confirm": {"yes"}}), 400, "your account page")
+}
+
+func adminID(t *testing.T, h *harness) string {
+	t.Helper()
+	u, err := h.users.UserByUsername(t.Context(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }
