@@ -22,6 +22,8 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
+	// AMR is how the user signed in (zero for a session stored before it was recorded).
+	AMR AuthMethods `json:"-"`
 }
 
 // MaxUserAgent is the longest user agent, in bytes, that gatehouse keeps (with a session, in an

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -38,7 +39,7 @@ func NewSessionStore() *SessionStore {
 // CreateSession stores a copy of s. It returns gatehouse.ErrConflict if a session with the same
 // hash or handle exists.
 func (st *SessionStore) CreateSession(_ context.Context, s *gatehouse.Session) error {
-	c := *s
+	c := copySession(s)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.byHash[c.Hash]; ok {
@@ -47,7 +48,7 @@ func (st *SessionStore) CreateSession(_ context.Context, s *gatehouse.Session) e
 	if _, ok := st.byHandle[c.Handle]; ok {
 		return gatehouse.ErrConflict
 	}
-	st.byHash[c.Hash] = &c
+	st.byHash[c.Hash] = c
 	st.byHandle[c.Handle] = c.Hash
 	u := st.byUser[c.User.UserID]
 	if u == nil {
@@ -66,9 +67,9 @@ func (st *SessionStore) FindSession(_ context.Context, h gatehouse.Hash) (*gateh
 		st.mu.RUnlock()
 		return nil, false, nil
 	}
-	c := *s
+	c := copySession(s)
 	st.mu.RUnlock()
-	return &c, true, nil
+	return c, true, nil
 }
 
 // TouchSession sets LastSeenAt of the session h. It never creates a session: found=false if
@@ -113,8 +114,7 @@ func (st *SessionStore) SessionByHandle(_ context.Context, handle string) (*gate
 	if !ok {
 		return nil, false, nil
 	}
-	c := *st.byHash[h]
-	return &c, true, nil
+	return copySession(st.byHash[h]), true, nil
 }
 
 // ListSessions returns copies of the user's sessions, oldest first (ties broken by handle),
@@ -124,8 +124,7 @@ func (st *SessionStore) ListSessions(_ context.Context, userID string) ([]*gateh
 	u := st.byUser[userID]
 	out := make([]*gatehouse.Session, 0, len(u))
 	for h := range u {
-		c := *st.byHash[h]
-		out = append(out, &c)
+		out = append(out, copySession(st.byHash[h]))
 	}
 	st.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -197,3 +196,13 @@ func (st *SessionStore) deleteLocked(h gatehouse.Hash) bool {
 func (st *SessionStore) CountSessions(context.Context) (int, error) { return st.Len(), nil }
 
 var _ gatehouse.SessionCounter = (*SessionStore)(nil)
+
+// copySession returns a copy of s that shares no memory with it (the groups are copied too;
+// a session without groups costs no allocation for them).
+func copySession(s *gatehouse.Session) *gatehouse.Session {
+	c := *s
+	if c.User.Groups != nil {
+		c.User.Groups = slices.Clone(c.User.Groups)
+	}
+	return &c
+}
