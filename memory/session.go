@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -39,7 +38,7 @@ func NewSessionStore() *SessionStore {
 // CreateSession stores a copy of s. It returns gatehouse.ErrConflict if a session with the same
 // hash or handle exists.
 func (st *SessionStore) CreateSession(_ context.Context, s *gatehouse.Session) error {
-	c := copySession(s)
+	c := s.Clone()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.byHash[c.Hash]; ok {
@@ -67,7 +66,7 @@ func (st *SessionStore) FindSession(_ context.Context, h gatehouse.Hash) (*gateh
 		st.mu.RUnlock()
 		return nil, false, nil
 	}
-	c := copySession(s)
+	c := s.Clone()
 	st.mu.RUnlock()
 	return c, true, nil
 }
@@ -114,7 +113,7 @@ func (st *SessionStore) SessionByHandle(_ context.Context, handle string) (*gate
 	if !ok {
 		return nil, false, nil
 	}
-	return copySession(st.byHash[h]), true, nil
+	return st.byHash[h].Clone(), true, nil
 }
 
 // ListSessions returns copies of the user's sessions, oldest first (ties broken by handle),
@@ -124,7 +123,7 @@ func (st *SessionStore) ListSessions(_ context.Context, userID string) ([]*gateh
 	u := st.byUser[userID]
 	out := make([]*gatehouse.Session, 0, len(u))
 	for h := range u {
-		out = append(out, copySession(st.byHash[h]))
+		out = append(out, st.byHash[h].Clone())
 	}
 	st.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -196,13 +195,3 @@ func (st *SessionStore) deleteLocked(h gatehouse.Hash) bool {
 func (st *SessionStore) CountSessions(context.Context) (int, error) { return st.Len(), nil }
 
 var _ gatehouse.SessionCounter = (*SessionStore)(nil)
-
-// copySession returns a copy of s that shares no memory with it (the groups are copied too;
-// a session without groups costs no allocation for them).
-func copySession(s *gatehouse.Session) *gatehouse.Session {
-	c := *s
-	if c.User.Groups != nil {
-		c.User.Groups = slices.Clone(c.User.Groups)
-	}
-	return &c
-}

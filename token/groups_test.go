@@ -69,3 +69,35 @@ func TestVerifyRefusesBadGroups(t *testing.T) {
 		t.Fatalf("valid groups: %v, %v", got, err)
 	}
 }
+
+// TestIssueForCarriesMethods: the sign-in methods become the "amr" and "acr" claims and come
+// back from Verify; none recorded, neither claim.
+func TestIssueForCarriesMethods(t *testing.T) {
+	clock := newTestClock()
+	ks := mustKeySet(t, AlgEdDSA, clock)
+	s := mustService(t, ks, clock, nil)
+	u := &gatehouse.User{ID: testPrincipal.UserID, Username: testPrincipal.Username, Role: testPrincipal.Role}
+	amr := gatehouse.MethodPassword | gatehouse.MethodOTP
+	tok, issued, err := s.IssueFor(u, amr, "fam1", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := decodeSegment(t, tok, 1)
+	if got := claims["amr"].([]any); len(got) != 3 || got[0] != "pwd" || got[1] != "otp" || got[2] != "mfa" || claims["acr"] != "aal2" {
+		t.Fatalf("claims amr %v acr %v", claims["amr"], claims["acr"])
+	}
+	got, err := s.Verify(tok)
+	if err != nil || got.AMR != amr || issued.AMR != amr {
+		t.Fatalf("Verify = %+v, %v; issued %+v", got, err, issued)
+	}
+	tok, _, err = s.IssueFor(u, 0, "", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := decodeSegment(t, tok, 1); c["amr"] != nil || c["acr"] != nil {
+		t.Fatalf("claims for no recorded methods: amr %v acr %v", c["amr"], c["acr"])
+	}
+	if _, _, err := s.IssueFor(u, 0x80, "", clock.Now()); err == nil {
+		t.Fatal("issued a token with unknown methods")
+	}
+}
