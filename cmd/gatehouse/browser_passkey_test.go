@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse-auth/gatehouse/internal/browsertest"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
@@ -111,24 +112,12 @@ func (b *btab) signOut() {
 // the password), and see a sign-in with it refused.
 func TestBrowserPasskeys(t *testing.T) {
 	testkit.Slow(t, "starts a browser")
-	exe := chromium(t)
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
 	port := freeLoopbackPort(t)
 	origin := "http://localhost:" + port // a secure context over plain HTTP, as WebAuthn needs
+	browser := browsertest.Start(t, browsertest.Options{HostResolverRules: browsertest.MapDomain("localhost")})
 	startServe(t, "--addr", "127.0.0.1:"+port, "--webauthn-rp-id", "localhost", "--webauthn-origins", origin)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("host-resolver-rules", "MAP localhost 127.0.0.1 , MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))...)
-	defer cancelAlloc()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	ctx, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	defer cancelTab()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
+	ctx := browsertest.Tab(t, browser, 2*time.Minute)
 	tab := &btab{t: t, ctx: ctx, base: origin}
 	tab.addVirtualAuthenticator()
 
@@ -172,11 +161,11 @@ func TestBrowserPasskeys(t *testing.T) {
 	}
 
 	// Removed (with the password), the passkey that the authenticator still holds signs nobody in.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#keys summary"), chromedp.NodeVisible)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#keys details.remove summary"), chromedp.NodeVisible)); err != nil {
 		t.Fatal(err)
 	}
 	tab.fill("#key0-password", "the first admin password")
-	tab.load(chromedp.Click(chromedp.CSS(`#keys form button`), chromedp.NodeVisible))
+	tab.load(chromedp.Click(chromedp.CSS(`#keys form[action$="/delete"] button`), chromedp.NodeVisible))
 	if msg := tab.text(".flash"); !strings.Contains(msg, "removed") {
 		t.Fatalf("after removing the key the page says %q", msg)
 	}
