@@ -108,6 +108,7 @@ func TestPagePasskeyLifecycle(t *testing.T) {
 	expectRedirect(t, b2.post("/signin/second-factor", url.Values{"mfa_token": {find(t, p, mfaTokenRe)}, "method": {"webauthn"},
 		"credential": {string(answer)}}), "/account")
 	expectPage(t, b2.get("/account"), 200, "Your account")
+	expectMethods(t, h, b2, "pwd hwk mfa")
 
 	// Without a password.
 	b3 := h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
@@ -115,6 +116,7 @@ func TestPagePasskeyLifecycle(t *testing.T) {
 	expectRedirect(t, p, "/account")
 	expectPage(t, b3.get("/account"), 200, "Your account", "kim")
 	expectPage(t, b3.get("/account"), 200, "<time") // the key's last use is shown
+	expectMethods(t, h, b3, "hwk user mfa")         // the key, its user verification, two factors
 
 	// Removing asks for the password or a code; a wrong one changes nothing.
 	expectPage(t, b.post("/account/mfa/webauthn/"+keyID+"/delete", url.Values{}), 400, "Enter your password")
@@ -382,4 +384,19 @@ func adminID(t *testing.T, h *harness) string {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// expectMethods checks what the session of b records of its sign-in (GET /api/me: amr, and
+// acr aal2 for two factors).
+func expectMethods(t *testing.T, h *harness, b *browser, amr string) {
+	t.Helper()
+	r := h.do("GET", "/api/me", nil, cookie(b.cookieHeader())...)
+	expect(t, r, 200, "")
+	var got []string
+	for _, m := range r.body["amr"].([]any) {
+		got = append(got, m.(string))
+	}
+	if strings.Join(got, " ") != amr || r.str("acr") != "aal2" {
+		t.Fatalf("the session records amr %v acr %q, want %q aal2", got, r.str("acr"), amr)
+	}
 }
