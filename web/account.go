@@ -20,6 +20,8 @@ type signinView struct {
 	Next               string
 	Username, Password fieldView
 	FormError          string
+	// Register shows the link to the registration page (self-registration is on).
+	Register bool
 }
 
 func (s *Pages) signinView(username, next string, errs map[string]string) signinView {
@@ -27,6 +29,7 @@ func (s *Pages) signinView(username, next string, errs map[string]string) signin
 		Next:     next,
 		Username: field("username", "Username", "text", username, errs).auto("username").required(),
 		Password: field("password", "Password", "password", "", errs).auto("current-password").required(),
+		Register: s.api.RegistrationAllowed(),
 	}
 }
 
