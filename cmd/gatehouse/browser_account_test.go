@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse-auth/gatehouse/internal/browsertest"
 	"github.com/gatehouse-auth/gatehouse/internal/smtptest"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
@@ -21,27 +21,14 @@ import (
 // port known in advance (the links in the mail name it), and chromium.
 func accountBrowser(t *testing.T) (newTab func() *btab, srv *smtptest.Server, base string) {
 	t.Helper()
-	exe := chromium(t)
+	browser := browsertest.Start(t, browsertest.Options{})
 	srv = smtptest.Start(t, smtptest.Options{})
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
 	base = "http://127.0.0.1:" + strconv.Itoa(freeRange(t, 0))
 	startServe(t, "--addr", strings.TrimPrefix(base, "http://"), "--issuer", base, "--allow-registration",
 		"--smtp-url", srv.URL(), "--mail-from", "Gatehouse <accounts@gatehouse.test>")
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))...)
-	t.Cleanup(cancelAlloc)
-	browser, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
 	return func() *btab {
-		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		t.Cleanup(cancel)
-		ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
-		t.Cleanup(cancelTimeout)
-		return &btab{t: t, ctx: ctx, base: base}
+		return &btab{t: t, ctx: browsertest.Tab(t, browser, time.Minute), base: base}
 	}, srv, base
 }
 
