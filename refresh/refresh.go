@@ -224,3 +224,16 @@ func (r *Refresher) RevokeUser(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+// Family returns the family that secret belongs to (its current token or an already rotated
+// one), without rotating anything; found is false for a malformed or unknown secret.
+func (r *Refresher) Family(ctx context.Context, secret string) (f *gatehouse.RefreshFamily, found bool, err error) {
+	if !gatehouse.ValidSecret(secret) {
+		return nil, false, nil
+	}
+	f, found, err = r.store.RefreshFamilyByToken(ctx, gatehouse.HashSecret(secret))
+	if err != nil {
+		return nil, false, fmt.Errorf("refresh: find refresh family: %w", err)
+	}
+	return f, found, nil
+}
