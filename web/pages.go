@@ -97,6 +97,8 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/signin/passkey", s.handlePasskeyBegin)
 	handle("POST", "/signin/passkey/finish", s.handlePasskeyFinish)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
+	handle("GET", "/register", s.handleRegisterPage)
+	handle("POST", "/register", s.handleRegister)
 	handle("GET", "/forgot", s.handleForgotPage)
 	handle("POST", "/forgot", s.handleForgot)
 	handle("GET", "/reset", s.handleResetPage)
@@ -403,6 +405,8 @@ var flashes = map[string]string{
 	"session-gone":            "That session had already ended.",
 	"password-changed":        "Your password is changed. Every other session and token has been signed out.",
 	"password-reset":          "Your new password is set, and every session and token of your account has been signed out. Sign in with it.",
+	"registered":              "Your account is created. Sign in with it.",
+	"registered-verify":       "Your account is created. Sign in with it; a link to confirm your e-mail address is on its way to it.",
 	"user-created":            "The user is created.",
 	"user-updated":            "The user is updated and signed out everywhere.",
 	"user-deleted":            "The user is deleted.",
@@ -475,7 +479,7 @@ var pageFuncs = template.FuncMap{
 
 var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "account_totp.html",
 	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
-	"forgot.html", "reset.html", "verify.html")
+	"forgot.html", "reset.html", "verify.html", "register.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
