@@ -24,8 +24,12 @@ func (w *md) performance(r *Report) {
 				same = fmt.Sprintf("**%.3fx** (target %.2fx)", row.SameBytesRatio, sameBytesGoal)
 			}
 		}
+		ratio := fmt.Sprintf("%.2fx", row.Ratio)
+		if row.Ratio < 0.85 {
+			ratio = fmt.Sprintf("**%.3fx** (target 0.85x)", row.Ratio)
+		}
 		w.row(row.Mode, f0(row.RPS), f3(row.P50Ms), f3(row.P99Ms), f3(row.P999Ms), f2(row.CPUPerReqUs), fmt.Sprint(row.Failed),
-			f0(row.SameBytesRPS), same, fmt.Sprintf("%.2fx", row.SameBytesCPURatio), f0(row.FloorRPS), fmt.Sprintf("%.2fx", row.Ratio), fmt.Sprintf("%.2fx", row.CPURatio))
+			f0(row.SameBytesRPS), same, fmt.Sprintf("%.2fx", row.SameBytesCPURatio), f0(row.FloorRPS), ratio, fmt.Sprintf("%.2fx", row.CPURatio))
 	}
 	w.p("\nThe CPU ratio is the floor's server CPU time per request divided by the mode's: what the throughput ratio would be if the server had the CPUs to itself (here the load generator takes a large share of them, which pulls every throughput ratio towards 1).")
 	w.p("\nThe token modes are served from gatehouse's verified-token cache here (the pool fits in it): the signature is checked once per token. Their cost without the cache shows in the cost-growth table below, at sizes beyond the cache.")
@@ -45,10 +49,10 @@ func (w *md) resources(r *Report) {
 			settled = "no GC seen: includes garbage"
 		}
 		file := ""
-		if row.FilePerSession > 0 {
-			file = f0(row.FilePerSession)
+		if row.FilePerSession > 0 || row.FileTooSmall {
+			file = sizeText(row.FilePerSession, row.FileTooSmall)
 		}
-		w.row(row.Mode, fmtCount(row.Sessions), f0(row.HeapPerSession), f0(row.RSSPerSession), file, settled)
+		w.row(row.Mode, fmtCount(row.Sessions), sizeText(row.HeapPerSession, row.HeapTooSmall), sizeText(row.RSSPerSession, row.RSSTooSmall), file, settled)
 	}
 	w.p("\nSQLite's heap figure also holds gatehouse's session cache (up to 100,000 sessions); token modes hold their verified-token cache (up to 100,000 tokens) and the revocation mirror. Stateless does not mean free of server memory when the server caches verifications.")
 	w.p("\n### Cost growth with the number of sessions\n")

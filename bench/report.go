@@ -121,6 +121,19 @@ type ResourceRow struct {
 	HeapSettled    bool    `json:"heap_settled"`
 	RSSPerSession  float64 `json:"rss_bytes_per_session"`
 	FilePerSession float64 `json:"file_bytes_per_session"`
+	// HeapTooSmall, RSSTooSmall and FileTooSmall say that the growth was too small to measure
+	// (perSession): the figure beside it is 0, not a measurement.
+	HeapTooSmall bool `json:"heap_too_small_to_measure,omitempty"`
+	RSSTooSmall  bool `json:"rss_too_small_to_measure,omitempty"`
+	FileTooSmall bool `json:"file_too_small_to_measure,omitempty"`
+}
+
+// sizeText is a per-session figure for the report: its bytes, or "too small to measure".
+func sizeText(v float64, tooSmall bool) string {
+	if tooSmall {
+		return "too small to measure"
+	}
+	return f0(v)
 }
 
 // GrowthRow is the lookup throughput of a mode with n active sessions (or distinct tokens).
@@ -398,10 +411,14 @@ func (r *Report) sizeTarget() Target {
 		if row.Kind != KindSession || row.Sessions < 10_000 && !r.Quick {
 			continue
 		}
-		v := row.HeapPerSession
+		v, small := row.HeapPerSession, row.HeapTooSmall
 		what := "heap"
-		if row.FilePerSession > 0 {
-			v, what = row.FilePerSession, "file"
+		if row.FilePerSession > 0 || row.FileTooSmall {
+			v, small, what = row.FilePerSession, row.FileTooSmall, "file"
+		}
+		if small {
+			parts = append(parts, fmt.Sprintf("%s at %s: too small to measure (%s)", row.Mode, fmtCount(row.Sessions), what))
+			continue
 		}
 		found = true
 		ok = ok && v <= 256
