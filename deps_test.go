@@ -49,6 +49,7 @@ var layers = map[string][]string{
 	"bench":                 {"", "token"},
 	"mfa":                   {""},
 	"internal/webauthntest": {},
+	"internal/browsertest":  {},
 }
 
 type pkg struct {

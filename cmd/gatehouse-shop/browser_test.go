@@ -5,40 +5,21 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/gatehouse-auth/gatehouse/internal/browsertest"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 // The browser tests drive Debian's chromium (headless) through the demo as a person would.
 // Without chromium they skip, unless CI is set, where they fail. Screenshots of every page go
 // to $GATEHOUSE_SCREENSHOT_DIR (default testdata/screenshots, ignored by git).
-
-// chromiumOrSkip returns the chromium binary.
-func chromiumOrSkip(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{os.Getenv("GATEHOUSE_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if name == "" {
-			continue
-		}
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed: .ci/run installs it with apt-get install chromium")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); skipping the browser tests")
-	return ""
-}
 
 // chrome is one headless chromium process and the demo it browses.
 type chrome struct {
@@ -51,57 +32,10 @@ type chrome struct {
 
 // sharedChromium is one headless chromium for all the browser tests of the package (each test
 // works in browser contexts of its own, so nothing leaks between tests); TestMain stops it.
-var sharedChromium struct {
-	once    sync.Once
-	browser context.Context
-	stop    func()
-	err     error
-}
-
-// stopSharedChromium is called by TestMain (e2e_test.go) after the tests.
-func stopSharedChromium() {
-	if sharedChromium.stop != nil {
-		sharedChromium.stop()
-	}
-}
-
-func startChromium(exe string) (context.Context, func(), error) {
-	profile, err := os.MkdirTemp("", "gatehouse-chromium-")
-	if err != nil {
-		return nil, nil, err
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(profile), // a fresh profile
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-proxy-server", true),
-		// Traffic only to 127.0.0.1: every host name fails to resolve (the tests use the IP).
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,CertificateTransparencyComponentUpdater"),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	stop := func() { cancelBrowser(); cancelAlloc(); os.RemoveAll(profile) }
-	if err := chromedp.Do(browser); err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("starting chromium: %w", err)
-	}
-	return browser, stop, nil
-}
+var sharedChromium browsertest.Shared
 
 func newChrome(t *testing.T) *chrome {
-	exe := chromiumOrSkip(t)
-	sharedChromium.once.Do(func() {
-		sharedChromium.browser, sharedChromium.stop, sharedChromium.err = startChromium(exe)
-	})
-	if sharedChromium.err != nil {
-		t.Fatal(sharedChromium.err)
-	}
+	browser := sharedChromium.Browser(t)
 	d := startDemo(t)
 	shots := os.Getenv("GATEHOUSE_SCREENSHOT_DIR")
 	if shots == "" {
@@ -110,7 +44,7 @@ func newChrome(t *testing.T) *chrome {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &chrome{t: t, browser: sharedChromium.browser, base: "http://" + d.Addr, demo: d, shots: shots}
+	return &chrome{t: t, browser: browser, base: "http://" + d.Addr, demo: d, shots: shots}
 }
 
 // tab is a tab in a browser context of its own: its own cookies, like another device.

@@ -15,7 +15,7 @@ import (
 // TestMain stops the browser tests' shared chromium after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopSharedChromium()
+	sharedChromium.Stop()
 	os.Exit(code)
 }
 

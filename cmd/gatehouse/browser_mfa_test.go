@@ -10,6 +10,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/gatehouse-auth/gatehouse/internal/browsertest"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
@@ -60,24 +61,11 @@ func (b *btab) signIn() {
 // another device with the password and a code computed from that key.
 func TestBrowserTOTPSetupAndSignIn(t *testing.T) {
 	testkit.Slow(t, "starts a browser")
-	exe := chromium(t)
+	browser := browsertest.Start(t, browsertest.Options{})
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", "the first admin password")
 	addr, _ := startServe(t)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"))...)
-	defer cancelAlloc()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
 	newTab := func() *btab {
-		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-		t.Cleanup(cancel)
-		ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
-		t.Cleanup(cancelTimeout)
-		return &btab{t: t, ctx: ctx, base: "http://" + addr}
+		return &btab{t: t, ctx: browsertest.Tab(t, browser, time.Minute), base: "http://" + addr}
 	}
 	code := func(secret string, at time.Time) string {
 		c, err := totp.GenerateCodeCustom(strings.TrimSpace(secret), at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})

@@ -2,58 +2,19 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse-auth/gatehouse/internal/browsertest"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
-// chromium returns Debian's chromium, or skips (fails under CI) without it. Like the shop's
-// browser tests (cmd/gatehouse-shop/browser_test.go), whose start-up this follows.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{os.Getenv("GATEHOUSE_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if name == "" {
-			continue
-		}
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	skipOrFail(t, "chromium (apt-get install chromium)", exec.ErrNotFound)
-	return ""
-}
-
-// browserFor starts a headless chromium whose only reachable names are the subdomains of
-// example.test, all mapped to 127.0.0.1 (nothing leaves the machine).
+// browserFor starts a headless chromium whose only reachable names are example.test and its
+// subdomains, all mapped to 127.0.0.1 (nothing leaves the machine).
 func browserFor(t *testing.T) context.Context {
 	t.Helper()
-	exe := chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.Flag("host-resolver-rules", "MAP *."+proxyDomain+" 127.0.0.1 , MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades"),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return ctx
+	return browsertest.Start(t, browsertest.Options{HostResolverRules: browsertest.MapDomain(proxyDomain)})
 }
 
 // TestBrowserSignsInAcrossSubdomains: an anonymous browser opens a protected app through
