@@ -310,8 +310,15 @@ func (a *accum) add(r *Result, cpu time.Duration) {
 		c := *r
 		c.Latency = &Histogram{}
 		c.Latency.Merge(r.Latency)
+		c.Status = map[int]uint64{}
+		for k, v := range r.Status {
+			c.Status[k] += v
+		}
 		a.res = &c
 		return
+	}
+	for k, v := range r.Status {
+		a.res.Status[k] += v
 	}
 	a.res.Requests += r.Requests
 	a.res.OK += r.OK

@@ -205,6 +205,10 @@ type LoginRow struct {
 	Unavailable uint64 `json:"answered_503"`
 	StartRSS    int64  `json:"start_rss_bytes"`
 	PeakRSS     int64  `json:"peak_rss_bytes"`
+	// FloorRate is bare argon2id hashes per second with one worker per CPU (hashfloor.go),
+	// measured in slices alternating with the logins; Ratio is logins/s over it.
+	FloorRate float64 `json:"bare_hashes_per_s,omitempty"`
+	Ratio     float64 `json:"ratio_to_bare_hashes,omitempty"`
 }
 
 // Peer is an Express + jsonwebtoken server against gatehouse.
@@ -260,7 +264,7 @@ func (r *Report) finish() {
 			break
 		}
 	}
-	r.Targets = append(r.Targets, r.floorTarget(), r.sameBytesTarget(), r.peerTarget(), r.revocationTarget(), r.redisTarget(), r.sizeTarget())
+	r.Targets = append(r.Targets, r.floorTarget(), r.sameBytesTarget(), r.loginTarget(), r.peerTarget(), r.revocationTarget(), r.redisTarget(), r.sizeTarget())
 }
 
 func status(ok bool) string {
@@ -324,6 +328,31 @@ func (r *Report) sameBytesTarget() Target {
 	t.Status = status(len(missed) == 0)
 	if len(missed) > 0 {
 		t.Note = "below target: " + strings.Join(missed, ", ")
+	}
+	return t
+}
+
+// loginGoal is the lowest ratio of logins per second to bare argon2id hashes per second (with
+// as many clients as CPUs or more) that the bench accepts.
+const loginGoal = 0.9
+
+func (r *Report) loginTarget() Target {
+	t := Target{Name: "logins", Goal: fmt.Sprintf("logins/s >= %.1fx bare argon2id hashes/s at 8 and 64 clients", loginGoal), Status: "not measured"}
+	if r.Login == nil {
+		return t
+	}
+	var parts []string
+	ok, found := true, false
+	for _, row := range r.Login.Rows {
+		if row.Concurrency < 8 || row.Ratio == 0 {
+			continue
+		}
+		found = true
+		ok = ok && row.Ratio >= loginGoal
+		parts = append(parts, fmt.Sprintf("%d clients %.2fx", row.Concurrency, row.Ratio))
+	}
+	if found {
+		t.Measured, t.Status = strings.Join(parts, ", "), status(ok)
 	}
 	return t
 }

@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sample is a small report with a row in every section.
@@ -209,5 +211,31 @@ func TestSmallGrowthIsTooSmallToMeasure(t *testing.T) {
 	}
 	if got := r.sizeTarget(); got.Status != "not measured" && strings.Contains(got.Measured, "-") {
 		t.Errorf("size target: %+v", got)
+	}
+}
+
+// The login target reads the levels with 8 clients or more against their bare-hash floor.
+func TestLoginTarget(t *testing.T) {
+	r := &Report{Login: &LoginCost{Rows: []LoginRow{{Concurrency: 1, Ratio: 0.5}, {Concurrency: 8, Ratio: 0.93}, {Concurrency: 64, Ratio: 0.88}}}}
+	if got := r.loginTarget(); got.Status != "missed" || !strings.Contains(got.Measured, "64 clients 0.88x") {
+		t.Errorf("%+v", got)
+	}
+	r.Login.Rows[2].Ratio = 0.91
+	if got := r.loginTarget(); got.Status != "met" {
+		t.Errorf("%+v", got)
+	}
+	if !strings.Contains(renderMarkdown(r), "| 8 | 0.0 | 0.0 | 0.93x |") {
+		t.Errorf("login table:\n%s", renderMarkdown(r))
+	}
+}
+
+// The bare-hash floor computes real argon2id hashes, on every CPU, for about the time asked.
+func TestHashFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("computes argon2id hashes of 19 MiB")
+	}
+	n, took := hashFloor(context.Background(), 200*time.Millisecond)
+	if n < 1 || took < 200*time.Millisecond {
+		t.Fatalf("%d hashes in %v", n, took)
 	}
 }
