@@ -83,8 +83,8 @@ func (c *routeCounters) get(m *Metrics, route string, code int) prometheus.Count
 
 // observe wraps h, the handler of route, to count, time and (with Config.AccessLog) log each
 // request. Counters and histograms are looked up once per label set and kept, so the hot path
-// does no label hashing. The request is timed with two readings of the monotonic clock; the
-// wall clock is read only for an access log line that is written. An authenticated handler
+// does no label hashing. The request is timed with two readings of the monotonic clock, and
+// the access log's time comes from the second (wallClock): no other clock read. An authenticated handler
 // tells the credential's kind (noteUser), so that only the others look at the headers for it.
 func (s *Server) observe(route string, h http.Handler) http.Handler {
 	var counters routeCounters
@@ -100,30 +100,32 @@ func (s *Server) observe(route string, h http.Handler) http.Handler {
 		}
 		rec.ResponseWriter, rec.user = nil, ""
 		recorderPool.Put(rec)
-		elapsed := time.Duration(monotonic() - start)
+		end := monotonic()
+		elapsed := time.Duration(end - start)
 		if cred == credUnknown {
 			cred = s.credentialKind(r)
 		}
 		counters.get(s.Metrics, route, code).Inc()
 		durations.get(s.Metrics, route, cred).Observe(elapsed.Seconds())
 		if s.cfg.AccessLog {
-			s.logRequest(r, route, code, elapsed, cred, user)
+			s.logRequest(r, route, code, end, elapsed, cred, user)
 		}
 	})
 }
 
-// logRequest writes the access log line of one request, which took elapsed. It carries the
+// logRequest writes the access log line of one request, which ended at the monotonic reading
+// end (its time in the log, through s.wall) and took elapsed. It carries the
 // path without its query string (where a reset link's token would be), the kind of credential
 // but never its value, and the user id once a credential was accepted. It builds the record
 // itself, after asking the handler whether info is enabled: Logger.LogAttrs would also walk
 // the stack for the caller's position, which an access log does not need.
-func (s *Server) logRequest(r *http.Request, route string, code int, elapsed time.Duration, cred int, user string) {
+func (s *Server) logRequest(r *http.Request, route string, code int, end int64, elapsed time.Duration, cred int, user string) {
 	ctx := r.Context()
 	h := s.log.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec := slog.NewRecord(s.wall.at(end), slog.LevelInfo, "request", 0)
 	rec.AddAttrs(slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
 		slog.Int("status", code), slog.Duration("duration", elapsed), slog.String("auth", credNames[cred]),
 		slog.String("user", user), slog.String("client_ip", s.clientIPText(r)))
