@@ -128,7 +128,7 @@ func (s *storage) startFamily(ctx context.Context, r *authRequest) (string, stri
 	if _, err := s.activeUser(ctx, r.Subject); err != nil {
 		return "", "", time.Time{}, err
 	}
-	secret, fam, err := s.refresh.Start(ctx, r.Subject)
+	secret, fam, err := s.refresh.Start(ctx, r.Subject, gatehouse.ParseAMR(r.AMR))
 	if err != nil {
 		return "", "", time.Time{}, unavailable(err)
 	}

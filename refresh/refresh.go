@@ -79,14 +79,15 @@ type Rotation struct {
 	Replay bool
 }
 
-// Start begins a new family for the user and returns its first refresh token. It returns an
+// Start begins a new family for the user, who signed in with the methods amr (every access
+// token of the family carries them), and returns its first refresh token. It returns an
 // error for an empty user id.
-func (r *Refresher) Start(ctx context.Context, userID string) (secret string, f *gatehouse.RefreshFamily, err error) {
+func (r *Refresher) Start(ctx context.Context, userID string, amr gatehouse.AuthMethods) (secret string, f *gatehouse.RefreshFamily, err error) {
 	if userID == "" {
 		return "", nil, errors.New("refresh: start refresh family: empty user id")
 	}
 	now := r.now()
-	f = &gatehouse.RefreshFamily{ID: gatehouse.NewID(now), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(r.familyTTL)}
+	f = &gatehouse.RefreshFamily{ID: gatehouse.NewID(now), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(r.familyTTL), AMR: amr}
 	secret = gatehouse.NewSecret()
 	if err := r.store.CreateRefreshFamily(ctx, f, gatehouse.HashSecret(secret)); err != nil {
 		return "", nil, fmt.Errorf("refresh: start refresh family: %w", err)
@@ -190,18 +191,23 @@ func (r *Refresher) RevokeFamily(ctx context.Context, familyID string) error {
 }
 
 // RevokeToken revokes the family that secret belongs to (whether secret is its current token
-// or an already rotated one). found is false, with no error, for a malformed or unknown
-// secret, as RFC 7009 wants revocation of an invalid token to succeed quietly.
-func (r *Refresher) RevokeToken(ctx context.Context, secret string) (found bool, err error) {
+// or an already rotated one) and returns it, so that the caller can deny the access tokens
+// issued from it. The family is nil, with no error, for a malformed or unknown secret (or one
+// whose family another call revoked meanwhile), as RFC 7009 wants revocation of an invalid
+// token to succeed quietly.
+func (r *Refresher) RevokeToken(ctx context.Context, secret string) (*gatehouse.RefreshFamily, error) {
 	if !gatehouse.ValidSecret(secret) {
-		return false, nil
+		return nil, nil
 	}
 	f, found, err := r.store.RefreshFamilyByToken(ctx, gatehouse.HashSecret(secret))
 	if err != nil || !found {
-		return false, wrapRevokeErr(err)
+		return nil, wrapRevokeErr(err)
 	}
 	found, err = r.store.RevokeRefreshFamily(ctx, f.ID)
-	return found, wrapRevokeErr(err)
+	if err != nil || !found {
+		return nil, wrapRevokeErr(err)
+	}
+	return f, nil
 }
 
 func wrapRevokeErr(err error) error {

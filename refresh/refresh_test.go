@@ -84,7 +84,7 @@ func fakeIssue(n *atomic.Int64) issueFunc {
 func TestRefresherRotation(t *testing.T) {
 	r, _, clock := newRefresher(t, 0)
 	ctx := context.Background()
-	first, f, err := r.Start(ctx, "u1")
+	first, f, err := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +117,8 @@ func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
 		if _, _, err := rotate(ctx, r, s); !errors.Is(err, gatehouse.ErrInvalidToken) {
 			t.Fatalf("Rotate(%q) = %v, want ErrInvalidToken", s, err)
 		}
-		if found, err := r.RevokeToken(ctx, s); found || err != nil {
-			t.Fatalf("RevokeToken(%q) = %v, %v", s, found, err)
+		if f, err := r.RevokeToken(ctx, s); f != nil || err != nil {
+			t.Fatalf("RevokeToken(%q) = %v, %v", s, f, err)
 		}
 	}
 	if n := store.calls.Load(); n != 0 {
@@ -133,7 +133,7 @@ func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
 func TestRefresherExpiry(t *testing.T) {
 	r, _, clock := newRefresher(t, time.Hour)
 	ctx := context.Background()
-	secret, _, err := r.Start(ctx, "u1")
+	secret, _, err := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +150,10 @@ func TestRefresherExpiry(t *testing.T) {
 func TestRefresherRevoke(t *testing.T) {
 	r, _, _ := newRefresher(t, 0)
 	ctx := context.Background()
-	a, fa, _ := r.Start(ctx, "u1")
-	b, _, _ := r.Start(ctx, "u1")
-	c, _, _ := r.Start(ctx, "u2")
-	d, _, _ := r.Start(ctx, "u2")
+	a, fa, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
+	b, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
+	c, _, _ := r.Start(ctx, "u2", gatehouse.MethodPassword)
+	d, _, _ := r.Start(ctx, "u2", gatehouse.MethodPassword)
 	if err := r.RevokeFamily(ctx, fa.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -168,14 +168,14 @@ func TestRefresherRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if found, err := r.RevokeToken(ctx, c); !found || err != nil {
-		t.Fatalf("RevokeToken = %v, %v", found, err)
+	if f, err := r.RevokeToken(ctx, c); f == nil || f.UserID != "u2" || err != nil {
+		t.Fatalf("RevokeToken = %v, %v", f, err)
 	}
 	if _, _, err := rotate(ctx, r, c2); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("after RevokeToken: %v", err)
 	}
-	if found, err := r.RevokeToken(ctx, c); found || err != nil {
-		t.Fatalf("RevokeToken again = %v, %v", found, err)
+	if f, err := r.RevokeToken(ctx, c); f != nil || err != nil {
+		t.Fatalf("RevokeToken again = %v, %v", f, err)
 	}
 	if err := r.RevokeUser(ctx, "u1"); err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestRefresherRevoke(t *testing.T) {
 func TestRefresherConcurrentRotate(t *testing.T) {
 	r, _, _ := newRefresher(t, 0)
 	ctx := context.Background()
-	secret, _, _ := r.Start(ctx, "u1")
+	secret, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	var wins atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {

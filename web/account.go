@@ -22,6 +22,8 @@ type signinView struct {
 	FormError          string
 	// Passkeys offers "Sign in with a passkey" (when the server has a WebAuthn relying party).
 	Passkeys bool
+	// Register shows the link to the registration page (self-registration is on).
+	Register bool
 }
 
 func (s *Pages) signinView(username, next string, errs map[string]string) signinView {
@@ -30,6 +32,7 @@ func (s *Pages) signinView(username, next string, errs map[string]string) signin
 		Passkeys: s.authn.WebAuthnEnabled(),
 		Username: field("username", "Username", "text", username, errs).auto("username").required(),
 		Password: field("password", "Password", "password", "", errs).auto("current-password").required(),
+		Register: s.api.RegistrationAllowed(),
 	}
 }
 
@@ -331,7 +334,7 @@ func (s *Pages) handleChangePassword(w http.ResponseWriter, r *http.Request, p *
 		s.renderAccount(w, r, p, http.StatusBadRequest, errs, "")
 		return
 	}
-	res, err := s.authn.ChangePassword(r.Context(), p.user(), current, next, gatehouse.AuthSession, s.client(r))
+	res, err := s.authn.ChangePassword(r.Context(), p.user(), p.sess.AMR, current, next, gatehouse.AuthSession, s.client(r))
 	if wait, ok := authn.RetryAfter(err); ok {
 		s.api.NoteThrottled(w, "login", wait)
 	}
