@@ -36,7 +36,10 @@ const (
 type OpenIDProvider struct {
 	AuthorizationEndpoint string
 	UserinfoEndpoint      string
-	Scopes                []string
+	// EndSessionEndpoint is RP-initiated logout; the provider also sends back-channel logout
+	// tokens (with sid).
+	EndSessionEndpoint string
+	Scopes             []string
 	// CodeGrant answers a token request with grant_type=authorization_code, and one with
 	// grant_type=refresh_token whose token ClientRefreshToken claims.
 	CodeGrant http.Handler
@@ -78,6 +81,9 @@ type discoveryDocument struct {
 	Claims                   []string `json:"claims_supported"`
 	AuthorizationEndpoint    string   `json:"authorization_endpoint,omitempty"`
 	UserinfoEndpoint         string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint       string   `json:"end_session_endpoint,omitempty"`
+	BackchannelLogout        bool     `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSession bool     `json:"backchannel_logout_session_supported,omitempty"`
 	Scopes                   []string `json:"scopes_supported,omitempty"`
 	ResponseModes            []string `json:"response_modes_supported,omitempty"`
 	CodeChallengeMethods     []string `json:"code_challenge_methods_supported,omitempty"`
@@ -117,6 +123,8 @@ func (s *Server) discovery() discoveryDocument {
 	if p := s.provider; p != nil {
 		d.AuthorizationEndpoint = base + p.AuthorizationEndpoint
 		d.UserinfoEndpoint = base + p.UserinfoEndpoint
+		d.EndSessionEndpoint = base + p.EndSessionEndpoint
+		d.BackchannelLogout, d.BackchannelLogoutSession = true, true
 		d.Scopes = p.Scopes
 		d.GrantTypes = []string{"authorization_code", "refresh_token"}
 		d.ResponseTypes = []string{"code"}

@@ -77,17 +77,19 @@ type Config struct {
 
 // Provider is a mounted OpenID Provider.
 type Provider struct {
-	op      *op.Provider
-	h       http.Handler
-	flows   *flows
-	grants  gatehouse.GrantStore
-	now     func() time.Time
-	consent func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
-	api     *ghttp.Server
-	authn   *authn.Service
-	users   gatehouse.UserStore
-	clients gatehouse.ClientStore
-	log     *slog.Logger
+	op    *op.Provider
+	h     http.Handler
+	flows *flows
+	// backchannel delivers logout tokens to clients.
+	backchannel *backchannel
+	grants      gatehouse.GrantStore
+	now         func() time.Time
+	consent     func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
+	api         *ghttp.Server
+	authn       *authn.Service
+	users       gatehouse.UserStore
+	clients     gatehouse.ClientStore
+	log         *slog.Logger
 }
 
 // Mount builds the provider and mounts its endpoints on s: the authorization endpoint (and
@@ -120,12 +122,15 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	}
 	issuer := uses.Tokens().Issuer()
 	fl := newFlows(cfg.Flows, cfg.Now)
-	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL, idTokenAlg: cfg.IDTokenAlg}
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL, idTokenAlg: cfg.IDTokenAlg,
+		signOutBrowser: s.SignOutBrowser}
 	opts := []op.Option{
 		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(idTokenAlgs(cfg.Keys)...)),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
+		op.WithCustomEndSessionEndpoint(op.NewEndpoint(EndSessionPath)),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(idTokenAlgs(cfg.Keys)...)),
 		op.WithLogger(cfg.Logger),
 		// No CORS from the library: its default reflects any origin with credentials. The
 		// token and userinfo endpoints allow the public clients' origins (corsOrigins), the
@@ -137,22 +142,29 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	}
 	p, err := op.NewOpenIDProvider(issuer, &op.Config{
 		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true,
-		SupportedScopes: gatehouse.ClientScopes,
+		DefaultLogoutRedirectURI: "/?msg=signed-out",
+		SupportedScopes:          gatehouse.ClientScopes,
 	}, st, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	bc := &backchannel{issuer: issuer, keys: cfg.Keys, clients: cfg.Clients, grants: cfg.Grants, uses: uses,
+		client: &http.Client{Timeout: backchannelTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		now:    cfg.Now, log: cfg.Logger, alg: cfg.IDTokenAlg, slots: make(chan struct{}, backchannelConcurrency)}
+	uses.OnSignOut(bc.notify)
+	pv := &Provider{op: p, backchannel: bc, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveUserinfo)
 	}
 	s.Handle("OPTIONS", UserinfoPath, s.CORSPreflight("GET, POST"))
+	s.Handle("GET", EndSessionPath, pv.serveEndSession)
+	s.Handle("POST", EndSessionPath, pv.serveEndSession)
 	s.Handle("GET", callbackPath, pv.serveOP)
 	s.Handle("GET", loginPath, pv.handleLogin)
 	s.Handle("POST", consentPath, pv.handleConsent)
 	s.SetOpenIDProvider(ghttp.OpenIDProvider{
-		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
+		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath, EndSessionEndpoint: EndSessionPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
 		ClientRefreshToken: IsClientRefreshToken, IDTokenAlgs: idTokenAlgs(cfg.Keys),
 		CORSOrigin: (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
@@ -204,3 +216,6 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path, r2.URL.RawPath = TokenPath, ""
 	p.h.ServeHTTP(w, r2)
 }
+
+// WaitBackchannel blocks until the back-channel logout deliveries started so far ended.
+func (p *Provider) WaitBackchannel() { p.backchannel.wait() }

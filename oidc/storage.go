@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type storage struct {
 	tokenTTL time.Duration
 	// idTokenAlg is the server's default ID-token algorithm.
 	idTokenAlg string
+	// signOutBrowser clears the session cookie (the end-session endpoint).
+	signOutBrowser func(http.ResponseWriter)
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -212,8 +215,6 @@ func (s *storage) activeUser(ctx context.Context, id string) (*gatehouse.User, e
 	}
 	return u, nil
 }
-
-func (s *storage) TerminateSession(context.Context, string, string) error { return errUnsupported }
 
 func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
 	return oidc.ErrUnsupportedGrantType().WithDescription("revocation of provider tokens is not supported")
