@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -82,4 +83,34 @@ func TestDeleteOwnAccountThrottled(t *testing.T) {
 		t.Fatal("30 wrong passwords and no 429")
 	}
 	expect(t, h.do("GET", "/api/me", nil, bearer(access)...), 200, "")
+}
+
+// TestPageDeleteAccount: with deletion allowed the account page offers "Delete my account";
+// its form wants the password and the username, refuses a form without the page's CSRF token
+// or from another site, and then deletes the account, clears the cookie and sends the browser
+// to sign-in, where the account no longer signs in.
+func TestPageDeleteAccount(t *testing.T) {
+	h := newHarness(t, options{configure: deletionOn})
+	h.addUser("xia", gatehouse.RoleUser)
+	b := h.browser("page-delete")
+	b.signIn("xia", testPassword)
+	expectPage(t, b.get("/account"), 200, `action="/account/delete"`)
+	expectPage(t, b.post("/account/delete", url.Values{"password": {testPassword}, "confirm_username": {"someone"}}), 400, "username")
+	expectPage(t, b.post("/account/delete", url.Values{"password": {"wrong password here"}, "confirm_username": {"xia"}}), 400, "not correct")
+	expectPage(t, b.post("/account/delete", url.Values{"password": {testPassword}, "confirm_username": {"xia"}, "csrf": {"forged"}}), 403)
+	expectPage(t, b.postFrom("cross-site", "/account/delete", url.Values{"password": {testPassword}, "confirm_username": {"xia"}}), 403)
+	expectPage(t, b.get("/account"), 200) // still there
+	expectRedirect(t, b.post("/account/delete", url.Values{"password": {testPassword}, "confirm_username": {"xia"}}), "/?msg=account-deleted")
+	expectPage(t, b.get("/?msg=account-deleted"), 200, "Your account is deleted")
+	expect(t, h.do("POST", "/api/login", map[string]string{"username": "xia", "password": testPassword}), 401, "invalid_credentials")
+
+	// Off: no form.
+	off := newHarness(t, options{})
+	off.addUser("yves", gatehouse.RoleUser)
+	ob := off.browser("page-delete-off")
+	ob.signIn("yves", testPassword)
+	if p := ob.get("/account"); strings.Contains(p.body, `action="/account/delete"`) {
+		t.Fatal("the account page offers a deletion the server does not allow")
+	}
+	expectPage(t, ob.post("/account/delete", url.Values{"password": {testPassword}, "confirm_username": {"yves"}}), 403)
 }
