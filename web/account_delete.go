@@ -46,4 +46,3 @@ func (s *Pages) handleDeleteAccount(w http.ResponseWriter, r *http.Request, p *p
 	s.log.InfoContext(r.Context(), "account deleted by its user on the web", "user_id", p.user().UserID)
 	redirect(w, r, "/?msg=account-deleted")
 }
-
