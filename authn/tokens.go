@@ -3,7 +3,9 @@ package authn
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/refresh"
@@ -204,4 +206,21 @@ func (s *Service) Introspect(ctx context.Context, raw string) (t *gatehouse.Toke
 		return nil, false, err
 	}
 	return nil, false, nil
+}
+
+// RevokeAccessToken denies the access token jti, which expires at exp, until then; the
+// OpenID Provider uses it for the tokens of a replayed code.
+func (s *Service) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+	return s.d.Revocations.RevokeToken(ctx, jti, exp.Add(s.d.Tokens.Leeway()))
+}
+
+// Logger is the use cases' logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// CheckRefreshFamily returns the family's user if the family may go on: the user exists, is
+// not disabled and was not signed out everywhere since the family began. Otherwise it revokes
+// the family and returns ErrRefreshDead. The OpenID Provider runs it at each refresh of a
+// client's refresh token, as Refresh does for gatehouse's own.
+func (s *Service) CheckRefreshFamily(ctx context.Context, fam *gatehouse.RefreshFamily) (*gatehouse.User, error) {
+	return s.refreshUser(ctx, fam)
 }

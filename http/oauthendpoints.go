@@ -26,6 +26,9 @@ type introspection struct {
 	TokenType string         `json:"token_type"`
 	TokenUse  string         `json:"token_use"`
 	Family    string         `json:"sid,omitempty"`
+	Groups    []string       `json:"groups,omitempty"`
+	AMR       []string       `json:"amr,omitempty"`
+	ACR       string         `json:"acr,omitempty"`
 }
 
 // inactive is the whole answer for any token that is not an active access token.
@@ -65,6 +68,7 @@ func (s *Server) describe(t *gatehouse.Token) introspection {
 		Expires: t.ExpiresAt.Unix(), IssuedAt: t.IssuedAt.Unix(), ID: t.ID,
 		Issuer: s.Authn.Tokens().Issuer(), Audience: s.Authn.Tokens().Audience(),
 		TokenType: "Bearer", TokenUse: "access_token", Family: t.Family,
+		Groups: t.Groups, AMR: t.AMR.AMR(), ACR: t.AMR.ACR(),
 	}
 }
 
@@ -90,8 +94,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// handleOAuthToken is the token endpoint. Its authorization_code grant belongs to the OpenID
-// Provider, when one is mounted (SetOpenIDProvider). Its refresh_token grant (RFC 6749 section 6) is the
+// handleOAuthToken is the token endpoint. Its authorization_code grant, and its refresh_token
+// grant for a refresh token issued to a client, belong to the OpenID Provider, when one is
+// mounted (SetOpenIDProvider). Its refresh_token grant (RFC 6749 section 6) is the
 // form-encoded twin of POST /api/token/refresh: the refresh token rotates, reuse of a rotated
 // one revokes its family. The first token pair comes from POST /api/login. Clients are public
 // (token_endpoint_auth_method "none").
@@ -100,7 +105,8 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if grant == "authorization_code" && s.provider != nil {
+	if s.provider != nil && (grant == "authorization_code" ||
+		grant == "refresh_token" && s.provider.ClientRefreshToken != nil && s.provider.ClientRefreshToken(form.Get("refresh_token"))) {
 		s.provider.CodeGrant.ServeHTTP(w, r)
 		return
 	}

@@ -171,21 +171,25 @@ func (s *Service) Algorithms() []string { return append([]string(nil), s.cfg.Alg
 // min(now, iat) and exp is now plus AccessTTL, in whole seconds. It
 // returns an error when p has no user id or an invalid role.
 func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
-	return s.issue(p, nil, family, iat)
+	return s.issue(p, 0, family, iat)
 }
 
-// IssueFor is Issue for the user u: the token also carries u's groups ("groups" claim,
-// omitted when there are none).
-func (s *Service) IssueFor(u *gatehouse.User, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
-	if err := gatehouse.CheckGroups(u.Groups); err != nil {
-		return "", nil, fmt.Errorf("token: user %q: %w", u.ID, err)
-	}
-	return s.issue(u.Principal(), u.Groups, family, iat)
+// IssueFor is Issue for the user u who signed in with the methods amr: the token also carries
+// u's groups ("groups" claim, omitted when there are none), and amr as the "amr" and "acr"
+// claims (omitted for the zero value).
+func (s *Service) IssueFor(u *gatehouse.User, amr gatehouse.AuthMethods, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
+	return s.issue(u.Principal(), amr, family, iat)
 }
 
-func (s *Service) issue(p gatehouse.Principal, groups []string, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
+func (s *Service) issue(p gatehouse.Principal, amr gatehouse.AuthMethods, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
 	if p.UserID == "" || !p.Role.Valid() {
 		return "", nil, fmt.Errorf("token: cannot issue a token for user %q with role %q", p.UserID, p.Role)
+	}
+	if err := gatehouse.CheckGroups(p.Groups); len(p.Groups) > 0 && err != nil {
+		return "", nil, fmt.Errorf("token: user %q: %w", p.UserID, err)
+	}
+	if !amr.Valid() {
+		return "", nil, fmt.Errorf("token: unknown authentication methods %#x", uint8(amr))
 	}
 	now := s.cfg.Now()
 	if iat.IsZero() {
@@ -201,7 +205,7 @@ func (s *Service) issue(p gatehouse.Principal, groups []string, family string, i
 		Subject: p.UserID, Name: p.Name, Email: p.Email, Role: string(p.Role), Username: p.Username,
 		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience,
 		IssuedAt: numericDateMillis(iat), NotBefore: nbf.Unix(), ExpiresAt: exp.Unix(),
-		ID: gatehouse.NewID(now), SID: family, Groups: groups,
+		ID: gatehouse.NewID(now), SID: family, Groups: p.Groups, AMR: amr.AMR(), ACR: amr.ACR(),
 	}
 	k := s.keys.snap.Load().signingAt(now)
 	if k == nil {
@@ -214,6 +218,7 @@ func (s *Service) issue(p gatehouse.Principal, groups []string, family string, i
 	if err != nil {
 		return "", nil, fmt.Errorf("token: sign: %w", err)
 	}
-	t = &gatehouse.Token{Principal: p, ID: c.ID, Family: family, Groups: slices.Clone(groups), IssuedAt: iat, ExpiresAt: time.Unix(c.ExpiresAt, 0)}
+	p.Groups = slices.Clone(p.Groups)
+	t = &gatehouse.Token{Principal: p, ID: c.ID, Family: family, AMR: amr, IssuedAt: iat, ExpiresAt: time.Unix(c.ExpiresAt, 0)}
 	return token, t, nil
 }

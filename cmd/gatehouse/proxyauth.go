@@ -92,7 +92,7 @@ func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Cred
 	if err != nil {
 		return forwardauth.Identity{}, err
 	}
-	return forwardauth.Identity{Principal: au.Principal}, nil
+	return forwardauth.Identity{Principal: au.Principal, Groups: au.Groups}, nil
 }
 
 var _ forwardauth.Authenticator = authnAuthenticator{}
