@@ -38,6 +38,9 @@ type Config struct {
 	DefaultMode string
 	// AllowRegistration enables POST /api/register (default off: 403).
 	AllowRegistration bool
+	// AllowAccountDeletion enables DELETE /api/me, a user's erasure of their own account
+	// (default off: 403, and an administrator deletes accounts).
+	AllowAccountDeletion bool
 	// Logger receives request errors and events (default slog.Default()). Secrets never reach it.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -223,6 +226,7 @@ func (s *Server) routes() {
 	handle("GET", "/api/me/grants", s.authed(gatehouse.RoleUser, s.handleListGrants))
 	handle("DELETE", "/api/me/grants/{client_id}", s.authed(gatehouse.RoleUser, s.handleRevokeGrant))
 	handle("PATCH", "/api/me", s.authed(gatehouse.RoleUser, s.handleUpdateProfile))
+	handle("DELETE", "/api/me", s.authed(gatehouse.RoleUser, s.handleDeleteAccount))
 	handle("POST", "/api/me/email/verification", s.authed(gatehouse.RoleUser, s.handleResendVerification))
 	handle("POST", "/api/email/verify", s.handleVerifyEmail)
 	handle("POST", "/api/password/forgot", s.handleForgotPassword)
