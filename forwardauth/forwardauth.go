@@ -60,22 +60,36 @@ type Config struct {
 	SignInURL string
 	// CookieName is the name of the session cookie as browsers send it.
 	CookieName string
-	// Assertions, if set, signs a short-lived JWT for the app behind the proxy into the
+	// Assertions, if set, signs a short-lived JWT of the identity for the app behind the proxy
+	// (audience: the app's origin, such as "https://app.example.com") into the allowed
 	// answer's Remote-JWT header.
 	Assertions Asserter
+	// AssertionReuse is how long an assertion signed for a credential and an app is handed out
+	// again for the same credential, app and identity instead of signing a new one. Keep it a
+	// fraction of the assertion's lifetime (the app receives an assertion with at least its
+	// lifetime minus AssertionReuse left). Zero signs every allowed answer.
+	AssertionReuse time.Duration
+	// AssertionCacheSize bounds the assertions kept for reuse; 0 means
+	// DefaultAssertionCacheSize.
+	AssertionCacheSize int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 	// Logger receives refusals of untrusted peers and store failures (default slog.Default()).
 	Logger *slog.Logger
 }
 
-// Asserter signs a statement of id's identity for the app at audience (the upstream host).
+// Asserter signs a statement of id's identity for the app at audience (the origin of the
+// original request: scheme, host and a port other than the scheme's default), issued at now.
 type Asserter interface {
 	Assert(id *Identity, audience string, now time.Time) (string, error)
 }
 
 // Handler answers the proxies' questions. Its methods are http.HandlerFuncs.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
+	cfg        Config
+	log        *slog.Logger
+	now        func() time.Time
+	assertions *assertionCache // nil without Assertions or AssertionReuse
 }
 
 // Mount registers GET /api/authz/forward-auth and GET /api/authz/auth-request with handle
@@ -93,6 +107,13 @@ func New(cfg Config) *Handler {
 	}
 	if h.cfg.Rules == nil {
 		h.cfg.Rules = access.NewHolder(nil) // deny everything
+	}
+	h.now = cfg.Now
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if cfg.Assertions != nil && cfg.AssertionReuse > 0 {
+		h.assertions = newAssertionCache(cfg.AssertionReuse, cfg.AssertionCacheSize)
 	}
 	return h
 }

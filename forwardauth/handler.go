@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/access"
@@ -20,6 +19,9 @@ const (
 	HeaderGroups = "Remote-Groups"
 	HeaderJWT    = "Remote-JWT"
 )
+
+// jwtKey is HeaderJWT in the canonical form that http.Header's methods look up.
+var jwtKey = http.CanonicalHeaderKey(HeaderJWT)
 
 // original is the request the proxy asks about.
 type original struct {
@@ -81,7 +83,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read func(*http.
 		writeError(w, http.StatusForbidden, gatehouse.EFORBIDDEN, "this address needs "+d.Policy.String())
 		return
 	}
-	h.allow(w, &o, &id)
+	h.allow(w, &o, cred, &id)
 }
 
 // allows reports whether id passes p (which needs an identity).
@@ -97,20 +99,20 @@ func allows(p access.Policy, id *Identity) bool {
 	return false
 }
 
-func (h *Handler) allow(w http.ResponseWriter, o *original, id *Identity) {
+func (h *Handler) allow(w http.ResponseWriter, o *original, cred Credential, id *Identity) {
 	hd := w.Header()
 	hd[HeaderUser] = []string{id.Username}
 	hd[HeaderName] = []string{id.Name}
 	hd[HeaderEmail] = []string{id.Email}
 	hd[HeaderGroups] = []string{groupsValue(id)}
 	if h.cfg.Assertions != nil {
-		jwt, err := h.cfg.Assertions.Assert(id, hostOnly(o.host), time.Now())
+		jwt, err := h.assertion(cred, o, id)
 		if err != nil {
 			h.log.Error("forward-auth: signing the assertion failed", "err", err)
 			writeError(w, http.StatusInternalServerError, gatehouse.EINTERNAL, "internal error")
 			return
 		}
-		hd[HeaderJWT] = []string{jwt}
+		hd[jwtKey] = []string{jwt}
 	}
 	w.WriteHeader(http.StatusOK)
 }
