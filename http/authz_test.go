@@ -51,6 +51,12 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustPa
 // on loopback) and follow authzRules, default deny.
 func newAuthzHarness(t *testing.T, proxies []netip.Prefix) *harness {
 	t.Helper()
+	return newAuthzHarnessWith(t, proxies, nil)
+}
+
+// newAuthzHarnessWith is newAuthzHarness with edit, if set, applied to its options.
+func newAuthzHarnessWith(t *testing.T, proxies []netip.Prefix, edit func(*options)) *harness {
+	t.Helper()
 	rules, err := access.Parse([]byte(authzRules), access.Policy{Kind: access.Deny})
 	if err != nil {
 		t.Fatal(err)
@@ -59,14 +65,18 @@ func newAuthzHarness(t *testing.T, proxies []netip.Prefix) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newHarness(t, options{
+	o := options{
 		configure: func(_ *authn.Deps, c *ghttp.Config) { c.CookieDomain = "example.com" },
 		returns:   returns,
 		forwardAuth: forwardauth.Config{
 			Rules: access.NewHolder(rules), TrustedProxies: proxies, SignInURL: "https://auth.example.com/",
 			CookieName: "gatehouse_session", Logger: slog.New(slog.DiscardHandler),
 		},
-	})
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	return newHarness(t, o)
 }
 
 // fwd returns the headers of a forward-auth check of method url (https).

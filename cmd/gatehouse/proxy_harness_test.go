@@ -91,7 +91,7 @@ func startProxiedGatehouse(t *testing.T, port int, extra ...string) string {
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", proxyAdminPassword)
 	addr, stop := startServe(t, append([]string{"--trusted-proxies", "127.0.0.1/32", "--access-rules", rules,
 		"--cookie-domain", proxyDomain, "--sign-in-url", "http://auth." + proxyDomain + ":" + strconv.Itoa(port) + "/",
-		"--session-store", "memory", "--log-level", "warn"}, extra...)...)
+		"--session-store", "memory", "--log-level", "warn", "--forward-auth-jwt", "--issuer", proxyIssuer(port)}, extra...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gatehouse's log:\n%s", stop())
@@ -99,6 +99,9 @@ func startProxiedGatehouse(t *testing.T, port int, extra ...string) string {
 	})
 	return addr
 }
+
+// proxyIssuer is gatehouse's public address behind the proxy on port, its --issuer.
+func proxyIssuer(port int) string { return "http://auth." + proxyDomain + ":" + strconv.Itoa(port) }
 
 // snippet returns the shipped proxy configuration deploy/forward-auth/<name>, after checking
 // that docs/forward-auth.md shows exactly it, with the test's addresses put in.

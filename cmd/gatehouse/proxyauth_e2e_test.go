@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
+	"github.com/gatehouse-auth/gatehouse/verify"
 )
 
 // TestNginxForwardAuth: nginx with auth_request, configured by the shipped snippet.
@@ -49,16 +51,39 @@ func exerciseProxy(t *testing.T, p *proxied) {
 		}
 	})
 	t.Run("client-supplied identity headers never reach the app", func(t *testing.T) {
-		forged := []string{"Remote-User", "admin", "Remote-Groups", "admin", "Remote-Email", "admin@example.org", "Remote-Name", "Admin"}
+		forged := []string{"Remote-User", "admin", "Remote-Groups", "admin", "Remote-Email", "admin@example.org", "Remote-Name", "Admin",
+			"Remote-JWT", forgedAssertion, "remote-user", "admin2", "REMOTE-JWT", forgedAssertion}
 		st, _, body := p.do(client, "GET", "public", "/", forged...)
 		if seen := echoed(t, body); st != 200 || len(seen["Remote-User"]) != 0 || len(seen["Remote-Groups"]) != 0 ||
-			len(seen["Remote-Email"]) != 0 || len(seen["Remote-Name"]) != 0 {
+			len(seen["Remote-Email"]) != 0 || len(seen["Remote-Name"]) != 0 || len(seen["Remote-Jwt"]) != 0 {
 			t.Fatalf("bypassed request: %d, the app saw %v", st, seen)
 		}
 		tok := p.login("alice", alice, "token")
 		st, _, body = p.do(client, "GET", "app", "/", append(forged, tok...)...)
-		if seen := echoed(t, body); st != 200 || strings.Join(seen["Remote-User"], "|") != "alice" || strings.Join(seen["Remote-Groups"], "|") != "user" {
+		seen := echoed(t, body)
+		if st != 200 || strings.Join(seen["Remote-User"], "|") != "alice" || strings.Join(seen["Remote-Groups"], "|") != "user" ||
+			len(seen["Remote-Jwt"]) != 1 || seen["Remote-Jwt"][0] == forgedAssertion {
 			t.Fatalf("signed-in request: %d, the app saw %v", st, seen)
+		}
+	})
+	t.Run("the app verifies the signed identity with the verify SDK", func(t *testing.T) {
+		for _, mode := range []string{"token", "session"} {
+			cred := p.login("alice", alice, mode)
+			st, _, body := p.do(client, "GET", "app", "/x", cred...)
+			seen := echoed(t, body)
+			if st != 200 || len(seen["Remote-Jwt"]) != 1 {
+				t.Fatalf("%s: %d, the app saw %v", mode, st, seen)
+			}
+			got, err := p.appVerifier(t, "http://"+p.host("app"), 0).Verify(seen["Remote-Jwt"][0])
+			if err != nil || got.Username != "alice" || got.Email != "alice@example.org" || got.Role != "user" {
+				t.Fatalf("%s: the app reads %+v, %v", mode, got, err)
+			}
+			if _, err := p.appVerifier(t, "http://"+p.host("wiki"), 0).Verify(seen["Remote-Jwt"][0]); err == nil {
+				t.Fatalf("%s: another app accepts the assertion", mode)
+			}
+			if _, err := p.appVerifier(t, "http://"+p.host("app"), 3*time.Minute).Verify(seen["Remote-Jwt"][0]); err == nil {
+				t.Fatalf("%s: the assertion is accepted three minutes later", mode)
+			}
 		}
 	})
 	t.Run("forged forwarded headers describe nothing", func(t *testing.T) {
@@ -116,6 +141,25 @@ func exerciseProxy(t *testing.T, p *proxied) {
 			t.Fatalf("revoked token: %d, want 401", st)
 		}
 	})
+}
+
+// forgedAssertion is a Remote-JWT a client sends itself: a well-formed JWT signed by no one.
+const forgedAssertion = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJhZG1pbiJ9."
+
+// appVerifier is the verify SDK as the app at origin runs it (gatehouse's JWK Set fetched over
+// HTTP, its issuer, the app's origin as the audience), with its clock shifted by offset.
+func (p *proxied) appVerifier(t *testing.T, origin string, offset time.Duration) *verify.Verifier {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := verify.New(ctx, verify.Config{Issuer: proxyIssuer(p.port), JWKSURL: "http://" + p.gatehouse + "/.well-known/jwks.json",
+		Audience: origin, CacheSize: -1,
+		Now: func() time.Time { return time.Now().Add(offset) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
 }
 
 // addProxyUser creates a user with the admin's token and returns its password.
@@ -200,5 +244,67 @@ func TestAccessRulesReloadOnSIGHUP(t *testing.T) {
 	}
 	if logs := stop(); !strings.Contains(logs, "access rules not reloaded") || !strings.Contains(logs, "line 3") {
 		t.Fatalf("the bad file was not logged with its line: %s", logs)
+	}
+}
+
+// TestNginxForwardAuthJWTWithJose: the app behind nginx verifies Remote-JWT with the npm
+// package jose (createRemoteJWKSet over gatehouse's JWK Set), as an app in another language
+// would: accepted for its own origin, refused for another, refused once expired, refused
+// after a byte of the signature changes.
+func TestNginxForwardAuthJWTWithJose(t *testing.T) {
+	testkit.Slow(t, "runs nginx, gatehouse and node")
+	dir := installJose(t)
+	p := &proxied{t: t, port: freeRange(t, 0), app: startEchoApp(t)}
+	p.gatehouse = startProxiedGatehouse(t, p.port)
+	startNginx(t, p, 0)
+	client := noRedirects()
+	var jwts []string
+	for _, mode := range []string{"token", "session"} {
+		st, _, body := p.do(client, "GET", "app", "/x", p.login("admin", proxyAdminPassword, mode)...)
+		seen := echoed(t, body)
+		if st != 200 || len(seen["Remote-Jwt"]) != 1 {
+			t.Fatalf("%s: %d, the app saw %v", mode, st, seen)
+		}
+		jwts = append(jwts, seen["Remote-Jwt"][0])
+	}
+	keys := "http://" + p.gatehouse
+	run := func(audience string, offset time.Duration, tokens ...string) []joseResult {
+		return runJoseIssuer(t, dir, keys, proxyIssuer(p.port), audience, "EdDSA", offset, tokens...)
+	}
+	res := run("http://"+p.host("app"), 0, append(jwts, tamper(jwts[0]))...)
+	for i := range jwts {
+		if !res[i].OK || res[i].Role != "admin" || res[i].Sub == "" {
+			t.Fatalf("jose refuses the assertion of a %d: %+v", i, res[i])
+		}
+	}
+	if res[2].OK {
+		t.Fatalf("jose accepts a tampered assertion: %+v", res[2])
+	}
+	if res := run("http://"+p.host("wiki"), 0, jwts[0]); res[0].OK || res[0].Code != "ERR_JWT_CLAIM_VALIDATION_FAILED" {
+		t.Fatalf("jose accepts the assertion for another app: %+v", res[0])
+	}
+	if res := run("http://"+p.host("app"), 3*time.Minute, jwts[0]); res[0].OK || res[0].Code != "ERR_JWT_EXPIRED" {
+		t.Fatalf("jose accepts an expired assertion: %+v", res[0])
+	}
+}
+
+// TestForwardAuthJWTConfiguration: assertions need a public-key algorithm (an app cannot verify
+// HS256 without the secret that signs every token) and a sane lifetime.
+func TestForwardAuthJWTConfiguration(t *testing.T) {
+	secret := strings.Repeat("s3cr3t-", 8)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--forward-auth-jwt", "--signing-alg", "HS256", "--hmac-secret=" + secret}, "needs a public-key signing algorithm"},
+		{[]string{"--forward-auth-jwt-ttl", "5s"}, "want 10s to 1h"},
+		{[]string{"--forward-auth-jwt-ttl", "2h"}, "want 10s to 1h"},
+	} {
+		if _, err := serveConfig(t, append(c.args, "--data", t.TempDir())...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+	if _, err := serveConfig(t, "--forward-auth-jwt", "--signing-alg", "ES256", "--data", t.TempDir()); err != nil {
+		t.Errorf("ES256: %v", err)
 	}
 }
