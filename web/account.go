@@ -20,11 +20,14 @@ type signinView struct {
 	Next               string
 	Username, Password fieldView
 	FormError          string
+	// Passkeys offers "Sign in with a passkey" (when the server has a WebAuthn relying party).
+	Passkeys bool
 }
 
 func (s *Pages) signinView(username, next string, errs map[string]string) signinView {
 	return signinView{
 		Next:     next,
+		Passkeys: s.authn.WebAuthnEnabled(),
 		Username: field("username", "Username", "text", username, errs).auto("username").required(),
 		Password: field("password", "Password", "password", "", errs).auto("current-password").required(),
 	}
@@ -85,7 +88,12 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Step == authn.StepSecondFactor {
-		s.renderSecondStep(w, r, http.StatusOK, res.SecondFactor.Token, next, res.SecondFactor.Methods, "", "")
+		st, err := newSecondStep(res.SecondFactor.Token, res.SecondFactor.Methods, res.SecondFactor.WebAuthn, res.SecondFactor.WebAuthn != nil)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		s.renderSecondStep(w, r, http.StatusOK, st, next, "", "")
 		return
 	}
 	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
@@ -163,6 +171,8 @@ type accountView struct {
 	Sessions              sessionsView
 	Current, New, Confirm fieldView
 	PasswordError         string
+	// Factors is the second-factor section; nil on a server without second factors.
+	Factors *factorsView
 }
 
 // sessionsView is a table of sessions with a "sign out" form per row, posting to
@@ -185,6 +195,14 @@ func (s *Pages) handleAccountPage(w http.ResponseWriter, r *http.Request, p *pag
 }
 
 func (s *Pages) renderAccount(w http.ResponseWriter, r *http.Request, p *pageReq, status int, errs map[string]string, formErr string) {
+	s.renderAccountWith(w, r, p, status, func(v *accountView) {
+		v.PasswordError = formErr
+		v.Current.Err, v.New.Err, v.Confirm.Err = errs["current_password"], errs["new_password"], errs["confirm_password"]
+	})
+}
+
+// renderAccountWith shows the account page after edit changed its view (to show an error).
+func (s *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, p *pageReq, status int, edit func(*accountView)) {
 	u, err := s.authn.User(r.Context(), p.user().UserID)
 	if err != nil {
 		s.pageUserGone(w, r, err)
@@ -195,14 +213,20 @@ func (s *Pages) renderAccount(w http.ResponseWriter, r *http.Request, p *pageReq
 		s.renderError(w, r, err)
 		return
 	}
-	v := accountView{
-		User: u, Sessions: sessions, PasswordError: formErr,
-		Current: field("current_password", "Current password", "password", "", errs).auto("current-password"),
-		New: field("new_password", "New password", "password", "", errs).auto("new-password").
-			hint("At least as long as the server's minimum (15 characters by default) without your username; any characters you can type, spaces welcome; no repeated or consecutive runs such as aaaa or 1234."),
-		Confirm: field("confirm_password", "New password again", "password", "", errs).auto("new-password"),
+	factors, err := s.factorsOf(r, u.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
 	}
-	d := s.newPageData(p, "Your account", "account", v)
+	v := accountView{
+		User: u, Sessions: sessions, Factors: factors,
+		Current: field("current_password", "Current password", "password", "", nil).auto("current-password"),
+		New: field("new_password", "New password", "password", "", nil).auto("new-password").
+			hint("At least as long as the server's minimum (15 characters by default) without your username; any characters you can type, spaces welcome; no repeated or consecutive runs such as aaaa or 1234."),
+		Confirm: field("confirm_password", "New password again", "password", "", nil).auto("new-password"),
+	}
+	edit(&v)
+	d := s.newPageData(p, "Your account", "account", &v)
 	if status == http.StatusOK {
 		d.Flash = flash(r)
 	}

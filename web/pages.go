@@ -8,6 +8,7 @@ package web
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -34,9 +35,12 @@ func isSafeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPT
 func isCode(err error, code string) bool { return gatehouse.ErrorCode(err) == code }
 
 // The web pages: server-rendered HTML (html/template, which escapes everything it prints), with
-// templates, stylesheet and icon embedded in the binary, no build step and no JavaScript. They
+// templates, stylesheet, icon and one small script embedded in the binary, and no build step. They
 // authenticate with the session cookie alone and call the same authn use cases as the JSON
-// API, so a page action and the matching API call behave the same.
+// API, so a page action and the matching API call behave the same. The only script,
+// webauthn.js, runs the WebAuthn ceremonies (security keys and passkeys, which browsers offer
+// to scripts only) on the few pages that need them, allowed by a nonce new in every response;
+// everything else works without JavaScript.
 //
 // Every form POST passes two checks against cross-site request forgery: net/http's
 // CrossOriginProtection (Sec-Fetch-Site / Origin, with the scheme compared too: checkOrigin, as
@@ -90,6 +94,8 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
 	handle("POST", "/signin/second-factor", s.handleSecondStep)
+	handle("POST", "/signin/passkey", s.handlePasskeyBegin)
+	handle("POST", "/signin/passkey/finish", s.handlePasskeyFinish)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
 	handle("GET", "/forgot", s.handleForgotPage)
 	handle("POST", "/forgot", s.handleForgot)
@@ -103,6 +109,11 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/account/password", s.page(gatehouse.RoleUser, s.handleChangePassword))
 	handle("POST", "/account/mfa/totp", s.page(gatehouse.RoleUser, s.handleTOTPSetup))
 	handle("POST", "/account/mfa/totp/confirm", s.page(gatehouse.RoleUser, s.handleTOTPConfirm))
+	handle("POST", "/account/mfa/totp/delete", s.page(gatehouse.RoleUser, s.handleTOTPDelete))
+	handle("POST", "/account/mfa/recovery-codes", s.page(gatehouse.RoleUser, s.handleRecoveryCodes))
+	handle("POST", "/account/mfa/webauthn", s.page(gatehouse.RoleUser, s.handleWebAuthnBegin))
+	handle("POST", "/account/mfa/webauthn/finish", s.page(gatehouse.RoleUser, s.handleWebAuthnFinish))
+	handle("POST", "/account/mfa/webauthn/{id}/delete", s.page(gatehouse.RoleUser, s.handleWebAuthnDelete))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
 
@@ -253,7 +264,9 @@ type pageData struct {
 	Links   []PageLink
 	Flash   string
 	Error   string
-	Page    any
+	// Nonce is the response's CSP nonce, set by render on the pages that load the script.
+	Nonce string
+	Page  any
 }
 
 func (s *Pages) newPageData(p *pageReq, title, section string, view any) *pageData {
@@ -265,8 +278,9 @@ func (s *Pages) newPageData(p *pageReq, title, section string, view any) *pageDa
 	return d
 }
 
-// pageCSP allows nothing but this origin's stylesheet and images: the pages run no script at
-// all, and may not be framed (clickjacking).
+// pageCSP allows nothing but this origin's stylesheet and images, and no frame around the page
+// (clickjacking). The pages of scriptPages add script-src with the response's nonce, and no
+// other script source: no inline script or handler runs without that nonce.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // signinCSP is pageCSP with the sign-in form allowed to lead (through the redirect that
@@ -277,6 +291,34 @@ func signinCSP(r *access.Returns) string {
 		extra.WriteString(" " + d + ":* *." + d + ":*") // any port, as Returns allows
 	}
 	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
+}
+
+// scriptPages load webauthn.js; signinPages are the steps of signing in, whose forms may lead
+// to the return domains.
+var (
+	scriptPages = map[string]bool{"account_webauthn.html": true, "signin_passkey.html": true, "signin_mfa.html": true}
+	signinPages = map[string]bool{"signin.html": true, "signin_passkey.html": true, "signin_mfa.html": true}
+)
+
+// newNonce returns a CSP nonce: 128 bits from crypto/rand, new for every response.
+func newNonce() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// pagePolicy returns the Content-Security-Policy of page name, with the nonce of d when the
+// page loads the script (render sets it).
+func (s *Pages) pagePolicy(name string, d *pageData) string {
+	csp := pageCSP
+	if signinPages[name] {
+		csp = s.signinCSP
+	}
+	if scriptPages[name] {
+		d.Nonce = newNonce()
+		csp += "; script-src 'nonce-" + d.Nonce + "'"
+	}
+	return csp
 }
 
 func setPageHeaders(h http.Header) {
@@ -292,6 +334,7 @@ func setPageHeaders(h http.Header) {
 // half a page behind.
 func (s *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
 	var buf bytes.Buffer
+	csp := s.pagePolicy(name, d)
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		s.log.ErrorContext(r.Context(), "page template", "page", name, "err", err)
 		setPageHeaders(w.Header())
@@ -300,9 +343,7 @@ func (s *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	setPageHeaders(w.Header())
-	if name == "signin.html" {
-		w.Header().Set("Content-Security-Policy", s.signinCSP)
-	}
+	w.Header().Set("Content-Security-Policy", csp)
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" { // a throttle may have said how long
 			w.Header().Set("Retry-After", "1")
@@ -368,6 +409,9 @@ var flashes = map[string]string{
 	"user-password-set":       "The password is set. The user is signed out everywhere.",
 	"user-unchanged":          "Nothing changed.",
 	"user-signed-out-already": "That session had already ended.",
+	"key-added":               "The security key or passkey is added. It is asked for after your password, and a passkey signs you in on its own.",
+	"key-removed":             "The security key or passkey is removed.",
+	"totp-removed":            "The authenticator app is removed.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("msg")] }
@@ -425,7 +469,8 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "signin_mfa.html", "account_totp.html", "error.html", "account.html", "admin.html", "admin_user.html",
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "account_totp.html",
+	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
 	"forgot.html", "reset.html", "verify.html")
 
 func parsePages(names ...string) map[string]*template.Template {
@@ -443,7 +488,8 @@ type asset struct {
 	etag        string
 }
 
-var assets = loadAssets(map[string]string{"style.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"})
+var assets = loadAssets(map[string]string{"style.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml",
+	"webauthn.js": "text/javascript; charset=utf-8"})
 
 func loadAssets(types map[string]string) map[string]asset {
 	out := make(map[string]asset, len(types))
@@ -458,7 +504,7 @@ func loadAssets(types map[string]string) map[string]asset {
 	return out
 }
 
-// handleAsset serves the stylesheet and icon: public, cacheable, revalidated by ETag.
+// handleAsset serves the stylesheet, icon and script: public, cacheable, revalidated by ETag.
 func (s *Pages) handleAsset(w http.ResponseWriter, r *http.Request) {
 	a, ok := assets[r.PathValue("name")]
 	if !ok {

@@ -90,7 +90,7 @@ func (c *Contract) Operations() []string {
 func init() {
 	// Bodies the document declares without a JSON media type: read as text, so that their
 	// status, headers and media type are still checked.
-	for _, mt := range []string{"text/html", "text/css", "image/svg+xml", "text/event-stream"} {
+	for _, mt := range []string{"text/html", "text/css", "text/javascript", "image/svg+xml", "text/event-stream"} {
 		openapi3filter.RegisterBodyDecoder(mt, openapi3filter.PlainBodyDecoder)
 	}
 	openapi3filter.RegisterBodyDecoder("application/jwk-set+json", openapi3filter.JSONBodyDecoder)
