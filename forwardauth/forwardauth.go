@@ -74,8 +74,20 @@ type Config struct {
 	AssertionCacheSize int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Failures, if set, counts the credentials that sign no one in against the original
+	// client's address; over its budget the check is answered 429 (auth-request: 401 with
+	// Retry-After, see Handler.AuthRequest). A valid credential and a check without one are
+	// never counted, so they cost no throttle round trip.
+	Failures FailureCounter
 	// Logger receives refusals of untrusted peers and store failures (default slog.Default()).
 	Logger *slog.Logger
+}
+
+// FailureCounter counts a credential that signed no one in (err is what the Authenticator
+// returned) against the client's address, and returns how long the client must wait when the
+// address is over its budget (0 otherwise). authn.Service.CredentialFailed is one.
+type FailureCounter interface {
+	CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration
 }
 
 // Asserter signs a statement of id's identity for the app at audience (the origin of the

@@ -28,6 +28,10 @@ func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Cred
 	return forwardauth.Identity{Principal: au.Principal}, err
 }
 
+func (a authnAuthenticator) CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration {
+	return a.s.CredentialFailed(ctx, authn.Client{Addr: client}, err)
+}
+
 const authzRules = `rules:
   - domain: public.example.com
     policy: bypass

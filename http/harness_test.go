@@ -171,6 +171,7 @@ func newHarness(t testing.TB, o options) *harness {
 	h.server = ghttp.New(deps, cfg)
 	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger, Returns: o.returns})
 	o.forwardAuth.Authenticator = authnAuthenticator{deps.Authn}
+	o.forwardAuth.Failures = authnAuthenticator{deps.Authn}
 	if o.forwardAuthJWT > 0 {
 		o.forwardAuth.Assertions = tokenAsserter{tokens, o.forwardAuthJWT}
 		o.forwardAuth.AssertionReuse, o.forwardAuth.Now = o.forwardAuthJWT/4, h.clock.Now

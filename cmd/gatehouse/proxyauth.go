@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -108,7 +109,16 @@ func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Cred
 	return forwardauth.Identity{Principal: au.Principal}, nil
 }
 
-var _ forwardauth.Authenticator = authnAuthenticator{}
+// CredentialFailed counts a credential that signed no one in against the client's address, as
+// every failed credential check of the API is counted (authn.Service.CredentialFailed).
+func (a authnAuthenticator) CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration {
+	return a.s.CredentialFailed(ctx, authn.Client{Addr: client}, err)
+}
+
+var (
+	_ forwardauth.Authenticator  = authnAuthenticator{}
+	_ forwardauth.FailureCounter = authnAuthenticator{}
+)
 
 // tokenAsserter signs the Remote-JWT assertions with the token service (the access-token keys,
 // so the apps find them in the JWK Set).
@@ -136,7 +146,7 @@ func (a *app) wireProxyAuth(uses *authn.Service, tokens *token.Service) {
 	p := &a.cfg.proxyAuth
 	a.accessRules = access.NewHolder(p.rules)
 	forwardauth.New(forwardauth.Config{
-		Rules: a.accessRules, Authenticator: authnAuthenticator{uses},
+		Rules: a.accessRules, Authenticator: authnAuthenticator{uses}, Failures: authnAuthenticator{uses},
 		TrustedProxies: a.cfg.trustedProxies, SignInURL: a.cfg.signInURL(),
 		CookieName: a.server.CookieName(), Logger: a.log, Now: a.now,
 		Assertions: a.cfg.asserter(tokens), AssertionReuse: p.JWTTTL / 4,
