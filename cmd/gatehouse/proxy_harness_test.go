@@ -34,6 +34,8 @@ const proxyRules = `rules:
   - domain: app.example.test
     path: "^/admin(/|$)"
     policy: role:admin
+  - domain: team.example.test
+    policy: group:engineering
   - domain: "*.example.test"
     policy: authenticated
 `
@@ -217,7 +219,8 @@ func (p *proxied) do(client *http.Client, method, name, path string, hdr ...stri
 	}
 	req.Host = p.host(name)
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
+		// Not Header.Add: a header name is sent in the spelling the test gives (remote-user).
+		req.Header[hdr[i]] = append(req.Header[hdr[i]], hdr[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {

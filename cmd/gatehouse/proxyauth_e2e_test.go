@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,6 +115,56 @@ func exerciseProxy(t *testing.T, p *proxied) {
 			t.Fatalf("admin on /admin: %d %v", st, seen)
 		}
 	})
+	t.Run("rule order, wildcards and path spellings through the proxy", func(t *testing.T) {
+		tok := p.login("alice", alice, "token")
+		// The admin rule comes before the wildcard rule; no spelling of its path slips past it.
+		for _, path := range []string{"/admin", "/%61dmin/users", "/admin%2Fusers", "/x/%2e%2e/admin/", "/./admin"} {
+			if st, _, _ := p.do(client, "GET", "app", path, tok...); st != 403 {
+				t.Errorf("alice on %s: %d, want 403", path, st)
+			}
+		}
+		// Paths that merely start alike are the wildcard rule's.
+		if st, _, _ := p.do(client, "GET", "app", "/administrator", tok...); st != 200 {
+			t.Errorf("alice on /administrator: %d, want 200", st)
+		}
+		admin := p.login("admin", proxyAdminPassword, "token")
+		// Host names outside the rules' domains fall to the default, deny, whoever asks (nginx
+		// asks gatehouse, which answers 403; Caddy serves only the sites it names): the app
+		// never sees them. Case does not change what a name is.
+		port := ":" + strconv.Itoa(p.port)
+		for host, reaches := range map[string]bool{
+			"app." + proxyDomain + ".evil.test" + port: false,
+			"evil" + proxyDomain + port:                false,
+			proxyDomain + port:                         false, // the wildcard covers subdomains only
+			"APP.EXAMPLE.TEST" + port:                  true,
+		} {
+			st, body := p.doHost(client, host, "/", admin...)
+			if got := st == 200 && strings.Contains(body, `"Remote-User":["admin"]`); got != reaches {
+				t.Errorf("the admin at %s: %d %.100q; reaches the app %v, want %v", host, st, body, got, reaches)
+			}
+		}
+	})
+	t.Run("the sign-in page returns only to allowed domains through the proxy", func(t *testing.T) {
+		sess := p.login("alice", alice, "session")
+		back := "http://" + p.host("app") + "/x?y=1"
+		cases := map[string]string{
+			back:                 back,
+			"https://evil.test/": "/account",
+			"//evil.test/":       "/account",
+			"/\\evil.test/":      "/account",
+			"http://" + p.host("app") + "@evil.test/":   "/account",
+			"http://evil.test\\@" + p.host("app") + "/": "/account",
+			"javascript:alert(1)":                       "/account",
+			"http://" + proxyDomain + ".evil.test/":     "/account",
+			"http://app.example.test%2eevil.test/":      "/account",
+		}
+		for rd, want := range cases {
+			st, h, _ := p.do(client, "GET", "auth", "/?rd="+url.QueryEscape(rd), sess...)
+			if st != 303 || h.Get("Location") != want {
+				t.Errorf("rd=%s: %d to %q, want 303 to %q", rd, st, h.Get("Location"), want)
+			}
+		}
+	})
 	t.Run("sign out everywhere refuses the next request", func(t *testing.T) {
 		sess := p.login("alice", alice, "session")
 		tok := p.login("alice", alice, "token")
@@ -143,6 +196,26 @@ func exerciseProxy(t *testing.T, p *proxied) {
 	})
 }
 
+// doHost sends GET path to the proxy with the Host header host and returns the answer.
+func (p *proxied) doHost(client *http.Client, host, path string, hdr ...string) (int, string) {
+	p.t.Helper()
+	req, err := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(p.port)+path, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Host = host
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		p.t.Fatalf("GET %s%s: %v", host, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(raw)
+}
+
 // forgedAssertion is a Remote-JWT a client sends itself: a well-formed JWT signed by no one.
 const forgedAssertion = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJhZG1pbiIsInJvbGUiOiJhZG1pbiJ9."
 
@@ -162,24 +235,45 @@ func (p *proxied) appVerifier(t *testing.T, origin string, offset time.Duration)
 	return v
 }
 
-// addProxyUser creates a user with the admin's token and returns its password.
-func addProxyUser(t *testing.T, p *proxied, name string) string {
+// addProxyUser creates a user (in groups) with the admin's token and returns its password.
+func addProxyUser(t *testing.T, p *proxied, name string, groups ...string) string {
 	t.Helper()
 	pw := "a long password for " + name + " only"
 	admin := p.login("admin", proxyAdminPassword, "token")
 	body := `{"username":"` + name + `","password":"` + pw + `","role":"user","name":"` + strings.ToUpper(name) + `","email":"` + name + `@example.org"}`
-	req, _ := http.NewRequest("POST", "http://"+p.gatehouse+"/api/admin/users", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(admin[0], admin[1])
-	resp, err := checkedClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
+	var created struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("create %s: %d", name, resp.StatusCode)
+	if st := p.adminCall("POST", "/api/admin/users", body, admin, &created); st != 201 {
+		t.Fatalf("create %s: %d", name, st)
+	}
+	if len(groups) > 0 {
+		body = `{"groups":["` + strings.Join(groups, `","`) + `"]}`
+		if st := p.adminCall("PATCH", "/api/admin/users/"+created.User.ID, body, admin, nil); st != 200 {
+			t.Fatalf("groups of %s: %d", name, st)
+		}
 	}
 	return pw
+}
+
+// adminCall sends a JSON body to gatehouse's admin API with the admin's credential and
+// decodes the answer into out (if not nil).
+func (p *proxied) adminCall(method, path, body string, admin []string, out any) int {
+	p.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+p.gatehouse+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(admin[0], admin[1])
+	resp, err := checkedClient(p.t).Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
 }
 
 // untrustedCheck asks gatehouse's forward-auth directly from 127.0.0.2, which is not a
@@ -306,5 +400,45 @@ func TestForwardAuthJWTConfiguration(t *testing.T) {
 	}
 	if _, err := serveConfig(t, "--forward-auth-jwt", "--signing-alg", "ES256", "--data", t.TempDir()); err != nil {
 		t.Errorf("ES256: %v", err)
+	}
+}
+
+// TestNginxForwardAuthThrottle and TestCaddyForwardAuthThrottle: a client that keeps sending a
+// forged session cookie through the proxy is answered 429 with Retry-After once its address
+// is over the budget of failed credentials (100 by default), through the shipped snippets;
+// a valid cookie from the same address still passes.
+func TestNginxForwardAuthThrottle(t *testing.T) {
+	testkit.Slow(t, "runs nginx and gatehouse")
+	p := &proxied{t: t, port: freeRange(t, 0), app: startEchoApp(t)}
+	p.gatehouse = startProxiedGatehouse(t, p.port)
+	startNginx(t, p, 0)
+	exerciseProxyThrottle(t, p)
+}
+
+func TestCaddyForwardAuthThrottle(t *testing.T) {
+	testkit.Slow(t, "runs Caddy and gatehouse")
+	p := &proxied{t: t, port: freeRange(t, 0), app: startEchoApp(t)}
+	p.gatehouse = startProxiedGatehouse(t, p.port)
+	startCaddy(t, p)
+	exerciseProxyThrottle(t, p)
+}
+
+func exerciseProxyThrottle(t *testing.T, p *proxied) {
+	client := noRedirects()
+	valid := p.login("admin", proxyAdminPassword, "session")
+	forged := []string{"Cookie", strings.SplitN(valid[1], "=", 2)[0] + "=forged-session-id", "Accept", "application/json"}
+	for i := range 100 {
+		if st, _, _ := p.do(client, "GET", "app", "/", forged...); st != 401 {
+			t.Fatalf("failure %d: %d, want 401 within the budget", i+1, st)
+		}
+	}
+	for _, accept := range []string{"application/json", "text/html"} {
+		st, h, body := p.do(client, "GET", "app", "/", forged[0], forged[1], "Accept", accept)
+		if st != 429 || h.Get("Retry-After") == "" {
+			t.Fatalf("over the budget (Accept %s): %d, Retry-After %q: %.200s", accept, st, h.Get("Retry-After"), body)
+		}
+	}
+	if st, _, body := p.do(client, "GET", "app", "/", valid...); st != 200 || strings.Join(echoed(t, body)["Remote-User"], "") != "admin" {
+		t.Fatalf("a valid cookie from the throttled address: %d", st)
 	}
 }
