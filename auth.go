@@ -14,3 +14,14 @@ type Auth struct {
 	Session *Session
 	Token   *Token
 }
+
+// AMR returns how the user of the request signed in: the session's or the token's record.
+func (a *Auth) AMR() AuthMethods {
+	switch {
+	case a.Session != nil:
+		return a.Session.AMR
+	case a.Token != nil:
+		return a.Token.AMR
+	}
+	return 0
+}

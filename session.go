@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -22,6 +23,8 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
+	// AMR is how the user signed in (zero for a session stored before it was recorded).
+	AMR AuthMethods `json:"-"`
 }
 
 // MaxUserAgent is the longest user agent, in bytes, that gatehouse keeps (with a session, in an
@@ -81,4 +84,12 @@ type Expirer interface {
 // ones that were not swept yet included), for metrics.
 type SessionCounter interface {
 	CountSessions(ctx context.Context) (int, error)
+}
+
+// Clone returns a copy of s that shares no memory with it: the groups are copied too (a
+// session without groups costs no allocation for them).
+func (s *Session) Clone() *Session {
+	c := *s
+	c.User.Groups = slices.Clone(c.User.Groups)
+	return &c
 }

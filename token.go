@@ -6,14 +6,15 @@ import (
 )
 
 // Token is what a verified access token says about its bearer.
+// The user's groups at issue ("groups" claim) are the Principal's Groups.
 type Token struct {
 	Principal
 	// ID is the token's jti, the key of its revocation.
 	ID string
 	// Family is the id of the refresh-token family the token was issued with ("sid" claim).
 	Family string
-	// Groups are the user's groups when the token was issued ("groups" claim), normalised.
-	Groups    []string
+	// AMR is how the user signed in to get the token or its refresh family ("amr" claim).
+	AMR       AuthMethods
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -27,6 +28,9 @@ type RefreshFamily struct {
 	CreatedAt time.Time
 	// ExpiresAt is the family's absolute lifetime; no rotation extends it.
 	ExpiresAt time.Time
+	// AMR is how the user signed in when the family started; every access token issued with
+	// the family carries it.
+	AMR AuthMethods
 }
 
 // RefreshRotation is one rotation of a refresh token, as RefreshStore.RotateRefresh takes it.

@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,19 +56,26 @@ type User struct {
 // delete, password change) also moves the user's "not before" time, which kills the session
 // or token that carries the snapshot.
 //
-// A Principal holds no groups (it stays a comparable value): access tokens carry them
-// (Token.Groups), and a session's user is read from the user store when groups matter.
+// Groups is the user's normalised group list at login (nil for none); a change of groups
+// also moves the not-before time, so the snapshot stays true. It is not part of the JSON
+// form of a Principal (the answers that show a user's groups show the User).
 type Principal struct {
-	UserID   string `json:"id"`
-	Username string `json:"username"`
-	Name     string `json:"name"`
-	Email    string `json:"email"`
-	Role     Role   `json:"role"`
+	UserID   string   `json:"id"`
+	Username string   `json:"username"`
+	Name     string   `json:"name"`
+	Email    string   `json:"email"`
+	Role     Role     `json:"role"`
+	Groups   []string `json:"-"`
 }
 
-// Principal returns the identity snapshot of u.
+// Principal returns the identity snapshot of u. Its Groups is a copy of u.Groups (nil when
+// there are none), so that a later change of u does not change the snapshot.
 func (u *User) Principal() Principal {
-	return Principal{UserID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Role: u.Role}
+	var groups []string
+	if len(u.Groups) > 0 {
+		groups = slices.Clone(u.Groups)
+	}
+	return Principal{UserID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Role: u.Role, Groups: groups}
 }
 
 // NormalizeUsername returns the canonical (lower-case) form of a username used for uniqueness.

@@ -221,12 +221,12 @@ func TestChangePassword(t *testing.T) {
 	other := f.login(t, "omar", goodPassword, gatehouse.AuthSession)
 	who := other.User.Principal()
 	next := "a completely different passphrase"
-	if _, err := f.svc.ChangePassword(ctx, who, "not the password at all", next, gatehouse.AuthToken, client); !errors.Is(err, authn.ErrWrongCurrentPassword) {
+	if _, err := f.svc.ChangePassword(ctx, who, gatehouse.MethodPassword, "not the password at all", next, gatehouse.AuthToken, client); !errors.Is(err, authn.ErrWrongCurrentPassword) {
 		t.Fatalf("wrong current password: %v, want ErrWrongCurrentPassword", err)
 	}
-	_, err := f.svc.ChangePassword(ctx, who, goodPassword, "short", gatehouse.AuthToken, client)
+	_, err := f.svc.ChangePassword(ctx, who, gatehouse.MethodPassword, goodPassword, "short", gatehouse.AuthToken, client)
 	wantCode(t, "weak new password", err, gatehouse.EBADREQUEST)
-	res, err := f.svc.ChangePassword(ctx, who, goodPassword, next, gatehouse.AuthToken, client)
+	res, err := f.svc.ChangePassword(ctx, who, gatehouse.MethodPassword, goodPassword, next, gatehouse.AuthToken, client)
 	if err != nil || res.Tokens == nil || res.Step != authn.StepDone {
 		t.Fatalf("ChangePassword = %+v, %v", res, err)
 	}

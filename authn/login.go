@@ -103,17 +103,17 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 			return LoginResult{User: u}, err
 		}
 	}
-	return s.credential(ctx, u, in.Mode, in.Client)
+	return s.credential(ctx, u, gatehouse.MethodPassword, in.Mode, in.Client)
 }
 
-// credential makes the credential of a completed login of u.
-func (s *Service) credential(ctx context.Context, u *gatehouse.User, mode string, c Client) (LoginResult, error) {
+// credential makes the credential of a completed login of u, who signed in with amr.
+func (s *Service) credential(ctx context.Context, u *gatehouse.User, amr gatehouse.AuthMethods, mode string, c Client) (LoginResult, error) {
 	res := LoginResult{Step: StepDone, User: u}
 	var err error
 	if mode == gatehouse.AuthSession {
-		res.Session, err = s.startSession(ctx, u, c)
+		res.Session, err = s.startSession(ctx, u, amr, c)
 	} else {
-		res.Tokens, err = s.issueTokens(ctx, u)
+		res.Tokens, err = s.issueTokens(ctx, u, amr)
 	}
 	if err != nil {
 		return LoginResult{User: u}, err
@@ -122,8 +122,8 @@ func (s *Service) credential(ctx context.Context, u *gatehouse.User, mode string
 }
 
 // startSession creates a session with a fresh id.
-func (s *Service) startSession(ctx context.Context, u *gatehouse.User, c Client) (*NewSession, error) {
-	secret, sess, err := s.d.Sessions.Create(ctx, u.Principal(), c.IP, c.UserAgent)
+func (s *Service) startSession(ctx context.Context, u *gatehouse.User, amr gatehouse.AuthMethods, c Client) (*NewSession, error) {
+	secret, sess, err := s.d.Sessions.Create(ctx, u.Principal(), amr, c.IP, c.UserAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +131,8 @@ func (s *Service) startSession(ctx context.Context, u *gatehouse.User, c Client)
 }
 
 // issueTokens starts a refresh family and issues its first access token.
-func (s *Service) issueTokens(ctx context.Context, u *gatehouse.User) (*TokenPair, error) {
-	secret, fam, err := s.d.Refresh.Start(ctx, u.ID)
+func (s *Service) issueTokens(ctx context.Context, u *gatehouse.User, amr gatehouse.AuthMethods) (*TokenPair, error) {
+	secret, fam, err := s.d.Refresh.Start(ctx, u.ID, amr)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +143,14 @@ func (s *Service) issueTokens(ctx context.Context, u *gatehouse.User) (*TokenPai
 	return &TokenPair{AccessToken: access, ExpiresAt: exp, RefreshToken: secret}, nil
 }
 
-// issueAccess signs an access token of u in family fam, stamped no earlier than u's
-// not-before time.
+// issueAccess signs an access token of u in family fam, carrying the family's methods and
+// stamped no earlier than u's not-before time.
 func (s *Service) issueAccess(ctx context.Context, u *gatehouse.User, fam *gatehouse.RefreshFamily) (string, time.Time, error) {
 	nb, err := s.d.Revocations.NotBefore(ctx, u.ID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	access, t, err := s.d.Tokens.IssueFor(u, fam.ID, gatehouse.IssueStamp(s.now(), nb))
+	access, t, err := s.d.Tokens.IssueFor(u, fam.AMR, fam.ID, gatehouse.IssueStamp(s.now(), nb))
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -91,7 +91,7 @@ func (s *Service) completePassed(ctx context.Context, passed *mfa.Passed, c Clie
 	if u.Disabled {
 		return LoginResult{}, ErrAccountDisabled
 	}
-	return s.credential(ctx, u, passed.Mode, c)
+	return s.credential(ctx, u, gatehouse.ParseAMR(passed.AMR), passed.Mode, c)
 }
 
 // admit counts one attempt under limit; it returns the wait when the client must hold off.

@@ -133,11 +133,12 @@ func (s *Service) applyUserUpdate(ctx context.Context, id string, upd gatehouse.
 // ErrWrongCurrentPassword; a ThrottledError while the client must hold off), then the new one
 // is stored through UpdateUser, which signs the user out everywhere and records
 // password_changed. The caller then gets a new credential of the kind mode names, as a login
-// answers, so that only the other devices are signed out.
+// answers, so that only the other devices are signed out; it keeps amr, the methods of the
+// caller's credential (with the password, just proved again).
 //
 // When the password was changed but the new credential could not be made, the error is set
 // and the result's User too.
-func (s *Service) ChangePassword(ctx context.Context, who gatehouse.Principal, current, next, mode string, c Client) (LoginResult, error) {
+func (s *Service) ChangePassword(ctx context.Context, who gatehouse.Principal, amr gatehouse.AuthMethods, current, next, mode string, c Client) (LoginResult, error) {
 	if _, err := s.d.Accounts.ValidatePassword(who.Username, next); err != nil {
 		return LoginResult{}, asField(err, "password", "new_password")
 	}
@@ -159,7 +160,7 @@ func (s *Service) ChangePassword(ctx context.Context, who gatehouse.Principal, c
 		return LoginResult{}, err
 	}
 	s.auditUserUpdate(ctx, c, u.ID, old, u, upd)
-	return s.credential(ctx, u, mode, c)
+	return s.credential(ctx, u, amr|gatehouse.MethodPassword, mode, c)
 }
 
 // asField renames the field a bad_request names ("password: ..." to "new_password: ...").

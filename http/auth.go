@@ -170,9 +170,14 @@ func (s *Server) handleProtected(w http.ResponseWriter, r *http.Request, a gateh
 	writeProtected(w, &a) // protectedResponse, without reflection
 }
 
+// meResponse is the answer of GET /api/me: the account as stored now, and how the caller's
+// credential was obtained (amr and acr are left out for a credential made before gatehouse
+// recorded them).
 type meResponse struct {
 	User *gatehouse.User `json:"user"`
 	Auth string          `json:"auth"`
+	AMR  []string        `json:"amr,omitempty"`
+	ACR  string          `json:"acr,omitempty"`
 }
 
 // handleMe answers with the caller's account as stored now.
@@ -182,7 +187,8 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, a gatehouse.Au
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, meResponse{User: u, Auth: a.Method})
+	amr := a.AMR()
+	writeJSON(w, http.StatusOK, meResponse{User: u, Auth: a.Method, AMR: amr.AMR(), ACR: amr.ACR()})
 }
 
 func noContent(w http.ResponseWriter) {

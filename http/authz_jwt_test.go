@@ -21,7 +21,9 @@ type tokenAsserter struct {
 }
 
 func (a tokenAsserter) Assert(id *forwardauth.Identity, audience string, _ time.Time) (string, error) {
-	return a.tokens.IssueAssertion(id.Principal, id.Groups, audience, a.ttl)
+	p := id.Principal
+	p.Groups = id.Groups
+	return a.tokens.IssueAssertion(p, audience, a.ttl)
 }
 
 // appVerifier is the verify SDK as an app behind the proxy runs it: gatehouse's JWK Set

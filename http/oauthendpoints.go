@@ -26,6 +26,9 @@ type introspection struct {
 	TokenType string         `json:"token_type"`
 	TokenUse  string         `json:"token_use"`
 	Family    string         `json:"sid,omitempty"`
+	Groups    []string       `json:"groups,omitempty"`
+	AMR       []string       `json:"amr,omitempty"`
+	ACR       string         `json:"acr,omitempty"`
 }
 
 // inactive is the whole answer for any token that is not an active access token.
@@ -65,6 +68,7 @@ func (s *Server) describe(t *gatehouse.Token) introspection {
 		Expires: t.ExpiresAt.Unix(), IssuedAt: t.IssuedAt.Unix(), ID: t.ID,
 		Issuer: s.Authn.Tokens().Issuer(), Audience: s.Authn.Tokens().Audience(),
 		TokenType: "Bearer", TokenUse: "access_token", Family: t.Family,
+		Groups: t.Groups, AMR: t.AMR.AMR(), ACR: t.AMR.ACR(),
 	}
 }
 

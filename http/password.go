@@ -30,7 +30,7 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request, a
 		s.writeError(w, r, badRequest("new_password: is required"))
 		return
 	}
-	res, err := s.Authn.ChangePassword(r.Context(), a.Principal, req.CurrentPassword, req.NewPassword, a.Method, s.Client(r))
+	res, err := s.Authn.ChangePassword(r.Context(), a.Principal, a.AMR(), req.CurrentPassword, req.NewPassword, a.Method, s.Client(r))
 	if wait, ok := authn.RetryAfter(err); ok {
 		s.writeRateLimited(w, r, "login", wait)
 		return

@@ -38,7 +38,7 @@ func NewSessionStore() *SessionStore {
 // CreateSession stores a copy of s. It returns gatehouse.ErrConflict if a session with the same
 // hash or handle exists.
 func (st *SessionStore) CreateSession(_ context.Context, s *gatehouse.Session) error {
-	c := *s
+	c := s.Clone()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, ok := st.byHash[c.Hash]; ok {
@@ -47,7 +47,7 @@ func (st *SessionStore) CreateSession(_ context.Context, s *gatehouse.Session) e
 	if _, ok := st.byHandle[c.Handle]; ok {
 		return gatehouse.ErrConflict
 	}
-	st.byHash[c.Hash] = &c
+	st.byHash[c.Hash] = c
 	st.byHandle[c.Handle] = c.Hash
 	u := st.byUser[c.User.UserID]
 	if u == nil {
@@ -66,9 +66,9 @@ func (st *SessionStore) FindSession(_ context.Context, h gatehouse.Hash) (*gateh
 		st.mu.RUnlock()
 		return nil, false, nil
 	}
-	c := *s
+	c := s.Clone()
 	st.mu.RUnlock()
-	return &c, true, nil
+	return c, true, nil
 }
 
 // TouchSession sets LastSeenAt of the session h. It never creates a session: found=false if
@@ -113,8 +113,7 @@ func (st *SessionStore) SessionByHandle(_ context.Context, handle string) (*gate
 	if !ok {
 		return nil, false, nil
 	}
-	c := *st.byHash[h]
-	return &c, true, nil
+	return st.byHash[h].Clone(), true, nil
 }
 
 // ListSessions returns copies of the user's sessions, oldest first (ties broken by handle),
@@ -124,8 +123,7 @@ func (st *SessionStore) ListSessions(_ context.Context, userID string) ([]*gateh
 	u := st.byUser[userID]
 	out := make([]*gatehouse.Session, 0, len(u))
 	for h := range u {
-		c := *st.byHash[h]
-		out = append(out, &c)
+		out = append(out, st.byHash[h].Clone())
 	}
 	st.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {

@@ -33,8 +33,8 @@ func (s *RefreshStore) CreateRefreshFamily(ctx context.Context, f *gatehouse.Ref
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
 	return s.db.tx(ctx, "create refresh family", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-			f.ID, f.UserID, nanos(f.CreatedAt), nanos(f.ExpiresAt)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at, amr) VALUES ($1, $2, $3, $4, $5)`,
+			f.ID, f.UserID, nanos(f.CreatedAt), nanos(f.ExpiresAt), int16(f.AMR)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, current) VALUES ($1, $2, true)`, h[:], f.ID)
@@ -128,15 +128,16 @@ func lockFamilyOf(ctx context.Context, tx pgx.Tx, h gatehouse.Hash) (*gatehouse.
 	}
 	f := &gatehouse.RefreshFamily{ID: familyID}
 	var created, expires int64
-	err = tx.QueryRow(ctx, `SELECT user_id, created_at, expires_at FROM refresh_families WHERE id = $1 FOR UPDATE`, familyID).
-		Scan(&f.UserID, &created, &expires)
+	var amr int16
+	err = tx.QueryRow(ctx, `SELECT user_id, created_at, expires_at, amr FROM refresh_families WHERE id = $1 FOR UPDATE`, familyID).
+		Scan(&f.UserID, &created, &expires, &amr)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, st, errUnknown // deleted meanwhile
 	}
 	if err != nil {
 		return nil, st, err
 	}
-	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
+	f.CreatedAt, f.ExpiresAt, f.AMR = fromNanos(created), fromNanos(expires), gatehouse.AuthMethods(amr)
 	var rotated *int64
 	err = tx.QueryRow(ctx, `SELECT current, rotated_at, sealed FROM refresh_tokens WHERE hash = $1`, h[:]).Scan(&st.current, &rotated, &st.sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -165,16 +166,17 @@ func (s *RefreshStore) RefreshFamilyByToken(ctx context.Context, h gatehouse.Has
 	defer cancel()
 	var f gatehouse.RefreshFamily
 	var created, expires int64
-	err := s.db.pool.QueryRow(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at
+	var amr int16
+	err := s.db.pool.QueryRow(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at, f.amr
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = $1`, h[:]).
-		Scan(&f.ID, &f.UserID, &created, &expires)
+		Scan(&f.ID, &f.UserID, &created, &expires, &amr)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, storeErr("refresh family by token", err)
 	}
-	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
+	f.CreatedAt, f.ExpiresAt, f.AMR = fromNanos(created), fromNanos(expires), gatehouse.AuthMethods(amr)
 	return &f, true, nil
 }
 

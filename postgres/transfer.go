@@ -41,8 +41,8 @@ func (s *RefreshStore) ImportRefreshFamilies(ctx context.Context, fams []*gateho
 
 func importFamily(ctx context.Context, tx pgx.Tx, rec *gatehouse.RefreshFamilyRecord) (bool, error) {
 	f := rec.Family
-	tag, err := tx.Exec(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO NOTHING`, f.ID, f.UserID, nanos(f.CreatedAt), nanos(f.ExpiresAt))
+	tag, err := tx.Exec(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at, amr) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO NOTHING`, f.ID, f.UserID, nanos(f.CreatedAt), nanos(f.ExpiresAt), int16(f.AMR))
 	if err != nil || tag.RowsAffected() == 0 {
 		return false, err
 	}

@@ -27,7 +27,9 @@ import (
 // ms, s or minutes), or CreatedAt as 8 bytes with flagCreatedRaw; the handle unless it is
 // gatehouse.SessionHandle of the hash; the user id (16 bytes when it is an id of
 // gatehouse.NewID's form); the role when it is neither "user", "admin" nor empty; username,
-// name and e-mail; the IP address (4 or 16 bytes when it is one in canonical form); and, as
+// name and e-mail; with flagAuth, a uvarint holding the sign-in methods (gatehouse.AuthMethods)
+// shifted left by one, whose low bit says that the groups follow, as one string
+// (gatehouse.JoinGroups); the IP address (4 or 16 bytes when it is one in canonical form); and, as
 // the rest of the value, the user agent compressed with a fixed dictionary (uacodec.go).
 // Strings are a uvarint length followed by the bytes.
 const (
@@ -46,7 +48,9 @@ const (
 	roleShift         = 2      // 2 bits: roleUser, roleAdmin, roleOther (stored), roleEmpty
 	ipShift           = 4      // 2 bits: ipNone, ipV4, ipV6, ipOther (stored)
 	flagCreatedRaw    = 1 << 6 // CreatedAt is 8 bytes, not a difference to ExpiresAt
-	flagsKnown        = 1<<7 - 1
+	// flagAuth: the sign-in methods (and groups) are stored. Values written before they were
+	// recorded lack it, and a session with neither needs no byte for them.
+	flagAuth = 1 << 7
 )
 
 const (
@@ -114,11 +118,40 @@ func encodeSession(s *gatehouse.Session, deadline int64) string {
 		b = appendString(b, string(s.User.Role))
 	}
 	b = appendString(appendString(appendString(b, s.User.Username), s.User.Name), s.User.Email)
+	if s.AMR != 0 || len(s.User.Groups) > 0 {
+		flags |= flagAuth
+		b = appendAuth(b, s.AMR, s.User.Groups)
+	}
 	ip, kind := ipBytes(s.IP)
 	b = append(b, ip...)
 	b = appendUserAgent(b, s.UserAgent)
 	b[offFlags] = flags | role<<roleShift | kind<<ipShift
 	return string(b)
+}
+
+// appendAuth appends the methods and, when there are any, the groups (see the format).
+func appendAuth(b []byte, amr gatehouse.AuthMethods, groups []string) []byte {
+	u := uint64(amr) << 1
+	if len(groups) == 0 {
+		return binary.AppendUvarint(b, u)
+	}
+	b = binary.AppendUvarint(b, u|1)
+	b = binary.AppendUvarint(b, uint64(len(groups)-1+groupsLen(groups)))
+	for i, g := range groups {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, g...)
+	}
+	return b
+}
+
+func groupsLen(groups []string) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	return n
 }
 
 func appendString(b []byte, s string) []byte {
@@ -203,7 +236,7 @@ func decodeSession(loc string, v string) (s storedSession, current, ok bool) {
 		return s, false, false
 	}
 	flags := v[offFlags]
-	if flags&^flagsKnown != 0 || len(loc) != 16 {
+	if len(loc) != 16 {
 		return s, true, false
 	}
 	copy(s.Hash[:16], loc)
@@ -231,6 +264,9 @@ func decodeSession(loc string, v string) (s storedSession, current, ok bool) {
 	s.User.UserID = r.userID(flags&flagUserIDBinary != 0)
 	s.User.Role = r.role(flags >> roleShift & 3)
 	s.User.Username, s.User.Name, s.User.Email = r.string(), r.string(), r.string()
+	if flags&flagAuth != 0 {
+		s.AMR, s.User.Groups = r.auth()
+	}
 	s.IP = r.ip(flags >> ipShift & 3)
 	if !r.ok {
 		return s, true, false
@@ -301,6 +337,27 @@ func (r *reader) role(code byte) gatehouse.Role {
 		return gatehouse.Role(r.string())
 	}
 	return ""
+}
+
+// auth reads what appendAuth wrote: the methods must be known ones, and a group list that
+// is said to follow must be a normalised, non-empty one.
+func (r *reader) auth() (gatehouse.AuthMethods, []string) {
+	u := r.uvarint()
+	amr := gatehouse.AuthMethods(u >> 1)
+	if u>>1 > 0xff || !amr.Valid() {
+		r.ok = false
+		return 0, nil
+	}
+	if u&1 == 0 {
+		return amr, nil
+	}
+	list := r.string()
+	groups := gatehouse.SplitGroups(list)
+	if !r.ok || list == "" || gatehouse.CheckGroups(groups) != nil {
+		r.ok = false
+		return 0, nil
+	}
+	return amr, groups
 }
 
 func (r *reader) ip(kind byte) string {

@@ -76,7 +76,8 @@ func TestCodecSize(t *testing.T) {
 	s := &gatehouse.Session{Hash: h, Handle: gatehouse.SessionHandle(h),
 		User: gatehouse.Principal{UserID: gatehouse.NewID(now), Username: "user12345", Name: "User 12345",
 			Email: "user12345@example.com", Role: gatehouse.RoleUser},
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), IP: "203.0.113.42", UserAgent: browserUA}
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), IP: "203.0.113.42", UserAgent: browserUA,
+		AMR: gatehouse.MethodPassword}
 	roundTrip(t, s)
 	if n := len(encodeSession(s, now.Add(12*time.Hour).UnixMilli()+1)); n > 108 {
 		t.Fatalf("a browser session takes %d bytes, want at most 108", n)
@@ -98,7 +99,9 @@ func TestCodecRejects(t *testing.T) {
 		}
 	}
 	for name, bad := range map[string]string{
-		"unknown flag":   v[:1] + string(v[1]|0x80) + v[2:],
+		"unknown method": withAuth(s, "\x80\x02"),
+		"bad groups":     withAuth(s, "\x07\x03B,a"),
+		"empty groups":   withAuth(s, "\x07\x00"),
 		"truncated":      v[:40],
 		"long length":    v[:sessionHeaderLen+5] + "\xff\xff\xff\xff\x0f",
 		"dangling escap": v + "\x00",
@@ -107,6 +110,49 @@ func TestCodecRejects(t *testing.T) {
 			t.Errorf("%s: current %v, ok %v; want a malformed value of the current format", name, current, ok)
 		}
 	}
+}
+
+// withAuth returns the value of s (which has no IP) with auth as the bytes of its methods and
+// groups.
+func withAuth(s *gatehouse.Session, auth string) string {
+	c := *s
+	c.IP, c.User.Groups, c.AMR = "", nil, gatehouse.MethodPassword
+	v := encodeSession(&c, c.ExpiresAt.UnixMilli()+1)
+	// The methods byte of a password sign-in without groups is 0x02, just before the user agent.
+	i := len(v) - len(uaOf(&c))
+	return v[:i-1] + auth + v[i:]
+}
+
+// uaOf returns the stored form of the user agent of s (the tail of the value).
+func uaOf(s *gatehouse.Session) string { return string(appendUserAgent(nil, s.UserAgent)) }
+
+// TestCodecAuthFields: the sign-in methods and groups cost nothing when a session has neither
+// (so a value written before they were recorded is still a valid value, and decodes with
+// none), one byte for the methods alone, and the joined list for groups.
+func TestCodecAuthFields(t *testing.T) {
+	s := storetest.NewTestSession("u1", testkit.Start())
+	deadline := s.ExpiresAt.UnixMilli() + 1
+	s.User.Groups, s.AMR = nil, 0
+	plain := encodeSession(s, deadline)
+	if plain[offFlags]&flagAuth != 0 {
+		t.Fatal("a session without methods or groups sets flagAuth")
+	}
+	got := roundTrip(t, s)
+	if got.AMR != 0 || got.User.Groups != nil {
+		t.Fatalf("no methods or groups decode as %v, %#v", got.AMR, got.User.Groups)
+	}
+	s.AMR = gatehouse.MethodPassword | gatehouse.MethodOTP
+	if n := len(encodeSession(s, deadline)); n != len(plain)+1 {
+		t.Fatalf("the methods take %d bytes, want 1", n-len(plain))
+	}
+	roundTrip(t, s)
+	s.User.Groups = []string{"dev", "ops"}
+	if n := len(encodeSession(s, deadline)); n != len(plain)+1+1+len("dev,ops") {
+		t.Fatalf("methods and groups take %d bytes, want %d", n-len(plain), 2+len("dev,ops"))
+	}
+	roundTrip(t, s)
+	s.AMR = 0
+	roundTrip(t, s)
 }
 
 // FuzzDecodeSession checks that no value makes the decoder panic, and that what it accepts

@@ -222,9 +222,7 @@ func (st *SessionStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gat
 			return nil, false, err
 		}
 	}
-	s := new(gatehouse.Session)
-	*s = e.s.Session
-	return s, true, nil
+	return e.s.Session.Clone(), true, nil
 }
 
 // decode decodes v, the value of key, which FindSession read for h, and remembers it in

@@ -50,7 +50,7 @@ func (s *sealRecorder) RotateRefresh(ctx context.Context, rot gatehouse.RefreshR
 func TestRefresherReuseGraceReplaysThePair(t *testing.T) {
 	r, rec, clock := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
-	first, _, err := r.Start(ctx, "u1")
+	first, _, err := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestRefresherReuseGraceReplaysThePair(t *testing.T) {
 func TestRefresherReuseGraceEnds(t *testing.T) {
 	r, _, clock := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
-	first, _, _ := r.Start(ctx, "u1")
+	first, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	won, err := rotateWith(ctx, r, first, fakeIssue(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestRefresherReuseGraceEnds(t *testing.T) {
 func TestRefresherReuseGraceConcurrent(t *testing.T) {
 	r, _, _ := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
-	first, _, _ := r.Start(ctx, "u1")
+	first, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	const n = 20
 	rots := make([]refresh.Rotation, n)
 	errs := make([]error, n)
@@ -165,7 +165,7 @@ func TestRefresherReuseGraceLimits(t *testing.T) {
 func TestRefresherReuseGraceIssueFails(t *testing.T) {
 	r, _, _ := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
-	first, _, _ := r.Start(ctx, "u1")
+	first, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	refused := errors.New("user disabled")
 	_, err := rotateWith(ctx, r, first, func(context.Context, *gatehouse.RefreshFamily) (refresh.Issued, error) {
 		return refresh.Issued{}, refused
@@ -183,7 +183,7 @@ func TestRefresherReuseGraceIssueFails(t *testing.T) {
 func TestRefresherReuseGraceTamperedBlob(t *testing.T) {
 	r, rec, _ := newGraceRefresher(t, 10*time.Second)
 	ctx := context.Background()
-	first, _, _ := r.Start(ctx, "u1")
+	first, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	if _, err := rotateWith(ctx, r, first, fakeIssue(nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestRefresherReuseGraceTamperedBlob(t *testing.T) {
 func TestRefresherNoGraceIssuesAfterRotating(t *testing.T) {
 	r, _, _ := newRefresher(t, 0)
 	ctx := context.Background()
-	first, _, _ := r.Start(ctx, "u1")
+	first, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	var issued atomic.Int64
 	won, err := rotateWith(ctx, r, first, fakeIssue(&issued))
 	if err != nil || issued.Load() != 1 {

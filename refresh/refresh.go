@@ -79,14 +79,15 @@ type Rotation struct {
 	Replay bool
 }
 
-// Start begins a new family for the user and returns its first refresh token. It returns an
+// Start begins a new family for the user, who signed in with the methods amr (every access
+// token of the family carries them), and returns its first refresh token. It returns an
 // error for an empty user id.
-func (r *Refresher) Start(ctx context.Context, userID string) (secret string, f *gatehouse.RefreshFamily, err error) {
+func (r *Refresher) Start(ctx context.Context, userID string, amr gatehouse.AuthMethods) (secret string, f *gatehouse.RefreshFamily, err error) {
 	if userID == "" {
 		return "", nil, errors.New("refresh: start refresh family: empty user id")
 	}
 	now := r.now()
-	f = &gatehouse.RefreshFamily{ID: gatehouse.NewID(now), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(r.familyTTL)}
+	f = &gatehouse.RefreshFamily{ID: gatehouse.NewID(now), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(r.familyTTL), AMR: amr}
 	secret = gatehouse.NewSecret()
 	if err := r.store.CreateRefreshFamily(ctx, f, gatehouse.HashSecret(secret)); err != nil {
 		return "", nil, fmt.Errorf("refresh: start refresh family: %w", err)

@@ -84,7 +84,7 @@ func fakeIssue(n *atomic.Int64) issueFunc {
 func TestRefresherRotation(t *testing.T) {
 	r, _, clock := newRefresher(t, 0)
 	ctx := context.Background()
-	first, f, err := r.Start(ctx, "u1")
+	first, f, err := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
 func TestRefresherExpiry(t *testing.T) {
 	r, _, clock := newRefresher(t, time.Hour)
 	ctx := context.Background()
-	secret, _, err := r.Start(ctx, "u1")
+	secret, _, err := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +150,10 @@ func TestRefresherExpiry(t *testing.T) {
 func TestRefresherRevoke(t *testing.T) {
 	r, _, _ := newRefresher(t, 0)
 	ctx := context.Background()
-	a, fa, _ := r.Start(ctx, "u1")
-	b, _, _ := r.Start(ctx, "u1")
-	c, _, _ := r.Start(ctx, "u2")
-	d, _, _ := r.Start(ctx, "u2")
+	a, fa, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
+	b, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
+	c, _, _ := r.Start(ctx, "u2", gatehouse.MethodPassword)
+	d, _, _ := r.Start(ctx, "u2", gatehouse.MethodPassword)
 	if err := r.RevokeFamily(ctx, fa.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestRefresherRevoke(t *testing.T) {
 func TestRefresherConcurrentRotate(t *testing.T) {
 	r, _, _ := newRefresher(t, 0)
 	ctx := context.Background()
-	secret, _, _ := r.Start(ctx, "u1")
+	secret, _, _ := r.Start(ctx, "u1", gatehouse.MethodPassword)
 	var wins atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {

@@ -46,7 +46,7 @@ func benchManager(b *testing.B, cache bool, open func(*testing.B) (gatehouse.Ses
 	m := session.NewManager(store, revs, session.Options{Cache: cache})
 	secrets := make([]string, n)
 	for i := range secrets {
-		secret, _, err := m.Create(context.Background(), alice, "192.0.2.1", "bench")
+		secret, _, err := m.Create(context.Background(), alice, gatehouse.MethodPassword, "192.0.2.1", "bench")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func TestCacheCreateRacingRevokeUser(t *testing.T) {
 	f.store.afterCreate = func() { once.Do(func() { close(stored); <-release }) }
 	secrets := make(chan string, 1)
 	go func() {
-		secret, _, err := f.m.Create(context.Background(), alice, "", "")
+		secret, _, err := f.m.Create(context.Background(), alice, gatehouse.MethodPassword, "", "")
 		if err != nil {
 			t.Error(err)
 		}
@@ -152,7 +152,7 @@ func TestCacheConcurrent(t *testing.T) {
 		wg.Go(func() {
 			ctx := context.Background()
 			for range 200 {
-				secret, s, err := f.m.Create(ctx, bob, "", "")
+				secret, s, err := f.m.Create(ctx, bob, gatehouse.MethodPassword, "", "")
 				if err != nil {
 					t.Error(err)
 					return

@@ -103,8 +103,7 @@ func (c *CachedStore) CreateSession(ctx context.Context, s *gatehouse.Session) e
 	if err := c.store.CreateSession(ctx, s); err != nil {
 		return err
 	}
-	cp := *s
-	c.insert(s.Hash, &cp, gen)
+	c.insert(s.Hash, s.Clone(), gen)
 	return nil
 }
 
@@ -112,8 +111,7 @@ func (c *CachedStore) CreateSession(ctx context.Context, s *gatehouse.Session) e
 func (c *CachedStore) FindSession(ctx context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error) {
 	s, found, err := c.FindSharedSession(ctx, h)
 	if s != nil {
-		cp := *s
-		s = &cp
+		s = s.Clone()
 	}
 	return s, found, err
 }

@@ -154,7 +154,7 @@ var bob = gatehouse.Principal{UserID: "bob-id", Username: "bob", Name: "Bob", Em
 
 func (f *fixture) create(t *testing.T, p gatehouse.Principal) (string, *gatehouse.Session) {
 	t.Helper()
-	secret, s, err := f.m.Create(context.Background(), p, "192.0.2.1", "test-agent")
+	secret, s, err := f.m.Create(context.Background(), p, gatehouse.MethodPassword, "192.0.2.1", "test-agent")
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}

@@ -115,14 +115,14 @@ func orDefault(v, def time.Duration) time.Duration {
 	return v
 }
 
-// Create starts a session for p and returns its secret, to be sent to the client once, and the
+// Create starts a session for p, who signed in with the methods amr, and returns its secret, to be sent to the client once, and the
 // session. Every call makes a fresh secret, so a session id set before login is never reused.
 // The user agent is cut to MaxUserAgent bytes of valid UTF-8. The session's creation time is
 // now, or the user's not-before time if that is later by at most MaxClockSkew (set by an
 // instance whose clock is ahead), so that a login right after a revocation is not caught by it.
 // The session's public handle is gatehouse.SessionHandle of its hash. It returns
 // gatehouse.ErrUnavailable if a store fails.
-func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAgent string) (string, *gatehouse.Session, error) {
+func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, amr gatehouse.AuthMethods, ip, userAgent string) (string, *gatehouse.Session, error) {
 	if p.UserID == "" {
 		return "", nil, errors.New("session: create: empty user id")
 	}
@@ -140,7 +140,7 @@ func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, ip, userAge
 	s := &gatehouse.Session{
 		Hash: h, Handle: gatehouse.SessionHandle(h), User: p,
 		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(m.absolute),
-		IP: ip, UserAgent: cleanUserAgent(userAgent),
+		IP: ip, UserAgent: cleanUserAgent(userAgent), AMR: amr,
 	}
 	if err := m.store.CreateSession(ctx, s); err != nil {
 		return "", nil, storeErr("create", err)

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestCreateStoresOnlyTheHash(t *testing.T) {
 		if !gatehouse.ValidSecret(secret) || !gatehouse.ValidID(s.Handle) {
 			t.Fatalf("secret %q or handle %q malformed", secret, s.Handle)
 		}
-		if s.Hash != gatehouse.HashSecret(secret) || s.User != alice || s.IP != "192.0.2.1" || s.UserAgent != "test-agent" {
+		if s.Hash != gatehouse.HashSecret(secret) || !reflect.DeepEqual(s.User, alice) || s.IP != "192.0.2.1" || s.UserAgent != "test-agent" {
 			t.Fatalf("session = %+v", s)
 		}
 		if !s.CreatedAt.Equal(t0) || !s.LastSeenAt.Equal(t0) || !s.ExpiresAt.Equal(t0.Add(12*time.Hour)) {
@@ -29,7 +30,7 @@ func TestCreateStoresOnlyTheHash(t *testing.T) {
 			t.Fatal("session not stored under the hash of its secret")
 		}
 		got := f.live(t, secret, s.Handle)
-		if got.User != alice {
+		if !reflect.DeepEqual(got.User, alice) {
 			t.Fatalf("authenticated as %+v", got.User)
 		}
 	})
@@ -273,14 +274,14 @@ func TestList(t *testing.T) {
 func TestUserAgentCut(t *testing.T) {
 	f := newFixture(t, false, session.Options{})
 	long := strings.Repeat("é", 1000) + "\xff"
-	_, s, err := f.m.Create(context.Background(), alice, "203.0.113.9", long)
+	_, s, err := f.m.Create(context.Background(), alice, gatehouse.MethodPassword, "203.0.113.9", long)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.UserAgent) > session.MaxUserAgent || len(s.UserAgent) < session.MaxUserAgent-3 || !utf8.ValidString(s.UserAgent) {
 		t.Fatalf("user agent of %d bytes, valid=%v", len(s.UserAgent), utf8.ValidString(s.UserAgent))
 	}
-	_, s, _ = f.m.Create(context.Background(), alice, "", "a\xffb")
+	_, s, _ = f.m.Create(context.Background(), alice, gatehouse.MethodPassword, "", "a\xffb")
 	if s.UserAgent != "a\uFFFDb" {
 		t.Fatalf("user agent %q, want invalid bytes replaced", s.UserAgent)
 	}
@@ -303,7 +304,7 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 			t.Fatal("a session despite a failing store")
 		}
 		unavailable("Authenticate", err)
-		_, _, err = f.m.Create(ctx, alice, "", "")
+		_, _, err = f.m.Create(ctx, alice, gatehouse.MethodPassword, "", "")
 		unavailable("Create", err)
 		unavailable("Revoke", f.m.Revoke(ctx, secret))
 		unavailable("RevokeHandle", f.m.RevokeHandle(ctx, alice.UserID, "x"))

@@ -15,7 +15,7 @@ var _ gatehouse.RefreshExporter = (*RefreshStore)(nil)
 // id, starting after the id after, read in one transaction.
 func (s *RefreshStore) ExportRefreshFamilies(ctx context.Context, after string, limit int) ([]*gatehouse.RefreshFamilyRecord, error) {
 	rows, err := s.db.db.QueryContext(ctx, `
-		SELECT f.id, f.user_id, f.created_at, f.expires_at, t.hash, t.current, t.rotated_at, t.sealed
+		SELECT f.id, f.user_id, f.created_at, f.expires_at, f.amr, t.hash, t.current, t.rotated_at, t.sealed
 		FROM (SELECT * FROM refresh_families WHERE id > ? ORDER BY id LIMIT ?) f
 		LEFT JOIN refresh_tokens t ON t.family_id = f.id
 		ORDER BY f.id`, after, limit)
@@ -26,15 +26,15 @@ func (s *RefreshStore) ExportRefreshFamilies(ctx context.Context, after string, 
 	var out []*gatehouse.RefreshFamilyRecord
 	for rows.Next() {
 		var f gatehouse.RefreshFamily
-		var created, expires int64
+		var created, expires, amr int64
 		var hash, sealed []byte
 		var current sql.NullBool
 		var rotated sql.NullInt64
-		if err := rows.Scan(&f.ID, &f.UserID, &created, &expires, &hash, &current, &rotated, &sealed); err != nil {
+		if err := rows.Scan(&f.ID, &f.UserID, &created, &expires, &amr, &hash, &current, &rotated, &sealed); err != nil {
 			return nil, storeErr("export refresh families", err)
 		}
 		if len(out) == 0 || out[len(out)-1].Family.ID != f.ID {
-			f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
+			f.CreatedAt, f.ExpiresAt, f.AMR = fromNanos(created), fromNanos(expires), gatehouse.AuthMethods(amr)
 			out = append(out, &gatehouse.RefreshFamilyRecord{Family: f})
 		}
 		if hash == nil {

@@ -30,8 +30,8 @@ func NewRefreshStore(db *DB) *RefreshStore { return &RefreshStore{db: db} }
 // when the family id or the token hash exists.
 func (s *RefreshStore) CreateRefreshFamily(ctx context.Context, f *gatehouse.RefreshFamily, h gatehouse.Hash) error {
 	return s.refreshTx(ctx, "create refresh family", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-			f.ID, f.UserID, nanos(f.CreatedAt), nanos(f.ExpiresAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, user_id, created_at, expires_at, amr) VALUES (?, ?, ?, ?, ?)`,
+			f.ID, f.UserID, nanos(f.CreatedAt), nanos(f.ExpiresAt), int64(f.AMR)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, current) VALUES (?, ?, 1)`, h[:], f.ID)
@@ -96,18 +96,18 @@ type refreshTokenState struct {
 func refreshLookup(ctx context.Context, tx *sql.Tx, h gatehouse.Hash) (*gatehouse.RefreshFamily, refreshTokenState, error) {
 	var f gatehouse.RefreshFamily
 	var st refreshTokenState
-	var created, expires int64
+	var created, expires, amr int64
 	var rotated sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at, t.current, t.rotated_at, t.sealed
+	err := tx.QueryRowContext(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at, f.amr, t.current, t.rotated_at, t.sealed
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, h[:]).
-		Scan(&f.ID, &f.UserID, &created, &expires, &st.current, &rotated, &st.sealed)
+		Scan(&f.ID, &f.UserID, &created, &expires, &amr, &st.current, &rotated, &st.sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, st, errRefreshUnknown
 	}
 	if err != nil {
 		return nil, st, err
 	}
-	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
+	f.CreatedAt, f.ExpiresAt, f.AMR = fromNanos(created), fromNanos(expires), gatehouse.AuthMethods(amr)
 	if rotated.Valid {
 		st.rotatedAt = fromNanos(rotated.Int64)
 	}
@@ -153,17 +153,17 @@ func (s *RefreshStore) RevokeRefreshFamily(ctx context.Context, familyID string)
 // RefreshFamilyByToken returns the family that h belongs to, current or rotated.
 func (s *RefreshStore) RefreshFamilyByToken(ctx context.Context, h gatehouse.Hash) (*gatehouse.RefreshFamily, bool, error) {
 	var f gatehouse.RefreshFamily
-	var created, expires int64
-	err := s.db.db.QueryRowContext(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at
+	var created, expires, amr int64
+	err := s.db.db.QueryRowContext(ctx, `SELECT f.id, f.user_id, f.created_at, f.expires_at, f.amr
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, h[:]).
-		Scan(&f.ID, &f.UserID, &created, &expires)
+		Scan(&f.ID, &f.UserID, &created, &expires, &amr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, storeErr("refresh family by token", err)
 	}
-	f.CreatedAt, f.ExpiresAt = fromNanos(created), fromNanos(expires)
+	f.CreatedAt, f.ExpiresAt, f.AMR = fromNanos(created), fromNanos(expires), gatehouse.AuthMethods(amr)
 	return &f, true, nil
 }
 

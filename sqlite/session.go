@@ -34,15 +34,16 @@ func NewSessionStore(db *DB) *SessionStore {
 	}
 }
 
-const sessionColumns = `hash, handle, user_id, username, name, email, role, created_at, last_seen_at, expires_at, ip, user_agent`
+const sessionColumns = `hash, handle, user_id, username, name, email, role, created_at, last_seen_at, expires_at, ip, user_agent, groups, amr`
 
 // CreateSession stores s. It returns gatehouse.ErrConflict if its hash or handle exists, and
 // gatehouse.ErrUnavailable if the database fails.
 func (st *SessionStore) CreateSession(ctx context.Context, s *gatehouse.Session) error {
 	_, err := st.db.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.Hash[:], s.Handle, s.User.UserID, s.User.Username, s.User.Name, s.User.Email,
-		string(s.User.Role), nanos(s.CreatedAt), nanos(s.LastSeenAt), nanos(s.ExpiresAt), s.IP, s.UserAgent)
+		string(s.User.Role), nanos(s.CreatedAt), nanos(s.LastSeenAt), nanos(s.ExpiresAt), s.IP, s.UserAgent,
+		gatehouse.JoinGroups(s.User.Groups), int64(s.AMR))
 	return storeErr("create session", err)
 }
 
@@ -151,18 +152,22 @@ func scanSession(sc interface{ Scan(...any) error }) (*gatehouse.Session, error)
 	var (
 		s                   gatehouse.Session
 		b                   []byte
-		role                string
+		role, groups        string
 		created, seen, exps int64
+		amr                 int64
 	)
 	err := sc.Scan(&b, &s.Handle, &s.User.UserID, &s.User.Username, &s.User.Name, &s.User.Email,
-		&role, &created, &seen, &exps, &s.IP, &s.UserAgent)
+		&role, &created, &seen, &exps, &s.IP, &s.UserAgent, &groups, &amr)
 	if err != nil {
 		return nil, err
 	}
 	if s.Hash, err = sessionHashFrom(b); err != nil {
 		return nil, err
 	}
-	s.User.Role = gatehouse.Role(role)
+	s.User.Role, s.AMR = gatehouse.Role(role), gatehouse.AuthMethods(amr)
+	if groups != "" {
+		s.User.Groups = gatehouse.SplitGroups(groups)
+	}
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(exps)
 	return &s, nil
 }

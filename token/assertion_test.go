@@ -16,13 +16,14 @@ func TestIssueAssertion(t *testing.T) {
 	ks := mustKeySet(t, AlgEdDSA, clock)
 	s := mustService(t, ks, clock, nil)
 	app := mustService(t, ks, clock, func(c *Config) { c.Audience = "https://app.example.test"; c.CacheSize = -1 })
-	groups := []string{"engineering", "ops"}
-	jwt, err := s.IssueAssertion(testPrincipal, groups, "https://app.example.test", time.Minute)
+	p := testPrincipal
+	p.Groups = []string{"engineering", "ops"}
+	jwt, err := s.IssueAssertion(p, "https://app.example.test", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := app.Verify(jwt)
-	if err != nil || got.Principal != testPrincipal || len(got.Groups) != 2 || got.Family != "" {
+	if err != nil || got.UserID != p.UserID || got.Username != p.Username || got.Email != p.Email || got.Role != p.Role || len(got.Groups) != 2 || got.Family != "" {
 		t.Fatalf("the app reads %+v, %v", got, err)
 	}
 	if life := got.ExpiresAt.Sub(clock.Now()); life > time.Minute || life < 58*time.Second {
@@ -38,7 +39,7 @@ func TestIssueAssertion(t *testing.T) {
 	if _, err := ks.Rotate(); err != nil {
 		t.Fatal(err)
 	}
-	next, _ := s.IssueAssertion(testPrincipal, nil, "https://app.example.test", time.Minute)
+	next, _ := s.IssueAssertion(testPrincipal, "https://app.example.test", time.Minute)
 	if _, err := app.Verify(next); err != nil {
 		t.Fatalf("an assertion of the rotated key: %v", err)
 	}
@@ -47,19 +48,21 @@ func TestIssueAssertion(t *testing.T) {
 func TestIssueAssertionRefuses(t *testing.T) {
 	clock := newTestClock()
 	s := mustService(t, mustKeySet(t, AlgEdDSA, clock), clock, nil)
-	if _, err := s.IssueAssertion(testPrincipal, nil, testAudience, time.Minute); !errors.Is(err, ErrOwnAudience) {
+	if _, err := s.IssueAssertion(testPrincipal, testAudience, time.Minute); !errors.Is(err, ErrOwnAudience) {
 		t.Fatalf("gatehouse's own audience: %v", err)
 	}
-	if _, err := s.IssueAssertion(testPrincipal, nil, "", time.Minute); err == nil {
+	if _, err := s.IssueAssertion(testPrincipal, "", time.Minute); err == nil {
 		t.Fatal("an empty audience is accepted")
 	}
-	if _, err := s.IssueAssertion(testPrincipal, nil, "https://app", 500*time.Millisecond); err == nil {
+	if _, err := s.IssueAssertion(testPrincipal, "https://app", 500*time.Millisecond); err == nil {
 		t.Fatal("a lifetime under a second is accepted")
 	}
-	if _, err := s.IssueAssertion(testPrincipal, []string{"b", "a"}, "https://app", time.Minute); err == nil {
+	unsorted := testPrincipal
+	unsorted.Groups = []string{"b", "a"}
+	if _, err := s.IssueAssertion(unsorted, "https://app", time.Minute); err == nil {
 		t.Fatal("unsorted groups are accepted")
 	}
-	if _, err := s.IssueAssertion(gatehouse.Principal{UserID: "u", Role: "root"}, nil, "https://app", time.Minute); err == nil {
+	if _, err := s.IssueAssertion(gatehouse.Principal{UserID: "u", Role: "root"}, "https://app", time.Minute); err == nil {
 		t.Fatal("an invalid role is accepted")
 	}
 }

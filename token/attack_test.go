@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -374,7 +375,7 @@ func TestES256HighS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify(high-S twin): %v (documented behaviour: accepted with the same jti)", err)
 	}
-	if got.ID != issued.ID || got.Principal != issued.Principal {
+	if got.ID != issued.ID || !reflect.DeepEqual(got.Principal, issued.Principal) {
 		t.Fatalf("twin claims %+v differ from %+v", got, issued)
 	}
 	// Corrupting s otherwise still fails.

@@ -24,6 +24,7 @@ type accessClaims struct {
 	Username string         `json:"username"`
 	SID      string         `json:"sid,omitempty"`
 	Groups   []string       `json:"groups"`
+	AMR      []string       `json:"amr"`
 	// IAT, EXP and NBF shadow the RegisteredClaims fields, which would also take a JSON string
 	// holding a number (as encoding/json does for json.Number): a NumericDate must be a JSON
 	// number (RFC 7519 section 2), and a token that says otherwise is malformed. IAT also
@@ -110,10 +111,11 @@ func (c *accessClaims) token() *gatehouse.Token {
 			Name:     c.Name,
 			Email:    c.Email,
 			Role:     c.Role,
+			Groups:   c.Groups,
 		},
 		ID:        c.ID,
 		Family:    c.SID,
-		Groups:    c.Groups,
+		AMR:       gatehouse.ParseAMR(c.AMR),
 		IssuedAt:  c.iat,
 		ExpiresAt: c.EXP.Time,
 	}
@@ -136,6 +138,8 @@ type issueClaims struct {
 	ID        string      `json:"jti"`
 	SID       string      `json:"sid,omitempty"`
 	Groups    []string    `json:"groups,omitempty"`
+	AMR       []string    `json:"amr,omitempty"`
+	ACR       string      `json:"acr,omitempty"`
 }
 
 func (c *issueClaims) GetExpirationTime() (*jwt.NumericDate, error) {

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -13,7 +14,7 @@ func TestIssueForCarriesGroups(t *testing.T) {
 	s := mustService(t, ks, clock, nil)
 	u := &gatehouse.User{ID: testPrincipal.UserID, Username: testPrincipal.Username, Name: testPrincipal.Name,
 		Email: testPrincipal.Email, Role: testPrincipal.Role, Groups: []string{"finance", "ops"}}
-	tok, issued, err := s.IssueFor(u, "fam1", clock.Now())
+	tok, issued, err := s.IssueFor(u, 0, "fam1", clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +25,9 @@ func TestIssueForCarriesGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Principal != testPrincipal || !slices.Equal(got.Groups, u.Groups) || !slices.Equal(issued.Groups, u.Groups) {
+	want := testPrincipal
+	want.Groups = []string{"finance", "ops"}
+	if !reflect.DeepEqual(got.Principal, want) || !slices.Equal(got.Groups, u.Groups) || !slices.Equal(issued.Groups, u.Groups) {
 		t.Fatalf("Verify = %+v, issued %+v", got, issued)
 	}
 	// Changing the user afterwards does not change what was issued.
@@ -34,7 +37,7 @@ func TestIssueForCarriesGroups(t *testing.T) {
 	}
 	// No groups: no claim at all.
 	u.Groups = nil
-	tok, _, err = s.IssueFor(u, "", clock.Now())
+	tok, _, err = s.IssueFor(u, 0, "", clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +45,7 @@ func TestIssueForCarriesGroups(t *testing.T) {
 		t.Fatal("a groups claim for a user without groups")
 	}
 	u.Groups = []string{"B"}
-	if _, _, err := s.IssueFor(u, "", clock.Now()); err == nil {
+	if _, _, err := s.IssueFor(u, 0, "", clock.Now()); err == nil {
 		t.Fatal("issued a token with an invalid group name")
 	}
 }
@@ -64,5 +67,37 @@ func TestVerifyRefusesBadGroups(t *testing.T) {
 	c["groups"] = []string{"a", "b"}
 	if got, err := s.Verify(signWithKeySet(t, ks, validHeader(ks), c)); err != nil || len(got.Groups) != 2 {
 		t.Fatalf("valid groups: %v, %v", got, err)
+	}
+}
+
+// TestIssueForCarriesMethods: the sign-in methods become the "amr" and "acr" claims and come
+// back from Verify; none recorded, neither claim.
+func TestIssueForCarriesMethods(t *testing.T) {
+	clock := newTestClock()
+	ks := mustKeySet(t, AlgEdDSA, clock)
+	s := mustService(t, ks, clock, nil)
+	u := &gatehouse.User{ID: testPrincipal.UserID, Username: testPrincipal.Username, Role: testPrincipal.Role}
+	amr := gatehouse.MethodPassword | gatehouse.MethodOTP
+	tok, issued, err := s.IssueFor(u, amr, "fam1", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := decodeSegment(t, tok, 1)
+	if got := claims["amr"].([]any); len(got) != 3 || got[0] != "pwd" || got[1] != "otp" || got[2] != "mfa" || claims["acr"] != "aal2" {
+		t.Fatalf("claims amr %v acr %v", claims["amr"], claims["acr"])
+	}
+	got, err := s.Verify(tok)
+	if err != nil || got.AMR != amr || issued.AMR != amr {
+		t.Fatalf("Verify = %+v, %v; issued %+v", got, err, issued)
+	}
+	tok, _, err = s.IssueFor(u, 0, "", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := decodeSegment(t, tok, 1); c["amr"] != nil || c["acr"] != nil {
+		t.Fatalf("claims for no recorded methods: amr %v acr %v", c["amr"], c["acr"])
+	}
+	if _, _, err := s.IssueFor(u, 0x80, "", clock.Now()); err == nil {
+		t.Fatal("issued a token with unknown methods")
 	}
 }

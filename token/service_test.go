@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if got.Principal != testPrincipal || got.ID != issued.ID || got.Family != "fam1" ||
+			if !reflect.DeepEqual(got.Principal, testPrincipal) || got.ID != issued.ID || got.Family != "fam1" ||
 				!got.IssuedAt.Equal(issued.IssuedAt) || !got.ExpiresAt.Equal(issued.ExpiresAt) {
 				t.Fatalf("Verify = %+v, issued %+v", got, issued)
 			}

@@ -304,7 +304,7 @@ func (s *Pages) handleChangePassword(w http.ResponseWriter, r *http.Request, p *
 		s.renderAccount(w, r, p, http.StatusBadRequest, errs, "")
 		return
 	}
-	res, err := s.authn.ChangePassword(r.Context(), p.user(), current, next, gatehouse.AuthSession, s.client(r))
+	res, err := s.authn.ChangePassword(r.Context(), p.user(), p.sess.AMR, current, next, gatehouse.AuthSession, s.client(r))
 	if wait, ok := authn.RetryAfter(err); ok {
 		s.api.NoteThrottled(w, "login", wait)
 	}

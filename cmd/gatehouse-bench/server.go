@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/session"
 	"github.com/gatehouse-auth/gatehouse/sqlite"
 )
@@ -76,7 +77,7 @@ func fillSQLite(ctx context.Context, dir string, n int) ([]string, error) {
 	p := u.Principal()
 	out := make([]string, n)
 	for i := range out {
-		secret, _, err := m.Create(ctx, p, "127.0.0.1", "gatehouse-bench")
+		secret, _, err := m.Create(ctx, p, gatehouse.MethodPassword, "127.0.0.1", "gatehouse-bench")
 		if err != nil {
 			return nil, fmt.Errorf("filling sessions: %w", err)
 		}

@@ -106,7 +106,7 @@ func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Cred
 	if err != nil {
 		return forwardauth.Identity{}, err
 	}
-	return forwardauth.Identity{Principal: au.Principal}, nil
+	return forwardauth.Identity{Principal: au.Principal, Groups: au.Groups}, nil
 }
 
 // CredentialFailed counts a credential that signed no one in against the client's address, as
@@ -128,7 +128,9 @@ type tokenAsserter struct {
 }
 
 func (a tokenAsserter) Assert(id *forwardauth.Identity, audience string, _ time.Time) (string, error) {
-	return a.tokens.IssueAssertion(id.Principal, id.Groups, audience, a.ttl)
+	p := id.Principal
+	p.Groups = id.Groups
+	return a.tokens.IssueAssertion(p, audience, a.ttl)
 }
 
 var _ forwardauth.Asserter = tokenAsserter{}

@@ -60,7 +60,7 @@ func newFixture(t *testing.T, carts shop.CartStore) *fixture {
 // login returns a session cookie for a user.
 func (f *fixture) login(userID string) string {
 	f.t.Helper()
-	secret, _, err := f.sessions.Create(context.Background(), gatehouse.Principal{UserID: userID, Username: userID}, "127.0.0.1", "test")
+	secret, _, err := f.sessions.Create(context.Background(), gatehouse.Principal{UserID: userID, Username: userID}, gatehouse.MethodPassword, "127.0.0.1", "test")
 	if err != nil {
 		f.t.Fatal(err)
 	}

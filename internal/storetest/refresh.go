@@ -52,10 +52,12 @@ var refreshT0 = testkit.Start().Add(6 * time.Microsecond)
 // refreshHash returns a distinct hash for each label.
 func refreshHash(label string) gatehouse.Hash { return gatehouse.HashSecret("refresh-test:" + label) }
 
-// refreshNewFamily stores a family of userID that lives ttl, with first as its token.
+// refreshNewFamily stores a family of userID that lives ttl, with first as its token, started
+// by a sign-in with a password and a security key.
 func refreshNewFamily(t *testing.T, s gatehouse.RefreshStore, userID string, first gatehouse.Hash, ttl time.Duration) *gatehouse.RefreshFamily {
 	t.Helper()
-	f := &gatehouse.RefreshFamily{ID: gatehouse.NewID(refreshT0), UserID: userID, CreatedAt: refreshT0, ExpiresAt: refreshT0.Add(ttl)}
+	f := &gatehouse.RefreshFamily{ID: gatehouse.NewID(refreshT0), UserID: userID, CreatedAt: refreshT0, ExpiresAt: refreshT0.Add(ttl),
+		AMR: gatehouse.MethodPassword | gatehouse.MethodHardwareKey}
 	if err := s.CreateRefreshFamily(context.Background(), f, first); err != nil {
 		t.Fatalf("CreateRefreshFamily: %v", err)
 	}
@@ -66,7 +68,7 @@ func refreshNewFamily(t *testing.T, s gatehouse.RefreshStore, userID string, fir
 func refreshSameFamily(t *testing.T, got, want *gatehouse.RefreshFamily) {
 	t.Helper()
 	if got == nil || got.ID != want.ID || got.UserID != want.UserID ||
-		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) || got.AMR != want.AMR {
 		t.Fatalf("family = %+v, want %+v", got, want)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) gatehouse.Sessio
 		{"DeleteUserSessions", testSessionDeleteUser},
 		{"DeleteExpired", testSessionDeleteExpired},
 		{"Copies", testSessionCopies},
+		{"AuthFields", testSessionAuthFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,18 +47,20 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) gatehouse.Sessio
 var sessionBase = testkit.Start().Add(123456789)
 
 // NewTestSession returns a session of userID created at created, with a fresh random hash and
-// handle, absolute expiry 12 hours later, and a non-ASCII user agent.
+// handle, absolute expiry 12 hours later, a non-ASCII user agent, two groups, and a sign-in
+// with a password and a one-time code.
 func NewTestSession(userID string, created time.Time) *gatehouse.Session {
 	return &gatehouse.Session{
 		Hash:   gatehouse.HashSecret(gatehouse.NewSecret()),
 		Handle: gatehouse.NewID(created),
 		User: gatehouse.Principal{UserID: userID, Username: "user-" + userID, Name: "Zoë " + userID,
-			Email: userID + "@example.test", Role: gatehouse.RoleUser},
+			Email: userID + "@example.test", Role: gatehouse.RoleUser, Groups: []string{"dev", "ops.on-call"}},
 		CreatedAt:  created,
 		LastSeenAt: created,
 		ExpiresAt:  created.Add(12 * time.Hour),
 		IP:         "2001:db8::1",
 		UserAgent:  "Mozilla/5.0 (X11; Linux) — test ✓",
+		AMR:        gatehouse.MethodPassword | gatehouse.MethodOTP,
 	}
 }
 
@@ -66,7 +71,8 @@ func SameSession(got, want *gatehouse.Session) error {
 		return errors.New("session is nil")
 	case got.Hash != want.Hash:
 		return errors.New("hash differs")
-	case got.Handle != want.Handle || got.User != want.User || got.IP != want.IP || got.UserAgent != want.UserAgent:
+	case got.Handle != want.Handle || !samePrincipal(got.User, want.User) || got.IP != want.IP ||
+		got.UserAgent != want.UserAgent || got.AMR != want.AMR:
 		return fmt.Errorf("fields differ: got %+v, want %+v", *got, *want)
 	case !got.CreatedAt.Equal(want.CreatedAt):
 		return fmt.Errorf("CreatedAt = %v, want %v", got.CreatedAt, want.CreatedAt)
@@ -76,6 +82,12 @@ func SameSession(got, want *gatehouse.Session) error {
 		return fmt.Errorf("ExpiresAt = %v, want %v", got.ExpiresAt, want.ExpiresAt)
 	}
 	return nil
+}
+
+// samePrincipal compares two principals; nil and empty group lists are the same.
+func samePrincipal(a, b gatehouse.Principal) bool {
+	return a.UserID == b.UserID && a.Username == b.Username && a.Name == b.Name &&
+		a.Email == b.Email && a.Role == b.Role && slices.Equal(a.Groups, b.Groups)
 }
 
 func mustCreateSession(t *testing.T, st gatehouse.SessionStore, s *gatehouse.Session) {
@@ -321,15 +333,51 @@ func testSessionCopies(t *testing.T, st gatehouse.SessionStore) {
 	ctx := context.Background()
 	s := NewTestSession("u1", sessionBase)
 	want := *s
+	want.User.Groups = slices.Clone(s.User.Groups)
 	mustCreateSession(t, st, s)
-	s.User.Role, s.IP = gatehouse.RoleAdmin, "changed after create"
+	s.User.Role, s.IP, s.User.Groups[0] = gatehouse.RoleAdmin, "changed after create", "changed"
 	got := mustFindSession(t, st, want.Hash)
-	got.User.Role, got.LastSeenAt = gatehouse.RoleAdmin, time.Time{}
+	got.User.Role, got.LastSeenAt, got.User.Groups[0] = gatehouse.RoleAdmin, time.Time{}, "changed"
 	byHandle, _, _ := st.SessionByHandle(ctx, want.Handle)
 	byHandle.UserAgent = "changed"
 	list, _ := st.ListSessions(ctx, "u1")
 	list[0].ExpiresAt = time.Time{}
 	if err := SameSession(mustFindSession(t, st, want.Hash), &want); err != nil {
 		t.Fatalf("store shares memory with its callers: %v", err)
+	}
+}
+
+// testSessionAuthFields: the groups and the sign-in methods round-trip whatever they hold,
+// including none (a session stored before they were recorded) and every method at once.
+func testSessionAuthFields(t *testing.T, st gatehouse.SessionStore) {
+	cases := []struct {
+		groups []string
+		amr    gatehouse.AuthMethods
+	}{
+		{nil, 0},
+		{nil, gatehouse.MethodPassword},
+		{[]string{"a"}, 0},
+		{[]string{"admins", "dev_team", "z.9-x"}, gatehouse.MethodHardwareKey | gatehouse.MethodUserVerified},
+		{[]string{strings.Repeat("g", gatehouse.MaxGroupNameLength)}, gatehouse.MethodPassword | gatehouse.MethodOTP |
+			gatehouse.MethodHardwareKey | gatehouse.MethodSoftwareKey | gatehouse.MethodUserVerified},
+	}
+	for i, c := range cases {
+		s := NewTestSession(fmt.Sprintf("auth%d", i), sessionBase)
+		s.User.Groups, s.AMR = c.groups, c.amr
+		mustCreateSession(t, st, s)
+		got := mustFindSession(t, st, s.Hash)
+		if err := SameSession(got, s); err != nil {
+			t.Fatalf("groups %q, methods %v: %v", c.groups, c.amr.AMR(), err)
+		}
+		if len(c.groups) == 0 && got.User.Groups != nil {
+			t.Fatalf("no groups read back as %#v, want nil", got.User.Groups)
+		}
+		list, err := st.ListSessions(context.Background(), s.User.UserID)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("ListSessions = %d sessions, %v", len(list), err)
+		}
+		if err := SameSession(list[0], s); err != nil {
+			t.Fatalf("listed: %v", err)
+		}
 	}
 }
