@@ -25,7 +25,7 @@ type authnAuthenticator struct{ s *authn.Service }
 
 func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
 	au, err := a.s.Authenticate(ctx, authn.Credential{AccessToken: c.Bearer, SessionID: c.Session})
-	return forwardauth.Identity{Principal: au.Principal}, err
+	return forwardauth.Identity{Principal: au.Principal, Groups: au.Groups}, err
 }
 
 func (a authnAuthenticator) CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration {
@@ -120,7 +120,7 @@ func TestForwardAuthAnswers(t *testing.T) {
 		t.Fatalf("identity headers: %v", r.header)
 	}
 
-	// Signed in but not allowed: a role rule, a group rule (no groups yet), a deny rule.
+	// Signed in but not allowed: a role rule, a group rule (the admin is in no group), a deny rule.
 	expect(t, h.do("GET", ep, nil, fwd("GET", "app.example.com", "/admin", cookie(alice)...)...), 403, "forbidden")
 	expect(t, h.do("GET", ep, nil, fwd("GET", "app.example.com", "/x/../admin/", cookie(alice)...)...), 403, "forbidden")
 	expect(t, h.do("GET", ep, nil, fwd("GET", "app.example.com", "/%61dmin", cookie(alice)...)...), 403, "forbidden")

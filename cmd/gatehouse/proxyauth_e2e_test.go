@@ -442,3 +442,29 @@ func exerciseProxyThrottle(t *testing.T, p *proxied) {
 		t.Fatalf("a valid cookie from the throttled address: %d", st)
 	}
 }
+
+// TestNginxForwardAuthGroupRule: a group:NAME rule lets a member of the group through nginx,
+// by session cookie and by bearer token, and answers 403 to a signed-in user outside it.
+func TestNginxForwardAuthGroupRule(t *testing.T) {
+	testkit.Slow(t, "runs nginx and gatehouse")
+	p := &proxied{t: t, port: freeRange(t, 0), app: startEchoApp(t)}
+	p.gatehouse = startProxiedGatehouse(t, p.port)
+	startNginx(t, p, 0)
+	client := noRedirects()
+	ginaPW := addProxyUser(t, p, "gina", "engineering", "ops")
+	hankPW := addProxyUser(t, p, "hank", "finance")
+	for _, mode := range []string{"session", "token"} {
+		st, _, body := p.do(client, "GET", "team", "/", p.login("gina", ginaPW, mode)...)
+		seen := echoed(t, body)
+		if st != 200 || strings.Join(seen["Remote-User"], "") != "gina" || strings.Join(seen["Remote-Groups"], "") != "user,engineering,ops" {
+			t.Fatalf("gina by %s: %d %v", mode, st, seen)
+		}
+		got, err := p.appVerifier(t, "http://"+p.host("team"), 0).Verify(seen["Remote-Jwt"][0])
+		if err != nil || strings.Join(got.Groups, ",") != "engineering,ops" {
+			t.Fatalf("gina by %s: the assertion carries %+v, %v", mode, got, err)
+		}
+		if st, _, _ := p.do(client, "GET", "team", "/", append([]string{"Accept", "application/json"}, p.login("hank", hankPW, mode)...)...); st != 403 {
+			t.Fatalf("hank by %s: %d, want 403", mode, st)
+		}
+	}
+}
