@@ -9,7 +9,7 @@ import (
 var Sections = []string{
 	"Targets", "Modes", "The stateful-vs-stateless comparison, measured", "Performance", "Resource usage",
 	"Scalability", "Load balancing", "Fault tolerance", "Logout control", "Caching", "Login cost",
-	"Peer: an Express server", "Charts", "How it was measured",
+	"Peer: an Express server", "Capacity planning", "Charts", "How it was measured",
 }
 
 type md struct{ strings.Builder }
@@ -69,6 +69,7 @@ func renderMarkdown(r *Report) string {
 	w.caching(r)
 	w.login(r)
 	w.peer(r)
+	w.capacity(r)
 	w.charts(r)
 	w.method(r)
 	return w.String()
