@@ -16,7 +16,7 @@ func (w *md) capacity(r *Report) {
 	}
 	if r.Login != nil {
 		for _, row := range r.Login.Rows {
-			w.row(fmt.Sprintf("login (argon2id, %d clients)", row.Concurrency), perCore(row.CPUPerReqUs), f2(row.CPUPerReqUs))
+			w.row(fmt.Sprintf("login (argon2id, %s)", clients(row.Concurrency)), perCore(row.CPUPerReqUs), f2(row.CPUPerReqUs))
 		}
 	}
 	w.p("")
@@ -60,4 +60,11 @@ func largestResources(r *Report) []ResourceRow {
 		}
 	}
 	return out
+}
+
+func clients(n int) string {
+	if n == 1 {
+		return "1 client"
+	}
+	return fmt.Sprintf("%d clients", n)
 }

@@ -43,7 +43,7 @@ func renderMarkdown(r *Report) string {
 	w.p("# %s\n", title)
 	w.p("Measured %s with `%s` in %s.\n", r.Date, r.Command, r.Elapsed)
 	m := r.Machine
-	w.p("Machine: %d CPUs (%s), %s memory, %s, %s, %s; load average at start %s, at end %s. The load generator runs on the same CPUs as the servers, and the machine may be shared with other work: compare the **ratios** (each measured against a reference in the same run, right before), not the absolute numbers, with other machines.\n",
+	w.p("Machine: %d CPUs (%s), %s memory, %s, %s, %s; load average at start %s, at end %s. The load generator runs on the same machine as the servers (on CPUs of its own in the performance section when it says so), and the machine may be shared with other work: compare the **ratios** (each measured against a reference in the same run, right before), not the absolute numbers, with other machines.\n",
 		m.CPUs, orDash(m.CPUModel), fmtBytes(float64(m.Memory)), m.Kernel, m.OS, m.Go, orDash(m.LoadAverage), orDash(m.LoadAverageEnd))
 	s := r.Settings
 	w.p("Settings: %d connections, %gs per load, %d round(s), a pool of %s credentials per mode, sizes %v, %d revocation trials per mode.",
