@@ -94,6 +94,10 @@ func bearerToken(r *http.Request) (string, bool) {
 // parseBearer parses "Bearer <token>" (internal/httpauth, shared with verify/).
 var parseBearer = httpauth.ParseBearer
 
+// RegistrationAllowed reports whether anyone may create an account (Config.AllowRegistration):
+// the registration page is served only then.
+func (s *Server) RegistrationAllowed() bool { return s.cfg.AllowRegistration }
+
 // SessionCookie returns the value of the session cookie without parsing every cookie of the
 // request (r.Cookie allocates a slice of all of them).
 func (s *Server) SessionCookie(r *http.Request) (string, bool) {
