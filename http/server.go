@@ -38,6 +38,9 @@ type Config struct {
 	DefaultMode string
 	// AllowRegistration enables POST /api/register (default off: 403).
 	AllowRegistration bool
+	// AllowAccountDeletion enables DELETE /api/me, a user's erasure of their own account
+	// (default off: 403, and an administrator deletes accounts).
+	AllowAccountDeletion bool
 	// Logger receives request errors and events (default slog.Default()). Secrets never reach it.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -237,6 +240,7 @@ func (s *Server) routes() {
 	handle("DELETE", "/api/sessions/{id}", s.authed(gatehouse.RoleUser, s.handleDeleteSession))
 	handle("POST", "/api/me/password", s.authed(gatehouse.RoleUser, s.handleAccountPassword))
 	handle("PATCH", "/api/me", s.authed(gatehouse.RoleUser, s.handleUpdateProfile))
+	handle("DELETE", "/api/me", s.authed(gatehouse.RoleUser, s.handleDeleteAccount))
 	handle("POST", "/api/me/email/verification", s.authed(gatehouse.RoleUser, s.handleResendVerification))
 	handle("POST", "/api/email/verify", s.handleVerifyEmail)
 	handle("POST", "/api/password/forgot", s.handleForgotPassword)
