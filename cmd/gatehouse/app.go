@@ -133,7 +133,7 @@ func (a *app) wire(ctx context.Context) error {
 	metrics := ghttp.NewMetrics(nil)
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
-		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
+		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, AllowAccountDeletion: cfg.AllowAccountDeletion, Logger: a.log, Now: a.now,
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
 		CookieDomain:          cfg.proxyAuth.CookieDomain,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
