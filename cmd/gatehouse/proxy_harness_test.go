@@ -126,7 +126,7 @@ func snippet(t *testing.T, name string, p *proxied) string {
 		"127.0.0.1:3000", strings.TrimPrefix(p.app.URL, "http://"),
 		"listen 80;", "listen 127.0.0.1:"+port+";",
 		// Caddy serves only the sites it names: the app's site also answers the test's other hosts.
-		"http://app.example.com", "http://app.example.test:"+port+", http://public.example.test:"+port+", http://wiki.example.test:"+port,
+		"http://app.example.com", "http://app.example.test:"+port+", http://public.example.test:"+port+", http://wiki.example.test:"+port+", http://team.example.test:"+port,
 		"http://auth.example.com", "http://auth.example.test:"+port,
 		"example.com", proxyDomain,
 	).Replace(string(raw))

@@ -443,13 +443,26 @@ func exerciseProxyThrottle(t *testing.T, p *proxied) {
 	}
 }
 
-// TestNginxForwardAuthGroupRule: a group:NAME rule lets a member of the group through nginx,
-// by session cookie and by bearer token, and answers 403 to a signed-in user outside it.
+// TestNginxForwardAuthGroupRule and TestCaddyForwardAuthGroupRule: a group:NAME rule lets a
+// member of the group through the proxy, by session cookie and by bearer token, and answers
+// 403 to a signed-in user outside it.
 func TestNginxForwardAuthGroupRule(t *testing.T) {
 	testkit.Slow(t, "runs nginx and gatehouse")
 	p := &proxied{t: t, port: freeRange(t, 0), app: startEchoApp(t)}
 	p.gatehouse = startProxiedGatehouse(t, p.port)
 	startNginx(t, p, 0)
+	exerciseGroupRule(t, p)
+}
+
+func TestCaddyForwardAuthGroupRule(t *testing.T) {
+	testkit.Slow(t, "runs Caddy and gatehouse")
+	p := &proxied{t: t, port: freeRange(t, 0), app: startEchoApp(t)}
+	p.gatehouse = startProxiedGatehouse(t, p.port)
+	startCaddy(t, p)
+	exerciseGroupRule(t, p)
+}
+
+func exerciseGroupRule(t *testing.T, p *proxied) {
 	client := noRedirects()
 	ginaPW := addProxyUser(t, p, "gina", "engineering", "ops")
 	hankPW := addProxyUser(t, p, "hank", "finance")
