@@ -31,7 +31,7 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 			return
 		}
 		s.Metrics.authDecision(r, nil)
-		noteUser(w, a.UserID)
+		noteAuth(w, &a)
 		if a.Method == gatehouse.AuthSession && !isSafeMethod(r.Method) {
 			// Cookies ride along on cross-site requests; bearer tokens do not.
 			if err := s.CheckOrigin(r); err != nil {

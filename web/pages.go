@@ -115,6 +115,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/account/mfa/recovery-codes", s.page(gatehouse.RoleUser, s.handleRecoveryCodes))
 	handle("POST", "/account/mfa/webauthn", s.page(gatehouse.RoleUser, s.handleWebAuthnBegin))
 	handle("POST", "/account/mfa/webauthn/finish", s.page(gatehouse.RoleUser, s.handleWebAuthnFinish))
+	handle("POST", "/account/mfa/webauthn/{id}/rename", s.page(gatehouse.RoleUser, s.handleWebAuthnRename))
 	handle("POST", "/account/mfa/webauthn/{id}/delete", s.page(gatehouse.RoleUser, s.handleWebAuthnDelete))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
@@ -128,6 +129,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/admin/users/{id}/password", s.page(gatehouse.RoleAdmin, s.handleAdminPasswordPage))
 	handle("POST", "/admin/users/{id}/delete", s.page(gatehouse.RoleAdmin, s.handleAdminDeletePage))
 	handle("POST", "/admin/users/{id}/signout-everywhere", s.page(gatehouse.RoleAdmin, s.handleAdminSignOutUserPage))
+	handle("POST", "/admin/users/{id}/mfa/reset", s.page(gatehouse.RoleAdmin, s.handleAdminResetFactorsPage))
 	handle("POST", "/admin/sessions/{id}/revoke", s.page(gatehouse.RoleAdmin, s.handleAdminRevokeSessionPage))
 }
 
@@ -417,6 +419,8 @@ var flashes = map[string]string{
 	"user-signed-out-already": "That session had already ended.",
 	"key-added":               "The security key or passkey is added. It is asked for after your password, and a passkey signs you in on its own.",
 	"key-removed":             "The security key or passkey is removed.",
+	"key-renamed":             "The security key or passkey is renamed.",
+	"factors-reset":           "Every second factor of the user is removed, and the user is signed out everywhere.",
 	"totp-removed":            "The authenticator app is removed.",
 }
 
