@@ -148,7 +148,7 @@ func (a *app) wire(ctx context.Context) error {
 		RequireVerifiedEmail: cfg.mail.RequireVerified})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
-	a.wireProxyAuth(uses)
+	a.wireProxyAuth(uses, tokens)
 	if err := a.mountProvider(uses); err != nil {
 		return err
 	}
