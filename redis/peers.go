@@ -183,3 +183,16 @@ func (p *Peers) extend(sent int64) {
 		}
 	}
 }
+
+// Registered returns how many instances are in the registry now: those that hold a lease on
+// their cache (a process that joined without a cache, such as an administration command, is
+// not one of them).
+func (p *Peers) Registered(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	n, err := p.c.Do(ctx, p.c.B().Hlen().Key(p.registry).Build()).AsInt64()
+	if err != nil {
+		return 0, storeErr("read the instance registry", err)
+	}
+	return int(n), nil
+}

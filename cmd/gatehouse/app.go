@@ -149,7 +149,7 @@ func (a *app) wire(ctx context.Context) error {
 		RequireVerifiedEmail: cfg.mail.RequireVerified})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	pages := web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
-	a.wireProxyAuth(uses)
+	a.wireProxyAuth(uses, tokens)
 	if err := a.mountProvider(uses, pages); err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ import (
 //   - PostgreSQL users with memory sessions (one instance): nothing tells whether the server
 //     runs, so a revoking command wants --servers-stopped.
 //
+// On a cluster, a command that finds no instance registered under its Redis prefix refuses
+// (errNoInstanceSeen) unless --servers-stopped: a prefix that differs from the servers' would
+// write revocations that they never read.
+//
 // Reading (list, show) works in every case.
 
 // adminFlags are the flags of the user administration commands: the stores of serve.
@@ -39,7 +43,7 @@ func (c *config) adminFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SessionStore, "session-store", "sqlite", "where sessions live, as serve has it: sqlite, memory or redis")
 	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (for --session-store redis), as serve has it")
 	c.redisFlags(fs)
-	fs.BoolVar(&c.ServersStopped, "servers-stopped", false, "with PostgreSQL users and memory sessions: state that no server runs, so that a revoking change may be written (a running one would not see it)")
+	fs.BoolVar(&c.ServersStopped, "servers-stopped", false, "state that no server runs on these stores: needed to change users with PostgreSQL users and memory sessions (a running server would not see the change), and on a cluster where no instance is registered under --redis-prefix")
 }
 
 // errServerMayRun refuses a revoking change that a running server could not see.
@@ -78,6 +82,12 @@ func openUserAdmin(ctx context.Context, cfg *config, stderr io.Writer, write boo
 	if ua.uses, err = ua.a.adminUseCases(ctx); err != nil {
 		ua.Close()
 		return nil, err
+	}
+	if write {
+		if err := ua.a.instancesSeen(ctx); err != nil {
+			ua.Close()
+			return nil, err
+		}
 	}
 	return ua, nil
 }
@@ -128,6 +138,27 @@ func (a *app) adminUseCases(ctx context.Context) (*authn.Service, error) {
 		Refresh: refresh.NewRefresher(a.refreshStore(), 0, a.now), Revocations: revs,
 		Audit: a.auditStore(), Links: a.emailLinks(),
 	}, authn.Config{Logger: a.log, Now: a.now}), nil
+}
+
+// errNoInstanceSeen refuses a change on a cluster where no running instance is registered
+// under the prefix: a wrong --redis-prefix (or Redis) would write revocations the instances
+// never read.
+var errNoInstanceSeen = errors.New("no running gatehouse instance is registered under this --redis-prefix on this Redis: if instances run, they use another prefix or Redis and would not see this change (give the command the servers' configuration); if none runs, add --servers-stopped")
+
+// instancesSeen checks, on a cluster, that running instances share this command's Redis and
+// prefix, unless --servers-stopped says that none runs.
+func (a *app) instancesSeen(ctx context.Context) error {
+	if !a.cfg.multiInstance() || a.cfg.ServersStopped {
+		return nil
+	}
+	n, err := a.shared.peers.Registered(ctx)
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return errNoInstanceSeen
+	}
+	return nil
 }
 
 // Close releases the stores and the data directory.

@@ -252,3 +252,28 @@ func TestUserCommandsOnACluster(t *testing.T) {
 		t.Fatalf("audit trail: %d %s", r.status, r.raw)
 	}
 }
+
+// TestUserCommandsRefuseAnotherPrefix: on the cluster configuration, a command whose
+// --redis-prefix no running instance uses (a typo, another deployment's) refuses to change
+// anything, since the instances would never read its revocations; --servers-stopped says
+// that none runs, and then it goes ahead.
+func TestUserCommandsRefuseAnotherPrefix(t *testing.T) {
+	b := newBackends(t, testRedis)
+	a := startInstance(t, b, noThrottle...)
+	adminTok, _ := a.loginToken("admin", clusterAdminPassword)
+	a.createUser(adminTok, "pia", gatehouse.RoleUser)
+	stores := append([]string{"--data", t.TempDir(), "--user-store", "postgres", "--postgres-url", b.pgURL,
+		"--session-store", "redis", "--redis-url", b.redisURL, "--redis-prefix", b.prefix + "typo:"}, fastHash...)
+	_, _, err := run(t, "", append([]string{"user", "disable", "pia"}, stores...)...)
+	if err == nil || !strings.Contains(err.Error(), "no running gatehouse instance is registered") {
+		t.Fatalf("disable under another prefix: %v", err)
+	}
+	if out, _, err := run(t, "", append([]string{"user", "list"}, stores...)...); err != nil || !strings.Contains(out, "pia") {
+		t.Fatalf("list under another prefix: %q %v", out, err) // reading needs no instance
+	}
+	tok, _ := a.loginToken("pia", testUserPassword)
+	expectStatus(t, "pia after the refused command", a.do("GET", "/api/protected", nil, bearerHdr(tok)...), 200, "")
+	if _, _, err := run(t, "", append([]string{"user", "disable", "pia", "--servers-stopped"}, stores...)...); err != nil {
+		t.Fatalf("disable with --servers-stopped: %v", err)
+	}
+}
