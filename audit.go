@@ -38,6 +38,13 @@ const (
 	AuditRecoveryCodes = "recovery_codes" // recovery codes regenerated
 	AuditClientCreated = "client_created" // an OpenID Connect client registered; Detail names it
 	AuditClientDeleted = "client_deleted" // an OpenID Connect client deleted; Detail names it
+	AuditClientUpdated = "client_updated" // an OpenID Connect client changed by an admin; Detail names it
+	// AuditClientSecretRotated: a confidential client got a new secret; Detail names it.
+	AuditClientSecretRotated = "client_secret_rotated"
+	AuditGrantRevoked        = "grant_revoked" // a user revoked an application's access; Detail names the client
+	// AuditBackchannelLogout: a logout token delivered to a client's back-channel logout URI
+	// (success), or given up after the retries (failure); Detail names the client.
+	AuditBackchannelLogout = "backchannel_logout"
 )
 
 // Audit outcomes.

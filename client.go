@@ -89,16 +89,42 @@ const (
 // client its secret, which the caller shows once and never keeps. Bad input is an *Error with
 // code EBADREQUEST that names the field.
 func NewClient(spec ClientSpec, now time.Time) (c *Client, secret string, err error) {
+	if err := spec.check(); err != nil {
+		return nil, "", err
+	}
+	c = &Client{ID: NewID(now), Public: spec.Public, CreatedAt: now.UTC()}
+	c.set(spec)
+	if !spec.Public {
+		secret = NewSecret()
+		c.SecretHash = HashSecret(secret)
+	}
+	return c, secret, nil
+}
+
+// set copies the checked spec's fields (not Public) into c.
+func (c *Client) set(spec ClientSpec) {
+	scopes := spec.Scopes
+	if len(scopes) == 0 {
+		scopes = ClientScopes
+	}
+	c.Name, c.FirstParty = strings.TrimSpace(spec.Name), spec.FirstParty
+	c.RedirectURIs, c.Scopes = dedupe(spec.RedirectURIs), dedupe(scopes)
+	c.PostLogoutRedirectURIs = dedupe(spec.PostLogoutRedirectURIs)
+	c.BackchannelLogoutURI, c.IDTokenAlg = spec.BackchannelLogoutURI, spec.IDTokenAlg
+}
+
+// check validates a registration: the rules NewClient states.
+func (spec ClientSpec) check() error {
 	name := strings.TrimSpace(spec.Name)
 	if name == "" || utf8.RuneCountInString(name) > MaxClientNameLen || !utf8.ValidString(name) {
-		return nil, "", Errorf(EBADREQUEST, "name: between 1 and %d characters", MaxClientNameLen)
+		return Errorf(EBADREQUEST, "name: between 1 and %d characters", MaxClientNameLen)
 	}
 	if len(spec.RedirectURIs) == 0 || len(spec.RedirectURIs) > MaxClientRedirects {
-		return nil, "", Errorf(EBADREQUEST, "redirect_uris: between 1 and %d URIs", MaxClientRedirects)
+		return Errorf(EBADREQUEST, "redirect_uris: between 1 and %d URIs", MaxClientRedirects)
 	}
 	for _, u := range spec.RedirectURIs {
 		if err := ValidRedirectURI(u, spec.Public); err != nil {
-			return nil, "", err
+			return err
 		}
 	}
 	scopes := spec.Scopes
@@ -107,24 +133,63 @@ func NewClient(spec ClientSpec, now time.Time) (c *Client, secret string, err er
 	}
 	for _, s := range scopes {
 		if !slices.Contains(ClientScopes, s) {
-			return nil, "", Errorf(EBADREQUEST, "scopes: %q is not one of %s", s, strings.Join(ClientScopes, ", "))
+			return Errorf(EBADREQUEST, "scopes: %q is not one of %s", s, strings.Join(ClientScopes, ", "))
 		}
 	}
 	if !slices.Contains(scopes, ScopeOpenID) {
-		return nil, "", Errorf(EBADREQUEST, "scopes: must include %q", ScopeOpenID)
+		return Errorf(EBADREQUEST, "scopes: must include %q", ScopeOpenID)
 	}
-	if err := checkLogoutSpec(spec); err != nil {
-		return nil, "", err
+	return checkLogoutSpec(spec)
+}
+
+// ClientPatch lists the fields an update of a client changes; nil fields stay as they are.
+// Whether a client is public cannot change (its secret, or lack of one, goes with it).
+type ClientPatch struct {
+	Name                   *string   `json:"name"`
+	RedirectURIs           *[]string `json:"redirect_uris"`
+	FirstParty             *bool     `json:"first_party"`
+	Scopes                 *[]string `json:"scopes"`
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI   *string   `json:"backchannel_logout_uri"`
+	IDTokenAlg             *string   `json:"id_token_signed_response_alg"`
+}
+
+// Patched returns a copy of c with p applied, checked as NewClient checks a registration; c is
+// not changed. Bad input is an *Error with code EBADREQUEST that names the field.
+func (c *Client) Patched(p ClientPatch) (*Client, error) {
+	spec := ClientSpec{Name: c.Name, RedirectURIs: c.RedirectURIs, Public: c.Public, FirstParty: c.FirstParty,
+		Scopes: c.Scopes, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, BackchannelLogoutURI: c.BackchannelLogoutURI,
+		IDTokenAlg: c.IDTokenAlg}
+	pick(&spec.Name, p.Name)
+	pick(&spec.RedirectURIs, p.RedirectURIs)
+	pick(&spec.FirstParty, p.FirstParty)
+	pick(&spec.Scopes, p.Scopes)
+	pick(&spec.PostLogoutRedirectURIs, p.PostLogoutRedirectURIs)
+	pick(&spec.BackchannelLogoutURI, p.BackchannelLogoutURI)
+	pick(&spec.IDTokenAlg, p.IDTokenAlg)
+	if err := spec.check(); err != nil {
+		return nil, err
 	}
-	c = &Client{ID: NewID(now), Name: name, Public: spec.Public, FirstParty: spec.FirstParty,
-		RedirectURIs: dedupe(spec.RedirectURIs), Scopes: dedupe(scopes), CreatedAt: now.UTC(),
-		PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs), BackchannelLogoutURI: spec.BackchannelLogoutURI,
-		IDTokenAlg: spec.IDTokenAlg}
-	if !spec.Public {
-		secret = NewSecret()
-		c.SecretHash = HashSecret(secret)
+	out := *c
+	out.set(spec)
+	return &out, nil
+}
+
+func pick[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
 	}
-	return c, secret, nil
+}
+
+// RotateSecret gives a confidential client a new secret, which the caller shows once; the old
+// one stops working when the client is stored. A public client has none: EBADREQUEST.
+func (c *Client) RotateSecret() (string, error) {
+	if c.Public {
+		return "", Errorf(EBADREQUEST, "a public client has no secret")
+	}
+	secret := NewSecret()
+	c.SecretHash = HashSecret(secret)
+	return secret, nil
 }
 
 // checkLogoutSpec checks the post-logout redirect URIs (the rules of redirect URIs), the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/internal/testkit"
 )
 
 func newClient(t *testing.T, public bool, uris ...string) (*gatehouse.Client, string) {
@@ -106,3 +107,42 @@ func TestNewClientSecret(t *testing.T) {
 		t.Fatal("a public client has a secret")
 	}
 }
+
+// TestClientPatchAndSecret: a patch is checked like a registration and leaves the original
+// alone; a confidential client's secret rotates, a public client has none.
+func TestClientPatchAndSecret(t *testing.T) {
+	c, secret, err := gatehouse.NewClient(gatehouse.ClientSpec{Name: "app", RedirectURIs: []string{"https://app.example/cb"},
+		PostLogoutRedirectURIs: []string{"https://app.example/bye"}, BackchannelLogoutURI: "https://app.example/bcl", IDTokenAlg: "RS256"}, testkit.Start())
+	if err != nil || !c.PostLogoutRedirectAllowed("https://app.example/bye") || c.PostLogoutRedirectAllowed("https://app.example/bye/") {
+		t.Fatalf("NewClient: %+v %v", c, err)
+	}
+	name, alg := "renamed", "EdDSA"
+	p, err := c.Patched(gatehouse.ClientPatch{Name: &name, IDTokenAlg: &alg})
+	if err != nil || p.Name != "renamed" || p.IDTokenAlg != "EdDSA" || c.Name != "app" || p.ID != c.ID || p.SecretHash != c.SecretHash {
+		t.Fatalf("Patched: %+v, %v (original %+v)", p, err, c)
+	}
+	for _, bad := range []gatehouse.ClientPatch{
+		{RedirectURIs: &[]string{}},
+		{RedirectURIs: &[]string{"http://evil.example/cb"}},
+		{Scopes: &[]string{"admin"}},
+		{IDTokenAlg: ptr("HS256")},
+		{BackchannelLogoutURI: ptr("javascript:alert(1)")},
+		{BackchannelLogoutURI: ptr("http://app.example/bcl")},
+		{PostLogoutRedirectURIs: &[]string{"https://app.example/bye#x"}},
+		{Name: ptr(" ")},
+	} {
+		if _, err := c.Patched(bad); gatehouse.ErrorCode(err) != gatehouse.EBADREQUEST {
+			t.Errorf("patch %+v: %v, want bad_request", bad, err)
+		}
+	}
+	again, err := c.RotateSecret()
+	if err != nil || again == secret || !c.VerifySecret(again) || c.VerifySecret(secret) {
+		t.Fatalf("RotateSecret: %v", err)
+	}
+	pub, _, _ := gatehouse.NewClient(gatehouse.ClientSpec{Name: "spa", Public: true, RedirectURIs: []string{"https://spa.example/cb"}}, testkit.Start())
+	if _, err := pub.RotateSecret(); gatehouse.ErrorCode(err) != gatehouse.EBADREQUEST {
+		t.Fatalf("a public client's secret rotated: %v", err)
+	}
+}
+
+func ptr(s string) *string { return &s }

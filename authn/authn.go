@@ -75,6 +75,10 @@ type Deps struct {
 	// token service's.
 	Mailer gatehouse.Mailer
 	Links  *emaillink.Links
+	// Grants and Clients are the OpenID Provider's: what users granted which applications
+	// (grants.go); nil keeps none.
+	Grants  gatehouse.GrantStore
+	Clients gatehouse.ClientStore
 }
 
 // Config holds the use cases' settings. The zero value of each field means its default.
@@ -102,6 +106,24 @@ type Hooks struct {
 	Login func(err error, took time.Duration)
 }
 
+// SignOut is a sign-out that other parties may need to hear of: one session ended (Session is
+// its public handle) or, with Everywhere, every session and token of the user.
+type SignOut struct {
+	UserID     string
+	Session    string
+	Everywhere bool
+}
+
+// OnSignOut adds fn to the listeners of sign-outs (the OpenID Provider's back-channel logout).
+// fn runs after the sign-out succeeded and must not block. Call it before serving.
+func (s *Service) OnSignOut(fn func(SignOut)) { s.signedOut = append(s.signedOut, fn) }
+
+func (s *Service) announce(o SignOut) {
+	for _, fn := range s.signedOut {
+		fn(o)
+	}
+}
+
 // Client is what a transport knows of the party that sent a request, as plain values.
 type Client struct {
 	// Addr is the client's address as the transport determined it (trusted proxies applied),
@@ -121,8 +143,10 @@ type Service struct {
 	d      Deps
 	limits Limits
 	log    *slog.Logger
-	now    func() time.Time
-	hooks  Hooks
+	// signedOut are the sign-out listeners (OnSignOut); set before serving, read-only after.
+	signedOut []func(SignOut)
+	now       func() time.Time
+	hooks     Hooks
 	// foreignTokenLog is when a token of another issuer or audience was last logged (Unix
 	// nanoseconds; authenticate.go).
 	foreignTokenLog atomic.Int64

@@ -132,6 +132,9 @@ func (s *Service) Logout(ctx context.Context, a gatehouse.Auth, cred Credential,
 		return err
 	}
 	s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditLogout, Outcome: gatehouse.AuditSuccess, UserID: a.UserID, Detail: "auth=" + a.Method})
+	if a.Session != nil {
+		s.announce(SignOut{UserID: a.UserID, Session: a.Session.Handle})
+	}
 	return nil
 }
 

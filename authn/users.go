@@ -25,7 +25,11 @@ func (s *Service) RevokeEverywhere(ctx context.Context, userID string) error {
 	if err := s.d.Sessions.RevokeUser(ctx, userID); err != nil {
 		return err
 	}
-	return s.d.Refresh.RevokeUser(ctx, userID)
+	if err := s.d.Refresh.RevokeUser(ctx, userID); err != nil {
+		return err
+	}
+	s.announce(SignOut{UserID: userID, Everywhere: true})
+	return nil
 }
 
 // LogoutAll signs the caller of a out everywhere (every session, every token issued before

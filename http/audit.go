@@ -73,6 +73,7 @@ var auditActions = []string{
 	gatehouse.AuditUserCreated, gatehouse.AuditUserDeleted, gatehouse.AuditRoleChanged,
 	gatehouse.AuditUserDisabled, gatehouse.AuditUserEnabled, gatehouse.AuditPasswordChanged, gatehouse.AuditKeyRotated,
 	gatehouse.AuditDataRestored, gatehouse.AuditDataMigrated, gatehouse.AuditClientCreated, gatehouse.AuditClientDeleted,
+	gatehouse.AuditClientUpdated, gatehouse.AuditClientSecretRotated, gatehouse.AuditGrantRevoked, gatehouse.AuditBackchannelLogout,
 }
 
 func validAction(a string) bool {

@@ -152,6 +152,7 @@ func newHarness(t testing.TB, o options) *harness {
 		Refresh:     refresh.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
 		Revocations: revocation.NewFeed(revs), // as cmd/gatehouse wires it
 		Throttle:    o.throttle, Audit: sqlite.NewAuditStore(db, 0),
+		Clients: sqlite.NewClientStore(db), Grants: sqlite.NewGrantStore(db),
 	}
 	acfg := authn.Config{Limits: o.limits, Logger: logger, Now: h.clock.Now, Hooks: authn.Hooks{Login: metrics.Login}}
 	deps := ghttp.Deps{Ready: []func(context.Context) error{db.Ping}, Metrics: metrics}
@@ -180,7 +181,7 @@ func newHarness(t testing.TB, o options) *harness {
 	if o.alg != "HS256" { // ID tokens need an asymmetric key; cmd/gatehouse mounts it the same way
 		if _, err := oidc.Mount(h.server, deps.Authn, oidc.Config{Clients: sqlite.NewClientStore(db), Users: h.users,
 			Keys: keys, Flows: sqlite.NewChallengeStore(db), Refresh: refresh.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
-			Grants: sqlite.NewGrantStore(db), Logger: logger, Now: h.clock.Now}); err != nil {
+			Grants: sqlite.NewGrantStore(db), Consent: h.pages.RenderConsent, Logger: logger, Now: h.clock.Now}); err != nil {
 			t.Fatal(err)
 		}
 	}

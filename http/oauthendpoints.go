@@ -101,6 +101,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 // one revokes its family. The first token pair comes from POST /api/login. Clients are public
 // (token_endpoint_auth_method "none").
 func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
+	s.AllowClientOrigin(w, r)
 	form, grant, ok := s.oauthParam(w, r, "grant_type")
 	if !ok {
 		return

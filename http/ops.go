@@ -15,6 +15,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/jwk-set+json")
 	h.Set("Cache-Control", "public, max-age=300")
+	corsPublic(w)
 	w.Write(s.Authn.Tokens().Keys().JWKS())
 }
 

@@ -19,7 +19,7 @@ var _ op.Client = (*client)(nil)
 
 func (c *client) GetID() string                    { return c.c.ID }
 func (c *client) RedirectURIs() []string           { return c.c.RedirectURIs }
-func (c *client) PostLogoutRedirectURIs() []string { return nil }
+func (c *client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
 
 // ApplicationType is native for every client, which lets the library accept any port on a
 // loopback redirect URI (RFC 8252) like gatehouse does; gatehouse's own, stricter match runs

@@ -42,6 +42,7 @@ const (
 	TokenPath     = "/oidc/token"
 	UserinfoPath  = "/oidc/userinfo"
 	loginPath     = "/oidc/login"
+	consentPath   = "/oidc/consent"
 	callbackPath  = AuthorizePath + "/callback"
 )
 
@@ -67,20 +68,28 @@ type Config struct {
 	CryptoKey [32]byte
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// IDTokenAlg is the default algorithm of ID tokens: the key set's signing algorithm (the
+	// default) or one of its extra algorithms (RS256). A client's IDTokenAlg overrides it.
+	IDTokenAlg string
+	// Consent renders the consent page (package web's); required.
+	Consent func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
 }
 
 // Provider is a mounted OpenID Provider.
 type Provider struct {
-	op      *op.Provider
-	h       http.Handler
-	flows   *flows
-	grants  gatehouse.GrantStore
-	now     func() time.Time
-	api     *ghttp.Server
-	authn   *authn.Service
-	users   gatehouse.UserStore
-	clients gatehouse.ClientStore
-	log     *slog.Logger
+	op    *op.Provider
+	h     http.Handler
+	flows *flows
+	// backchannel delivers logout tokens to clients.
+	backchannel *backchannel
+	grants      gatehouse.GrantStore
+	now         func() time.Time
+	consent     func(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView)
+	api         *ghttp.Server
+	authn       *authn.Service
+	users       gatehouse.UserStore
+	clients     gatehouse.ClientStore
+	log         *slog.Logger
 }
 
 // Mount builds the provider and mounts its endpoints on s: the authorization endpoint (and
@@ -102,45 +111,74 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if _, _, _, ok := cfg.Keys.PrivateSigningKey(); !ok {
 		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key (--token-alg), not HS256")
 	}
-	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil {
-		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants are required")
+	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil || cfg.Consent == nil {
+		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants, and the consent page, are required")
+	}
+	if cfg.IDTokenAlg == "" {
+		cfg.IDTokenAlg = cfg.Keys.SigningAlg()
+	}
+	if !slices.Contains(idTokenAlgs(cfg.Keys), cfg.IDTokenAlg) {
+		return nil, fmt.Errorf("oidc: the key set has no %s key for ID tokens", cfg.IDTokenAlg)
 	}
 	issuer := uses.Tokens().Issuer()
 	fl := newFlows(cfg.Flows, cfg.Now)
-	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL, idTokenAlg: cfg.IDTokenAlg,
+		signOutBrowser: s.SignOutBrowser}
 	opts := []op.Option{
-		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Keys.SigningAlg())),
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(idTokenAlgs(cfg.Keys)...)),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
+		op.WithCustomEndSessionEndpoint(op.NewEndpoint(EndSessionPath)),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(idTokenAlgs(cfg.Keys)...)),
 		op.WithLogger(cfg.Logger),
+		// No CORS from the library: its default reflects any origin with credentials. The
+		// token and userinfo endpoints allow the public clients' origins (corsOrigins), the
+		// public documents any origin, the rest none.
+		op.WithCORSOptions(nil),
 	}
 	if strings.HasPrefix(issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	p, err := op.NewOpenIDProvider(issuer, &op.Config{
 		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true,
-		SupportedScopes: gatehouse.ClientScopes,
+		DefaultLogoutRedirectURI: "/?msg=signed-out",
+		SupportedScopes:          gatehouse.ClientScopes,
 	}, st, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	bc := &backchannel{issuer: issuer, keys: cfg.Keys, clients: cfg.Clients, grants: cfg.Grants, uses: uses,
+		client: &http.Client{Timeout: backchannelTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		now:    cfg.Now, log: cfg.Logger, alg: cfg.IDTokenAlg, slots: make(chan struct{}, backchannelConcurrency)}
+	uses.OnSignOut(bc.notify)
+	pv := &Provider{op: p, backchannel: bc, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
-		s.Handle(m, UserinfoPath, pv.serveOP)
+		s.Handle(m, UserinfoPath, pv.serveUserinfo)
 	}
+	s.Handle("OPTIONS", UserinfoPath, s.CORSPreflight("GET, POST"))
+	s.Handle("GET", EndSessionPath, pv.serveEndSession)
+	s.Handle("POST", EndSessionPath, pv.serveEndSession)
 	s.Handle("GET", callbackPath, pv.serveOP)
 	s.Handle("GET", loginPath, pv.handleLogin)
+	s.Handle("POST", consentPath, pv.handleConsent)
 	s.SetOpenIDProvider(ghttp.OpenIDProvider{
-		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
+		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath, EndSessionEndpoint: EndSessionPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
-		ClientRefreshToken: IsClientRefreshToken,
+		ClientRefreshToken: IsClientRefreshToken, IDTokenAlgs: idTokenAlgs(cfg.Keys),
+		CORSOrigin: (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
 	})
 	return pv, nil
 }
 
 func (p *Provider) serveOP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
+
+// serveUserinfo is the userinfo endpoint, readable by the browser pages of public clients.
+func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
+	p.api.AllowClientOrigin(w, r)
+	p.h.ServeHTTP(w, r)
+}
 
 // serveAuthorize checks the redirect URI with gatehouse's rule (gatehouse.Client's
 // RedirectURIAllowed) before the library sees the request: a URI that is not registered gets
@@ -168,97 +206,16 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // serveToken answers the authorization_code grant of the token endpoint, which gatehouse's
 // token endpoint hands over.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	r2 := r.Clone(r.Context())
+	id := r.Form.Get("client_id")
+	if u, _, ok := r.BasicAuth(); ok {
+		if un, err := url.QueryUnescape(u); err == nil {
+			id = un
+		}
+	}
+	r2 := r.Clone(context.WithValue(r.Context(), clientKey{}, id))
 	r2.URL.Path, r2.URL.RawPath = TokenPath, ""
 	p.h.ServeHTTP(w, r2)
 }
 
-// handleLogin is where the authorization endpoint sends the browser: with a live gatehouse
-// session (authn.Authenticate on the session cookie) the request is bound to its user and the
-// browser goes on to the callback that issues the code; without one, to the sign-in page,
-// which comes back here afterwards.
-func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("id")
-	if !gatehouse.ValidSecret(id) {
-		http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
-		return
-	}
-	req, found, err := p.flows.request(r.Context(), id)
-	switch {
-	case err != nil:
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return
-	case !found:
-		http.Error(w, "unknown or expired sign-in request: go back to the application and start again", http.StatusBadRequest)
-		return
-	}
-	sid, _ := p.api.SessionCookie(r)
-	auth, err := p.authn.Authenticate(r.Context(), authn.Credential{SessionID: sid})
-	switch code := gatehouse.ErrorCode(err); {
-	case err == nil:
-	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING:
-		http.Redirect(w, r, "/?"+url.Values{"next": {loginPath + "?id=" + id}}.Encode(), http.StatusSeeOther)
-		return
-	default:
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return
-	}
-	if !p.bind(r.Context(), w, req, auth) {
-		return
-	}
-	http.Redirect(w, r, callbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
-}
-
-// bind records the signed-in user in request req, and the user's grant of the request's
-// scopes to its client.
-func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, req *authRequest, auth gatehouse.Auth) bool {
-	id := req.ID
-	u, err := p.users.UserByID(ctx, auth.UserID)
-	if err != nil || u.Disabled {
-		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
-			http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-			return false
-		}
-		http.Error(w, "this account cannot sign in", http.StatusForbidden)
-		return false
-	}
-	if err := p.grant(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return false
-	}
-	ok, err := p.flows.bind(ctx, id, func(r *authRequest) {
-		r.Subject = u.ID
-		if auth.Session != nil {
-			r.AuthTime, r.SessionID = auth.Session.CreatedAt, auth.Session.Handle
-		}
-	})
-	if err != nil {
-		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
-		return false
-	}
-	if !ok {
-		http.Error(w, "unknown, expired or finished sign-in request", http.StatusBadRequest)
-	}
-	return ok
-}
-
-// grant records that the user grants scopes to the client, widening an existing grant.
-func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) error {
-	now := p.now()
-	g, found, err := p.grants.Grant(ctx, userID, clientID)
-	if err != nil {
-		return err
-	}
-	if !found {
-		g = &gatehouse.Grant{UserID: userID, ClientID: clientID, CreatedAt: now}
-	} else if g.Covers(scopes) {
-		return nil
-	}
-	for _, sc := range scopes {
-		if !slices.Contains(g.Scopes, sc) {
-			g.Scopes = append(g.Scopes, sc)
-		}
-	}
-	g.UpdatedAt = now
-	return p.grants.SaveGrant(ctx, g)
-}
+// WaitBackchannel blocks until the back-channel logout deliveries started so far ended.
+func (p *Provider) WaitBackchannel() { p.backchannel.wait() }

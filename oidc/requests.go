@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +51,9 @@ type authRequest struct {
 	ResponseMode  oidc.ResponseMode   `json:"response_mode,omitempty"`
 	CodeChallenge *oidc.CodeChallenge `json:"code_challenge,omitempty"`
 	CreatedAt     time.Time           `json:"created_at"`
+	Prompt        []string            `json:"prompt,omitempty"`
+	MaxAge        *uint               `json:"max_age,omitempty"` // seconds
+	LoginHint     string              `json:"login_hint,omitempty"`
 
 	// Set when the user signed in (the login handler).
 	Subject   string    `json:"sub,omitempty"`
@@ -79,6 +83,9 @@ func (a *authRequest) GetScopes() []string                   { return a.Scopes }
 func (a *authRequest) GetState() string                      { return a.State }
 func (a *authRequest) GetSubject() string                    { return a.Subject }
 func (a *authRequest) Done() bool                            { return a.IsDone }
+
+// hasPrompt reports whether the request's prompt parameter holds p.
+func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
 
 // usedCode is what the record of an exchanged code holds: what the exchange issued, so that
 // a replay of the code can revoke it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ type storage struct {
 	grants   gatehouse.GrantStore
 	now      func() time.Time
 	tokenTTL time.Duration
+	// idTokenAlg is the server's default ID-token algorithm.
+	idTokenAlg string
+	// signOutBrowser clears the session cookie (the end-session endpoint).
+	signOutBrowser func(http.ResponseWriter)
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -77,7 +82,8 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 	}
 	r := &authRequest{ID: gatehouse.NewSecret(), ClientID: c.ID, RedirectURI: req.RedirectURI, State: req.State,
-		Nonce: req.Nonce, Scopes: scopes, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode, CreatedAt: s.now()}
+		Nonce: req.Nonce, Scopes: scopes, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode, CreatedAt: s.now(),
+		Prompt: req.Prompt, MaxAge: req.MaxAge, LoginHint: req.LoginHint}
 	if req.CodeChallenge != "" {
 		r.CodeChallenge = &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: oidc.CodeChallengeMethodS256}
 	}
@@ -210,8 +216,6 @@ func (s *storage) activeUser(ctx context.Context, id string) (*gatehouse.User, e
 	return u, nil
 }
 
-func (s *storage) TerminateSession(context.Context, string, string) error { return errUnsupported }
-
 func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
 	return oidc.ErrUnsupportedGrantType().WithDescription("revocation of provider tokens is not supported")
 }
@@ -231,16 +235,38 @@ func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg 
 func (k signingKey) Key() any                                    { return k.key }
 func (k signingKey) ID() string                                  { return k.kid }
 
-func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
-	kid, alg, key, ok := s.keys.PrivateSigningKey()
+// clientKey is the context key of the client a token request names (serveToken sets it), so
+// that SigningKey signs with the client's ID-token algorithm.
+type clientKey struct{}
+
+// SigningKey is the key of the requesting client's id_token_signed_response_alg, or of the
+// server's default: the ID token and the access token of a token request are signed with it.
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := s.idTokenAlg
+	if id, _ := ctx.Value(clientKey{}).(string); id != "" {
+		if c, err := s.client(ctx, id); err == nil && c.IDTokenAlg != "" {
+			alg = c.IDTokenAlg
+		}
+	}
+	kid, key, ok := s.keys.PrivateSigningKeyFor(alg)
 	if !ok {
-		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key, not HS256")
+		return nil, oidc.ErrServerError().WithDescription("the server has no %s key for ID tokens", alg)
 	}
 	return signingKey{kid: kid, alg: jose.SignatureAlgorithm(alg), key: key}, nil
 }
 
+// idTokenAlgs are the algorithms ID tokens may be signed with: the signing algorithm and the
+// key set's extra ones (RS256).
+func idTokenAlgs(keys *token.KeySet) []string {
+	return append([]string{keys.SigningAlg()}, keys.ExtraAlgs()...)
+}
+
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.SignatureAlgorithm(s.keys.SigningAlg())}, nil
+	var out []jose.SignatureAlgorithm
+	for _, a := range idTokenAlgs(s.keys) {
+		out = append(out, jose.SignatureAlgorithm(a))
+	}
+	return out, nil
 }
 
 // publicKey is a key of gatehouse's JWKS, as the library wants it.
@@ -341,6 +367,13 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 		return denied
 	case err != nil:
 		return unavailable(err)
+	}
+	g, found, err := s.grants.Grant(ctx, subject, t.ClientID)
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case !found || g.CreatedAt.After(iat):
+		return denied // the user revoked the client's grant since
 	}
 	u, err := s.activeUser(ctx, t.Subject)
 	if err != nil {

@@ -3,18 +3,22 @@ package token
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 )
 
 // jwk is the public part of a key as RFC 7517/7518/8037 describe it. It has no field for
 // private material, so none can leak into the JWK Set.
 type jwk struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
 	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	Kid string `json:"kid"`
 	Alg string `json:"alg"`
 	Use string `json:"use"`
@@ -50,6 +54,8 @@ func publicJWK(k *key) (j jwk, ok bool, err error) {
 			return jwk{}, false, fmt.Errorf("kid %q: cannot encode P-256 public key: %v", k.kid, err)
 		}
 		return jwk{Kty: "EC", Crv: "P-256", X: b64(p[1:33]), Y: b64(p[33:]), Kid: k.kid, Alg: k.alg, Use: "sig"}, true, nil
+	case *rsa.PublicKey:
+		return jwk{Kty: "RSA", N: b64(pub.N.Bytes()), E: b64(big.NewInt(int64(pub.E)).Bytes()), Kid: k.kid, Alg: k.alg, Use: "sig"}, true, nil
 	}
 	return jwk{}, false, nil
 }

@@ -4,11 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -18,7 +20,8 @@ import (
 const MaxJWKSSize = 1 << 20
 
 // ParseJWKS returns a verify-only KeySet holding the EdDSA (Ed25519) and ES256 (P-256) public
-// keys of a JWK Set, such as the one a gatehouse server publishes. Each key must name its alg,
+// keys of a JWK Set, such as the one a gatehouse server publishes (its RS256 keys, which sign
+// only the OpenID Provider's ID tokens, are kept but a set needs another key). Each key must name its alg,
 // which binds it; keys of other types, keys without a kid, keys whose use is not "sig" or whose
 // key_ops do not include "verify", and sets with private members are refused. The result can
 // verify tokens but not sign them (Issue fails) and is never reloaded.
@@ -30,7 +33,7 @@ func ParseJWKS(data []byte, now func() time.Time) (*KeySet, error) {
 	if now == nil {
 		now = time.Now
 	}
-	ks := &KeySet{opts: KeyOptions{Alg: s.keys[0].alg, Now: now}}
+	ks := &KeySet{opts: KeyOptions{Alg: accessAlg(s.keys), Now: now}}
 	ks.snap.Store(s)
 	return ks, nil
 }
@@ -58,10 +61,21 @@ func parseJWKSSnapshot(data []byte) (*snapshot, error) {
 		s.keys = append(s.keys, k)
 		s.byKID[k.kid] = k
 	}
-	if len(s.keys) == 0 {
+	if accessAlg(s.keys) == "" {
 		return nil, errors.New("token: JWK Set has no usable key")
 	}
 	return s, nil
+}
+
+// accessAlg returns the algorithm of the first key that may verify access tokens: RS256 keys
+// (the OpenID Provider's, for ID tokens) are kept in a parsed set but never count as one.
+func accessAlg(keys []*key) string {
+	for _, k := range keys {
+		if k.alg != AlgRS256 {
+			return k.alg
+		}
+	}
+	return ""
 }
 
 func parseJWK(m map[string]any) (*key, error) {
@@ -93,6 +107,12 @@ func parseJWK(m map[string]any) (*key, error) {
 			return nil, fmt.Errorf("kid %q: %w", kid, err)
 		}
 		k.method, k.verify = jwt.SigningMethodES256, pub
+	case alg == AlgRS256 && str("kty") == "RSA":
+		pub, err := parseRSA(str("n"), str("e"))
+		if err != nil {
+			return nil, fmt.Errorf("kid %q: %w", kid, err)
+		}
+		k.method, k.verify = jwt.SigningMethodRS256, pub
 	default:
 		return nil, fmt.Errorf("kid %q: unsupported key (kty %q, crv %q, alg %q)", kid, str("kty"), str("crv"), alg)
 	}
@@ -118,4 +138,19 @@ func parseP256(xs, ys string) (*ecdsa.PublicKey, error) {
 	}
 	// ParseUncompressedPublicKey checks that the point is on the curve.
 	return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+}
+
+// parseRSA decodes an RSA public key of at least minRSABits bits.
+func parseRSA(ns, es string) (*rsa.PublicKey, error) {
+	nb, err1 := base64.RawURLEncoding.Strict().DecodeString(ns)
+	eb, err2 := base64.RawURLEncoding.Strict().DecodeString(es)
+	if err1 != nil || err2 != nil || len(eb) == 0 || len(eb) > 4 {
+		return nil, errors.New("bad RSA n or e")
+	}
+	n := new(big.Int).SetBytes(nb)
+	e := int(new(big.Int).SetBytes(eb).Int64())
+	if n.BitLen() < minRSABits || e < 3 || e%2 == 0 {
+		return nil, fmt.Errorf("RSA key of %d bits or exponent %d refused", n.BitLen(), e)
+	}
+	return &rsa.PublicKey{N: n, E: e}, nil
 }

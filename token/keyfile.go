@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,8 +38,8 @@ const maxKIDLen = 128
 // A key added by a rotation with KeyOptions.PublishAhead also has "activates_at": it is published
 // (JWKS) and verifies from the start, but signs only from that time on.
 //
-// key is the Ed25519 seed (32 bytes), the P-256 private scalar (32 bytes, big-endian) or the
-// HMAC secret (at least 32 bytes). Keys are appended, so the file lists them oldest first.
+// key is the Ed25519 seed (32 bytes), the P-256 private scalar (32 bytes, big-endian), the
+// RSA private key (PKCS #1 DER, at least 2048 bits) or the HMAC secret (at least 32 bytes). Keys are appended, so the file lists them oldest first.
 type keyFile struct {
 	Version int       `json:"version"`
 	Keys    []fileKey `json:"keys"`
@@ -83,6 +85,16 @@ func (k *key) signs(opts KeyOptions) bool {
 		return subtle.ConstantTimeCompare(k.secret, opts.HMACSecret) == 1
 	}
 	return true
+}
+
+// hasKeyOf reports whether f holds a usable key of alg.
+func (f *keyFile) hasKeyOf(alg string) bool {
+	for _, fk := range f.Keys {
+		if k, err := fk.decode(); err == nil && k.alg == alg {
+			return true
+		}
+	}
+	return false
 }
 
 // hasSigningKey reports whether f holds a key that can sign under opts.
@@ -169,6 +181,8 @@ func (fk fileKey) decode() (*key, error) {
 		err = k.setES256(b)
 	case AlgHS256:
 		err = k.setHS256(b)
+	case AlgRS256:
+		err = k.setRS256(b)
 	default:
 		err = fmt.Errorf("unsupported alg %q", fk.Alg)
 	}
@@ -199,6 +213,21 @@ func (k *key) setES256(d []byte) error {
 	return nil
 }
 
+// minRSABits is the smallest RSA key accepted (NIST SP 800-57: 2048 bits until 2030).
+const minRSABits = 2048
+
+func (k *key) setRS256(der []byte) error {
+	priv, err := x509.ParsePKCS1PrivateKey(der)
+	if err != nil {
+		return fmt.Errorf("invalid RSA private key: %w", err)
+	}
+	if priv.N.BitLen() < minRSABits {
+		return fmt.Errorf("RSA key has %d bits, want at least %d", priv.N.BitLen(), minRSABits)
+	}
+	k.method, k.sign, k.verify = jwt.SigningMethodRS256, priv, &priv.PublicKey
+	return nil
+}
+
 func (k *key) setHS256(secret []byte) error {
 	if len(secret) < MinHMACSecret {
 		return fmt.Errorf("HS256 secret has %d bytes: it must be at least %d bytes", len(secret), MinHMACSecret)
@@ -223,6 +252,12 @@ func generateKey(alg string, secret []byte, now time.Time, ahead time.Duration) 
 		if raw, err = priv.Bytes(); err != nil {
 			return fileKey{}, fmt.Errorf("token: generate ES256 key: %w", err)
 		}
+	case AlgRS256:
+		priv, err := rsa.GenerateKey(rand.Reader, minRSABits)
+		if err != nil {
+			return fileKey{}, fmt.Errorf("token: generate RS256 key: %w", err)
+		}
+		raw = x509.MarshalPKCS1PrivateKey(priv)
 	case AlgHS256:
 		raw = append([]byte(nil), secret...)
 		if len(raw) == 0 {

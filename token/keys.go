@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,10 @@ const (
 	AlgEdDSA = "EdDSA" // Ed25519, the default
 	AlgES256 = "ES256" // ECDSA on P-256 with SHA-256
 	AlgHS256 = "HS256" // HMAC with SHA-256; the secret never leaves the server
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256 on a 2048-bit key: never an access-token
+	// algorithm, only an extra one (KeyOptions.ExtraAlgs) for the OpenID Provider's ID tokens,
+	// which OpenID Connect requires every provider to offer.
+	AlgRS256 = "RS256"
 )
 
 // MinHMACSecret is the smallest accepted HS256 secret, in bytes.
@@ -47,6 +52,11 @@ type KeyOptions struct {
 	// file's keys may exist (the server already has accounts), so that a lost, emptied or
 	// unmounted key file stops the server instead of being silently replaced.
 	RequireKeys bool
+	// ExtraAlgs are further asymmetric algorithms (EdDSA, ES256, RS256; not Alg) whose keys
+	// the set keeps: one of each is added when missing, each rotation adds one of each, they
+	// are published in the JWKS and retired like the others, but they never sign access
+	// tokens; PrivateSigningKeyFor hands them to the OpenID Provider for ID tokens.
+	ExtraAlgs []string
 }
 
 // ErrNoKeys is the error of LoadKeySet with KeyOptions.RequireKeys for a key file that is
@@ -78,8 +88,10 @@ type snapshot struct {
 	keys    []*key // in file order, oldest first
 	byKID   map[string]*key
 	signers []*key // the keys that may sign under the options, in file order
-	jwks    []byte
-	digest  [sha256.Size]byte // of the file content it was built from
+	// extra are the keys of each extra algorithm (KeyOptions.ExtraAlgs), in file order.
+	extra  map[string][]*key
+	jwks   []byte
+	digest [sha256.Size]byte // of the file content it was built from
 }
 
 // LoadKeySet opens the key file at path, creating it (mode 0600, directory 0700) with one
@@ -114,10 +126,32 @@ func OpenKeySet(store KeyStorage, opts KeyOptions) (*KeySet, error) {
 			return nil, err
 		}
 	}
+	for _, alg := range opts.ExtraAlgs {
+		if !f.hasKeyOf(alg) {
+			if f, raw, err = ks.addExtraKey(alg); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := ks.install(f, raw); err != nil {
 		return nil, err
 	}
 	return ks, nil
+}
+
+// addExtraKey adds a key of the extra algorithm alg under the storage's lock, unless one was
+// added meanwhile. The caller holds ks.mu.
+func (ks *KeySet) addExtraKey(alg string) (*keyFile, []byte, error) {
+	unlock, err := ks.store.Lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	f, raw, err := ks.read()
+	if err != nil || f.hasKeyOf(alg) {
+		return f, raw, err
+	}
+	return addKeysAndWrite(ks.store, f, ks.opts.Now(), 0, false, alg)
 }
 
 // addSigningKey adds a key of the configured algorithm under the storage's lock, unless a key
@@ -186,14 +220,14 @@ func (ks *KeySet) Rotate() (kid string, err error) {
 	if err != nil {
 		return "", err
 	}
-	f, raw, err := addKeyAndWrite(ks.store, f, ks.opts, nil, false, ks.opts.PublishAhead)
+	f, raw, err := addKeysAndWrite(ks.store, f, ks.opts.Now(), ks.opts.PublishAhead, false, append([]string{ks.opts.Alg}, ks.opts.ExtraAlgs...)...)
 	if err != nil {
 		return "", err
 	}
 	if err := ks.install(f, raw); err != nil {
 		return "", err
 	}
-	return f.Keys[len(f.Keys)-1].KID, nil
+	return f.Keys[len(f.Keys)-1-len(ks.opts.ExtraAlgs)].KID, nil
 }
 
 // Reload re-reads the key file and reports whether its content changed since the last load.
@@ -244,10 +278,13 @@ func (ks *KeySet) signingKey() *key { return ks.snap.Load().signingAt(ks.opts.No
 // signingAt returns the newest signer active at now. When none is (only a hand-edited file
 // can be so), the one that activates first signs: refusing to sign would stop every login.
 // It returns nil for a key set that only verifies.
-func (s *snapshot) signingAt(now time.Time) *key {
+func (s *snapshot) signingAt(now time.Time) *key { return newestActive(s.signers, now) }
+
+// newestActive returns the newest of signers active at now, or the one that activates first.
+func newestActive(signers []*key, now time.Time) *key {
 	var first *key
-	for i := len(s.signers) - 1; i >= 0; i-- {
-		k := s.signers[i]
+	for i := len(signers) - 1; i >= 0; i-- {
+		k := signers[i]
 		if !now.Before(k.activatesAt) {
 			return k
 		}
@@ -330,6 +367,12 @@ func newSnapshot(f *keyFile, opts KeyOptions, raw []byte) (*snapshot, error) {
 		if k.signs(opts) {
 			s.signers = append(s.signers, k)
 		}
+		if slices.Contains(opts.ExtraAlgs, k.alg) {
+			if s.extra == nil {
+				s.extra = map[string][]*key{}
+			}
+			s.extra[k.alg] = append(s.extra[k.alg], k)
+		}
 	}
 	if len(s.signers) == 0 {
 		return nil, fmt.Errorf("no %s signing key", opts.Alg)
@@ -359,6 +402,11 @@ func normalizeKeyOptions(opts KeyOptions) (KeyOptions, error) {
 	default:
 		return opts, fmt.Errorf("token: unsupported signing algorithm %q (want EdDSA, ES256 or HS256)", opts.Alg)
 	}
+	for _, a := range opts.ExtraAlgs {
+		if a == opts.Alg || a != AlgEdDSA && a != AlgES256 && a != AlgRS256 {
+			return opts, fmt.Errorf("token: extra algorithm %q must be EdDSA, ES256 or RS256, and not the signing algorithm", a)
+		}
+	}
 	return opts, nil
 }
 
@@ -387,6 +435,27 @@ func loadOrCreateKeyFile(store KeyStorage, opts KeyOptions) (*keyFile, []byte, e
 	return f, raw, err
 }
 
+// addKeysAndWrite appends a new key of each of algs to f, active after ahead, and stores the
+// result (only if nothing is stored yet, with create). It never makes an HS256 key.
+func addKeysAndWrite(store KeyStorage, f *keyFile, now time.Time, ahead time.Duration, create bool, algs ...string) (*keyFile, []byte, error) {
+	next := &keyFile{Version: keyFileVersion, Keys: f.Keys[:len(f.Keys):len(f.Keys)]}
+	for _, alg := range algs {
+		fk, err := generateKey(alg, nil, now, ahead)
+		if err != nil {
+			return nil, nil, err
+		}
+		next.Keys = append(next.Keys, fk)
+	}
+	raw, err := encodeKeyFile(next)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.Store(raw, create); err != nil {
+		return nil, nil, err
+	}
+	return next, raw, nil
+}
+
 // addKeyAndWrite appends a new key of opts.Alg to f (using secret for HS256 when given), active
 // after ahead, and stores the result (only if nothing is stored yet, with create).
 func addKeyAndWrite(store KeyStorage, f *keyFile, opts KeyOptions, secret []byte, create bool, ahead time.Duration) (*keyFile, []byte, error) {
@@ -409,6 +478,24 @@ func addKeyAndWrite(store KeyStorage, f *keyFile, opts KeyOptions, secret []byte
 // (ed25519.PrivateKey for EdDSA, *ecdsa.PrivateKey for ES256), for a component that signs
 // tokens of its own with gatehouse's keys, such as ID tokens of the OpenID Provider. ok is
 // false for HS256: a shared secret must not sign tokens that other parties verify.
+// PrivateSigningKeyFor returns the key of alg that signs now: the signing key when alg is the
+// signing algorithm, else the newest active key of the extra algorithm alg (KeyOptions.ExtraAlgs).
+// ok is false for HS256 and for an algorithm the set has no key of.
+func (ks *KeySet) PrivateSigningKeyFor(alg string) (kid string, private any, ok bool) {
+	if alg == ks.opts.Alg {
+		kid, _, private, ok = ks.PrivateSigningKey()
+		return kid, private, ok
+	}
+	k := newestActive(ks.snap.Load().extra[alg], ks.opts.Now())
+	if k == nil || k.alg == AlgHS256 {
+		return "", nil, false
+	}
+	return k.kid, k.sign, true
+}
+
+// ExtraAlgs returns the extra algorithms the set keeps keys of (KeyOptions.ExtraAlgs).
+func (ks *KeySet) ExtraAlgs() []string { return slices.Clone(ks.opts.ExtraAlgs) }
+
 func (ks *KeySet) PrivateSigningKey() (kid, alg string, private any, ok bool) {
 	k := ks.signingKey()
 	if k == nil || k.alg == AlgHS256 {

@@ -100,13 +100,23 @@ func (ks *KeySet) plan(f *keyFile, p KeyPolicy, ch *KeyChanges) (*keyFile, error
 		if ks.opts.PublishAhead <= 0 {
 			signing = len(next.Keys) - 1
 		}
+		for _, alg := range ks.opts.ExtraAlgs { // the extra algorithms rotate with it
+			xk, err := generateKey(alg, nil, now, ks.opts.PublishAhead)
+			if err != nil {
+				return nil, err
+			}
+			next.Keys = append(next.Keys, xk)
+		}
 	}
 	if p.RetireAfter <= 0 {
 		return next, nil
 	}
+	keep := next.extraSigning(ks.opts.ExtraAlgs, now)
+	keep[signing] = true
 	kept := make([]fileKey, 0, len(next.Keys))
 	for i, fk := range next.Keys {
-		if i != signing && i+1 < len(next.Keys) && !now.Before(supersededAt(next.Keys[i+1]).Add(p.RetireAfter)) {
+		succ := next.successor(i)
+		if !keep[i] && succ >= 0 && !now.Before(supersededAt(next.Keys[succ]).Add(p.RetireAfter)) {
 			ch.Retired = append(ch.Retired, fk.KID)
 			continue
 		}
@@ -147,4 +157,33 @@ func (f *keyFile) signingIndex(opts KeyOptions, now time.Time) (idx int, pending
 		return first, false
 	}
 	return idx, first > idx
+}
+
+// successor returns the index of the next key of the same algorithm as key i, or -1: a key is
+// superseded by the next one of its own algorithm, whatever keys of others lie between.
+func (f *keyFile) successor(i int) int {
+	for j := i + 1; j < len(f.Keys); j++ {
+		if f.Keys[j].Alg == f.Keys[i].Alg {
+			return j
+		}
+	}
+	return -1
+}
+
+// extraSigning returns the indexes of the keys of the extra algorithms that sign at now (the
+// newest active of each).
+func (f *keyFile) extraSigning(algs []string, now time.Time) map[int]bool {
+	keep := map[int]bool{}
+	for _, alg := range algs {
+		idx := -1
+		for i, fk := range f.Keys {
+			if fk.Alg == alg && (idx < 0 || !now.Before(fk.ActivatesAt)) {
+				idx = i
+			}
+		}
+		if idx >= 0 {
+			keep[idx] = true
+		}
+	}
+	return keep
 }

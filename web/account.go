@@ -36,16 +36,24 @@ func (s *Pages) signinView(username, next string, errs map[string]string) signin
 	}
 }
 
-// handleSignInPage shows the sign-in form, or sends a signed-in browser on its way.
+// handleSignInPage shows the sign-in form, or sends a signed-in browser on its way. With
+// fresh=1 (an application asked for a new sign-in: prompt=login or max_age) it shows the form
+// to a signed-in browser too; login_hint (a username an application suggests) fills the
+// username field when it has the shape of one.
 func (s *Pages) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	next := s.returnAddress(r.URL.Query())
-	if _, ok := s.api.SessionCookie(r); ok {
+	q := r.URL.Query()
+	next := s.returnAddress(q)
+	if _, ok := s.api.SessionCookie(r); ok && q.Get("fresh") != "1" {
 		if _, err := s.pageSession(r); err == nil {
 			redirect(w, r, orDefault(next, "/account"))
 			return
 		}
 	}
-	d := s.newPageData(nil, "Sign in", "signin", s.signinView("", next, nil))
+	hint := q.Get("login_hint")
+	if len(hint) > 64 || strings.ContainsFunc(hint, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+		hint = ""
+	}
+	d := s.newPageData(nil, "Sign in", "signin", s.signinView(hint, next, nil))
 	d.Flash = flash(r)
 	s.render(w, r, http.StatusOK, "signin.html", d)
 }
@@ -172,6 +180,7 @@ func (s *Pages) handleSignOut(w http.ResponseWriter, r *http.Request, p *pageReq
 type accountView struct {
 	User                  *gatehouse.User
 	Sessions              sessionsView
+	Grants                []authn.GrantView
 	Current, New, Confirm fieldView
 	PasswordError         string
 	// Factors is the second-factor section; nil on a server without second factors.
@@ -218,13 +227,18 @@ func (s *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, p *pag
 		s.renderError(w, r, err)
 		return
 	}
+	grants, err := s.authn.ListGrants(r.Context(), u.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	factors, err := s.factorsOf(r, u.ID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	v := accountView{
-		User: u, Sessions: sessions, Factors: factors,
+		User: u, Sessions: sessions, Factors: factors, Grants: grants,
 		Current: field("current_password", "Current password", "password", "", nil).auto("current-password"),
 		New: field("new_password", "New password", "password", "", nil).auto("new-password").
 			hint("At least as long as the server's minimum (15 characters by default) without your username; any characters you can type, spaces welcome; no repeated or consecutive runs such as aaaa or 1234."),
@@ -279,6 +293,19 @@ func (s *Pages) handleAccountRevokeSession(w http.ResponseWriter, r *http.Reques
 	default:
 		s.log.InfoContext(r.Context(), "session signed out on the web", "user_id", p.user().UserID)
 		redirect(w, r, "/account?msg=session-revoked")
+	}
+}
+
+// handleAccountRevokeGrant is DELETE /api/me/grants/{client_id} for the browser.
+func (s *Pages) handleAccountRevokeGrant(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	err := s.authn.RevokeGrant(r.Context(), p.user().UserID, r.PathValue("client_id"), s.client(r))
+	switch {
+	case isCode(err, gatehouse.ENOTFOUND):
+		redirect(w, r, "/account?msg=grant-gone")
+	case err != nil:
+		s.renderError(w, r, err)
+	default:
+		redirect(w, r, "/account?msg=grant-revoked")
 	}
 }
 

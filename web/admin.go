@@ -37,8 +37,14 @@ type adminView struct {
 	Scanned            int
 
 	NewUsername, NewPassword, NewName, NewEmail, NewRole fieldView
-	CreateError                                          string
+	// Clients are the first registered OpenID Connect clients (adminClients of them).
+	Clients     []*gatehouse.Client
+	CreateError string
 }
+
+// adminClients is how many clients the admin page lists; the rest are a page away in
+// GET /api/admin/clients or "gatehouse client list".
+const adminClients = 100
 
 func (s *Pages) handleAdminPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
 	s.renderAdmin(w, r, p, http.StatusOK, account.NewUser{Role: gatehouse.RoleUser}, nil, "")
@@ -66,6 +72,12 @@ func (s *Pages) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq, 
 			return
 		}
 	}
+	clients, err := s.authn.ListClients(r.Context(), "", adminClients)
+	if err != nil && !isCode(err, gatehouse.ENOTFOUND) {
+		s.renderError(w, r, err)
+		return
+	}
+	v.Clients = clients
 	d := s.newPageData(p, "Administration", "admin", v)
 	if status == http.StatusOK {
 		d.Flash = flash(r)

@@ -119,6 +119,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/account/mfa/webauthn/{id}/delete", s.page(gatehouse.RoleUser, s.handleWebAuthnDelete))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
+	handle("POST", "/account/grants/{client_id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeGrant))
 	handle("POST", "/account/delete", s.page(gatehouse.RoleUser, s.handleDeleteAccount))
 
 	handle("GET", "/admin", s.page(gatehouse.RoleAdmin, s.handleAdminPage))
@@ -298,6 +299,21 @@ func signinCSP(r *access.Returns) string {
 	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
 }
 
+// consentCSP lets the consent form lead to the application: browsers apply form-action to the
+// redirects that follow a form's submission, and the decision ends at the redirect URI.
+func consentCSP(v ghttp.ConsentView) string {
+	if v.RedirectOrigin == "" || strings.ContainsAny(v.RedirectOrigin, " ;,'\"") {
+		return pageCSP
+	}
+	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+v.RedirectOrigin, 1)
+}
+
+// RenderConsent renders the consent page of an application's sign-in request (the OpenID
+// Provider's).
+func (s *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, v ghttp.ConsentView) {
+	s.render(w, r, http.StatusOK, "consent.html", s.newPageData(nil, "Allow "+v.ClientName+"?", "consent", v))
+}
+
 // scriptPages load webauthn.js; signinPages are the steps of signing in, whose forms may lead
 // to the return domains.
 var (
@@ -318,6 +334,9 @@ func (s *Pages) pagePolicy(name string, d *pageData) string {
 	csp := pageCSP
 	if signinPages[name] {
 		csp = s.signinCSP
+	}
+	if v, ok := d.Page.(ghttp.ConsentView); ok && name == "consent.html" {
+		csp = consentCSP(v)
 	}
 	if scriptPages[name] {
 		d.Nonce = newNonce()
@@ -399,6 +418,8 @@ func (s *Pages) renderForgery(w http.ResponseWriter, r *http.Request) {
 // flashes are the messages a redirect can ask the next page to show (?msg=key): fixed
 // sentences, so nothing from the URL is ever echoed.
 var flashes = map[string]string{
+	"grant-revoked":           "The application's access is revoked.",
+	"grant-gone":              "That application had no access any more.",
 	"expired":                 "Your session has ended. Please sign in again.",
 	"signed-out":              "You are signed out.",
 	"signed-out-everywhere":   "You are signed out everywhere: every session and token of your account has ended.",
@@ -481,7 +502,7 @@ var pageFuncs = template.FuncMap{
 
 var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "account_totp.html",
 	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
-	"forgot.html", "reset.html", "verify.html", "register.html")
+	"forgot.html", "reset.html", "verify.html", "register.html", "consent.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

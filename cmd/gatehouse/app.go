@@ -144,12 +144,13 @@ func (a *app) wire(ctx context.Context) error {
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
 		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors,
 		Mailer: a.mailer, Links: a.emailLinks(),
+		Grants: a.grantStore(), Clients: a.clientStore(),
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login},
 		RequireVerifiedEmail: cfg.mail.RequireVerified})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
-	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
+	pages := web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
 	a.wireProxyAuth(uses, tokens)
-	if err := a.mountProvider(uses); err != nil {
+	if err := a.mountProvider(uses, pages); err != nil {
 		return err
 	}
 	registerBuildInfo(metrics, readBuildInfo())
@@ -237,7 +238,7 @@ func (a *app) Close() error {
 // mountProvider mounts the OpenID Provider for the registered clients. Its ID tokens are signed
 // by the key that signs access tokens, so with HS256 (a shared secret, which must not sign
 // tokens for other parties) there is none, and the discovery document says so.
-func (a *app) mountProvider(uses *authn.Service) error {
+func (a *app) mountProvider(uses *authn.Service, pages *web.Pages) error {
 	if _, _, _, ok := a.keys.PrivateSigningKey(); !ok {
 		a.log.Info("the OpenID Provider is off: ID tokens need an EdDSA or ES256 signing key")
 		return nil
@@ -245,6 +246,6 @@ func (a *app) mountProvider(uses *authn.Service) error {
 	// The clients' refresh tokens rotate strictly: no reuse grace.
 	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
 		Flows: a.challengeStore(), Refresh: refresh.NewRefresher(a.refreshes, a.cfg.RefreshTTL, a.now),
-		Grants: a.grantStore(), Logger: a.log, Now: a.now})
+		Grants: a.grantStore(), Consent: pages.RenderConsent, IDTokenAlg: a.cfg.IDTokenAlg, Logger: a.log, Now: a.now})
 	return err
 }

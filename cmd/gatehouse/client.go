@@ -19,7 +19,7 @@ import (
 
 func newClientCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage the applications that sign users in through gatehouse (OpenID Connect clients)"}
-	cmd.AddCommand(newClientAddCmd(), newClientListCmd(), newClientShowCmd(), newClientDeleteCmd())
+	cmd.AddCommand(newClientAddCmd(), newClientListCmd(), newClientShowCmd(), newClientRotateSecretCmd(), newClientDeleteCmd())
 	return cmd
 }
 
@@ -83,6 +83,9 @@ exactly; on http://127.0.0.1 and http://[::1] any port is accepted, for native a
 	fs.BoolVar(&spec.Public, "public", false, "a public client (single-page or native app): no secret, PKCE required")
 	fs.BoolVar(&spec.FirstParty, "first-party", false, "an application of this deployment's operator: users are not asked to consent")
 	fs.StringSliceVar(&spec.Scopes, "scopes", nil, "scopes the client may ask for, among "+strings.Join(gatehouse.ClientScopes, ",")+" (default all)")
+	fs.StringArrayVar(&spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "where the end-session endpoint may send the browser back, matched exactly; repeat for more")
+	fs.StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "receives a signed logout token when a user of the client signs out (https, or http on a loopback address)")
+	fs.StringVar(&spec.IDTokenAlg, "id-token-alg", "", "the client's ID token algorithm, "+strings.Join(gatehouse.IDTokenAlgs, ", ")+" (default: the server's)")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("redirect-uri")
 	return cmd
@@ -119,6 +122,28 @@ func newClientShowCmd() *cobra.Command {
 				return err
 			}
 			printClient(cmd.OutOrStdout(), c)
+			return nil
+		})
+	return cmd
+}
+
+func newClientRotateSecretCmd() *cobra.Command {
+	cmd, _ := clientCommand("rotate-secret CLIENT_ID", "Give a confidential client a new secret (printed once; the old one stops working)", "", cobra.ExactArgs(1),
+		func(cmd *cobra.Command, a *app, cs gatehouse.ClientStore, args []string) error {
+			c, err := clientByArg(cmd.Context(), cs, args[0])
+			if err != nil {
+				return err
+			}
+			secret, err := c.RotateSecret()
+			if err != nil {
+				return err
+			}
+			if err := cs.UpdateClient(cmd.Context(), c); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "client_id: %s\nclient_secret (shown only this once): %s\n", c.ID, secret)
+			recordAudit(cmd.Context(), a.log, a.auditSink(), gatehouse.AuditEvent{Action: gatehouse.AuditClientSecretRotated,
+				Outcome: gatehouse.AuditSuccess, Detail: "gatehouse client rotate-secret " + c.ID})
 			return nil
 		})
 	return cmd
@@ -165,5 +190,14 @@ func printClient(w io.Writer, c *gatehouse.Client) {
 		c.ID, c.Name, clientType(c), c.FirstParty, strings.Join(c.Scopes, " "), c.CreatedAt.Format(time.RFC3339))
 	for _, u := range c.RedirectURIs {
 		fmt.Fprintf(w, "redirect_uri:  %s\n", u)
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		fmt.Fprintf(w, "post_logout_redirect_uri: %s\n", u)
+	}
+	if c.BackchannelLogoutURI != "" {
+		fmt.Fprintf(w, "backchannel_logout_uri: %s\n", c.BackchannelLogoutURI)
+	}
+	if c.IDTokenAlg != "" {
+		fmt.Fprintf(w, "id_token_signed_response_alg: %s\n", c.IDTokenAlg)
 	}
 }

@@ -39,12 +39,31 @@ func TestClientCommands(t *testing.T) {
 		{"client", "add", "--data", dir, "--name", "x", "--redirect-uri", "https://a.example/cb#f"},
 		{"client", "add", "--data", dir, "--name", "x", "--redirect-uri", "https://a.example/cb", "--scopes", "openid,admin"},
 		{"client", "add", "--data", dir, "--name", "x"},
+		{"client", "add", "--data", dir, "--name", "x", "--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"},
+		{"client", "add", "--data", dir, "--name", "x", "--redirect-uri", "https://a.example/cb", "--backchannel-logout-uri", "http://a.example/bcl"},
+		{"client", "rotate-secret", "--data", dir, "nope"},
 		{"client", "show", "--data", dir, "../etc"},
 		{"client", "show", "--data", dir, "00000000000000000000000000"},
 	} {
 		if out, _, err := run(t, "", bad...); err == nil {
 			t.Errorf("%v: accepted: %q", bad, out)
 		}
+	}
+	out, _, err = run(t, "", "client", "rotate-secret", "--data", dir, id[1])
+	again := regexp.MustCompile(`client_secret \(shown only this once\): (\S+)`).FindStringSubmatch(out)
+	if err != nil || again == nil || again[1] == secret[1] {
+		t.Fatalf("client rotate-secret: %q %v", out, err)
+	}
+	out, _, err = run(t, "", "client", "add", "--data", dir, "--name", "Logout", "--redirect-uri", "https://l.example/cb",
+		"--post-logout-redirect-uri", "https://l.example/bye", "--backchannel-logout-uri", "https://l.example/bcl", "--id-token-alg", "RS256")
+	lid := regexp.MustCompile(`client_id: (\S+)`).FindStringSubmatch(out)
+	if err != nil || lid == nil {
+		t.Fatalf("client add with logout URIs: %q %v", out, err)
+	}
+	out, _, err = run(t, "", "client", "show", "--data", dir, lid[1])
+	if err != nil || !strings.Contains(out, "post_logout_redirect_uri: https://l.example/bye") ||
+		!strings.Contains(out, "backchannel_logout_uri: https://l.example/bcl") || !strings.Contains(out, "id_token_signed_response_alg: RS256") {
+		t.Fatalf("client show: %q %v", out, err)
 	}
 	if out, _, err = run(t, "", "client", "delete", "--data", dir, id[1]); err != nil || !strings.Contains(out, "deleted client") {
 		t.Fatalf("client delete: %q %v", out, err)

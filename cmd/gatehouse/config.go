@@ -29,6 +29,8 @@ type config struct {
 	PostgresURL  string
 	DefaultMode  string
 	SigningAlg   string
+	IDTokenAlg   string
+	KeepRS256    bool
 	HMACSecret   string
 	TLSCert      string
 	TLSKey       string

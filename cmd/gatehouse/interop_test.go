@@ -33,7 +33,7 @@ const interopAdminPassword = "the first admin password"
 
 // startApp runs the wired server for alg on a free 127.0.0.1 port, so that its default issuer
 // ("http://<addr>") is the URL clients reach it at.
-func startApp(t *testing.T, alg string) (*app, string) {
+func startApp(t *testing.T, alg string, extra ...string) (*app, string) {
 	t.Helper()
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", interopAdminPassword)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -46,7 +46,7 @@ func startApp(t *testing.T, alg string) (*app, string) {
 	cfg.serveFlags(fs)
 	// --key-publish-ahead 0: these tests rotate and expect the new key to sign at once, so that
 	// the verifiers under test meet a kid their cached JWKS lacks and must refetch.
-	if err := fs.Parse(append([]string{"--addr", addr, "--data", t.TempDir(), "--signing-alg", alg, "--key-publish-ahead", "0"}, fastHash...)); err != nil {
+	if err := fs.Parse(append(append([]string{"--addr", addr, "--data", t.TempDir(), "--signing-alg", alg, "--key-publish-ahead", "0"}, fastHash...), extra...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := cfg.validateServe(); err != nil {

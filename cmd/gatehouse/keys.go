@@ -35,6 +35,10 @@ func (c *config) keyFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.KeysFile, "keys-file", "", "signing key file (default <data>/keys.json); several instances share one file and reload it")
 	fs.DurationVar(&c.KeyPublishAhead, "key-publish-ahead", defaultKeyPublishAhead,
 		"a new signing key (keys rotate, --key-rotation-interval) is published in the JWKS this long before it signs, so every instance and JWKS cache has it first (0: it signs at once)")
+	fs.BoolVar(&c.KeepRS256, "rs256-key", false,
+		"also keep an RS256 key (rotated with the signing key, published in the JWKS) for OpenID Connect ID tokens of clients that ask for RS256; implied by --id-token-alg RS256")
+	fs.StringVar(&c.IDTokenAlg, "id-token-alg", "",
+		"default algorithm of OpenID Connect ID tokens: the signing algorithm, or RS256 (default: the signing algorithm); a client may ask for either")
 	c.keyStoreFlags(fs)
 }
 
@@ -45,13 +49,22 @@ func (c *config) keyScheduleFlags(fs *pflag.FlagSet) {
 }
 
 // keyOptions are the options of the signing key set.
+// With --rs256-key (or --id-token-alg RS256) and an asymmetric signing algorithm the set also
+// keeps an RS256 key, rotated with it, for the OpenID Provider's ID tokens.
 func (c *config) keyOptions(now func() time.Time) token.KeyOptions {
-	return token.KeyOptions{Alg: c.SigningAlg, HMACSecret: []byte(c.HMACSecret), Now: now, PublishAhead: c.KeyPublishAhead}
+	o := token.KeyOptions{Alg: c.SigningAlg, HMACSecret: []byte(c.HMACSecret), Now: now, PublishAhead: c.KeyPublishAhead}
+	if c.SigningAlg != token.AlgHS256 && (c.KeepRS256 || c.IDTokenAlg == token.AlgRS256) {
+		o.ExtraAlgs = []string{token.AlgRS256}
+	}
+	return o
 }
 
 func (c *config) validateKeys() error {
 	if c.KeyPublishAhead < 0 {
 		return fmt.Errorf("--key-publish-ahead must not be negative")
+	}
+	if a := c.IDTokenAlg; a != "" && a != c.SigningAlg && a != token.AlgRS256 {
+		return fmt.Errorf("--id-token-alg must be the signing algorithm (%s) or RS256, not %q", c.SigningAlg, a)
 	}
 	return nil
 }

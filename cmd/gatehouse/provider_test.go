@@ -63,10 +63,17 @@ func browser(t *testing.T) *http.Client {
 	}}
 }
 
-// authorize follows authURL in b, signing in through the form when the sign-in page shows;
-// it returns the final response's Location (the redirect to the relying party), or the status
-// of a page that did not redirect.
+// authorize follows authURL in b, signing in through the form when the sign-in page shows and
+// allowing the application when the consent page shows; it returns the final response's
+// Location (the redirect to the relying party), or the status of a page that did not redirect.
 func authorize(t *testing.T, b *http.Client, authURL, user, password string) (*url.URL, int) {
+	t.Helper()
+	return authorizeDeciding(t, b, authURL, user, password, "allow")
+}
+
+// authorizeDeciding is authorize with the consent page's decision ("allow" or "deny"; "" stops
+// at the consent page and returns its status).
+func authorizeDeciding(t *testing.T, b *http.Client, authURL, user, password, decision string) (*url.URL, int) {
 	t.Helper()
 	resp, err := b.Get(authURL)
 	if err != nil {
@@ -76,6 +83,14 @@ func authorize(t *testing.T, b *http.Client, authURL, user, password string) (*u
 	if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/" {
 		form := url.Values{"username": {user}, "password": {password}, "next": {resp.Request.URL.Query().Get("next")}}
 		resp, err = b.PostForm(resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+"/", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == "/oidc/login" && decision != "" {
+		form := url.Values{"id": {resp.Request.URL.Query().Get("id")}, "decision": {decision}}
+		resp, err = b.PostForm(resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+"/oidc/consent", form)
 		if err != nil {
 			t.Fatal(err)
 		}
