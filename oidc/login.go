@@ -192,6 +192,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req *authReque
 	ok, err := p.flows.bind(r.Context(), req.ID, func(b *authRequest) {
 		b.Subject = u.ID
 		b.AuthTime, b.SessionID = auth.Session.CreatedAt, auth.Session.Handle
+		b.AMR = auth.Session.AMR.AMR() // the ID token's amr and acr: how the user signed in
 	})
 	if err != nil {
 		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)

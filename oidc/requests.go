@@ -69,7 +69,7 @@ type authRequest struct {
 var _ op.AuthRequest = (*authRequest)(nil)
 
 func (a *authRequest) GetID() string                         { return a.ID }
-func (a *authRequest) GetACR() string                        { return "" }
+func (a *authRequest) GetACR() string                        { return gatehouse.ParseAMR(a.AMR).ACR() }
 func (a *authRequest) GetAMR() []string                      { return a.AMR }
 func (a *authRequest) GetAudience() []string                 { return []string{a.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time                { return a.AuthTime }

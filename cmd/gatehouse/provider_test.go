@@ -144,11 +144,14 @@ func TestProviderCodeFlowWithGoOIDC(t *testing.T) {
 			t.Fatalf("ID token: %v", err)
 		}
 		var claims struct {
-			Nonce    string `json:"nonce"`
-			AuthTime int64  `json:"auth_time"`
-			SID      string `json:"sid"`
+			Nonce    string   `json:"nonce"`
+			AuthTime int64    `json:"auth_time"`
+			SID      string   `json:"sid"`
+			AMR      []string `json:"amr"`
+			ACR      string   `json:"acr"`
 		}
-		if err := idt.Claims(&claims); err != nil || idt.Nonce != nonce || claims.AuthTime == 0 || !gatehouse.ValidID(claims.SID) || idt.Issuer != base {
+		if err := idt.Claims(&claims); err != nil || idt.Nonce != nonce || claims.AuthTime == 0 || !gatehouse.ValidID(claims.SID) || idt.Issuer != base ||
+			!slices.Equal(claims.AMR, []string{"pwd"}) || claims.ACR != "aal1" {
 			t.Fatalf("ID token claims %+v, nonce %q, iss %q: %v", claims, idt.Nonce, idt.Issuer, err)
 		}
 		ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
