@@ -14,6 +14,9 @@ const (
 	EINVALIDTOKEN       = "invalid_token"
 	ETOKENEXPIRED       = "token_expired"
 	ESESSIONEXPIRED     = "session_expired"
+	// EINSUFFICIENTAUTH: the credential is valid but its sign-in did not use a second factor
+	// that the route or the user's role needs (RFC 9470).
+	EINSUFFICIENTAUTH = "insufficient_user_authentication"
 	EFORBIDDEN          = "forbidden"
 	ENOTFOUND           = "not_found"
 	ECONFLICT           = "conflict"
