@@ -29,6 +29,10 @@ func (s *Service) startSecondFactor(ctx context.Context, u *gatehouse.User, mode
 	}
 	p, err := s.d.MFA.StartSecondStep(ctx, u.ID, mode, []string{gatehouse.AMRPassword})
 	if errors.Is(err, mfa.ErrNoFactor) {
+		if s.mfaRequired(u.Role) {
+			res, err := s.startEnrolment(ctx, u, mode)
+			return res, true, err
+		}
 		return LoginResult{}, false, nil
 	}
 	if err != nil {

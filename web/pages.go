@@ -94,6 +94,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
 	handle("POST", "/signin/second-factor", s.handleSecondStep)
+	handle("POST", "/signin/enrol", s.handleEnrol)
 	handle("POST", "/signin/passkey", s.handlePasskeyBegin)
 	handle("POST", "/signin/passkey/finish", s.handlePasskeyFinish)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
@@ -201,15 +202,17 @@ func (s *Pages) AuthenticateSession(r *http.Request) (*gatehouse.Session, error)
 }
 
 // pageAuthFailed sends a request without a live session to the sign-in page (coming back to
-// the page afterwards), or shows the store failure.
+// the page afterwards), or shows the store failure. A session whose sign-in used one factor
+// while the user's role requires two (--require-mfa-roles) is ended the same way: the next
+// sign-in asks for the second factor, or to enrol one.
 func (s *Pages) pageAuthFailed(w http.ResponseWriter, r *http.Request, err error) {
 	code := gatehouse.ErrorCode(err)
-	if code != gatehouse.ESESSIONEXPIRED && code != gatehouse.ETOKENMISSING {
+	if code != gatehouse.ESESSIONEXPIRED && code != gatehouse.ETOKENMISSING && code != gatehouse.EINSUFFICIENTAUTH {
 		s.renderError(w, r, err)
 		return
 	}
 	q := url.Values{}
-	if code == gatehouse.ESESSIONEXPIRED {
+	if code == gatehouse.ESESSIONEXPIRED || code == gatehouse.EINSUFFICIENTAUTH {
 		s.api.ClearSessionCookie(w)
 		q.Set("msg", "expired")
 	}

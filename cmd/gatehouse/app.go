@@ -140,7 +140,7 @@ func (a *app) wire(ctx context.Context) error {
 		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors,
 		Mailer: a.mailer, Links: a.emailLinks(),
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login},
-		RequireVerifiedEmail: cfg.mail.RequireVerified})
+		RequireVerifiedEmail: cfg.mail.RequireVerified, RequireMFARoles: cfg.mfa.mfaRoles()})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
 	a.wireProxyAuth(uses)
