@@ -3,11 +3,15 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/internal/webauthntest"
+	"github.com/gatehouse-auth/gatehouse/mfa"
 )
 
 // registerPasskey registers a discoverable credential of a over the API with access.
@@ -61,4 +65,141 @@ func TestPasskeyLoginNeedsVerifiedAddress(t *testing.T) {
 		t.Fatalf("a credential for an unverified address: %s", r.raw)
 	}
 	expect(t, h.do("POST", "/api/login", map[string]string{"username": "vera", "password": testPassword}), 403, "forbidden")
+}
+
+// policyHarness is a server whose admins must sign in with a second factor.
+func policyHarness(t *testing.T) *harness {
+	t.Helper()
+	h, _ := mfaHarness(t, nil, nil, options{authnConfig: func(c *authn.Config) {
+		c.RequireMFARoles = []gatehouse.Role{gatehouse.RoleAdmin}
+	}})
+	return h
+}
+
+// startEnrolment logs in with the right password and expects the enrolment step, with no
+// credential of any kind.
+func startEnrolment(t *testing.T, h *harness, user, pw, mode string) string {
+	t.Helper()
+	r := h.do("POST", "/api/login", map[string]string{"username": user, "password": pw, "mode": mode})
+	expect(t, r, 200, "")
+	m, _ := r.body["methods"].([]any)
+	if r.body["mfa_required"] != true || r.body["mfa_enrollment_required"] != true || len(m) != 1 || m[0] != "totp" || r.str("mfa_token") == "" {
+		t.Fatalf("login of an admin without a factor answered %s", r.raw)
+	}
+	if r.str("access_token") != "" || r.str("refresh_token") != "" || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("a credential before enrolment: %s %v", r.raw, r.header)
+	}
+	return r.str("mfa_token")
+}
+
+// TestRequireMFARolesEnrolAtSignIn: an admin without a factor gets no credential for the
+// password alone; the enrolment step's token gives the key once, a wrong code is refused, a
+// right one signs in with two factors and the recovery codes, and the token is then used up.
+// The token does not pass for a second step, expires, and users of other roles sign in as
+// before.
+func TestRequireMFARolesEnrolAtSignIn(t *testing.T) {
+	h := policyHarness(t)
+	h.addUser("uma", gatehouse.RoleUser)
+	h.addUser("ada", gatehouse.RoleAdmin)
+	if r := h.do("POST", "/api/login", map[string]string{"username": "uma", "password": testPassword, "mode": "token"}); r.str("access_token") == "" {
+		t.Fatalf("a user of another role: %s", r.raw)
+	}
+	tok := startEnrolment(t, h, "admin", h.adminPW, "token")
+	expect(t, h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": tok, "method": "totp", "code": "123456"}), 401, "invalid_token")
+	expect(t, h.do("POST", "/api/login/mfa/totp", map[string]string{}), 400, "bad_request")
+	expect(t, h.do("POST", "/api/login/mfa/totp", map[string]string{"mfa_token": "not-a-token"}), 401, "invalid_token")
+	en := h.do("POST", "/api/login/mfa/totp", map[string]string{"mfa_token": tok})
+	expect(t, en, 200, "")
+	secret := en.str("secret")
+	wrong := "000000"
+	if totpCode(t, secret, h.clock.Now()) == wrong {
+		wrong = "111111"
+	}
+	confirm := func(code string) response {
+		return h.do("POST", "/api/login/mfa/totp/confirm", map[string]string{"mfa_token": tok, "code": code})
+	}
+	expect(t, confirm(""), 400, "bad_request")
+	if r := confirm(wrong); r.status != 401 || r.str("access_token") != "" {
+		t.Fatalf("wrong code: %d %s", r.status, r.raw)
+	}
+	r := confirm(totpCode(t, secret, h.clock.Now()))
+	expect(t, r, 200, "")
+	if codes, _ := r.body["recovery_codes"].([]any); len(codes) != 10 || r.str("refresh_token") == "" {
+		t.Fatalf("enrolment answered %s", r.raw)
+	}
+	access := r.str("access_token")
+	checkAMR(t, h, "enrolled at sign-in", access, access, []string{"pwd", "otp", "mfa"}, "aal2")
+	expect(t, h.do("GET", "/api/admin/users", nil, bearer(access)...), 200, "")
+	// Used up: neither the key nor the confirmation answers again.
+	h.clock.Advance(30 * time.Second)
+	expect(t, confirm(totpCode(t, secret, h.clock.Now())), 401, "invalid_token")
+	expect(t, h.do("POST", "/api/login/mfa/totp", map[string]string{"mfa_token": tok}), 401, "invalid_token")
+	// From now on the admin passes the second step like everyone with a factor.
+	p := h.do("POST", "/api/login", map[string]string{"username": "admin", "password": h.adminPW, "mode": "session"})
+	if m, _ := p.body["methods"].([]any); p.body["mfa_required"] != true || p.body["mfa_enrollment_required"] != nil || len(m) == 0 || m[0] != "totp" {
+		t.Fatalf("second sign-in: %s", p.raw)
+	}
+
+	// An enrolment token expires with the second step's lifetime.
+	tok = startEnrolment(t, h, "ada", testPassword, "session")
+	h.clock.Advance(mfa.DefaultChallengeTTL + time.Second)
+	expect(t, h.do("POST", "/api/login/mfa/totp", map[string]string{"mfa_token": tok}), 401, "invalid_token")
+}
+
+// TestRequireMFARolesRefusesOneFactor: a token or session of an admin whose sign-in used the
+// password alone (made before the policy, or restored) is refused with 401
+// insufficient_user_authentication and the RFC 9470 challenge; the last factor of an admin
+// cannot be removed, while a second one can.
+func TestRequireMFARolesRefusesOneFactor(t *testing.T) {
+	h := policyHarness(t)
+	ctx := context.Background()
+	admin, err := h.users.UserByUsername(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := h.server.Authn.Tokens().IssueFor(admin, gatehouse.MethodPassword, "", h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.do("GET", "/api/me", nil, bearer(old)...)
+	expect(t, r, 401, "insufficient_user_authentication")
+	if c := r.header.Get("WWW-Authenticate"); !strings.Contains(c, `acr_values="aal2"`) {
+		t.Fatalf("WWW-Authenticate %q", c)
+	}
+	// Enrol at sign-in, in session mode: the cookie works.
+	tok := startEnrolment(t, h, "admin", h.adminPW, "session")
+	en := h.do("POST", "/api/login/mfa/totp", map[string]string{"mfa_token": tok})
+	r = h.do("POST", "/api/login/mfa/totp/confirm", map[string]string{"mfa_token": tok, "code": totpCode(t, en.str("secret"), h.clock.Now())})
+	expect(t, r, 200, "")
+	var sess string
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == h.server.CookieName() {
+			sess = c.Name + "=" + c.Value
+		}
+	}
+	expect(t, h.do("GET", "/api/me", nil, cookie(sess)...), 200, "")
+	// The only factor stays.
+	expect(t, h.do("DELETE", "/api/me/mfa/totp", map[string]string{"password": h.adminPW}, cookie(sess)...), 409, "conflict")
+	f := h.do("GET", "/api/me/mfa", nil, cookie(sess)...)
+	if f.body["totp"] != true {
+		t.Fatalf("the factor went: %s", f.raw)
+	}
+	// With a security key as well, the app can go.
+	a := webauthntest.New(mfaOrigin)
+	w := h.do("POST", "/api/me/mfa/webauthn", nil, cookie(sess)...)
+	expect(t, w, 200, "")
+	resp, err := a.Create(webauthnOptions(t, w.body["options"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, h.do("POST", "/api/me/mfa/webauthn/finish", map[string]any{"registration_token": w.str("registration_token"),
+		"name": "key", "credential": json.RawMessage(resp)}, cookie(sess)...), 201, "")
+	expect(t, h.do("DELETE", "/api/me/mfa/totp", map[string]string{"password": h.adminPW}, cookie(sess)...), 204, "")
+	f = h.do("GET", "/api/me/mfa", nil, cookie(sess)...)
+	creds, _ := f.body["webauthn"].([]any)
+	if len(creds) != 1 {
+		t.Fatalf("factors: %s", f.raw)
+	}
+	id := creds[0].(map[string]any)["id"].(string)
+	expect(t, h.do("DELETE", "/api/me/mfa/webauthn/credentials/"+id, nil, cookie(sess)...), 409, "conflict")
 }
