@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +204,43 @@ func TestRequireMFARolesRefusesOneFactor(t *testing.T) {
 	}
 	id := creds[0].(map[string]any)["id"].(string)
 	expect(t, h.do("DELETE", "/api/me/mfa/webauthn/credentials/"+id, nil, cookie(sess)...), 409, "conflict")
+}
+
+// TestPageEnrolAtSignIn: on the sign-in page, an admin without a factor sets up an
+// authenticator app before getting a session: no cookie until a right first code, a wrong code
+// shows a new key, the recovery codes are shown once, the token is single-use, and an open
+// redirect in next is dropped.
+func TestPageEnrolAtSignIn(t *testing.T) {
+	h := policyHarness(t)
+	b := h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+	p := b.post("/", url.Values{"username": {"admin"}, "password": {h.adminPW}, "next": {"//evil.test/"}})
+	expectPage(t, p, 200, "Set up a second factor", `name="mfa_token"`, `<svg`, `id="totp-secret"`, `autocomplete="one-time-code"`)
+	if p.header.Get("Set-Cookie") != "" {
+		t.Fatalf("a cookie before enrolment: %v", p.header)
+	}
+	token := regexp.MustCompile(`name="mfa_token" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	secretOf := func(body string) string {
+		return regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(body)[1]
+	}
+	secret := secretOf(p.body)
+	wrong := "000000"
+	if totpCode(t, secret, h.clock.Now()) == wrong {
+		wrong = "111111"
+	}
+	p = b.post("/signin/enrol", url.Values{"mfa_token": {token}, "code": {wrong}, "next": {"//evil.test/"}})
+	expectPage(t, p, 401, "That code is not right", token)
+	if p.header.Get("Set-Cookie") != "" {
+		t.Fatalf("a cookie for a wrong code: %v", p.header)
+	}
+	secret = secretOf(p.body) // a new key: the one shown last is the one to confirm
+	p = b.post("/signin/enrol", url.Values{"mfa_token": {token}, "code": {totpCode(t, secret, h.clock.Now())}, "next": {"//evil.test/"}})
+	expectPage(t, p, 200, "Second factor set up", `id="recovery-codes"`, `href="/account"`)
+	if strings.Contains(p.body, "evil.test") || p.header.Get("Set-Cookie") == "" {
+		t.Fatalf("after enrolment: cookie %q, body %s", p.header.Get("Set-Cookie"), p.body)
+	}
+	expectPage(t, b.get("/admin"), 200, "Users")
+	h.clock.Advance(30 * time.Second)
+	p = h.browser("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0").post("/signin/enrol",
+		url.Values{"mfa_token": {token}, "code": {totpCode(t, secret, h.clock.Now())}})
+	expectPage(t, p, 401, "Sign in again")
 }

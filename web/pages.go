@@ -300,7 +300,7 @@ func signinCSP(r *access.Returns) string {
 // to the return domains.
 var (
 	scriptPages = map[string]bool{"account_webauthn.html": true, "signin_passkey.html": true, "signin_mfa.html": true}
-	signinPages = map[string]bool{"signin.html": true, "signin_passkey.html": true, "signin_mfa.html": true}
+	signinPages = map[string]bool{"signin.html": true, "signin_passkey.html": true, "signin_mfa.html": true, "signin_enrol.html": true}
 )
 
 // newNonce returns a CSP nonce: 128 bits from crypto/rand, new for every response.
@@ -472,7 +472,7 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "account_totp.html",
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "signin_enrol.html", "account_totp.html",
 	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
 	"forgot.html", "reset.html", "verify.html")
 
