@@ -35,6 +35,7 @@ const (
 	AuditFactorRemoved = "factor_removed" // a factor removed by its user
 	AuditFactorsReset  = "factors_reset"  // an admin removed every factor of a user
 	AuditRecoveryCodes = "recovery_codes" // recovery codes regenerated
+	AuditFactorRenamed = "factor_renamed" // a security key or passkey renamed by its user
 	AuditClientCreated = "client_created" // an OpenID Connect client registered; Detail names it
 	AuditClientDeleted = "client_deleted" // an OpenID Connect client deleted; Detail names it
 )

@@ -57,8 +57,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, who gatehouse.Principal, code
 	}
 	codes, err := m.ConfirmTOTP(ctx, who.UserID, code)
 	s.settleSecondFactor(ctx, key, err)
-	if err == nil {
+	switch {
+	case err == nil:
 		s.auditFactor(ctx, c, gatehouse.AuditFactorAdded, who.UserID, gatehouse.FactorTOTP, "", nil)
+	case gatehouse.ErrorCode(err) == gatehouse.EINVALIDCREDENTIALS:
+		// A wrong first code is a guess at a code like a wrong second step: on the record.
+		s.auditFactor(ctx, c, gatehouse.AuditFactorAdded, who.UserID, gatehouse.FactorTOTP, auditDetail(err), err)
 	}
 	return codes, err
 }
@@ -172,6 +176,21 @@ func (s *Service) RemoveWebAuthnCredential(ctx context.Context, who gatehouse.Pr
 	err = m.RemoveWebAuthnCredential(ctx, who.UserID, id)
 	if err == nil {
 		s.auditFactor(ctx, c, gatehouse.AuditFactorRemoved, who.UserID, gatehouse.FactorWebAuthn, "", nil)
+	}
+	return err
+}
+
+// RenameWebAuthnCredential renames one of the user's WebAuthn credentials (audited as
+// factor_renamed). Errors: bad_request for a name that is empty or too long, not_found when
+// the user has no such credential.
+func (s *Service) RenameWebAuthnCredential(ctx context.Context, who gatehouse.Principal, id []byte, name string, c Client) error {
+	m, err := s.mfaService()
+	if err != nil {
+		return err
+	}
+	err = m.RenameWebAuthnCredential(ctx, who.UserID, id, name)
+	if err == nil {
+		s.auditFactor(ctx, c, gatehouse.AuditFactorRenamed, who.UserID, gatehouse.FactorWebAuthn, "", nil)
 	}
 	return err
 }

@@ -30,6 +30,7 @@ func (s *Server) mfaRoutes(handle func(method, path string, h http.HandlerFunc))
 	handle("POST", "/api/me/mfa/webauthn", s.authed(gatehouse.RoleUser, s.handleWebAuthnBegin))
 	handle("POST", "/api/me/mfa/webauthn/finish", s.authed(gatehouse.RoleUser, s.handleWebAuthnFinish))
 	handle("DELETE", "/api/me/mfa/webauthn/credentials/{id}", s.authed(gatehouse.RoleUser, s.handleWebAuthnDelete))
+	handle("PATCH", "/api/me/mfa/webauthn/credentials/{id}", s.authed(gatehouse.RoleUser, s.handleWebAuthnRename))
 	handle("DELETE", "/api/admin/users/{id}/mfa", s.authed(gatehouse.RoleAdmin, s.handleAdminResetFactors))
 }
 
@@ -321,6 +322,32 @@ func (s *Server) handleWebAuthnFinish(w http.ResponseWriter, r *http.Request, a 
 }
 
 var errNoCredential = gatehouse.Errorf(gatehouse.ENOTFOUND, "no such security key or passkey")
+
+type renameRequest struct {
+	Name string `json:"name"`
+}
+
+// handleWebAuthnRename renames one of the caller's security keys or passkeys.
+func (s *Server) handleWebAuthnRename(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
+	id, ok := authn.CredentialID(r.PathValue("id"))
+	var req renameRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		s.writeError(w, r, errNoCredential)
+		return
+	}
+	if err := s.Authn.RenameWebAuthnCredential(r.Context(), a.Principal, id, req.Name, s.Client(r)); err != nil {
+		if gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
+			err = errNoCredential
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
 
 func (s *Server) handleWebAuthnDelete(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
 	id, ok := authn.CredentialID(r.PathValue("id"))

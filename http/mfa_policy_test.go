@@ -244,3 +244,71 @@ func TestPageEnrolAtSignIn(t *testing.T) {
 		url.Values{"mfa_token": {token}, "code": {totpCode(t, secret, h.clock.Now())}})
 	expectPage(t, p, 401, "Sign in again")
 }
+
+// auditOutcomes returns "action outcome detail" of each audit event of the user, oldest first.
+func auditOutcomes(t *testing.T, h *harness, admin, userID string) []string {
+	t.Helper()
+	r := h.do("GET", "/api/admin/audit?user_id="+userID+"&limit=100", nil, bearer(admin)...)
+	expect(t, r, 200, "")
+	var out []string
+	events, _ := r.body["events"].([]any)
+	for i := len(events) - 1; i >= 0; i-- {
+		e := events[i].(map[string]any)
+		out = append(out, e["action"].(string)+" "+e["outcome"].(string)+" "+e["detail"].(string))
+	}
+	return out
+}
+
+// TestMFAAuditTrail: every change and use of a factor is on the audit trail, with its
+// outcome, and never with a code: a wrong first code, the enrolment, a rename, a wrong and a
+// right second step, a recovery code, new recovery codes, a removal.
+func TestMFAAuditTrail(t *testing.T) {
+	h, _ := mfaHarness(t, nil, nil, options{})
+	u := h.addUser("ava", gatehouse.RoleUser)
+	admin, _ := h.loginToken("admin", h.adminPW)
+	access, _ := h.loginToken("ava", testPassword)
+	en := h.do("POST", "/api/me/mfa/totp", nil, bearer(access)...)
+	secret := en.str("secret")
+	wrong := "000000"
+	if totpCode(t, secret, h.clock.Now()) == wrong {
+		wrong = "111111"
+	}
+	h.do("POST", "/api/me/mfa/totp/confirm", map[string]string{"code": wrong}, bearer(access)...)
+	conf := h.do("POST", "/api/me/mfa/totp/confirm", map[string]string{"code": totpCode(t, secret, h.clock.Now())}, bearer(access)...)
+	expect(t, conf, 200, "")
+	codes := conf.body["recovery_codes"].([]any)
+	a := webauthntest.New(mfaOrigin)
+	registerPasskey(t, h, access, a)
+	f := h.do("GET", "/api/me/mfa", nil, bearer(access)...)
+	id := f.body["webauthn"].([]any)[0].(map[string]any)["id"].(string)
+	expect(t, h.do("PATCH", "/api/me/mfa/webauthn/credentials/"+id, map[string]string{"name": "work key"}, bearer(access)...), 204, "")
+	expect(t, h.do("PATCH", "/api/me/mfa/webauthn/credentials/"+id, map[string]string{"name": "a\x01b"}, bearer(access)...), 400, "bad_request")
+	expect(t, h.do("PATCH", "/api/me/mfa/webauthn/credentials/AAAA", map[string]string{"name": "x"}, bearer(access)...), 404, "not_found")
+	if f = h.do("GET", "/api/me/mfa", nil, bearer(access)...); f.body["webauthn"].([]any)[0].(map[string]any)["name"] != "work key" {
+		t.Fatalf("after the rename: %s", f.raw)
+	}
+	p := startLogin(t, h, "ava", "token")
+	h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "totp", "code": wrong})
+	h.clock.Advance(30 * time.Second)
+	expect(t, h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "totp", "code": totpCode(t, secret, h.clock.Now())}), 200, "")
+	p = startLogin(t, h, "ava", "token")
+	expect(t, h.do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "recovery_code", "code": codes[0].(string)}), 200, "")
+	expect(t, h.do("POST", "/api/me/mfa/recovery-codes", nil, bearer(access)...), 200, "")
+	expect(t, h.do("DELETE", "/api/me/mfa/webauthn/credentials/"+id, nil, bearer(access)...), 204, "")
+
+	got := strings.Join(auditOutcomes(t, h, admin, u.ID), "\n")
+	for _, want := range []string{
+		"factor_added failure totp: invalid_credentials", "factor_added success totp",
+		"factor_added success webauthn", "factor_renamed success webauthn",
+		"second_factor failure totp: invalid_credentials", "second_factor success totp",
+		"second_factor success recovery_code", "recovery_codes success recovery_code: regenerated",
+		"factor_removed success webauthn",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in the audit trail:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, wrong) || strings.Contains(got, codes[0].(string)) || strings.Contains(got, secret) {
+		t.Fatalf("a code or secret on the audit trail:\n%s", got)
+	}
+}
