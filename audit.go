@@ -33,9 +33,9 @@ const (
 	AuditSecondFactor  = "second_factor"  // a sign-in's second step (success or failure), or a passkey sign-in
 	AuditFactorAdded   = "factor_added"   // a factor enrolled (TOTP confirmed, WebAuthn credential registered)
 	AuditFactorRemoved = "factor_removed" // a factor removed by its user
+	AuditFactorRenamed = "factor_renamed" // a security key or passkey renamed by its user; Detail names it
 	AuditFactorsReset  = "factors_reset"  // an admin removed every factor of a user
 	AuditRecoveryCodes = "recovery_codes" // recovery codes regenerated
-	AuditFactorRenamed = "factor_renamed" // a security key or passkey renamed by its user
 	AuditClientCreated = "client_created" // an OpenID Connect client registered; Detail names it
 	AuditClientDeleted = "client_deleted" // an OpenID Connect client deleted; Detail names it
 )

@@ -20,10 +20,19 @@ const (
 	ScopeOpenID  = "openid"
 	ScopeProfile = "profile"
 	ScopeEmail   = "email"
+	// ScopeOfflineAccess asks for a refresh token, so that the client keeps access while the
+	// user is away.
+	ScopeOfflineAccess = "offline_access"
+	// ScopeGroups adds the user's groups (the groups claim).
+	ScopeGroups = "groups"
 )
 
 // ClientScopes lists the scopes a client may be allowed, in the order they are shown.
-var ClientScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail}
+var ClientScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeGroups, ScopeOfflineAccess}
+
+// IDTokenAlgs are the algorithms an ID token may be signed with (a client's
+// id_token_signed_response_alg).
+var IDTokenAlgs = []string{"EdDSA", "ES256", "RS256"}
 
 // Client is a registered application. A confidential client (a server-side web app) proves who
 // it is with its secret, of which only the SHA-256 hash is kept: the secret is 256 random bits,
@@ -41,8 +50,17 @@ type Client struct {
 	// RedirectURIAllowed); at least one.
 	RedirectURIs []string `json:"redirect_uris"`
 	// Scopes are the scopes the client may ask for, a subset of ClientScopes.
-	Scopes    []string  `json:"scopes"`
-	CreatedAt time.Time `json:"created_at"`
+	Scopes []string `json:"scopes"`
+	// PostLogoutRedirectURIs are where the end-session endpoint may send the browser back,
+	// compared exactly like RedirectURIs; empty: nowhere.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI receives a signed logout token when a user of the client signs
+	// out (OpenID Connect Back-Channel Logout 1.0); empty: none.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// IDTokenAlg is the client's id_token_signed_response_alg: one of IDTokenAlgs, or empty
+	// for the server's default.
+	IDTokenAlg string    `json:"id_token_signed_response_alg,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 	// SecretHash is the SHA-256 of a confidential client's secret; zero for a public client.
 	SecretHash Hash `json:"-"`
 }
@@ -54,7 +72,10 @@ type ClientSpec struct {
 	Public       bool
 	FirstParty   bool
 	// Scopes defaults to every scope of ClientScopes when empty.
-	Scopes []string
+	Scopes                 []string
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
+	IDTokenAlg             string
 }
 
 // Limits of a client registration, so that a registration stays small.
@@ -92,13 +113,48 @@ func NewClient(spec ClientSpec, now time.Time) (c *Client, secret string, err er
 	if !slices.Contains(scopes, ScopeOpenID) {
 		return nil, "", Errorf(EBADREQUEST, "scopes: must include %q", ScopeOpenID)
 	}
+	if err := checkLogoutSpec(spec); err != nil {
+		return nil, "", err
+	}
 	c = &Client{ID: NewID(now), Name: name, Public: spec.Public, FirstParty: spec.FirstParty,
-		RedirectURIs: dedupe(spec.RedirectURIs), Scopes: dedupe(scopes), CreatedAt: now.UTC()}
+		RedirectURIs: dedupe(spec.RedirectURIs), Scopes: dedupe(scopes), CreatedAt: now.UTC(),
+		PostLogoutRedirectURIs: dedupe(spec.PostLogoutRedirectURIs), BackchannelLogoutURI: spec.BackchannelLogoutURI,
+		IDTokenAlg: spec.IDTokenAlg}
 	if !spec.Public {
 		secret = NewSecret()
 		c.SecretHash = HashSecret(secret)
 	}
 	return c, secret, nil
+}
+
+// checkLogoutSpec checks the post-logout redirect URIs (the rules of redirect URIs), the
+// back-channel logout URI (https, or http on a loopback address; no fragment) and the ID
+// token algorithm.
+func checkLogoutSpec(spec ClientSpec) error {
+	if len(spec.PostLogoutRedirectURIs) > MaxClientRedirects {
+		return Errorf(EBADREQUEST, "post_logout_redirect_uris: at most %d URIs", MaxClientRedirects)
+	}
+	for _, u := range spec.PostLogoutRedirectURIs {
+		if err := ValidRedirectURI(u, spec.Public); err != nil {
+			return Errorf(EBADREQUEST, "post_logout_%s", ErrorMessage(err))
+		}
+	}
+	if b := spec.BackchannelLogoutURI; b != "" {
+		u, err := url.Parse(b)
+		if err != nil || ValidRedirectURI(b, false) != nil || u.Scheme != "https" && u.Scheme != "http" {
+			return Errorf(EBADREQUEST, "backchannel_logout_uri: %q must be an https URI (http only on a loopback address), without a fragment", b)
+		}
+	}
+	if spec.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, spec.IDTokenAlg) {
+		return Errorf(EBADREQUEST, "id_token_signed_response_alg: %q is not one of %s", spec.IDTokenAlg, strings.Join(IDTokenAlgs, ", "))
+	}
+	return nil
+}
+
+// PostLogoutRedirectAllowed reports whether uri is one of the client's post-logout redirect
+// URIs, compared as exact strings.
+func (c *Client) PostLogoutRedirectAllowed(uri string) bool {
+	return slices.Contains(c.PostLogoutRedirectURIs, uri)
 }
 
 func dedupe(in []string) []string {
@@ -217,4 +273,7 @@ type ClientStore interface {
 	ListClients(ctx context.Context, after string, limit int) ([]*Client, error)
 	// DeleteClient removes the client; ErrNotFound if unknown.
 	DeleteClient(ctx context.Context, id string) error
+	// UpdateClient replaces every field of the stored client c.ID but its id and creation
+	// time; ErrNotFound if unknown.
+	UpdateClient(ctx context.Context, c *Client) error
 }

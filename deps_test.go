@@ -33,7 +33,7 @@ var layers = map[string][]string{
 	"verify":                {"", "token", "internal/httpauth"},
 	"access":                {""},
 	"forwardauth":           {"", "access"},
-	"oidc":                  {"", "authn", "http", "token"},
+	"oidc":                  {"", "authn", "http", "refresh", "token"},
 	"mail":                  {""},
 	"emaillink":             {""},
 	"internal/storetest":    {"", "internal/testkit"},

@@ -95,6 +95,19 @@ func NewID(now time.Time) string {
 	return idEncoding.EncodeToString(b[:])
 }
 
+// IDTime returns the time, to the millisecond, that NewID stamped into id; ok is false when
+// id does not have the shape of an id.
+func IDTime(id string) (t time.Time, ok bool) {
+	if !ValidID(id) {
+		return time.Time{}, false
+	}
+	b, err := idEncoding.DecodeString(id)
+	if err != nil || len(b) != 16 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]) >> 16)), true
+}
+
 // ValidID reports whether s has the shape of an id made by NewID. Handlers use it to answer
 // not_found for garbage without asking a store.
 func ValidID(s string) bool {

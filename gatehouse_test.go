@@ -64,6 +64,20 @@ func TestNewID(t *testing.T) {
 	}
 }
 
+// TestIDTime: the time NewID stamps is read back to the millisecond; garbage has none.
+func TestIDTime(t *testing.T) {
+	now := testkit.Start().Add(1234567 * time.Microsecond)
+	got, ok := gatehouse.IDTime(gatehouse.NewID(now))
+	if !ok || !got.Equal(now.Truncate(time.Millisecond)) {
+		t.Fatalf("IDTime = %v %v, want %v", got, ok, now.Truncate(time.Millisecond))
+	}
+	for _, bad := range []string{"", "x", strings.Repeat("I", 26), "../../../../../../etc/passw"} {
+		if _, ok := gatehouse.IDTime(bad); ok {
+			t.Errorf("IDTime(%q) ok", bad)
+		}
+	}
+}
+
 func TestRoles(t *testing.T) {
 	admin, user := gatehouse.RoleAdmin, gatehouse.RoleUser
 	if !admin.Allows(user) || !admin.Allows(admin) || !user.Allows(user) || user.Allows(admin) {

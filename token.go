@@ -76,8 +76,8 @@ type RefreshStore interface {
 	// It returns ErrNotFound when rot.Old is unknown (or its family was revoked),
 	// ErrTokenExpired when the family is past ExpiresAt at rot.Now (after deleting it), and
 	// ErrRefreshReuse when rot.Old was already rotated and is not a replay within the grace,
-	// after revoking the family. With ErrRefreshReuse a store may also return the revoked
-	// family (for the audit trail); callers must not rely on it.
+	// after revoking the family. With ErrRefreshReuse a store also returns the revoked family:
+	// the caller denies the access tokens issued from it (RevokeFamilyTokens) and audits it.
 	RotateRefresh(ctx context.Context, rot RefreshRotation) (f *RefreshFamily, replay []byte, err error)
 	// RevokeRefreshFamily deletes a family and all its tokens; found=false if unknown.
 	RevokeRefreshFamily(ctx context.Context, familyID string) (found bool, err error)
@@ -121,8 +121,10 @@ type RefreshImporter interface {
 }
 
 // RevocationStore records revocations that outlive a single request: access-token ids (jti)
-// denied until the token's own expiry, and per-user "not before" times that reject every
-// session and token issued earlier. Implementations used on the request path answer reads
+// denied until the token's own expiry, refresh-family ids denied until every access token
+// issued from the family has expired (RevokeFamilyTokens: the same list, keyed by the
+// family's id), and per-user "not before" times that reject every session and token issued
+// earlier. Implementations used on the request path answer reads
 // without a store round trip (an in-process mirror, or Redis client-side caching).
 type RevocationStore interface {
 	// RevokeToken denies the token id until exp.
@@ -183,17 +185,33 @@ type RevocationView interface {
 }
 
 // AccessTokenRevoked is the revocation rule of access tokens, written here once for the
-// server, introspection and the verify SDK: t is revoked when its jti is denied, or when it
-// was issued before its user's not-before time. The not-before time is read only when the jti
-// is not denied. Errors are v's (a store that cannot answer): callers fail closed.
+// server, introspection and the verify SDK: t is revoked when its jti is denied, when the id
+// of its refresh family ("sid") is denied (RevokeFamilyTokens), or when it was issued before
+// its user's not-before time. Each read is made only when the previous one did not revoke.
+// Errors are v's (a store that cannot answer): callers fail closed.
 func AccessTokenRevoked(ctx context.Context, v RevocationView, t *Token) (bool, error) {
 	denied, err := v.TokenRevoked(ctx, t.ID)
 	if err != nil || denied {
 		return denied, err
+	}
+	if t.Family != "" {
+		if denied, err = v.TokenRevoked(ctx, t.Family); err != nil || denied {
+			return denied, err
+		}
 	}
 	nb, err := v.NotBefore(ctx, t.UserID)
 	if err != nil {
 		return false, err
 	}
 	return IssuedBefore(t.IssuedAt, nb), nil
+}
+
+// RevokeFamilyTokens denies every access token issued from the refresh family familyID until
+// until, which must be at least the expiry of the latest of them (plus the verifiers' clock
+// skew). It is written to the same denial list as token ids, under the family's id: family
+// ids and token ids are both made by NewID (48 bits of time, 80 random), so they never name
+// each other, and every store, in-process mirror, cache, barrier and revocation stream that
+// carries token denials carries family denials with no change. AccessTokenRevoked checks it.
+func RevokeFamilyTokens(ctx context.Context, s RevocationStore, familyID string, until time.Time) error {
+	return s.RevokeToken(ctx, familyID, until)
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/gatehouse-auth/gatehouse/memory"
 )
 
-// TestAccessTokenRevoked: a token is revoked by its jti, or by a not-before time after its
-// issue stamp, and by nothing else.
+// TestAccessTokenRevoked: a token is revoked by its jti, by its refresh family's denial, or by
+// a not-before time after its issue stamp, and by nothing else.
 func TestAccessTokenRevoked(t *testing.T) {
 	ctx := context.Background()
 	now := testkit.NewClock().Now().Truncate(gatehouse.StampPrecision)
@@ -25,6 +25,10 @@ func TestAccessTokenRevoked(t *testing.T) {
 	if err := revs.SetNotBefore(ctx, "bob", now); err != nil {
 		t.Fatal(err)
 	}
+	if err := gatehouse.RevokeFamilyTokens(ctx, revs, "fam-dead", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	inFamily := func(fam string, tk *gatehouse.Token) *gatehouse.Token { tk.Family = fam; return tk }
 	for _, c := range []struct {
 		name string
 		t    *gatehouse.Token
@@ -34,6 +38,9 @@ func TestAccessTokenRevoked(t *testing.T) {
 		{"jti denied", tok("denied", "alice", now), true},
 		{"issued before not-before", tok("b", "bob", now.Add(-gatehouse.StampPrecision)), true},
 		{"issued at not-before", tok("c", "bob", now), false},
+		{"family denied", inFamily("fam-dead", tok("d", "alice", now)), true},
+		{"other family", inFamily("fam-live", tok("e", "alice", now)), false},
+		{"family id used as jti elsewhere does not leak", tok("fam-live", "alice", now), false},
 	} {
 		got, err := gatehouse.AccessTokenRevoked(ctx, revs, c.t)
 		if err != nil || got != c.want {

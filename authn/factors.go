@@ -180,21 +180,6 @@ func (s *Service) RemoveWebAuthnCredential(ctx context.Context, who gatehouse.Pr
 	return err
 }
 
-// RenameWebAuthnCredential renames one of the user's WebAuthn credentials (audited as
-// factor_renamed). Errors: bad_request for a name that is empty or too long, not_found when
-// the user has no such credential.
-func (s *Service) RenameWebAuthnCredential(ctx context.Context, who gatehouse.Principal, id []byte, name string, c Client) error {
-	m, err := s.mfaService()
-	if err != nil {
-		return err
-	}
-	err = m.RenameWebAuthnCredential(ctx, who.UserID, id, name)
-	if err == nil {
-		s.auditFactor(ctx, c, gatehouse.AuditFactorRenamed, who.UserID, gatehouse.FactorWebAuthn, "", nil)
-	}
-	return err
-}
-
 // ResetFactors removes every factor of a user (an administrator's reset, for a user who lost
 // them), then signs the user out everywhere: whoever held the factors holds no credential.
 func (s *Service) ResetFactors(ctx context.Context, actor, userID string, c Client) error {

@@ -3,7 +3,9 @@ package authn
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/refresh"
@@ -37,16 +39,39 @@ func (s *Service) Refresh(ctx context.Context, raw string, c Client) (RefreshRes
 			RefreshToken: rot.RefreshToken}, Replay: rot.Replay}, nil
 	}
 	if errors.Is(err, gatehouse.ErrRefreshReuse) {
-		e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
-		if fam := rot.Family; fam != nil {
-			e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked"
+		if derr := s.refreshReused(ctx, rot.Family, c); derr != nil {
+			return RefreshResult{}, derr
 		}
-		s.Audit(ctx, c, e)
 	}
 	if wait := s.CredentialFailed(ctx, c, err); wait > 0 {
 		return RefreshResult{}, Throttled(wait)
 	}
 	return RefreshResult{}, err
+}
+
+// refreshReused handles a detected reuse: the store has revoked the family, and this denies
+// the access tokens issued from it (the moment an attacker is detected is the moment their
+// access token should die) before the client is answered, then audits refresh_reuse. The error
+// is the revocation store's: the caller then answers it (fail closed) instead of the reuse.
+func (s *Service) refreshReused(ctx context.Context, fam *gatehouse.RefreshFamily, c Client) error {
+	e := gatehouse.AuditEvent{Action: gatehouse.AuditRefreshReuse, Outcome: gatehouse.AuditFailure, Detail: "family revoked"}
+	if fam != nil {
+		if err := s.denyFamily(ctx, fam.ID); err != nil {
+			return err
+		}
+		e.UserID, e.Detail = fam.UserID, "family "+fam.ID+" revoked with its access tokens"
+	}
+	s.Audit(ctx, c, e)
+	return nil
+}
+
+// denyFamily denies every access token issued from the refresh family familyID, on every
+// instance once it returns (the revocation store's barrier): until the latest of them can
+// have expired, which is at most the access-token lifetime from now plus the verifiers'
+// clock-skew allowance.
+func (s *Service) denyFamily(ctx context.Context, familyID string) error {
+	until := s.now().Add(s.d.Tokens.AccessTTL() + s.d.Tokens.Leeway())
+	return gatehouse.RevokeFamilyTokens(ctx, s.d.Revocations, familyID, until)
 }
 
 // rotate is one whole rotation: begin, decide, sign, finish.
@@ -110,7 +135,8 @@ func (s *Service) Logout(ctx context.Context, a gatehouse.Auth, cred Credential,
 	return nil
 }
 
-// revokeAccessToken denies t by jti and revokes its refresh family.
+// revokeAccessToken denies t by jti and revokes its refresh family, with every other access
+// token issued from that family.
 func (s *Service) revokeAccessToken(ctx context.Context, t *gatehouse.Token) error {
 	// The denial must outlast the verifier's clock-skew allowance past exp.
 	if err := s.d.Revocations.RevokeToken(ctx, t.ID, t.ExpiresAt.Add(s.d.Tokens.Leeway())); err != nil {
@@ -119,7 +145,10 @@ func (s *Service) revokeAccessToken(ctx context.Context, t *gatehouse.Token) err
 	if t.Family == "" {
 		return nil
 	}
-	return s.d.Refresh.RevokeFamily(ctx, t.Family)
+	if err := s.d.Refresh.RevokeFamily(ctx, t.Family); err != nil {
+		return err
+	}
+	return s.denyFamily(ctx, t.Family)
 }
 
 // LooksLikeJWT reports whether tok has the shape of a JWT (three dot-separated parts): an
@@ -127,7 +156,7 @@ func (s *Service) revokeAccessToken(ctx context.Context, t *gatehouse.Token) err
 func LooksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
 
 // RevokeToken is RFC 7009 token revocation: possession of the token is the proof. A refresh
-// token kills its whole family; an access token that gatehouse signed and that can still be
+// token kills its whole family and every access token issued from it; an access token that gatehouse signed and that can still be
 // accepted is denied by jti until it expires, and its refresh family dies with it, as at
 // logout. Unknown, malformed, expired or foreign tokens need nothing and are no error. Each
 // revocation is audited as token_revoked. Errors are the stores'.
@@ -144,13 +173,15 @@ func (s *Service) RevokeToken(ctx context.Context, raw string, c Client) error {
 		s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess,
 			UserID: t.UserID, Detail: "access token jti " + t.ID + " (RFC 7009)"})
 	case gatehouse.ValidSecret(raw):
-		found, err := s.d.Refresh.RevokeToken(ctx, raw)
-		if err != nil {
+		fam, err := s.d.Refresh.RevokeToken(ctx, raw)
+		if err != nil || fam == nil {
 			return err
 		}
-		if found {
-			s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess, Detail: "refresh token (RFC 7009)"})
+		if err := s.denyFamily(ctx, fam.ID); err != nil {
+			return err
 		}
+		s.Audit(ctx, c, gatehouse.AuditEvent{Action: gatehouse.AuditTokenRevoked, Outcome: gatehouse.AuditSuccess,
+			UserID: fam.UserID, Detail: "refresh family " + fam.ID + " with its access tokens (RFC 7009)"})
 	}
 	return nil
 }
@@ -175,4 +206,21 @@ func (s *Service) Introspect(ctx context.Context, raw string) (t *gatehouse.Toke
 		return nil, false, err
 	}
 	return nil, false, nil
+}
+
+// RevokeAccessToken denies the access token jti, which expires at exp, until then; the
+// OpenID Provider uses it for the tokens of a replayed code.
+func (s *Service) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+	return s.d.Revocations.RevokeToken(ctx, jti, exp.Add(s.d.Tokens.Leeway()))
+}
+
+// Logger is the use cases' logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// CheckRefreshFamily returns the family's user if the family may go on: the user exists, is
+// not disabled and was not signed out everywhere since the family began. Otherwise it revokes
+// the family and returns ErrRefreshDead. The OpenID Provider runs it at each refresh of a
+// client's refresh token, as Refresh does for gatehouse's own.
+func (s *Service) CheckRefreshFamily(ctx context.Context, fam *gatehouse.RefreshFamily) (*gatehouse.User, error) {
+	return s.refreshUser(ctx, fam)
 }

@@ -59,6 +59,10 @@ type Options struct {
 	StoreAvailable func(store string) bool
 	// Fillers fill a persistent session store directly, by store name.
 	Fillers map[string]Filler
+	// NoPin leaves the servers and the load generator of the performance measurement where the
+	// scheduler puts them; by default they are pinned to separate CPUs where the machine allows
+	// (pin.go).
+	NoPin bool
 	// Progress receives the progress display (default: discarded).
 	Progress io.Writer
 	// Command is the command line, for the report.
@@ -105,6 +109,8 @@ type Runner struct {
 	api       *api
 	p         *progress
 	report    *Report
+	pin       pinning
+	pinned    bool // start servers on the pinned CPU (during the performance measurement)
 }
 
 func (b *Runner) nextID() int { return int(b.ids.Add(1)) }
@@ -126,7 +132,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	b := &Runner{opts: opts, work: work, api: newAPI(), p: newProgress(opts.Progress)}
+	b := &Runner{opts: opts, work: work, api: newAPI(), p: newProgress(opts.Progress), pin: newPinning(!opts.NoPin)}
 	defer b.stopAll()
 	b.report = newReport(&b.opts)
 	for _, m := range selected {

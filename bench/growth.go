@@ -73,7 +73,7 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 			if err != nil {
 				return err
 			}
-			row.FilePerSession = float64(size-baseFile) / float64(n)
+			row.FilePerSession, row.FileTooSmall = perSession(size-baseFile, n, minFileGrowth)
 			if g.in, err = b.startGatehouse(ctx, m.Name, m, g.data, lowCost...); err != nil {
 				return err
 			}
@@ -85,8 +85,8 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 		if err != nil {
 			return err
 		}
-		row.HeapPerSession = float64(mem.heap-base.heap) / float64(n)
-		row.RSSPerSession = float64(mem.rss-base.rss) / float64(n)
+		row.HeapPerSession, row.HeapTooSmall = perSession(mem.heap-base.heap, n, minHeapGrowth)
+		row.RSSPerSession, row.RSSTooSmall = perSession(mem.rss-base.rss, n, minRSSGrowth)
 		row.HeapSettled = mem.settled
 		b.report.Resources = append(b.report.Resources, row)
 		if offline {
@@ -94,6 +94,26 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 		}
 	}
 	return nil
+}
+
+// The smallest growth of each figure that says something: below it, the growth is within what
+// the figure moves by on its own between two readings (the live heap by a few hundred kB with
+// the collector's timing and the scrapes themselves, the RSS by megabytes, the SQLite file by
+// whole pages and what its free list had), and a figure per session made from it would be
+// noise, or negative. Such figures are reported as too small to measure.
+const (
+	minHeapGrowth = 1 << 20
+	minRSSGrowth  = 4 << 20
+	minFileGrowth = 64 << 10
+)
+
+// perSession divides growth among n sessions, or reports that growth is below least and too
+// small to measure (the figure is then 0).
+func perSession(growth int64, n int, least int64) (float64, bool) {
+	if n <= 0 || growth < least {
+		return 0, true
+	}
+	return float64(growth) / float64(n), false
 }
 
 func kindNoun(k Kind) string {

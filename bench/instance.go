@@ -106,6 +106,9 @@ func (b *Runner) startAt(ctx context.Context, name, addr string, env []string, r
 	if err != nil {
 		return nil, err
 	}
+	if b.pinned {
+		exe, full = b.pin.command(exe, full)
+	}
 	cmd := exec.Command(exe, full...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = lf, lf

@@ -118,6 +118,14 @@ func (w *md) comparison(r *Report) {
 	w.row("Caching strategies", "Complex due to session data dependencies.", "Simplified, as requests are independent.", cachingSummary(r))
 }
 
+// sizePhrase is "N B of what", or "what too small to measure".
+func sizePhrase(v float64, tooSmall bool, what string) string {
+	if tooSmall {
+		return what + " too small to measure"
+	}
+	return f0(v) + " B of " + what
+}
+
 func perfSummary(r *Report) string {
 	if r.Performance == nil {
 		return "not measured"
@@ -137,10 +145,11 @@ func resourceSummary(r *Report) string {
 		if row.Sessions != n {
 			continue
 		}
-		if row.FilePerSession > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s B of file and %s B of heap (its cache) per session", row.Mode, f0(row.FilePerSession), f0(row.HeapPerSession)))
+		heap := sizePhrase(row.HeapPerSession, row.HeapTooSmall, "heap")
+		if row.FilePerSession > 0 || row.FileTooSmall {
+			parts = append(parts, fmt.Sprintf("%s %s and %s (its cache) per session", row.Mode, sizePhrase(row.FilePerSession, row.FileTooSmall, "file"), heap))
 		} else {
-			parts = append(parts, fmt.Sprintf("%s %s B of heap per %s", row.Mode, f0(row.HeapPerSession), kindNoun(row.Kind)))
+			parts = append(parts, fmt.Sprintf("%s %s per %s", row.Mode, heap, kindNoun(row.Kind)))
 		}
 	}
 	if len(parts) == 0 {

@@ -12,16 +12,24 @@ func (w *md) performance(r *Report) {
 		w.p("Not measured.")
 		return
 	}
-	w.p("GET /api/protected with a credential drawn at random from a pool of %s per mode, %d connections, %gs per mode and round, %d round(s). Each mode is measured against the floor (a bare net/http handler answering \"hello\", `gatehouse-bench floor`) in %d alternating slices (floor, mode, floor, mode, ...), so that whatever else the machine does weighs on both alike; the ratio is the median over the rounds of mode req/s divided by floor req/s. CPU is the server process's user+system time (from /proc) per accepted request.\n",
-		fmtCount(p.Pool), p.Connections, p.DurationS, p.Rounds, p.Slices)
-	w.head("mode", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs/req", "no answer", "floor req/s (paired)", "ratio to floor", "CPU ratio")
-	w.row("floor (hello)", f0(p.Floor.RPS), f3(p.Floor.P50Ms), f3(p.Floor.P99Ms), f3(p.Floor.P999Ms), f2(p.Floor.CPUPerReqUs), fmt.Sprint(p.Floor.Failed), "", "1.00x", "1.00x")
+	w.p("GET /api/protected with a credential drawn at random from a pool of %s per mode, %d connections, %gs per mode and round, %d round(s). Each mode is measured against two floors in %d alternating slices (hello, same bytes, mode, hello, ...), so that whatever else the machine does weighs on all alike: the plain floor (a bare net/http handler answering \"hello\", `gatehouse-bench floor`) and the mode's **same-bytes floor** (`gatehouse-bench floor --response`), a bare handler that answers exactly the status, headers and body the mode answered, to the same requests (credential header included, unread). The ratio to the same-bytes floor is the cost of authentication itself; the ratio to hello adds the cost of a larger request and answer. Ratios are medians over the rounds of mode req/s divided by floor req/s. CPU is the server process's user+system time (from /proc) per accepted request. CPUs: %s.\n",
+		fmtCount(p.Pool), p.Connections, p.DurationS, p.Rounds, p.Slices, orText(p.Pinning, "not recorded"))
+	w.head("mode", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs/req", "no answer", "same-bytes floor req/s", "ratio to same bytes", "CPU ratio to same bytes", "hello floor req/s", "ratio to hello", "CPU ratio to hello")
+	w.row("floor (hello)", f0(p.Floor.RPS), f3(p.Floor.P50Ms), f3(p.Floor.P99Ms), f3(p.Floor.P999Ms), f2(p.Floor.CPUPerReqUs), fmt.Sprint(p.Floor.Failed), "", "", "", "", "1.00x", "1.00x")
 	for _, row := range p.Rows {
+		same := "not measured"
+		if row.SameBytesRatio > 0 {
+			same = fmt.Sprintf("%.2fx", row.SameBytesRatio)
+			if row.SameBytesRatio < sameBytesGoal {
+				same = fmt.Sprintf("**%.3fx** (target %.2fx)", row.SameBytesRatio, sameBytesGoal)
+			}
+		}
 		ratio := fmt.Sprintf("%.2fx", row.Ratio)
 		if row.Ratio < 0.85 {
 			ratio = fmt.Sprintf("**%.3fx** (target 0.85x)", row.Ratio)
 		}
-		w.row(row.Mode, f0(row.RPS), f3(row.P50Ms), f3(row.P99Ms), f3(row.P999Ms), f2(row.CPUPerReqUs), fmt.Sprint(row.Failed), f0(row.FloorRPS), ratio, fmt.Sprintf("%.2fx", row.CPURatio))
+		w.row(row.Mode, f0(row.RPS), f3(row.P50Ms), f3(row.P99Ms), f3(row.P999Ms), f2(row.CPUPerReqUs), fmt.Sprint(row.Failed),
+			f0(row.SameBytesRPS), same, fmt.Sprintf("%.2fx", row.SameBytesCPURatio), f0(row.FloorRPS), ratio, fmt.Sprintf("%.2fx", row.CPURatio))
 	}
 	w.p("\nThe CPU ratio is the floor's server CPU time per request divided by the mode's: what the throughput ratio would be if the server had the CPUs to itself (here the load generator takes a large share of them, which pulls every throughput ratio towards 1).")
 	w.p("\nThe token modes are served from gatehouse's verified-token cache here (the pool fits in it): the signature is checked once per token. Their cost without the cache shows in the cost-growth table below, at sizes beyond the cache.")
@@ -41,10 +49,10 @@ func (w *md) resources(r *Report) {
 			settled = "no GC seen: includes garbage"
 		}
 		file := ""
-		if row.FilePerSession > 0 {
-			file = f0(row.FilePerSession)
+		if row.FilePerSession > 0 || row.FileTooSmall {
+			file = sizeText(row.FilePerSession, row.FileTooSmall)
 		}
-		w.row(row.Mode, fmtCount(row.Sessions), f0(row.HeapPerSession), f0(row.RSSPerSession), file, settled)
+		w.row(row.Mode, fmtCount(row.Sessions), sizeText(row.HeapPerSession, row.HeapTooSmall), sizeText(row.RSSPerSession, row.RSSTooSmall), file, settled)
 	}
 	w.p("\nSQLite's heap figure also holds gatehouse's session cache (up to 100,000 sessions); token modes hold their verified-token cache (up to 100,000 tokens) and the revocation mirror. Stateless does not mean free of server memory when the server caches verifications.")
 	w.p("\n### Cost growth with the number of sessions\n")
@@ -174,10 +182,17 @@ func (w *md) login(r *Report) {
 		w.p("Not measured.")
 		return
 	}
-	w.p("POST /api/login (mode token) with the production password hashing, %s, on a fresh instance per level. 503 answers are logins refused by the bounded hashing queue (the server protects its memory instead of queueing without limit).\n", r.Login.Params)
-	w.head("concurrent clients", "logins/s", "p50 ms", "p99 ms", "answered 503", "RSS at start", "peak RSS")
+	w.p("POST /api/login (mode token) with the production password hashing, %s, on a fresh instance per level. 503 answers are logins refused by the bounded hashing queue (the server protects its memory instead of queueing without limit). The floor is bare argon2id hashes with the same parameters on one worker per CPU in the bench process (no HTTP, JSON, user lookup or token), measured in slices alternating with the logins: a login cannot be faster than its hash, so the ratio is what the rest of a login costs.\n", r.Login.Params)
+	w.head("concurrent clients", "logins/s", "bare hashes/s (paired)", "ratio to bare hashes", "p50 ms", "p99 ms", "answered 503", "RSS at start", "peak RSS")
 	for _, row := range r.Login.Rows {
-		w.row(fmt.Sprint(row.Concurrency), fmt.Sprintf("%.1f", row.RPS), f2(row.P50Ms), f2(row.P99Ms), fmt.Sprint(row.Unavailable), fmtBytes(float64(row.StartRSS)), fmtBytes(float64(row.PeakRSS)))
+		ratio := "not measured"
+		if row.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2fx", row.Ratio)
+			if row.Ratio < loginGoal && row.Concurrency > 1 {
+				ratio = fmt.Sprintf("**%.3fx** (target %.1fx)", row.Ratio, loginGoal)
+			}
+		}
+		w.row(fmt.Sprint(row.Concurrency), fmt.Sprintf("%.1f", row.RPS), fmt.Sprintf("%.1f", row.FloorRate), ratio, f2(row.P50Ms), f2(row.P99Ms), fmt.Sprint(row.Unavailable), fmtBytes(float64(row.StartRSS)), fmtBytes(float64(row.PeakRSS)))
 	}
 }
 
@@ -220,4 +235,12 @@ func (w *md) method(r *Report) {
 - The machine may be shared, the load generator competes with the servers for the same CPUs, and other work may run at the same time: each mode's ratio to the floor comes from alternating slices of the two loads, which cancels most of that drift; absolute numbers move with the machine's load.
 - Reproduce with ` + "`gatehouse-bench`" + ` (add ` + "`--quick`" + ` for a tiny run); ` + "`gatehouse-bench --help`" + ` lists the flags.
 `)
+}
+
+// orText returns s, or alt when s is empty.
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
 }

@@ -134,77 +134,116 @@ func (b *Runner) rounds() int {
 type perfSubject struct {
 	m     *Mode
 	in    *Instance
+	same  *Instance // the mode's same-bytes floor
 	creds []Cred
 }
 
-// performance measures GET /api/protected for every mode against the hello floor measured
-// right before it, in the same run.
+// perfAcc gathers one mode's measurements over the rounds.
+type perfAcc struct {
+	runs, floors, sames       []LoadFigures
+	ratios, cpuRatios         []float64
+	sameRatios, sameCPURatios []float64
+}
+
+func (a *perfAcc) add(ff, sf, mf LoadFigures) {
+	a.runs, a.floors, a.sames = append(a.runs, mf), append(a.floors, ff), append(a.sames, sf)
+	a.ratios = append(a.ratios, mf.RPS/ff.RPS)
+	a.sameRatios = append(a.sameRatios, mf.RPS/sf.RPS)
+	if mf.CPUPerReqUs > 0 {
+		a.cpuRatios = append(a.cpuRatios, ff.CPUPerReqUs/mf.CPUPerReqUs)
+		a.sameCPURatios = append(a.sameCPURatios, sf.CPUPerReqUs/mf.CPUPerReqUs)
+	}
+}
+
+// performance measures GET /api/protected for every mode against two floors measured in the
+// same alternating slices: the plain hello handler, and the mode's same-bytes floor, which
+// answers exactly the mode's bytes to the same requests (SameBytesHandler). Servers and the
+// load generator are pinned to separate CPUs where the machine allows (pin.go).
 func (b *Runner) performance(ctx context.Context) error {
+	undo, err := b.pin.pinSelf()
+	if err != nil {
+		b.p.note("%v: measuring unpinned", err)
+		b.pin = pinning{why: "not pinned (" + err.Error() + ")"}
+		undo = func() {}
+	}
+	b.pinned = true
+	defer func() { b.pinned = false; undo() }()
 	floor, err := b.startFloor(ctx)
 	if err != nil {
 		return err
 	}
 	var subjects []*perfSubject
 	for _, m := range b.modes {
-		in, err := b.startGatehouse(ctx, m.Name, m, b.dataDir(m.Name), lowCost...)
+		s, err := b.perfSubject(ctx, m)
 		if err != nil {
 			return err
 		}
-		if err := b.prepareRevocations(ctx, in, b.revokedCount(m)); err != nil {
-			return fmt.Errorf("%s: %w", m.Name, err)
-		}
-		creds, err := b.credentials(ctx, in, m, b.poolSize())
-		if err != nil {
-			return err
-		}
-		subjects = append(subjects, &perfSubject{m: m, in: in, creds: creds})
-		b.p.note("%s ready: %d credentials", m.Name, len(creds))
+		subjects = append(subjects, s)
+		b.p.note("%s ready: %d credentials", m.Name, len(s.creds))
 	}
 	warm := min(b.opts.Duration/5, time.Second)
-	perf := &Performance{Rounds: b.rounds(), Slices: b.slices(), Connections: b.opts.Connections, DurationS: b.opts.Duration.Seconds(), Pool: b.poolSize()}
-	type acc struct {
-		runs      []LoadFigures
-		floors    []LoadFigures
-		ratios    []float64
-		cpuRatios []float64
-	}
-	accs := make([]*acc, len(subjects))
+	perf := &Performance{Rounds: b.rounds(), Slices: b.slices(), Connections: b.opts.Connections,
+		DurationS: b.opts.Duration.Seconds(), Pool: b.poolSize(), Pinning: b.pin.describe()}
+	accs := make([]*perfAcc, len(subjects))
 	for i := range accs {
-		accs[i] = &acc{}
+		accs[i] = &perfAcc{}
 	}
 	var floors []LoadFigures
 	for round := 1; round <= b.rounds(); round++ {
 		for i, s := range subjects {
-			floorLoad := Load{Targets: []string{floor.Addr}, Path: "/"}
-			protected := Load{Targets: []string{s.in.Addr}, Path: "/api/protected", Creds: poolCreds(headers(s.creds))}
-			for _, l := range []Load{floorLoad, protected} {
+			creds := poolCreds(headers(s.creds))
+			sides := []perfSide{
+				{"floor", floor, Load{Targets: []string{floor.Addr}, Path: "/"}},
+				{"same-bytes floor", s.same, Load{Targets: []string{s.same.Addr}, Path: "/api/protected", Creds: creds}},
+				{s.m.Name, s.in, Load{Targets: []string{s.in.Addr}, Path: "/api/protected", Creds: creds}},
+			}
+			for _, side := range sides {
+				l := side.l
 				l.Duration, l.Conns = warm, b.opts.Connections
 				if _, err := l.Run(ctx); err != nil {
 					return err
 				}
 			}
-			ff, mf, err := b.paired(ctx, s.m.Name, floor, floorLoad, s.in, protected)
+			got, err := b.alternate(ctx, sides)
 			if err != nil {
 				return err
 			}
+			ff, sf, mf := got[0], got[1], got[2]
 			floors = append(floors, ff)
-			accs[i].runs = append(accs[i].runs, mf)
-			accs[i].floors = append(accs[i].floors, ff)
-			accs[i].ratios = append(accs[i].ratios, mf.RPS/ff.RPS)
-			if mf.CPUPerReqUs > 0 {
-				accs[i].cpuRatios = append(accs[i].cpuRatios, ff.CPUPerReqUs/mf.CPUPerReqUs)
-			}
-			b.p.note("round %d %-22s %9s req/s  floor %9s req/s  %.2fx  p99 %.2f ms", round, s.m.Name,
-				fmtCount(int(mf.RPS)), fmtCount(int(ff.RPS)), mf.RPS/ff.RPS, mf.P99Ms)
+			accs[i].add(ff, sf, mf)
+			b.p.note("round %d %-22s %9s req/s  same-bytes %9s req/s %.2fx  hello %9s req/s %.2fx  p99 %.2f ms", round, s.m.Name,
+				fmtCount(int(mf.RPS)), fmtCount(int(sf.RPS)), mf.RPS/sf.RPS, fmtCount(int(ff.RPS)), mf.RPS/ff.RPS, mf.P99Ms)
 		}
 	}
 	perf.Floor = medianFigures(floors)
 	for i, s := range subjects {
-		perf.Rows = append(perf.Rows, PerfRow{Mode: s.m.Name, Kind: s.m.Kind, LoadFigures: medianFigures(accs[i].runs),
-			FloorRPS: medianFigures(accs[i].floors).RPS, Ratio: median(accs[i].ratios), CPURatio: median(accs[i].cpuRatios)})
+		a := accs[i]
+		perf.Rows = append(perf.Rows, PerfRow{Mode: s.m.Name, Kind: s.m.Kind, LoadFigures: medianFigures(a.runs),
+			FloorRPS: medianFigures(a.floors).RPS, Ratio: median(a.ratios), CPURatio: median(a.cpuRatios),
+			SameBytesRPS: medianFigures(a.sames).RPS, SameBytesRatio: median(a.sameRatios), SameBytesCPURatio: median(a.sameCPURatios)})
 	}
 	b.report.Performance = perf
 	return nil
+}
+
+// perfSubject starts mode m's instance, makes its credentials, and starts its same-bytes floor.
+func (b *Runner) perfSubject(ctx context.Context, m *Mode) (*perfSubject, error) {
+	in, err := b.startGatehouse(ctx, m.Name, m, b.dataDir(m.Name), lowCost...)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.prepareRevocations(ctx, in, b.revokedCount(m)); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	creds, err := b.credentials(ctx, in, m, b.poolSize())
+	if err != nil {
+		return nil, err
+	}
+	same, err := b.startSameBytesFloor(ctx, m.Name, in, "/api/protected", creds[0])
+	if err != nil {
+		return nil, err
+	}
+	return &perfSubject{m: m, in: in, same: same, creds: creds}, nil
 }
 
 // slices is the number of alternating slices a paired measurement is cut into.
@@ -215,32 +254,48 @@ func (b *Runner) slices() int {
 	return 5
 }
 
-// paired measures the floor and a mode in alternating slices (floor, mode, floor, mode, ...)
-// that add up to --duration each, so that a change in what else the machine is doing affects
-// both alike; it returns the figures of each side over all its slices.
-func (b *Runner) paired(ctx context.Context, name string, floor *Instance, floorLoad Load, in *Instance, load Load) (LoadFigures, LoadFigures, error) {
+// perfSide is one server and its load in an alternating measurement.
+type perfSide struct {
+	label string
+	in    *Instance
+	l     Load
+}
+
+// alternate measures sides in alternating slices (A, B, C, A, B, C, ...) that add up to
+// --duration each, so that a change in what else the machine is doing affects all alike; it
+// returns the figures of each side over all its slices.
+func (b *Runner) alternate(ctx context.Context, sides []perfSide) ([]LoadFigures, error) {
 	n := b.slices()
-	var fa, ma accum
+	accs := make([]accum, len(sides))
 	for k := range n {
-		for _, side := range []struct {
-			acc   *accum
-			in    *Instance
-			l     Load
-			label string
-		}{{&fa, floor, floorLoad, "floor"}, {&ma, in, load, name}} {
-			side.l.Duration = b.opts.Duration / time.Duration(n)
+		for i, side := range sides {
+			l := side.l
+			l.Duration = b.opts.Duration / time.Duration(n)
 			label := fmt.Sprintf("%s %d/%d", side.label, k+1, n)
-			res, cpu, err := b.measureRaw(ctx, label, []*Instance{side.in}, side.l)
+			res, cpu, err := b.measureRaw(ctx, label, []*Instance{side.in}, l)
 			if err != nil {
-				return LoadFigures{}, LoadFigures{}, err
+				return nil, err
 			}
 			if err := res.refusedErr(side.label); err != nil {
-				return LoadFigures{}, LoadFigures{}, err
+				return nil, err
 			}
-			side.acc.add(res, cpu)
+			accs[i].add(res, cpu)
 		}
 	}
-	return fa.figures(), ma.figures(), nil
+	out := make([]LoadFigures, len(sides))
+	for i := range accs {
+		out[i] = accs[i].figures()
+	}
+	return out, nil
+}
+
+// paired is alternate with two sides: the floor and a mode.
+func (b *Runner) paired(ctx context.Context, name string, floor *Instance, floorLoad Load, in *Instance, load Load) (LoadFigures, LoadFigures, error) {
+	got, err := b.alternate(ctx, []perfSide{{"floor", floor, floorLoad}, {name, in, load}})
+	if err != nil {
+		return LoadFigures{}, LoadFigures{}, err
+	}
+	return got[0], got[1], nil
 }
 
 // accum adds up the results of several loads.
@@ -255,8 +310,15 @@ func (a *accum) add(r *Result, cpu time.Duration) {
 		c := *r
 		c.Latency = &Histogram{}
 		c.Latency.Merge(r.Latency)
+		c.Status = map[int]uint64{}
+		for k, v := range r.Status {
+			c.Status[k] += v
+		}
 		a.res = &c
 		return
+	}
+	for k, v := range r.Status {
+		a.res.Status[k] += v
 	}
 	a.res.Requests += r.Requests
 	a.res.OK += r.OK

@@ -80,14 +80,16 @@ type LoadFigures struct {
 
 // Performance is GET /api/protected per mode against the floor.
 type Performance struct {
-	Rounds      int         `json:"rounds"`
-	Slices      int         `json:"slices"`
-	Connections int         `json:"connections"`
-	DurationS   float64     `json:"duration_s"`
-	Pool        int         `json:"credential_pool"`
-	Floor       LoadFigures `json:"floor"`
-	Rows        []PerfRow   `json:"modes"`
-	Quantiles   []float64   `json:"quantiles"`
+	Rounds      int     `json:"rounds"`
+	Slices      int     `json:"slices"`
+	Connections int     `json:"connections"`
+	DurationS   float64 `json:"duration_s"`
+	Pool        int     `json:"credential_pool"`
+	// Pinning says how servers and load generator shared the CPUs.
+	Pinning   string      `json:"pinning,omitempty"`
+	Floor     LoadFigures `json:"floor"`
+	Rows      []PerfRow   `json:"modes"`
+	Quantiles []float64   `json:"quantiles"`
 }
 
 // PerfRow is one mode's performance; Ratio is the median over the rounds of its throughput
@@ -101,6 +103,12 @@ type PerfRow struct {
 	// CPURatio is the floor's CPU time per request divided by the mode's (paired, median over
 	// the rounds): the throughput ratio the mode would reach if the server alone had the CPUs.
 	CPURatio float64 `json:"cpu_ratio_to_floor"`
+	// SameBytesRPS is the throughput of the mode's same-bytes floor (SameBytesHandler: the
+	// mode's exact answer to the same requests, without authentication); SameBytesRatio and
+	// SameBytesCPURatio are the mode's throughput and CPU ratios to it, paired like the others.
+	SameBytesRPS      float64 `json:"same_bytes_rps,omitempty"`
+	SameBytesRatio    float64 `json:"ratio_to_same_bytes,omitempty"`
+	SameBytesCPURatio float64 `json:"cpu_ratio_to_same_bytes,omitempty"`
 }
 
 // ResourceRow is the server-side cost of n active sessions (or tokens) of a mode, per session:
@@ -113,6 +121,19 @@ type ResourceRow struct {
 	HeapSettled    bool    `json:"heap_settled"`
 	RSSPerSession  float64 `json:"rss_bytes_per_session"`
 	FilePerSession float64 `json:"file_bytes_per_session"`
+	// HeapTooSmall, RSSTooSmall and FileTooSmall say that the growth was too small to measure
+	// (perSession): the figure beside it is 0, not a measurement.
+	HeapTooSmall bool `json:"heap_too_small_to_measure,omitempty"`
+	RSSTooSmall  bool `json:"rss_too_small_to_measure,omitempty"`
+	FileTooSmall bool `json:"file_too_small_to_measure,omitempty"`
+}
+
+// sizeText is a per-session figure for the report: its bytes, or "too small to measure".
+func sizeText(v float64, tooSmall bool) string {
+	if tooSmall {
+		return "too small to measure"
+	}
+	return f0(v)
 }
 
 // GrowthRow is the lookup throughput of a mode with n active sessions (or distinct tokens).
@@ -184,6 +205,10 @@ type LoginRow struct {
 	Unavailable uint64 `json:"answered_503"`
 	StartRSS    int64  `json:"start_rss_bytes"`
 	PeakRSS     int64  `json:"peak_rss_bytes"`
+	// FloorRate is bare argon2id hashes per second with one worker per CPU (hashfloor.go),
+	// measured in slices alternating with the logins; Ratio is logins/s over it.
+	FloorRate float64 `json:"bare_hashes_per_s,omitempty"`
+	Ratio     float64 `json:"ratio_to_bare_hashes,omitempty"`
 }
 
 // Peer is an Express + jsonwebtoken server against gatehouse.
@@ -239,7 +264,7 @@ func (r *Report) finish() {
 			break
 		}
 	}
-	r.Targets = append(r.Targets, r.floorTarget(), r.peerTarget(), r.revocationTarget(), r.redisTarget(), r.sizeTarget())
+	r.Targets = append(r.Targets, r.floorTarget(), r.sameBytesTarget(), r.loginTarget(), r.peerTarget(), r.revocationTarget(), r.redisTarget(), r.sizeTarget())
 }
 
 func status(ok bool) string {
@@ -270,6 +295,64 @@ func (r *Report) floorTarget() Target {
 	}
 	if len(missed) > 0 {
 		t.Note = "below target: " + strings.Join(missed, ", ")
+	}
+	return t
+}
+
+// sameBytesGoal is the lowest ratio of a mode to its same-bytes floor that the bench accepts
+// as "authentication costs little": warm caches, the same bytes in and out.
+const sameBytesGoal = 0.95
+
+func (r *Report) sameBytesTarget() Target {
+	t := Target{Name: "same bytes", Goal: fmt.Sprintf("every mode >= %.2fx its same-bytes floor (the same answer from a bare handler)", sameBytesGoal), Status: "not measured"}
+	if r.Performance == nil {
+		return t
+	}
+	var worst *PerfRow
+	var missed []string
+	for i, row := range r.Performance.Rows {
+		if row.SameBytesRatio == 0 {
+			continue
+		}
+		if worst == nil || row.SameBytesRatio < worst.SameBytesRatio {
+			worst = &r.Performance.Rows[i]
+		}
+		if row.SameBytesRatio < sameBytesGoal {
+			missed = append(missed, fmt.Sprintf("%s %.3fx", row.Mode, row.SameBytesRatio))
+		}
+	}
+	if worst == nil {
+		return t
+	}
+	t.Measured = fmt.Sprintf("lowest: %s at %.3fx", worst.Mode, worst.SameBytesRatio)
+	t.Status = status(len(missed) == 0)
+	if len(missed) > 0 {
+		t.Note = "below target: " + strings.Join(missed, ", ")
+	}
+	return t
+}
+
+// loginGoal is the lowest ratio of logins per second to bare argon2id hashes per second (with
+// as many clients as CPUs or more) that the bench accepts.
+const loginGoal = 0.9
+
+func (r *Report) loginTarget() Target {
+	t := Target{Name: "logins", Goal: fmt.Sprintf("logins/s >= %.1fx bare argon2id hashes/s at 8 and 64 clients", loginGoal), Status: "not measured"}
+	if r.Login == nil {
+		return t
+	}
+	var parts []string
+	ok, found := true, false
+	for _, row := range r.Login.Rows {
+		if row.Concurrency < 8 || row.Ratio == 0 {
+			continue
+		}
+		found = true
+		ok = ok && row.Ratio >= loginGoal
+		parts = append(parts, fmt.Sprintf("%d clients %.2fx", row.Concurrency, row.Ratio))
+	}
+	if found {
+		t.Measured, t.Status = strings.Join(parts, ", "), status(ok)
 	}
 	return t
 }
@@ -357,10 +440,14 @@ func (r *Report) sizeTarget() Target {
 		if row.Kind != KindSession || row.Sessions < 10_000 && !r.Quick {
 			continue
 		}
-		v := row.HeapPerSession
+		v, small := row.HeapPerSession, row.HeapTooSmall
 		what := "heap"
-		if row.FilePerSession > 0 {
-			v, what = row.FilePerSession, "file"
+		if row.FilePerSession > 0 || row.FileTooSmall {
+			v, small, what = row.FilePerSession, row.FileTooSmall, "file"
+		}
+		if small {
+			parts = append(parts, fmt.Sprintf("%s at %s: too small to measure (%s)", row.Mode, fmtCount(row.Sessions), what))
+			continue
 		}
 		found = true
 		ok = ok && v <= 256

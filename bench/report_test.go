@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sample is a small report with a row in every section.
@@ -17,8 +20,8 @@ func sample() *Report {
 			{Name: "session-redis", Kind: KindSession, Unavailable: "not available in this build (no redis session store)"},
 			{Name: "jwt-eddsa", Kind: KindToken, Available: true}},
 		Performance: &Performance{Rounds: 1, Connections: 8, Pool: 10, Floor: fig, Rows: []PerfRow{
-			{Mode: "session-memory", Kind: KindSession, LoadFigures: fig, FloorRPS: 1000, Ratio: 0.95},
-			{Mode: "jwt-eddsa", Kind: KindToken, LoadFigures: fig, FloorRPS: 1250, Ratio: 0.8}}},
+			{Mode: "session-memory", Kind: KindSession, LoadFigures: fig, FloorRPS: 1000, Ratio: 0.95, SameBytesRPS: 1000, SameBytesRatio: 0.97},
+			{Mode: "jwt-eddsa", Kind: KindToken, LoadFigures: fig, FloorRPS: 1250, Ratio: 0.8, SameBytesRPS: 1100, SameBytesRatio: 0.9}}},
 		Resources: []ResourceRow{{Mode: "session-memory", Kind: KindSession, Sessions: 10_000, HeapPerSession: 300, HeapSettled: true},
 			{Mode: "session-memory", Kind: KindSession, Sessions: 100_000, HeapPerSession: 290, HeapSettled: true}},
 		Growth: []GrowthRow{{Mode: "jwt-eddsa", Sessions: 10_000, LoadFigures: fig}, {Mode: "jwt-eddsa", Sessions: 100_000, LoadFigures: fig}},
@@ -45,6 +48,7 @@ func TestMarkdownHasEverySection(t *testing.T) {
 	for _, want := range []string{
 		"not available in this build (no redis session store)", // the Redis modes are named
 		"**0.800x** (target 0.85x)",                            // a missed target is said so
+		"**0.900x** (target 0.95x)",                            // the same-bytes floor too
 		"| performance | every mode >= 0.85x the floor",
 		"valid until expiry", "66.0% refused with non-sticky balancing", "3 of 3 sessions lost",
 		"Not measured: node is not installed.",
@@ -62,7 +66,7 @@ func TestTargets(t *testing.T) {
 		byName[tg.Name] = tg
 	}
 	for name, want := range map[string]string{
-		"performance": "missed", "peer": "not measured", "logout control": "not measured",
+		"performance": "missed", "same bytes": "missed", "peer": "not measured", "logout control": "not measured",
 		"Redis sessions": "not measured", "resource usage": "missed",
 	} {
 		if got := byName[name].Status; got != want {
@@ -184,5 +188,54 @@ func TestRerender(t *testing.T) {
 	}
 	if err := Rerender(t.TempDir()); err == nil {
 		t.Error("rendered a directory without report.json")
+	}
+}
+
+// A growth within the noise of its figure is "too small to measure", never a negative or tiny
+// number per session.
+func TestSmallGrowthIsTooSmallToMeasure(t *testing.T) {
+	for _, c := range []struct {
+		growth int64
+		n      int
+		small  bool
+	}{{-271_200, 100, true}, {0, 100, true}, {minHeapGrowth - 1, 100, true}, {minHeapGrowth, 1000, false}, {5 << 20, 0, true}} {
+		v, small := perSession(c.growth, c.n, minHeapGrowth)
+		if small != c.small || small && v != 0 || !small && v <= 0 {
+			t.Errorf("perSession(%d, %d) = %v, %v", c.growth, c.n, v, small)
+		}
+	}
+	r := &Report{Quick: true, Resources: []ResourceRow{{Mode: "session-memory", Kind: KindSession, Sessions: 100, HeapTooSmall: true, RSSTooSmall: true}}}
+	md := renderMarkdown(r)
+	if !strings.Contains(md, "too small to measure") || regexp.MustCompile(`\| -[0-9]`).MatchString(md) {
+		t.Errorf("report of a too-small sample:\n%s", md)
+	}
+	if got := r.sizeTarget(); got.Status != "not measured" && strings.Contains(got.Measured, "-") {
+		t.Errorf("size target: %+v", got)
+	}
+}
+
+// The login target reads the levels with 8 clients or more against their bare-hash floor.
+func TestLoginTarget(t *testing.T) {
+	r := &Report{Login: &LoginCost{Rows: []LoginRow{{Concurrency: 1, Ratio: 0.5}, {Concurrency: 8, Ratio: 0.93}, {Concurrency: 64, Ratio: 0.88}}}}
+	if got := r.loginTarget(); got.Status != "missed" || !strings.Contains(got.Measured, "64 clients 0.88x") {
+		t.Errorf("%+v", got)
+	}
+	r.Login.Rows[2].Ratio = 0.91
+	if got := r.loginTarget(); got.Status != "met" {
+		t.Errorf("%+v", got)
+	}
+	if !strings.Contains(renderMarkdown(r), "| 8 | 0.0 | 0.0 | 0.93x |") {
+		t.Errorf("login table:\n%s", renderMarkdown(r))
+	}
+}
+
+// The bare-hash floor computes real argon2id hashes, on every CPU, for about the time asked.
+func TestHashFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("computes argon2id hashes of 19 MiB")
+	}
+	n, took := hashFloor(context.Background(), 200*time.Millisecond)
+	if n < 1 || took < 200*time.Millisecond {
+		t.Fatalf("%d hashes in %v", n, took)
 	}
 }

@@ -82,6 +82,10 @@ func TestAuditTrailHasNoSecrets(t *testing.T) {
 			expect(t, h.do("DELETE", "/api/sessions/"+m["id"].(string), nil, from("198.51.100.1", cookie(cookieHdr)...)...), 204, "")
 		}
 	}
+	// The reuse above revoked carolAccess with its family; log out with a live token.
+	expect(t, h.do("GET", "/api/me", nil, bearer(carolAccess)...), 401, "invalid_token")
+	carolAccess, carolRefresh = h.loginToken("carol", carolPW)
+	keep(carolAccess, carolRefresh)
 	expect(t, h.do("POST", "/api/logout", nil, from("198.51.100.1", bearer(carolAccess)...)...), 204, "")
 	expect(t, h.do("POST", "/api/logout-all", nil, from("198.51.100.1", cookie(cookieHdr)...)...), 204, "")
 

@@ -31,7 +31,7 @@ func (s *Server) authed(role gatehouse.Role, h authedHandler) http.HandlerFunc {
 			return
 		}
 		s.Metrics.authDecision(r, nil)
-		noteUser(w, a.UserID)
+		noteAuth(w, &a)
 		if a.Method == gatehouse.AuthSession && !isSafeMethod(r.Method) {
 			// Cookies ride along on cross-site requests; bearer tokens do not.
 			if err := s.CheckOrigin(r); err != nil {
@@ -93,6 +93,10 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // parseBearer parses "Bearer <token>" (internal/httpauth, shared with verify/).
 var parseBearer = httpauth.ParseBearer
+
+// RegistrationAllowed reports whether anyone may create an account (Config.AllowRegistration):
+// the registration page is served only then.
+func (s *Server) RegistrationAllowed() bool { return s.cfg.AllowRegistration }
 
 // SessionCookie returns the value of the session cookie without parsing every cookie of the
 // request (r.Cookie allocates a slice of all of them).

@@ -34,8 +34,12 @@ type OpenIDProvider struct {
 	AuthorizationEndpoint string
 	UserinfoEndpoint      string
 	Scopes                []string
-	// CodeGrant answers a token request with grant_type=authorization_code.
+	// CodeGrant answers a token request with grant_type=authorization_code, and one with
+	// grant_type=refresh_token whose token ClientRefreshToken claims.
 	CodeGrant http.Handler
+	// ClientRefreshToken reports whether a refresh token is one the provider issued to a
+	// client; nil: none is.
+	ClientRefreshToken func(string) bool
 }
 
 // SetOpenIDProvider makes the discovery document advertise p and the token endpoint hand the

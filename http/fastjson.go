@@ -21,16 +21,27 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(appendJSONChars(b, s), '"')
 }
 
+// jsonSafe[c] says that the byte c stands for itself inside a JSON string literal as
+// encoding/json writes it (printable ASCII but '"', '\\' and the HTML-sensitive '<', '>',
+// '&'). One table load per byte instead of six comparisons: BenchmarkAuthenticate/jwt-eddsa
+// spent about 1,400 instructions of 7,600 per request escaping the answer's strings.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONChars appends s escaped for the inside of a JSON string literal.
 func appendJSONChars(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			b = appendEscapedByte(b, c)
 			i++

@@ -170,7 +170,8 @@ func newHarness(t testing.TB, o options) *harness {
 	forwardauth.New(o.forwardAuth).Mount(h.server.Handle)
 	if o.alg != "HS256" { // ID tokens need an asymmetric key; cmd/gatehouse mounts it the same way
 		if _, err := oidc.Mount(h.server, deps.Authn, oidc.Config{Clients: sqlite.NewClientStore(db), Users: h.users,
-			Keys: keys, Logger: logger, Now: h.clock.Now}); err != nil {
+			Keys: keys, Flows: sqlite.NewChallengeStore(db), Refresh: refresh.NewRefresher(sqlite.NewRefreshStore(db), 0, h.clock.Now),
+			Grants: sqlite.NewGrantStore(db), Logger: logger, Now: h.clock.Now}); err != nil {
 			t.Fatal(err)
 		}
 	}

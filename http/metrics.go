@@ -77,6 +77,7 @@ type statusRecorder struct {
 	http.ResponseWriter
 	code int
 	user string // the authenticated user's id, for the access log (noteUser)
+	cred int    // the kind of credential that authenticated, or credUnknown (noteUser)
 }
 
 func (w *statusRecorder) WriteHeader(code int) {

@@ -225,8 +225,13 @@ func TestRevokeEndpoint(t *testing.T) {
 		t.Fatalf("revoke refresh: %d %s", r.status, r.raw)
 	}
 	expect(t, h.do("POST", "/api/token/refresh", map[string]string{"refresh_token": rotated.str("refresh_token")}), 401, "invalid_token")
-	// The access token is not revoked by revoking the refresh token (RFC 7009 leaves it open).
-	expect(t, h.do("GET", "/api/protected", nil, bearer(access)...), 200, "")
+	// Revoking the refresh token also denies every access token issued from its family (RFC
+	// 7009 leaves it open; we close it): the first and the rotated one, and introspection agrees.
+	expect(t, h.do("GET", "/api/protected", nil, bearer(access)...), 401, "invalid_token")
+	expect(t, h.do("GET", "/api/protected", nil, bearer(rotated.str("access_token"))...), 401, "invalid_token")
+	if r := h.introspect(rotated.str("access_token"), clientAuth); r.status != 200 || r.body["active"] != false {
+		t.Fatalf("introspection of a token of a revoked family: %d %s", r.status, r.raw)
+	}
 
 	// A store that is down: 503, never a silent success.
 	access, _ = h.loginToken("dave", testPassword)

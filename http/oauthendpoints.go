@@ -94,8 +94,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// handleOAuthToken is the token endpoint. Its authorization_code grant belongs to the OpenID
-// Provider, when one is mounted (SetOpenIDProvider). Its refresh_token grant (RFC 6749 section 6) is the
+// handleOAuthToken is the token endpoint. Its authorization_code grant, and its refresh_token
+// grant for a refresh token issued to a client, belong to the OpenID Provider, when one is
+// mounted (SetOpenIDProvider). Its refresh_token grant (RFC 6749 section 6) is the
 // form-encoded twin of POST /api/token/refresh: the refresh token rotates, reuse of a rotated
 // one revokes its family. The first token pair comes from POST /api/login. Clients are public
 // (token_endpoint_auth_method "none").
@@ -104,7 +105,8 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if grant == "authorization_code" && s.provider != nil {
+	if s.provider != nil && (grant == "authorization_code" ||
+		grant == "refresh_token" && s.provider.ClientRefreshToken != nil && s.provider.ClientRefreshToken(form.Get("refresh_token"))) {
 		s.provider.CodeGrant.ServeHTTP(w, r)
 		return
 	}

@@ -31,6 +31,31 @@ func TestRefreshReuseAuditedOnEveryPath(t *testing.T) {
 	}
 }
 
+// TestRefreshReuseDeniesFamilyAccessTokens: once the reuse of a rotated refresh token is
+// detected, every access token issued from its family answers 401 at once (the one issued at
+// login and the one issued with the rotation), introspection calls them inactive, while the
+// user's other families go on working.
+func TestRefreshReuseDeniesFamilyAccessTokens(t *testing.T) {
+	h := oauthHarness(t)
+	h.addUser("alice", gatehouse.RoleUser)
+	a0, r0 := h.loginToken("alice", testPassword)
+	other, _ := h.loginToken("alice", testPassword)
+	r1 := h.refreshJSON(r0)
+	expect(t, r1, 200, "")
+	a1 := r1.str("access_token")
+	expect(t, h.do("GET", "/api/me", nil, bearer(a1)...), 200, "")
+	expect(t, h.refreshJSON(r0), 401, "invalid_token") // reuse: the thief or the victim, we cannot tell
+	for i, a := range []string{a0, a1} {
+		if r := h.do("GET", "/api/me", nil, bearer(a)...); r.status != 401 {
+			t.Fatalf("access token %d of the reused family: %d %s", i, r.status, r.raw)
+		}
+		if r := h.introspect(a, clientAuth); r.status != 200 || r.body["active"] != false {
+			t.Fatalf("introspection of access token %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	expect(t, h.do("GET", "/api/me", nil, bearer(other)...), 200, "")
+}
+
 // TestOAuthRefreshCountsFailedTokens: invalid refresh tokens presented to the OAuth token
 // endpoint count against the client's address like those of the JSON route, so that the form
 // endpoint is no way around the scanning throttle.

@@ -138,6 +138,12 @@ func TestRevocationStream(t *testing.T) {
 	if time.UnixMilli(until).Before(h.clock.Now().Add(15 * time.Minute)) {
 		t.Fatalf("until %v is before the token's exp", time.UnixMilli(until))
 	}
+	// The token's refresh family died with it: its id is denied too, so that the access tokens
+	// issued from it are rejected by every follower of the stream.
+	ev, _ = c.next(false)
+	if ev.name != "token" || ev.data["jti"] != h.claim(access, "sid") || h.claim(access, "sid") == "" {
+		t.Fatalf("after logout, the family's denial: %+v", ev)
+	}
 	access, _ = h.loginToken("erin", testPassword)
 	expect(t, h.do("POST", "/api/logout-all", nil, bearer(access)...), 204, "")
 	ev, _ = c.next(false)
@@ -181,15 +187,20 @@ func TestRevocationStream(t *testing.T) {
 // introspectJTI returns the jti claim of a token, read without verification.
 func (h *harness) introspectJTI(tok string) string {
 	h.t.Helper()
+	return h.claim(tok, "jti")
+}
+
+// claim returns a string claim of a token, read without verification.
+func (h *harness) claim(tok, name string) string {
+	h.t.Helper()
 	parts := strings.Split(tok, ".")
-	var claims struct {
-		JTI string `json:"jti"`
-	}
+	var claims map[string]any
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil || json.Unmarshal(raw, &claims) != nil {
 		h.t.Fatalf("cannot read claims of %q", tok)
 	}
-	return claims.JTI
+	v, _ := claims[name].(string)
+	return v
 }
 
 func TestRevocationStreamAuthentication(t *testing.T) {

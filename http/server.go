@@ -96,6 +96,8 @@ type Server struct {
 	log        *slog.Logger
 	now        func() time.Time
 	cookieName string
+	cookieEq   string    // cookieName + "=", what credentialKind looks for
+	wall       wallClock // the access log's times (observe.go)
 	cop        *http.CrossOriginProtection
 	proxies    []netip.Prefix         // trusted proxies (client.go)
 	limited    *prometheus.CounterVec // 429 answers by kind (throttle.go)
@@ -134,6 +136,7 @@ func New(d Deps, cfg Config) *Server {
 	case cfg.SecureCookies:
 		s.cookieName = "__Host-" + s.cookieName
 	}
+	s.cookieEq = s.cookieName + "="
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}

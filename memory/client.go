@@ -79,9 +79,25 @@ func (s *ClientStore) DeleteClient(_ context.Context, id string) error {
 	return nil
 }
 
+// UpdateClient replaces the stored client's fields but its id and creation time;
+// gatehouse.ErrNotFound if unknown.
+func (s *ClientStore) UpdateClient(_ context.Context, c *gatehouse.Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.clients[c.ID]
+	if !ok {
+		return fmt.Errorf("memory: update client: %w", gatehouse.ErrNotFound)
+	}
+	nc := copyClient(c)
+	nc.CreatedAt = old.CreatedAt
+	s.clients[c.ID] = nc
+	return nil
+}
+
 func copyClient(c *gatehouse.Client) gatehouse.Client {
 	out := *c
 	out.RedirectURIs = slices.Clone(c.RedirectURIs)
 	out.Scopes = slices.Clone(c.Scopes)
+	out.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	return out
 }

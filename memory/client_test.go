@@ -11,3 +11,9 @@ import (
 func TestClientStore(t *testing.T) {
 	storetest.TestClientStore(t, func(t *testing.T) gatehouse.ClientStore { return memory.NewClientStore() })
 }
+
+func TestGrantStore(t *testing.T) {
+	storetest.TestGrantStore(t, func(t *testing.T) storetest.GrantStores {
+		return storetest.GrantStores{Grants: memory.NewGrantStore(), Users: memory.NewUserStore(), Clients: memory.NewClientStore()}
+	})
+}

@@ -36,12 +36,23 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *client) GrantTypes() []oidc.GrantType { return []oidc.GrantType{oidc.GrantTypeCode} }
+
+// GrantTypes are the code and, when the client may ask for offline_access, refresh_token.
+func (c *client) GrantTypes() []oidc.GrantType {
+	if c.c.AllowsScope(gatehouse.ScopeOfflineAccess) {
+		return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	}
+	return []oidc.GrantType{oidc.GrantTypeCode}
+}
 
 // LoginURL is where the authorization endpoint sends the browser to sign in.
 func (c *client) LoginURL(id string) string { return loginPath + "?id=" + id }
 
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+// AccessTokenType is JWT: the token is signed by gatehouse's key set, which every instance
+// shares, so any instance's userinfo endpoint accepts it. It names the client as aud and
+// client_id, with the granted scope; its type (JWT, not at+jwt) and audience keep gatehouse's
+// own API from taking it for one of its access tokens.
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
 func (c *client) IDTokenLifetime() time.Duration      { return c.ttl }
 func (c *client) DevMode() bool                       { return false }
 

@@ -11,8 +11,9 @@
 // userinfo endpoint. Not yet: refresh tokens for clients, consent, end-session, back-channel
 // logout, RS256.
 //
-// Authorization requests, codes and the clients' access tokens live in the process's memory,
-// so one instance must see a flow from start to end (see docs/oidc.md).
+// Authorization requests, codes and the records of the clients' access tokens live in the
+// challenge store given (the user store's: SQLite on one node, PostgreSQL for a cluster), so
+// any instance can finish a flow that another began.
 package oidc
 
 import (
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
@@ -47,10 +50,20 @@ type Config struct {
 	Clients gatehouse.ClientStore
 	Users   gatehouse.UserStore
 	Keys    *token.KeySet
+	// Flows keeps authorization requests, codes and the records of issued tokens; every
+	// instance of a cluster needs the same.
+	Flows gatehouse.ChallengeStore
+	// Refresh keeps the clients' refresh-token families (with gatehouse's own, so that a
+	// sign-out everywhere ends them too). It should have no reuse grace: a client's refresh
+	// token rotates strictly.
+	Refresh *refresh.Refresher
+	// Grants keeps what users granted to clients.
+	Grants gatehouse.GrantStore
 	// TokenTTL is the lifetime of ID tokens and of the access tokens issued to clients
 	// (default 15 minutes).
 	TokenTTL time.Duration
-	// CryptoKey encrypts the opaque access tokens issued to clients; crypto/rand when zero.
+	// CryptoKey is the library's key for the codes it builds; crypto/rand when zero. Codes
+	// are looked up by hash, never decrypted, so instances need not share it.
 	CryptoKey [32]byte
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -60,7 +73,9 @@ type Config struct {
 type Provider struct {
 	op      *op.Provider
 	h       http.Handler
-	mem     *memory
+	flows   *flows
+	grants  gatehouse.GrantStore
+	now     func() time.Time
 	api     *ghttp.Server
 	authn   *authn.Service
 	users   gatehouse.UserStore
@@ -87,10 +102,14 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	if _, _, _, ok := cfg.Keys.PrivateSigningKey(); !ok {
 		return nil, errors.New("oidc: ID tokens need an EdDSA or ES256 signing key (--token-alg), not HS256")
 	}
+	if cfg.Flows == nil || cfg.Refresh == nil || cfg.Grants == nil {
+		return nil, errors.New("oidc: the stores of requests, refresh tokens and grants are required")
+	}
 	issuer := uses.Tokens().Issuer()
-	mem := newMemory(cfg.Now)
-	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, mem: mem, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	fl := newFlows(cfg.Flows, cfg.Now)
+	st := &storage{clients: cfg.Clients, users: cfg.Users, keys: cfg.Keys, flows: fl, uses: uses, refresh: cfg.Refresh, grants: cfg.Grants, now: cfg.Now, tokenTTL: cfg.TokenTTL}
 	opts := []op.Option{
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(cfg.Keys.SigningAlg())),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
@@ -100,13 +119,13 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	p, err := op.NewOpenIDProvider(issuer, &op.Config{
-		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true,
+		CryptoKey: cfg.CryptoKey, CodeMethodS256: true, AuthMethodPost: true, GrantTypeRefreshToken: true,
 		SupportedScopes: gatehouse.ClientScopes,
 	}, st, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc: %w", err)
 	}
-	pv := &Provider{op: p, h: p.HttpHandler(), mem: mem, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	pv := &Provider{op: p, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveOP)
@@ -116,6 +135,7 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 	s.SetOpenIDProvider(ghttp.OpenIDProvider{
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
+		ClientRefreshToken: IsClientRefreshToken,
 	})
 	return pv, nil
 }
@@ -163,7 +183,12 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown or expired sign-in request", http.StatusBadRequest)
 		return
 	}
-	if _, ok := p.mem.request(id); !ok {
+	req, found, err := p.flows.request(r.Context(), id)
+	switch {
+	case err != nil:
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+		return
+	case !found:
 		http.Error(w, "unknown or expired sign-in request: go back to the application and start again", http.StatusBadRequest)
 		return
 	}
@@ -178,14 +203,16 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
 		return
 	}
-	if !p.bind(r.Context(), w, id, auth) {
+	if !p.bind(r.Context(), w, req, auth) {
 		return
 	}
 	http.Redirect(w, r, callbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
 }
 
-// bind records the signed-in user in request id.
-func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, auth gatehouse.Auth) bool {
+// bind records the signed-in user in request req, and the user's grant of the request's
+// scopes to its client.
+func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, req *authRequest, auth gatehouse.Auth) bool {
+	id := req.ID
 	u, err := p.users.UserByID(ctx, auth.UserID)
 	if err != nil || u.Disabled {
 		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
@@ -195,18 +222,43 @@ func (p *Provider) bind(ctx context.Context, w http.ResponseWriter, id string, a
 		http.Error(w, "this account cannot sign in", http.StatusForbidden)
 		return false
 	}
-	ok := p.mem.update(id, func(r *authRequest) bool {
-		if r.done {
-			return false // bound already: a second visit must not change the user
-		}
-		r.subject, r.done = u.ID, true
+	if err := p.grant(ctx, u.ID, req.ClientID, req.Scopes); err != nil {
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+		return false
+	}
+	ok, err := p.flows.bind(ctx, id, func(r *authRequest) {
+		r.Subject = u.ID
 		if auth.Session != nil {
-			r.authTime, r.sessionID = auth.Session.CreatedAt, auth.Session.Handle
+			r.AuthTime, r.SessionID = auth.Session.CreatedAt, auth.Session.Handle
 		}
-		return true
 	})
+	if err != nil {
+		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
+		return false
+	}
 	if !ok {
 		http.Error(w, "unknown, expired or finished sign-in request", http.StatusBadRequest)
 	}
 	return ok
+}
+
+// grant records that the user grants scopes to the client, widening an existing grant.
+func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) error {
+	now := p.now()
+	g, found, err := p.grants.Grant(ctx, userID, clientID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		g = &gatehouse.Grant{UserID: userID, ClientID: clientID, CreatedAt: now}
+	} else if g.Covers(scopes) {
+		return nil
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(g.Scopes, sc) {
+			g.Scopes = append(g.Scopes, sc)
+		}
+	}
+	g.UpdatedAt = now
+	return p.grants.SaveGrant(ctx, g)
 }

@@ -1,7 +1,9 @@
 package oidc
 
 import (
-	"slices"
+	"context"
+	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -11,194 +13,267 @@ import (
 	"github.com/gatehouse-auth/gatehouse"
 )
 
-// Lifetimes and bounds of what the provider keeps in memory.
+// Lifetimes and bounds of what the provider keeps between requests.
 const (
 	// RequestTTL is how long a user has to sign in once a client sent them to the
 	// authorization endpoint.
 	RequestTTL = 10 * time.Minute
 	// CodeTTL is how long an authorization code may be exchanged, once.
 	CodeTTL = 60 * time.Second
-	// MaxPending bounds the authorization requests and tokens kept at once, so that a flood
-	// of requests cannot exhaust memory; past it new requests are refused until old ones expire.
+	// UsedCodeTTL is how long the record of an exchanged code is kept, so that a replay of
+	// the code within it revokes what the exchange issued.
+	UsedCodeTTL = RequestTTL
+	// MaxPending bounds the authorization requests one instance starts per RequestTTL, so that
+	// a flood of requests cannot fill the store; past it new requests are refused until the
+	// window turns.
 	MaxPending = 100_000
 )
 
+// The purposes of the challenges the provider keeps (gatehouse.Challenge.Purpose).
+const (
+	purposeRequest  = "oidc-request"
+	purposeCode     = "oidc-code"
+	purposeUsedCode = "oidc-code-used"
+)
+
 // authRequest is one authorization request, from the authorization endpoint to the exchange
-// of its code. It implements op.AuthRequest.
+// of its code. It implements op.AuthRequest. It is kept as JSON in the challenge store, so
+// that any instance can continue a flow that another began.
 type authRequest struct {
-	id            string
-	clientID      string
-	redirectURI   string
-	state         string
-	nonce         string
-	scopes        []string
-	responseType  oidc.ResponseType
-	responseMode  oidc.ResponseMode
-	codeChallenge *oidc.CodeChallenge
-	createdAt     time.Time
+	ID            string              `json:"id"`
+	ClientID      string              `json:"client_id"`
+	RedirectURI   string              `json:"redirect_uri"`
+	State         string              `json:"state,omitempty"`
+	Nonce         string              `json:"nonce,omitempty"`
+	Scopes        []string            `json:"scopes"`
+	ResponseType  oidc.ResponseType   `json:"response_type"`
+	ResponseMode  oidc.ResponseMode   `json:"response_mode,omitempty"`
+	CodeChallenge *oidc.CodeChallenge `json:"code_challenge,omitempty"`
+	CreatedAt     time.Time           `json:"created_at"`
 
 	// Set when the user signed in (the login handler).
-	subject   string
-	authTime  time.Time
-	sessionID string // the public handle of the gatehouse session, the ID token's sid
-	amr       []string
-	done      bool
+	Subject   string    `json:"sub,omitempty"`
+	AuthTime  time.Time `json:"auth_time,omitzero"`
+	SessionID string    `json:"sid,omitempty"` // the public handle of the gatehouse session, the ID token's sid
+	AMR       []string  `json:"amr,omitempty"`
+	IsDone    bool      `json:"done,omitempty"`
 
-	// Set when the code is issued.
-	codeHash   gatehouse.Hash
-	codeIssued time.Time
+	// code is the code the request was found by at the token endpoint; never stored.
+	code string
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
 
-func (a *authRequest) GetID() string                         { return a.id }
+func (a *authRequest) GetID() string                         { return a.ID }
 func (a *authRequest) GetACR() string                        { return "" }
-func (a *authRequest) GetAMR() []string                      { return a.amr }
-func (a *authRequest) GetAudience() []string                 { return []string{a.clientID} }
-func (a *authRequest) GetAuthTime() time.Time                { return a.authTime }
-func (a *authRequest) GetClientID() string                   { return a.clientID }
-func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge { return a.codeChallenge }
-func (a *authRequest) GetNonce() string                      { return a.nonce }
-func (a *authRequest) GetRedirectURI() string                { return a.redirectURI }
-func (a *authRequest) GetResponseType() oidc.ResponseType    { return a.responseType }
-func (a *authRequest) GetResponseMode() oidc.ResponseMode    { return a.responseMode }
-func (a *authRequest) GetScopes() []string                   { return a.scopes }
-func (a *authRequest) GetState() string                      { return a.state }
-func (a *authRequest) GetSubject() string                    { return a.subject }
-func (a *authRequest) Done() bool                            { return a.done }
+func (a *authRequest) GetAMR() []string                      { return a.AMR }
+func (a *authRequest) GetAudience() []string                 { return []string{a.ClientID} }
+func (a *authRequest) GetAuthTime() time.Time                { return a.AuthTime }
+func (a *authRequest) GetClientID() string                   { return a.ClientID }
+func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge { return a.CodeChallenge }
+func (a *authRequest) GetNonce() string                      { return a.Nonce }
+func (a *authRequest) GetRedirectURI() string                { return a.RedirectURI }
+func (a *authRequest) GetResponseType() oidc.ResponseType    { return a.ResponseType }
+func (a *authRequest) GetResponseMode() oidc.ResponseMode    { return a.ResponseMode }
+func (a *authRequest) GetScopes() []string                   { return a.Scopes }
+func (a *authRequest) GetState() string                      { return a.State }
+func (a *authRequest) GetSubject() string                    { return a.Subject }
+func (a *authRequest) Done() bool                            { return a.IsDone }
 
-// accessToken is what an opaque access token issued to a client stands for.
-type accessToken struct {
-	id        string
-	clientID  string
-	subject   string
-	scopes    []string
-	expiresAt time.Time
+// usedCode is what the record of an exchanged code holds: what the exchange issued, so that
+// a replay of the code can revoke it.
+type usedCode struct {
+	// Token is the jti of the access token the exchange issued.
+	Token string `json:"jti"`
+	// Family is the refresh-token family it began, if any.
+	Family   string    `json:"family,omitempty"`
+	Subject  string    `json:"sub"`
+	ClientID string    `json:"client_id"`
+	Expires  time.Time `json:"access_expires"`
 }
 
-// memory keeps authorization requests, codes and access tokens in process. Codes are kept
-// only as hashes. Everything expires; a sweep runs on each write.
-type memory struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	requests map[string]*authRequest
-	codes    map[gatehouse.Hash]string // code hash -> request id
-	tokens   map[string]*accessToken
+// errFull refuses a request past MaxPending.
+var errFull = errors.New("oidc: too many pending sign-ins")
+
+// flows keeps authorization requests, codes and the records of exchanged codes in a
+// gatehouse.ChallengeStore: the user store's (SQLite on one node, PostgreSQL for a cluster),
+// where a take is atomic, so that of two instances exactly one gets a request or a code.
+// Requests and codes are keyed by the SHA-256 of their secret; the store never sees a code.
+type flows struct {
+	store gatehouse.ChallengeStore
+	now   func() time.Time
+
+	mu      sync.Mutex
+	window  time.Time // start of the current counting window
+	started int       // requests started in it
 }
 
-func newMemory(now func() time.Time) *memory {
-	return &memory{now: now, requests: map[string]*authRequest{}, codes: map[gatehouse.Hash]string{}, tokens: map[string]*accessToken{}}
+func newFlows(store gatehouse.ChallengeStore, now func() time.Time) *flows {
+	return &flows{store: store, now: now}
 }
 
-// sweep drops what has expired; the caller holds mu.
-func (m *memory) sweep() {
-	now := m.now()
-	for id, r := range m.requests {
-		if now.Sub(r.createdAt) > RequestTTL {
-			delete(m.codes, r.codeHash)
-			delete(m.requests, id)
+// admit counts a new request against MaxPending; false when the window is full.
+func (f *flows) admit() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now := f.now(); now.Sub(f.window) >= RequestTTL {
+		f.window, f.started = now, 0
+	}
+	if f.started >= MaxPending {
+		return false
+	}
+	f.started++
+	return true
+}
+
+// usedHash is the key of the record of the exchanged code.
+func usedHash(code string) gatehouse.Hash { return gatehouse.HashSecret(purposeUsedCode + ":" + code) }
+
+func (f *flows) put(ctx context.Context, h gatehouse.Hash, purpose string, v any, exp time.Time) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return f.store.PutChallenge(ctx, &gatehouse.Challenge{Hash: h, Purpose: purpose, Data: data, ExpiresAt: exp})
+}
+
+// decode reads c's data into v when c is of purpose.
+func decode(c *gatehouse.Challenge, purpose string, v any) bool {
+	return c.Purpose == purpose && json.Unmarshal(c.Data, v) == nil
+}
+
+// putRequest keeps a new request; errFull past MaxPending.
+func (f *flows) putRequest(ctx context.Context, r *authRequest) error {
+	if !f.admit() {
+		return errFull
+	}
+	return f.put(ctx, gatehouse.HashSecret(r.ID), purposeRequest, r, r.CreatedAt.Add(RequestTTL))
+}
+
+// request returns the live request id.
+func (f *flows) request(ctx context.Context, id string) (*authRequest, bool, error) {
+	c, found, err := f.store.FindChallenge(ctx, gatehouse.HashSecret(id), f.now())
+	if err != nil || !found {
+		return nil, false, err
+	}
+	var r authRequest
+	if !decode(c, purposeRequest, &r) {
+		return nil, false, nil
+	}
+	return &r, true, nil
+}
+
+// take removes and returns the live request id: of concurrent takes one gets it.
+func (f *flows) take(ctx context.Context, id string) (*authRequest, bool, error) {
+	c, found, err := f.store.TakeChallenge(ctx, gatehouse.HashSecret(id), f.now())
+	if err != nil || !found {
+		return nil, false, err
+	}
+	var r authRequest
+	if !decode(c, purposeRequest, &r) {
+		return nil, false, nil
+	}
+	return &r, true, nil
+}
+
+// bind records the signed-in user in request id, once: false when there is no such live
+// request or it is bound already.
+func (f *flows) bind(ctx context.Context, id string, fn func(r *authRequest)) (bool, error) {
+	r, found, err := f.take(ctx, id)
+	if err != nil || !found {
+		return false, err
+	}
+	if r.IsDone {
+		// bound already: a second visit must not change the user; put it back as it was.
+		return false, f.put(ctx, gatehouse.HashSecret(id), purposeRequest, r, r.CreatedAt.Add(RequestTTL))
+	}
+	fn(r)
+	r.IsDone = true
+	return true, f.put(ctx, gatehouse.HashSecret(id), purposeRequest, r, r.CreatedAt.Add(RequestTTL))
+}
+
+// saveCode turns the signed-in request id into code: the request is taken, so it gets one
+// code, and the code lives CodeTTL.
+func (f *flows) saveCode(ctx context.Context, id, code string) (bool, error) {
+	r, found, err := f.take(ctx, id)
+	if err != nil || !found {
+		return false, err
+	}
+	if !r.IsDone {
+		return false, nil
+	}
+	return true, f.put(ctx, gatehouse.HashSecret(code), purposeCode, r, f.now().Add(CodeTTL))
+}
+
+// requestByCode returns the request of a fresh code that was not exchanged yet. For a code
+// that was, it returns the record of that exchange as used.
+func (f *flows) requestByCode(ctx context.Context, code string) (r *authRequest, used *usedCode, err error) {
+	now := f.now()
+	if c, found, err := f.store.FindChallenge(ctx, usedHash(code), now); err != nil {
+		return nil, nil, err
+	} else if found {
+		var u usedCode
+		if decode(c, purposeUsedCode, &u) {
+			return nil, &u, nil
 		}
 	}
-	for id, t := range m.tokens {
-		if now.After(t.expiresAt) {
-			delete(m.tokens, id)
+	c, found, err := f.store.FindChallenge(ctx, gatehouse.HashSecret(code), now)
+	if err != nil || !found {
+		return nil, nil, err
+	}
+	r = &authRequest{}
+	if !decode(c, purposeCode, r) {
+		return nil, nil, nil
+	}
+	r.code = code
+	return r, nil, nil
+}
+
+// claimCode marks code exchanged, recording u: exactly one claim of a code succeeds (the
+// store refuses a second record under one hash); the others get gatehouse.ErrConflict and
+// the record of the claim that won.
+func (f *flows) claimCode(ctx context.Context, code string, u *usedCode) (*usedCode, error) {
+	err := f.put(ctx, usedHash(code), purposeUsedCode, u, f.now().Add(UsedCodeTTL))
+	if !errors.Is(err, gatehouse.ErrConflict) {
+		if err == nil {
+			// The code is spent; its record can go at once (a failure leaves it to expire).
+			_, _, _ = f.store.TakeChallenge(ctx, gatehouse.HashSecret(code), f.now())
 		}
+		return nil, err
 	}
+	c, found, ferr := f.store.FindChallenge(ctx, usedHash(code), f.now())
+	var won usedCode
+	if ferr == nil && found && decode(c, purposeUsedCode, &won) {
+		return &won, err
+	}
+	return nil, err
 }
 
-func (m *memory) full() bool { return len(m.requests)+len(m.tokens) >= MaxPending }
-
-func (m *memory) putRequest(r *authRequest) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweep()
-	if m.full() {
-		return false
-	}
-	m.requests[r.id] = r
-	return true
+// issuedToken is the record of an access token issued to a client, which the userinfo
+// endpoint reads: the token itself is a JWT, but the library hands the endpoint only its jti
+// and subject.
+type issuedToken struct {
+	ClientID string   `json:"client_id"`
+	Subject  string   `json:"sub"`
+	Scopes   []string `json:"scopes"`
 }
 
-// request returns a copy of the live request id.
-func (m *memory) request(id string) (*authRequest, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.requests[id]
-	if !ok || m.now().Sub(r.createdAt) > RequestTTL {
-		return nil, false
-	}
-	cp := *r
-	cp.scopes = slices.Clone(r.scopes)
-	return &cp, true
+const purposeAccess = "oidc-access"
+
+func accessHash(jti string) gatehouse.Hash { return gatehouse.HashSecret(purposeAccess + ":" + jti) }
+
+func (f *flows) putToken(ctx context.Context, jti string, t *issuedToken, exp time.Time) error {
+	return f.put(ctx, accessHash(jti), purposeAccess, t, exp)
 }
 
-// update applies fn to the live request id under the lock; false if there is none.
-func (m *memory) update(id string, fn func(r *authRequest) bool) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.requests[id]
-	if !ok || m.now().Sub(r.createdAt) > RequestTTL {
-		return false
+func (f *flows) token(ctx context.Context, jti string) (*issuedToken, bool, error) {
+	c, found, err := f.store.FindChallenge(ctx, accessHash(jti), f.now())
+	if err != nil || !found {
+		return nil, false, err
 	}
-	return fn(r)
-}
-
-// saveCode binds code to the signed-in request id. A request gets one code.
-func (m *memory) saveCode(id, code string) bool {
-	h := gatehouse.HashSecret(code)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.requests[id]
-	if !ok || !r.done || r.codeHash != (gatehouse.Hash{}) || m.now().Sub(r.createdAt) > RequestTTL {
-		return false
+	var t issuedToken
+	if !decode(c, purposeAccess, &t) {
+		return nil, false, nil
 	}
-	r.codeHash, r.codeIssued = h, m.now()
-	m.codes[h] = id
-	return true
-}
-
-// requestByCode returns the request whose code is code while the code is fresh.
-func (m *memory) requestByCode(code string) (*authRequest, bool) {
-	h := gatehouse.HashSecret(code)
-	m.mu.Lock()
-	id, ok := m.codes[h]
-	m.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	r, ok := m.request(id)
-	if !ok || m.now().Sub(r.codeIssued) > CodeTTL {
-		return nil, false
-	}
-	return r, true
-}
-
-func (m *memory) deleteRequest(id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r, ok := m.requests[id]; ok {
-		delete(m.codes, r.codeHash)
-		delete(m.requests, id)
-	}
-}
-
-func (m *memory) putToken(t *accessToken) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweep()
-	if m.full() {
-		return false
-	}
-	m.tokens[t.id] = t
-	return true
-}
-
-func (m *memory) token(id string) (*accessToken, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.tokens[id]
-	if !ok || m.now().After(t.expiresAt) {
-		return nil, false
-	}
-	return t, true
+	return &t, true, nil
 }

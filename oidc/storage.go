@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -12,16 +13,22 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse-auth/gatehouse"
+	"github.com/gatehouse-auth/gatehouse/authn"
+	"github.com/gatehouse-auth/gatehouse/refresh"
 	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // storage is the op.Storage of the provider: clients from gatehouse's client store, users from
-// its user store, signing keys from its key set, requests, codes and tokens in memory.
+// its user store, signing keys from its key set, requests, codes and the records of issued
+// tokens in its challenge store (flows), revocations through the authn use cases.
 type storage struct {
 	clients  gatehouse.ClientStore
 	users    gatehouse.UserStore
 	keys     *token.KeySet
-	mem      *memory
+	flows    *flows
+	uses     *authn.Service
+	refresh  *refresh.Refresher
+	grants   gatehouse.GrantStore
 	now      func() time.Time
 	tokenTTL time.Duration
 }
@@ -69,61 +76,126 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 			scopes = append(scopes, sc)
 		}
 	}
-	r := &authRequest{id: gatehouse.NewSecret(), clientID: c.ID, redirectURI: req.RedirectURI, state: req.State,
-		nonce: req.Nonce, scopes: scopes, responseType: req.ResponseType, responseMode: req.ResponseMode, createdAt: s.now()}
+	r := &authRequest{ID: gatehouse.NewSecret(), ClientID: c.ID, RedirectURI: req.RedirectURI, State: req.State,
+		Nonce: req.Nonce, Scopes: scopes, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode, CreatedAt: s.now()}
 	if req.CodeChallenge != "" {
-		r.codeChallenge = &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: oidc.CodeChallengeMethodS256}
+		r.CodeChallenge = &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: oidc.CodeChallengeMethodS256}
 	}
-	if !s.mem.putRequest(r) {
+	switch err := s.flows.putRequest(ctx, r); {
+	case errors.Is(err, errFull):
 		return nil, oidc.ErrServerError().WithDescription("too many pending sign-ins, try again later")
+	case err != nil:
+		return nil, unavailable(err)
 	}
 	return r, nil
 }
 
-func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
-	r, ok := s.mem.request(id)
-	if !ok {
+// unavailable answers a store failure: the flow cannot go on, and nothing was decided.
+func unavailable(err error) error {
+	return oidc.ErrServerError().WithDescription("the store is unavailable, try again later").WithParent(err)
+}
+
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	if !gatehouse.ValidSecret(id) {
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or expired sign-in request")
+	}
+	r, found, err := s.flows.request(ctx, id)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if !found {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown or expired sign-in request")
 	}
 	return r, nil
 }
 
-func (s *storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
-	r, ok := s.mem.requestByCode(code)
-	if !ok {
+// AuthRequestByCode finds the request of a fresh code. A code that was exchanged already is
+// a replay (the code leaked, or the client is confused): what its exchange issued is revoked.
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	r, used, err := s.flows.requestByCode(ctx, code)
+	switch {
+	case err != nil:
+		return nil, unavailable(err)
+	case used != nil:
+		s.revokeExchange(ctx, used)
+		return nil, oidc.ErrInvalidGrant().WithDescription("the code was used already; what it issued is revoked")
+	case r == nil:
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or used")
 	}
 	return r, nil
 }
 
-func (s *storage) SaveAuthCode(_ context.Context, id, code string) error {
-	if !s.mem.saveCode(id, code) {
+// revokeExchange revokes what the exchange of a replayed code issued.
+func (s *storage) revokeExchange(ctx context.Context, u *usedCode) {
+	err := s.uses.RevokeAccessToken(ctx, u.Token, u.Expires)
+	if err == nil && u.Family != "" {
+		err = s.refresh.RevokeFamily(ctx, u.Family)
+	}
+	if err != nil {
+		s.uses.Logger().Warn("revoking the tokens of a replayed code", "client_id", u.ClientID, "err", err)
+		return
+	}
+	s.uses.Logger().Warn("a code was replayed; its tokens are revoked", "client_id", u.ClientID, "user_id", u.Subject)
+}
+
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	ok, err := s.flows.saveCode(ctx, id, code)
+	if err != nil {
+		return unavailable(err)
+	}
+	if !ok {
 		return oidc.ErrInvalidRequest().WithDescription("unknown or expired sign-in request")
 	}
 	return nil
 }
 
-func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
-	s.mem.deleteRequest(id)
+// DeleteAuthRequest removes a request that did not get a code (one that did was taken then).
+func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	if gatehouse.ValidSecret(id) {
+		_, _, _ = s.flows.take(ctx, id)
+	}
 	return nil
 }
 
-// CreateAccessToken issues an opaque access token for the code's user, if that user still
-// exists and is not disabled.
+// CreateAccessToken issues an access token (a JWT the library signs, whose jti it returns
+// here) for the request's user, if that user still exists and is not disabled. For a code it
+// first claims the code: of concurrent exchanges one wins, and a later one is a replay.
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	if _, err := s.activeUser(ctx, req.GetSubject()); err != nil {
 		return "", time.Time{}, err
 	}
+	now := s.now()
+	jti, exp := gatehouse.NewID(now), now.Add(s.tokenTTL)
 	clientID := ""
 	if ar, ok := req.(*authRequest); ok {
-		clientID = ar.clientID
+		clientID = ar.ClientID
+		if err := s.claim(ctx, ar, &usedCode{Token: jti, Subject: ar.Subject, ClientID: clientID, Expires: exp}); err != nil {
+			return "", time.Time{}, err
+		}
 	}
-	t := &accessToken{id: gatehouse.NewSecret(), clientID: clientID, subject: req.GetSubject(),
-		scopes: slices.Clone(req.GetScopes()), expiresAt: s.now().Add(s.tokenTTL)}
-	if !s.mem.putToken(t) {
-		return "", time.Time{}, oidc.ErrServerError().WithDescription("too many tokens, try again later")
+	t := &issuedToken{ClientID: clientID, Subject: req.GetSubject(), Scopes: slices.Clone(req.GetScopes())}
+	if err := s.flows.putToken(ctx, jti, t, exp); err != nil {
+		return "", time.Time{}, unavailable(err)
 	}
-	return t.id, t.expiresAt, nil
+	return jti, exp, nil
+}
+
+// claim spends the code of ar, recording what its exchange issues.
+func (s *storage) claim(ctx context.Context, ar *authRequest, u *usedCode) error {
+	if ar.code == "" {
+		return oidc.ErrInvalidGrant().WithDescription("the code is invalid, expired or used")
+	}
+	won, err := s.flows.claimCode(ctx, ar.code, u)
+	switch {
+	case errors.Is(err, gatehouse.ErrConflict):
+		if won != nil {
+			s.revokeExchange(ctx, won)
+		}
+		return oidc.ErrInvalidGrant().WithDescription("the code was used already; what it issued is revoked")
+	case err != nil:
+		return unavailable(err)
+	}
+	return nil
 }
 
 // activeUser returns the user id if it exists and is not disabled; invalid_grant otherwise.
@@ -136,14 +208,6 @@ func (s *storage) activeUser(ctx context.Context, id string) (*gatehouse.User, e
 		return nil, oidc.ErrServerError().WithDescription("the user store is unavailable").WithParent(err)
 	}
 	return u, nil
-}
-
-func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType().WithParent(errUnsupported)
-}
-
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, oidc.ErrUnsupportedGrantType().WithParent(errUnsupported)
 }
 
 func (s *storage) TerminateSession(context.Context, string, string) error { return errUnsupported }
@@ -231,6 +295,8 @@ func setClaims(ui *oidc.UserInfo, u *gatehouse.User, scopes []string) {
 			ui.PreferredUsername = u.Username
 		case oidc.ScopeEmail:
 			ui.Email = u.Email
+		case gatehouse.ScopeGroups:
+			ui.AppendClaims("groups", append([]string{}, u.Groups...))
 		}
 	}
 }
@@ -247,29 +313,51 @@ func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, 
 // SetUserinfoFromRequest adds the sid claim: the public handle of the gatehouse session the
 // user signed in with.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
-	if ar, ok := req.(*authRequest); ok && ar.sessionID != "" {
-		ui.AppendClaims("sid", ar.sessionID)
+	if ar, ok := req.(*authRequest); ok && ar.SessionID != "" {
+		ui.AppendClaims("sid", ar.SessionID)
 	}
 	return nil
 }
 
-// SetUserinfoFromToken answers the userinfo endpoint: the token must be live and its user
-// active.
+// SetUserinfoFromToken answers the userinfo endpoint for an access token the library
+// verified: its record must be live, the token not revoked (by jti, or by a sign-out
+// everywhere of its user since it was issued), and its user active.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
-	t, ok := s.mem.token(tokenID)
-	if !ok || t.subject != subject {
-		return oidc.ErrAccessDenied().WithDescription("the access token is invalid or expired")
+	denied := oidc.ErrAccessDenied().WithDescription("the access token is invalid, expired or revoked")
+	iat, ok := gatehouse.IDTime(tokenID)
+	if !ok {
+		return denied
 	}
-	u, err := s.activeUser(ctx, t.subject)
+	t, found, err := s.flows.token(ctx, tokenID)
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case !found || t.Subject != subject:
+		return denied
+	}
+	err = s.uses.CheckToken(ctx, &gatehouse.Token{Principal: gatehouse.Principal{UserID: subject}, ID: tokenID, IssuedAt: iat})
+	switch {
+	case errors.Is(err, authn.ErrTokenRevoked):
+		return denied
+	case err != nil:
+		return unavailable(err)
+	}
+	u, err := s.activeUser(ctx, t.Subject)
 	if err != nil {
 		return oidc.ErrAccessDenied().WithDescription("the user is disabled or gone")
 	}
-	setClaims(ui, u, t.scopes)
+	setClaims(ui, u, t.Scopes)
 	return nil
 }
 
 func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
 	return errUnsupported
+}
+
+// GetPrivateClaimsFromRequest adds the granted scope to the access tokens issued to clients
+// (RFC 9068, 2.2.3), which the library leaves out.
+func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	return map[string]any{"scope": strings.Join(req.GetScopes(), " ")}, nil
 }
 
 func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {

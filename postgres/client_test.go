@@ -14,3 +14,11 @@ func TestClientStore(t *testing.T) {
 		return postgres.NewClientStore(MustOpen(t, slowPG))
 	})
 }
+
+func TestGrantStore(t *testing.T) {
+	t.Parallel()
+	storetest.TestGrantStore(t, func(t *testing.T) storetest.GrantStores {
+		db := MustOpen(t, slowPG)
+		return storetest.GrantStores{Grants: postgres.NewGrantStore(db), Users: postgres.NewUserStore(db), Clients: postgres.NewClientStore(db)}
+	})
+}

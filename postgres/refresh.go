@@ -80,7 +80,10 @@ func (s *RefreshStore) RotateRefresh(ctx context.Context, rot gatehouse.RefreshR
 	if err != nil {
 		return nil, nil, err
 	}
-	if outcome != nil {
+	switch {
+	case outcome == gatehouse.ErrRefreshReuse:
+		return f, nil, fmt.Errorf("postgres: refresh family %s: %w", f.ID, outcome) // the revoked family: its access tokens are denied next
+	case outcome != nil:
 		return nil, nil, fmt.Errorf("postgres: refresh family %s: %w", f.ID, outcome)
 	}
 	return f, replay, nil

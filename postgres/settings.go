@@ -15,9 +15,11 @@ func (s *UserStore) RecordIssuer(ctx context.Context, iss string) (string, error
 	ctx, cancel := s.db.bound(ctx)
 	defer cancel()
 	var recorded string
-	err := s.db.pool.QueryRow(ctx, `WITH ins AS (
-		INSERT INTO settings (name, value) VALUES ('issuer', $1) ON CONFLICT (name) DO NOTHING RETURNING value)
-		SELECT value FROM ins UNION ALL SELECT value FROM settings WHERE name = 'issuer' LIMIT 1`, iss).Scan(&recorded)
+	// DO UPDATE (to the same value) rather than DO NOTHING plus a SELECT: when another instance
+	// inserts the row concurrently, the SELECT's snapshot predates that commit and finds no row,
+	// whereas DO UPDATE locks the committed row and returns it.
+	err := s.db.pool.QueryRow(ctx, `INSERT INTO settings (name, value) VALUES ('issuer', $1)
+		ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value`, iss).Scan(&recorded)
 	return recorded, storeErr("record issuer", err)
 }
 

@@ -191,18 +191,23 @@ func (r *Refresher) RevokeFamily(ctx context.Context, familyID string) error {
 }
 
 // RevokeToken revokes the family that secret belongs to (whether secret is its current token
-// or an already rotated one). found is false, with no error, for a malformed or unknown
-// secret, as RFC 7009 wants revocation of an invalid token to succeed quietly.
-func (r *Refresher) RevokeToken(ctx context.Context, secret string) (found bool, err error) {
+// or an already rotated one) and returns it, so that the caller can deny the access tokens
+// issued from it. The family is nil, with no error, for a malformed or unknown secret (or one
+// whose family another call revoked meanwhile), as RFC 7009 wants revocation of an invalid
+// token to succeed quietly.
+func (r *Refresher) RevokeToken(ctx context.Context, secret string) (*gatehouse.RefreshFamily, error) {
 	if !gatehouse.ValidSecret(secret) {
-		return false, nil
+		return nil, nil
 	}
 	f, found, err := r.store.RefreshFamilyByToken(ctx, gatehouse.HashSecret(secret))
 	if err != nil || !found {
-		return false, wrapRevokeErr(err)
+		return nil, wrapRevokeErr(err)
 	}
 	found, err = r.store.RevokeRefreshFamily(ctx, f.ID)
-	return found, wrapRevokeErr(err)
+	if err != nil || !found {
+		return nil, wrapRevokeErr(err)
+	}
+	return f, nil
 }
 
 func wrapRevokeErr(err error) error {
@@ -218,4 +223,17 @@ func (r *Refresher) RevokeUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("refresh: revoke user refresh tokens: %w", err)
 	}
 	return nil
+}
+
+// Family returns the family that secret belongs to (its current token or an already rotated
+// one), without rotating anything; found is false for a malformed or unknown secret.
+func (r *Refresher) Family(ctx context.Context, secret string) (f *gatehouse.RefreshFamily, found bool, err error) {
+	if !gatehouse.ValidSecret(secret) {
+		return nil, false, nil
+	}
+	f, found, err = r.store.RefreshFamilyByToken(ctx, gatehouse.HashSecret(secret))
+	if err != nil {
+		return nil, false, fmt.Errorf("refresh: find refresh family: %w", err)
+	}
+	return f, found, nil
 }

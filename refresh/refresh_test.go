@@ -117,8 +117,8 @@ func TestRefresherRejectsMalformedWithoutStore(t *testing.T) {
 		if _, _, err := rotate(ctx, r, s); !errors.Is(err, gatehouse.ErrInvalidToken) {
 			t.Fatalf("Rotate(%q) = %v, want ErrInvalidToken", s, err)
 		}
-		if found, err := r.RevokeToken(ctx, s); found || err != nil {
-			t.Fatalf("RevokeToken(%q) = %v, %v", s, found, err)
+		if f, err := r.RevokeToken(ctx, s); f != nil || err != nil {
+			t.Fatalf("RevokeToken(%q) = %v, %v", s, f, err)
 		}
 	}
 	if n := store.calls.Load(); n != 0 {
@@ -168,14 +168,14 @@ func TestRefresherRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if found, err := r.RevokeToken(ctx, c); !found || err != nil {
-		t.Fatalf("RevokeToken = %v, %v", found, err)
+	if f, err := r.RevokeToken(ctx, c); f == nil || f.UserID != "u2" || err != nil {
+		t.Fatalf("RevokeToken = %v, %v", f, err)
 	}
 	if _, _, err := rotate(ctx, r, c2); !errors.Is(err, gatehouse.ErrInvalidToken) {
 		t.Fatalf("after RevokeToken: %v", err)
 	}
-	if found, err := r.RevokeToken(ctx, c); found || err != nil {
-		t.Fatalf("RevokeToken again = %v, %v", found, err)
+	if f, err := r.RevokeToken(ctx, c); f != nil || err != nil {
+		t.Fatalf("RevokeToken again = %v, %v", f, err)
 	}
 	if err := r.RevokeUser(ctx, "u1"); err != nil {
 		t.Fatal(err)

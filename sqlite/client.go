@@ -20,40 +20,66 @@ type ClientStore struct {
 // NewClientStore returns a ClientStore on db.
 func NewClientStore(db *DB) *ClientStore { return &ClientStore{db: db} }
 
-const clientColumns = `id, name, public, first_party, redirect_uris, scopes, secret_hash, created_at`
+const clientColumns = `id, name, public, first_party, redirect_uris, scopes, secret_hash, created_at, post_logout_redirect_uris, backchannel_logout_uri, id_token_alg`
+
+// jsonList encodes a list of strings as a JSON array ([] for nil).
+func jsonList(l []string) string {
+	if l == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a []string always encodes
+	return string(b)
+}
+
+func secretBytes(c *gatehouse.Client) []byte {
+	if c.SecretHash == (gatehouse.Hash{}) {
+		return nil
+	}
+	return c.SecretHash[:]
+}
 
 // CreateClient stores c; gatehouse.ErrConflict if its id exists.
 func (s *ClientStore) CreateClient(ctx context.Context, c *gatehouse.Client) error {
-	uris, err := json.Marshal(c.RedirectURIs)
-	if err != nil {
-		return fmt.Errorf("sqlite: create client: %w", err)
-	}
-	scopes, err := json.Marshal(c.Scopes)
-	if err != nil {
-		return fmt.Errorf("sqlite: create client: %w", err)
-	}
-	var secret []byte
-	if c.SecretHash != (gatehouse.Hash{}) {
-		secret = c.SecretHash[:]
-	}
-	_, err = s.db.db.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, c.Public, c.FirstParty, string(uris), string(scopes), secret, nanos(c.CreatedAt))
+	_, err := s.db.db.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, c.Public, c.FirstParty, jsonList(c.RedirectURIs), jsonList(c.Scopes), secretBytes(c), nanos(c.CreatedAt),
+		jsonList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.IDTokenAlg)
 	return storeErr("create client", err)
+}
+
+// UpdateClient replaces the stored client's fields but its id and creation time;
+// gatehouse.ErrNotFound if unknown.
+func (s *ClientStore) UpdateClient(ctx context.Context, c *gatehouse.Client) error {
+	res, err := s.db.db.ExecContext(ctx, `UPDATE clients SET name = ?, public = ?, first_party = ?, redirect_uris = ?,
+		scopes = ?, secret_hash = ?, post_logout_redirect_uris = ?, backchannel_logout_uri = ?, id_token_alg = ? WHERE id = ?`,
+		c.Name, c.Public, c.FirstParty, jsonList(c.RedirectURIs), jsonList(c.Scopes), secretBytes(c),
+		jsonList(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.IDTokenAlg, c.ID)
+	if err != nil {
+		return storeErr("update client", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return storeErr("update client", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: update client: %w", gatehouse.ErrNotFound)
+	}
+	return nil
 }
 
 func scanClient(row scanner) (*gatehouse.Client, error) {
 	var c gatehouse.Client
-	var uris, scopes string
+	var uris, scopes, logout string
 	var secret []byte
 	var created int64
-	if err := row.Scan(&c.ID, &c.Name, &c.Public, &c.FirstParty, &uris, &scopes, &secret, &created); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.Public, &c.FirstParty, &uris, &scopes, &secret, &created,
+		&logout, &c.BackchannelLogoutURI, &c.IDTokenAlg); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(uris), &c.RedirectURIs); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
-		return nil, err
+	for _, l := range []struct {
+		raw string
+		to  *[]string
+	}{{uris, &c.RedirectURIs}, {scopes, &c.Scopes}, {logout, &c.PostLogoutRedirectURIs}} {
+		if err := json.Unmarshal([]byte(l.raw), l.to); err != nil {
+			return nil, err
+		}
 	}
 	copy(c.SecretHash[:], secret)
 	c.CreatedAt = fromNanos(created)

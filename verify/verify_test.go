@@ -263,6 +263,31 @@ func TestRevocationsFollowed(t *testing.T) {
 		t.Fatalf("revoked token through the middleware: %d %v", status, out)
 	}
 
+	// Revoked by its refresh family: the reuse of a rotated refresh token is detected, and the
+	// access tokens issued from that family (at login and with the rotation) are rejected too.
+	var out2 map[string]any
+	status, out2 = g.call("POST", "/api/login", `{"username":"bob","password":"`+password+`"}`)
+	if status != 200 {
+		t.Fatalf("login: %d %v", status, out2)
+	}
+	first, r0 := out2["access_token"].(string), out2["refresh_token"].(string)
+	status, out2 = g.call("POST", "/api/token/refresh", `{"refresh_token":"`+r0+`"}`)
+	if status != 200 {
+		t.Fatalf("refresh: %d %v", status, out2)
+	}
+	rotated := out2["access_token"].(string)
+	if _, err := v.Verify(rotated); err != nil {
+		t.Fatalf("live rotated token: %v", err)
+	}
+	if status, _ := g.call("POST", "/api/token/refresh", `{"refresh_token":"`+r0+`"}`); status != 401 {
+		t.Fatalf("reuse answered %d", status)
+	}
+	testkit.Eventually(t, 5*time.Second, "the family revocation", func() bool {
+		_, e1 := v.Verify(first)
+		_, e2 := v.Verify(rotated)
+		return errors.Is(e1, verify.ErrTokenRevoked) && errors.Is(e2, verify.ErrTokenRevoked)
+	})
+
 	// Revoked by the user's not-before time (an admin logs bob out everywhere).
 	t1, t2 := g.login("bob", password), g.login("bob", password)
 	admin := g.login("admin", password+" admin")

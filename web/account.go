@@ -22,6 +22,8 @@ type signinView struct {
 	FormError          string
 	// Passkeys offers "Sign in with a passkey" (when the server has a WebAuthn relying party).
 	Passkeys bool
+	// Register shows the link to the registration page (self-registration is on).
+	Register bool
 }
 
 func (s *Pages) signinView(username, next string, errs map[string]string) signinView {
@@ -30,6 +32,7 @@ func (s *Pages) signinView(username, next string, errs map[string]string) signin
 		Passkeys: s.authn.WebAuthnEnabled(),
 		Username: field("username", "Username", "text", username, errs).auto("username").required(),
 		Password: field("password", "Password", "password", "", errs).auto("current-password").required(),
+		Register: s.api.RegistrationAllowed(),
 	}
 }
 

@@ -39,6 +39,7 @@ type keyRow struct {
 	CreatedAt, LastUsed  time.Time
 	Discoverable, Synced bool
 	Proof                proofView
+	Rename               fieldView
 }
 
 // proofView is the password and code fields of a removal form; ids are unique on the page.
@@ -65,11 +66,12 @@ func (s *Pages) factorsOf(r *http.Request, userID string) (*factorsView, error) 
 	}
 	v := &factorsView{TOTP: sum.TOTP, TOTPPending: sum.TOTPPending, WebAuthn: s.authn.WebAuthnEnabled(),
 		RecoveryCodes: sum.RecoveryCodes, TOTPProof: newProof("totp-", sum.TOTP),
-		Name: field("name", "Name", "text", "", nil).hint("So that you can tell your keys apart, such as \"work laptop\".")}
+		Name: field("name", "Name of a new key", "text", "", nil).hint("So that you can tell your keys apart, such as \"work laptop\".")}
 	for i, c := range sum.WebAuthn {
 		v.Keys = append(v.Keys, keyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name,
 			CreatedAt: c.CreatedAt, LastUsed: c.LastUsedAt, Discoverable: c.Discoverable, Synced: c.BackupEligible,
-			Proof: newProof("key"+strconv.Itoa(i)+"-", sum.TOTP)})
+			Proof:  newProof("key"+strconv.Itoa(i)+"-", sum.TOTP),
+			Rename: field("name", "New name", "text", c.Name, nil).id("key" + strconv.Itoa(i) + "-")})
 	}
 	return v, nil
 }
@@ -219,4 +221,22 @@ func (s *Pages) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, p *p
 	}
 	s.render(w, r, http.StatusOK, "account_codes.html", s.newPageData(p, "New recovery codes", "account",
 		codesView{Heading: "New recovery codes", Codes: codes}))
+}
+
+// handleWebAuthnRename renames one of the user's security keys or passkeys.
+func (s *Pages) handleWebAuthnRename(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	id, ok := authn.CredentialID(r.PathValue("id"))
+	if !ok {
+		s.renderMessage(w, r, p, http.StatusNotFound, "Not found", "No such security key or passkey.")
+		return
+	}
+	err := s.authn.RenameWebAuthnCredential(r.Context(), p.user(), id, r.PostForm.Get("name"), s.client(r))
+	switch {
+	case isCode(err, gatehouse.ENOTFOUND):
+		s.renderMessage(w, r, p, http.StatusNotFound, "Not found", "No such security key or passkey.")
+	case err != nil:
+		s.factorFailed(w, r, p, err)
+	default:
+		redirect(w, r, "/account?msg=key-renamed")
+	}
 }

@@ -190,6 +190,9 @@ type adminUserView struct {
 	Role, Password fieldView
 	FormError      string
 	ConfirmError   string
+	// Factors are the user's second factors; nil on a server without them.
+	Factors    *factorsView
+	ResetError string
 }
 
 func (s *Pages) handleAdminUserPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
@@ -212,7 +215,13 @@ func (s *Pages) renderAdminUser(w http.ResponseWriter, r *http.Request, p *pageR
 		s.renderError(w, r, err)
 		return
 	}
-	v := adminUserView{U: u, Self: u.ID == p.user().UserID, Sessions: sessions, FormError: formErr, ConfirmError: errs["confirm"]}
+	factors, err := s.factorsOf(r, u.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := adminUserView{U: u, Self: u.ID == p.user().UserID, Sessions: sessions, FormError: formErr, ConfirmError: errs["confirm"],
+		Factors: factors, ResetError: errs["confirm_reset"]}
 	v.Role = field("role", "Role", "select", string(u.Role), errs)
 	v.Role.Options = roleOptions
 	v.Password = field("password", "New password", "password", "", errs).auto("new-password")
@@ -359,4 +368,30 @@ func (s *Pages) handleAdminRevokeSessionPage(w http.ResponseWriter, r *http.Requ
 		return
 	}
 	redirect(w, r, "/admin/users/"+owner+"?msg=user-session-revoked")
+}
+
+// handleAdminResetFactorsPage removes every second factor of a user who lost them, as DELETE
+// /api/admin/users/{id}/mfa does (audited; the user is signed out everywhere). An admin's own
+// factors are managed on the account page, which asks for a proof.
+func (s *Pages) handleAdminResetFactorsPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
+	id := r.PathValue("id")
+	u, err := s.pageUser(r.Context(), id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	switch {
+	case u.ID == p.user().UserID:
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, map[string]string{"confirm_reset": "Manage your own second factors on your account page."}, "")
+		return
+	case r.PostForm.Get("confirm") != "yes":
+		s.renderAdminUser(w, r, p, http.StatusBadRequest, map[string]string{"confirm_reset": "Tick the box to confirm the reset."}, "")
+		return
+	}
+	if err := s.authn.ResetFactors(r.Context(), p.user().UserID, id, s.client(r)); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "second factors reset on the web", "user_id", id, "actor_id", p.user().UserID)
+	redirect(w, r, "/admin/users/"+id+"?msg=factors-reset")
 }

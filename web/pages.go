@@ -98,6 +98,8 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/signin/passkey", s.handlePasskeyBegin)
 	handle("POST", "/signin/passkey/finish", s.handlePasskeyFinish)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
+	handle("GET", "/register", s.handleRegisterPage)
+	handle("POST", "/register", s.handleRegister)
 	handle("GET", "/forgot", s.handleForgotPage)
 	handle("POST", "/forgot", s.handleForgot)
 	handle("GET", "/reset", s.handleResetPage)
@@ -114,6 +116,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/account/mfa/recovery-codes", s.page(gatehouse.RoleUser, s.handleRecoveryCodes))
 	handle("POST", "/account/mfa/webauthn", s.page(gatehouse.RoleUser, s.handleWebAuthnBegin))
 	handle("POST", "/account/mfa/webauthn/finish", s.page(gatehouse.RoleUser, s.handleWebAuthnFinish))
+	handle("POST", "/account/mfa/webauthn/{id}/rename", s.page(gatehouse.RoleUser, s.handleWebAuthnRename))
 	handle("POST", "/account/mfa/webauthn/{id}/delete", s.page(gatehouse.RoleUser, s.handleWebAuthnDelete))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
@@ -126,6 +129,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/admin/users/{id}/password", s.page(gatehouse.RoleAdmin, s.handleAdminPasswordPage))
 	handle("POST", "/admin/users/{id}/delete", s.page(gatehouse.RoleAdmin, s.handleAdminDeletePage))
 	handle("POST", "/admin/users/{id}/signout-everywhere", s.page(gatehouse.RoleAdmin, s.handleAdminSignOutUserPage))
+	handle("POST", "/admin/users/{id}/mfa/reset", s.page(gatehouse.RoleAdmin, s.handleAdminResetFactorsPage))
 	handle("POST", "/admin/sessions/{id}/revoke", s.page(gatehouse.RoleAdmin, s.handleAdminRevokeSessionPage))
 }
 
@@ -404,6 +408,8 @@ var flashes = map[string]string{
 	"session-gone":            "That session had already ended.",
 	"password-changed":        "Your password is changed. Every other session and token has been signed out.",
 	"password-reset":          "Your new password is set, and every session and token of your account has been signed out. Sign in with it.",
+	"registered":              "Your account is created. Sign in with it.",
+	"registered-verify":       "Your account is created. Sign in with it; a link to confirm your e-mail address is on its way to it.",
 	"user-created":            "The user is created.",
 	"user-updated":            "The user is updated and signed out everywhere.",
 	"user-deleted":            "The user is deleted.",
@@ -414,6 +420,8 @@ var flashes = map[string]string{
 	"user-signed-out-already": "That session had already ended.",
 	"key-added":               "The security key or passkey is added. It is asked for after your password, and a passkey signs you in on its own.",
 	"key-removed":             "The security key or passkey is removed.",
+	"key-renamed":             "The security key or passkey is renamed.",
+	"factors-reset":           "Every second factor of the user is removed, and the user is signed out everywhere.",
 	"totp-removed":            "The authenticator app is removed.",
 }
 
@@ -474,7 +482,7 @@ var pageFuncs = template.FuncMap{
 
 var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "signin_enrol.html", "account_totp.html",
 	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
-	"forgot.html", "reset.html", "verify.html")
+	"forgot.html", "reset.html", "verify.html", "register.html")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

@@ -19,7 +19,9 @@ type secondStepView struct {
 	Token, Next  string
 	Method, Code fieldView
 	// Options is the JSON of the WebAuthn assertion request; "" when no key is offered.
-	Options   string
+	Options string
+	// AppCode is true when an authenticator app's code is among the methods.
+	AppCode   bool
 	FormError string
 }
 
@@ -63,6 +65,7 @@ func (s *Pages) renderSecondStep(w http.ResponseWriter, r *http.Request, status 
 		Method: field("method", "Method", "select", method, nil),
 		Code:   field("code", "Code", "text", "", nil).auto("one-time-code").required()}
 	v.Method.Options = offered
+	v.AppCode = slices.Contains(offered, gatehouse.FactorTOTP)
 	s.render(w, r, status, "signin_mfa.html", s.newPageData(nil, "Sign in", "signin", v))
 }
 

@@ -80,6 +80,7 @@ Modes: ` + strings.Join(bench.ModeNames(), ", ") + `.`,
 	fs.StringVar(&opts.Server, "gatehouse", "", `the gatehouse server binary to measure (default: "gatehouse" beside this binary, else on the PATH)`)
 	fs.BoolVar(&opts.Quick, "quick", false, "a tiny run in seconds (short loads, few sessions): checks that everything works, the numbers mean little")
 	fs.DurationVar(&opts.Duration, "duration", 0, "length of each load (default 10s, 500ms with --quick)")
+	fs.BoolVar(&opts.NoPin, "no-pin", false, "do not pin the performance measurement's servers to CPU 0 and the load generator to the other CPUs (pinned by default on Linux with taskset and 2 or more CPUs)")
 	fs.StringVar(&opts.Modes, "modes", "", "comma-separated modes to measure (default all): "+strings.Join(bench.ModeNames(), ","))
 	fs.StringVar(&opts.Out, "out", "./bench-out", "directory for report.md, report.json and the charts")
 	fs.IntVar(&opts.Connections, "connections", 0, "connections of the load generator (default 64, 16 with --quick)")
@@ -121,10 +122,10 @@ func runBench(cmd *cobra.Command, opts bench.Options) error {
 // newFloorCmd is the floor the bench measures against: a bare net/http handler served with
 // gatehouse's own server settings.
 func newFloorCmd() *cobra.Command {
-	var addr string
+	var addr, response string
 	cmd := &cobra.Command{
 		Use:   "floor",
-		Short: `Serve a bare "hello" handler: the floor of the measurements`,
+		Short: `Serve a bare "hello" handler, or a recorded answer: the floors of the measurements`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host, _, err := net.SplitHostPort(addr)
@@ -135,8 +136,17 @@ func newFloorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			h := bench.FloorHandler()
+			if response != "" {
+				resp, err := bench.ReadResponse(response)
+				if err != nil {
+					l.Close()
+					return fmt.Errorf("--response: %w", err)
+				}
+				h = bench.SameBytesHandler(resp)
+			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
-			srv := ghttp.NewHTTPServer(addr, bench.FloorHandler(), nil, log)
+			srv := ghttp.NewHTTPServer(addr, h, nil, log)
 			go func() {
 				<-cmd.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -150,5 +160,6 @@ func newFloorCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8081", "loopback address to listen on")
+	cmd.Flags().StringVar(&response, "response", "", "JSON file of an answer (status, header, body) to give every request instead of hello: a mode's same-bytes floor")
 	return cmd
 }

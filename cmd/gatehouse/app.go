@@ -38,10 +38,14 @@ type app struct {
 	mirror   *revocation.Mirror // nil when revocations are shared through Redis
 	sessions *session.Manager
 	expirers []gatehouse.Expirer
-	server   *ghttp.Server
-	mailer   gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
-	now      func() time.Time
-	drain    drainState // /readyz turns 503 when a graceful stop begins (drain.go)
+	// challenges is the store of steps that span requests, made once (challengeStore).
+	challenges gatehouse.ChallengeStore
+	// refreshes is the refresh-token store, gatehouse's and the OpenID Provider's clients'.
+	refreshes gatehouse.RefreshStore
+	server    *ghttp.Server
+	mailer    gatehouse.Mailer // mail to users: an SMTP relay or the development outbox (mail.go)
+	now       func() time.Time
+	drain     drainState // /readyz turns 503 when a graceful stop begins (drain.go)
 	// accessRules are the forward-auth rules in force; SIGHUP swaps them (proxyauth.go).
 	accessRules *access.Holder
 }
@@ -117,7 +121,8 @@ func (a *app) wire(ctx context.Context) error {
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite",
 	})
-	refresher := refresh.NewRefresher(a.refreshStore(), cfg.RefreshTTL, a.now)
+	a.refreshes = a.refreshStore()
+	refresher := refresh.NewRefresher(a.refreshes, cfg.RefreshTTL, a.now)
 	if err := refresher.SetReuseGrace(cfg.RefreshGrace); err != nil {
 		return err
 	}
@@ -237,7 +242,9 @@ func (a *app) mountProvider(uses *authn.Service) error {
 		a.log.Info("the OpenID Provider is off: ID tokens need an EdDSA or ES256 signing key")
 		return nil
 	}
+	// The clients' refresh tokens rotate strictly: no reuse grace.
 	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
-		Logger: a.log, Now: a.now})
+		Flows: a.challengeStore(), Refresh: refresh.NewRefresher(a.refreshes, a.cfg.RefreshTTL, a.now),
+		Grants: a.grantStore(), Logger: a.log, Now: a.now})
 	return err
 }

@@ -34,7 +34,9 @@ type cred struct {
 	died   *span   // the request that ended it (logout, rotation, sign-out everywhere), if any
 }
 
-type family struct{ refresh []*cred }
+// family is a refresh family's credentials: its refresh tokens and the access tokens issued
+// from it, which all die with it.
+type family struct{ refresh, access []*cred }
 
 // atSnapshot says what a credential must do on a server restored from a snapshot taken within
 // the window w: "live" if it was made before the window and not ended before its end, "dead"
@@ -182,6 +184,7 @@ func (b *burst) tokens(user string, body map[string]any, f *family, sp span) []*
 	a := &cred{kind: "access", user: user, value: access, family: f, born: sp}
 	r := &cred{kind: "refresh", user: user, value: refresh, family: f, born: sp}
 	f.refresh = append(f.refresh, r)
+	f.access = append(f.access, a)
 	b.record(a, r)
 	return []*cred{a, r}
 }
@@ -209,8 +212,8 @@ func (b *burst) logout(c *cred, mine []*cred) {
 		return
 	}
 	c.died = &sp
-	if c.kind == "access" { // the token's refresh family is revoked with it
-		for _, r := range c.family.refresh {
+	if c.kind == "access" { // the token's refresh family is revoked with it, and its access tokens
+		for _, r := range append(c.family.refresh, c.family.access...) {
 			if r.died == nil {
 				r.died = &sp
 			}

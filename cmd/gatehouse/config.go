@@ -43,7 +43,9 @@ type config struct {
 	CookieName       string
 	SecureCookies    bool
 	AllowRegister    bool
-	MinPasswordLen   int
+	// ServersStopped is the user commands' --servers-stopped (useradmin.go).
+	ServersStopped bool
+	MinPasswordLen int
 	// PasswordContextWords do not count toward a new password's length (account.Policy).
 	PasswordContextWords []string
 

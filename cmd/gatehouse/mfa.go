@@ -167,11 +167,24 @@ func (a *app) mfaService() (*mfa.Service, error) {
 // factorStores returns the second factors' stores, which live with the users.
 func (a *app) factorStores() (gatehouse.FactorStore, gatehouse.ChallengeStore) {
 	if a.shared.pg != nil {
+		return postgres.NewFactorStore(a.shared.pg), a.challengeStore()
+	}
+	return sqlite.NewFactorStore(a.db), a.challengeStore()
+}
+
+// challengeStore returns the store of the steps that span requests (second factors, the
+// OpenID Provider's authorization requests and codes), which lives with the users: a
+// PostgreSQL table every instance shares, or SQLite on one node. Expired entries are swept.
+func (a *app) challengeStore() gatehouse.ChallengeStore {
+	if a.challenges != nil {
+		return a.challenges
+	}
+	if a.shared.pg != nil {
 		c := postgres.NewChallengeStore(a.shared.pg)
-		a.expirers = append(a.expirers, c)
-		return postgres.NewFactorStore(a.shared.pg), c
+		a.expirers, a.challenges = append(a.expirers, c), c
+		return c
 	}
 	c := sqlite.NewChallengeStore(a.db)
-	a.expirers = append(a.expirers, c)
-	return sqlite.NewFactorStore(a.db), c
+	a.expirers, a.challenges = append(a.expirers, c), c
+	return c
 }

@@ -177,11 +177,19 @@ func TestProviderAttacks(t *testing.T) {
 	})
 	t.Run("Replay", func(t *testing.T) {
 		code, v := codeFor(t)
-		if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v)); err != nil {
+		tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatalf("userinfo before the replay: %v", err)
 		}
 		if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v)); err == nil {
 			t.Fatal("replayed code accepted")
+		}
+		// The replay revoked what the first exchange issued.
+		if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Fatalf("userinfo with the token of a replayed code: %+v", ui)
 		}
 	})
 	t.Run("OtherClient", func(t *testing.T) {
@@ -257,6 +265,28 @@ func TestProviderAttacks(t *testing.T) {
 				answer.Get("error") != "unauthorized_client" || answer.Get("state") != "st" {
 				t.Errorf("response_type %q: %v", rt, loc)
 			}
+		}
+	})
+	t.Run("SignedOutEverywhere", func(t *testing.T) {
+		code, v := codeFor(t)
+		tok, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClientAccessToken(t, tok.AccessToken, r.client.ID, "openid profile email")
+		if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		resp, err := b.Post(base+"/api/logout-all", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("logout-all: %d", resp.StatusCode)
+		}
+		if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			t.Fatalf("userinfo after a sign-out everywhere: %+v", ui)
 		}
 	})
 	t.Run("DisabledUser", func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // environment and the configuration file.
 
 // secretFlags are the flags whose value is a secret (or, for the URLs, may hold a password).
-var secretFlags = []string{"hmac-secret", "introspection-secret", "key-encryption-key", "postgres-url", "redis-url", "smtp-url"}
+var secretFlags = []string{"hmac-secret", "introspection-secret", "introspection-token", "key-encryption-key", "postgres-url", "redis-url", "smtp-url"}
 
 // fileTwin is the name of the flag naming the file that holds flag's value.
 func fileTwin(flag string) string { return flag + "-file" }

@@ -207,6 +207,14 @@ func (a *app) clientStore() gatehouse.ClientStore {
 	return sqlite.NewClientStore(a.db)
 }
 
+// grantStore returns the store of users' grants to clients, which lives with the users.
+func (a *app) grantStore() gatehouse.GrantStore {
+	if a.shared.pg != nil {
+		return postgres.NewGrantStore(a.shared.pg)
+	}
+	return sqlite.NewGrantStore(a.db)
+}
+
 // refreshStore returns the refresh-token store, which lives with the users.
 func (a *app) refreshStore() gatehouse.RefreshStore {
 	if a.shared.pg != nil {

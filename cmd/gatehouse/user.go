@@ -15,7 +15,8 @@ import (
 
 func newUserCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users in the configured user store"}
-	cmd.AddCommand(newUserAddCmd())
+	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserShowCmd(), newUserPasswdCmd(), newUserDisableCmd(),
+		newUserEnableCmd(), newUserDeleteCmd(), newUserSetRoleCmd(), newUserGroupsCmd())
 	return cmd
 }
 

@@ -24,6 +24,7 @@ func TestClientStore(t *testing.T, newStore func(t *testing.T) gatehouse.ClientS
 		{"ListPages", testClientList},
 		{"Delete", testClientDelete},
 		{"CopiesNotShared", testClientCopies},
+		{"Update", testClientUpdate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +67,9 @@ func sameClient(t *testing.T, got, want *gatehouse.Client) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Public != want.Public || got.FirstParty != want.FirstParty ||
 		!slices.Equal(got.RedirectURIs, want.RedirectURIs) || !slices.Equal(got.Scopes, want.Scopes) ||
-		!got.CreatedAt.Equal(want.CreatedAt) || got.SecretHash != want.SecretHash {
+		!got.CreatedAt.Equal(want.CreatedAt) || got.SecretHash != want.SecretHash ||
+		!slices.Equal(got.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs) ||
+		got.BackchannelLogoutURI != want.BackchannelLogoutURI || got.IDTokenAlg != want.IDTokenAlg {
 		t.Fatalf("stored client = %+v, want %+v", got, want)
 	}
 }
@@ -183,4 +186,86 @@ func testClientCopies(t *testing.T, s gatehouse.ClientStore) {
 	got := mustClient(t, s, c.ID)
 	got.RedirectURIs[0] = "https://evil.example/cb"
 	sameClient(t, mustClient(t, s, c.ID), &want)
+}
+
+func testClientUpdate(t *testing.T, s gatehouse.ClientStore) {
+	ctx := context.Background()
+	c, _ := NewTestClient(t, "upd", false)
+	mustCreateClient(t, s, c)
+	want := *c
+	want.Name, want.FirstParty, want.Scopes = "renamed", true, []string{gatehouse.ScopeOpenID}
+	want.RedirectURIs = []string{"https://upd.example/other"}
+	want.PostLogoutRedirectURIs = []string{"https://upd.example/bye"}
+	want.BackchannelLogoutURI, want.IDTokenAlg = "https://upd.example/bcl", "RS256"
+	want.SecretHash = gatehouse.HashSecret(gatehouse.NewSecret())
+	upd := want
+	upd.CreatedAt = c.CreatedAt.Add(time.Hour) // ignored: the creation time stays
+	if err := s.UpdateClient(ctx, &upd); err != nil {
+		t.Fatal(err)
+	}
+	sameClient(t, mustClient(t, s, c.ID), &want)
+	gone := want
+	gone.ID = gatehouse.NewID(time.Now())
+	if err := s.UpdateClient(ctx, &gone); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Fatalf("UpdateClient(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// GrantStores are the stores the grant contract needs: grants refer to users and clients.
+type GrantStores struct {
+	Grants  gatehouse.GrantStore
+	Users   gatehouse.UserStore
+	Clients gatehouse.ClientStore
+}
+
+// TestGrantStore runs the gatehouse.GrantStore contract. newStores must return empty stores
+// for each subtest.
+func TestGrantStore(t *testing.T, newStores func(t *testing.T) GrantStores) {
+	t.Run("SaveWidenListDelete", func(t *testing.T) {
+		t.Parallel()
+		s := newStores(t)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		u := NewTestUser("granter", now)
+		mustCreateUser(t, s.Users, u)
+		a, _ := NewTestClient(t, "a", false)
+		b, _ := NewTestClient(t, "b", true)
+		mustCreateClient(t, s.Clients, a)
+		mustCreateClient(t, s.Clients, b)
+		if _, found, err := s.Grants.Grant(ctx, u.ID, a.ID); found || err != nil {
+			t.Fatalf("Grant before any = %v, %v", found, err)
+		}
+		g := &gatehouse.Grant{UserID: u.ID, ClientID: a.ID, Scopes: []string{"openid"}, CreatedAt: now, UpdatedAt: now}
+		if err := s.Grants.SaveGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		later := now.Add(time.Minute)
+		wide := &gatehouse.Grant{UserID: u.ID, ClientID: a.ID, Scopes: []string{"openid", "email"}, CreatedAt: later, UpdatedAt: later}
+		if err := s.Grants.SaveGrant(ctx, wide); err != nil {
+			t.Fatal(err)
+		}
+		got, found, err := s.Grants.Grant(ctx, u.ID, a.ID)
+		if err != nil || !found || !slices.Equal(got.Scopes, wide.Scopes) || !got.CreatedAt.Equal(now) || !got.UpdatedAt.Equal(later) {
+			t.Fatalf("widened grant = %+v, %v, %v", got, found, err)
+		}
+		if err := s.Grants.SaveGrant(ctx, &gatehouse.Grant{UserID: u.ID, ClientID: b.ID, Scopes: []string{"openid"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.Grants.ListGrants(ctx, u.ID)
+		if err != nil || len(list) != 2 || list[0].ClientID > list[1].ClientID {
+			t.Fatalf("ListGrants = %+v, %v", list, err)
+		}
+		if found, err := s.Grants.DeleteGrant(ctx, u.ID, a.ID); !found || err != nil {
+			t.Fatalf("DeleteGrant = %v, %v", found, err)
+		}
+		if found, err := s.Grants.DeleteGrant(ctx, u.ID, a.ID); found || err != nil {
+			t.Fatalf("second DeleteGrant = %v, %v", found, err)
+		}
+		if list, err := s.Grants.ListGrants(ctx, u.ID); err != nil || len(list) != 1 || list[0].ClientID != b.ID {
+			t.Fatalf("ListGrants after delete = %+v, %v", list, err)
+		}
+		if list, err := s.Grants.ListGrants(ctx, gatehouse.NewID(now)); err != nil || len(list) != 0 {
+			t.Fatalf("ListGrants of a stranger = %+v, %v", list, err)
+		}
+	})
 }

@@ -153,7 +153,10 @@ func refreshReuseRevokesFamily(t *testing.T, s gatehouse.RefreshStore) {
 	if _, err := refreshRotate(t, s, refreshHash("0"), refreshHash("1"), refreshT0); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
-	refreshRotateErr(t, s, refreshHash("0"), refreshHash("evil"), refreshT0, gatehouse.ErrRefreshReuse)
+	// The store names the family it revoked: its access tokens are denied next.
+	if got, err := refreshRotate(t, s, refreshHash("0"), refreshHash("evil"), refreshT0); !errors.Is(err, gatehouse.ErrRefreshReuse) || got == nil || got.ID != f.ID {
+		t.Fatalf("RotateRefresh of a rotated token = %+v, %v; want family %s and ErrRefreshReuse", got, err, f.ID)
+	}
 	// The family is gone: its current token fails too, and no token names it any more.
 	refreshRotateErr(t, s, refreshHash("1"), refreshHash("2"), refreshT0, gatehouse.ErrNotFound)
 	for _, label := range []string{"0", "1", "evil", "2"} {
