@@ -32,7 +32,7 @@ var layers = map[string][]string{
 	"web":                   {"", "access", "account", "authn", "emaillink", "http"},
 	"verify":                {"", "token", "internal/httpauth"},
 	"access":                {""},
-	"forwardauth":           {"", "access"},
+	"forwardauth":           {"", "access", "internal/shardmap"},
 	"oidc":                  {"", "authn", "http", "refresh", "token"},
 	"mail":                  {""},
 	"emaillink":             {""},

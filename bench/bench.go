@@ -59,6 +59,10 @@ type Options struct {
 	StoreAvailable func(store string) bool
 	// Fillers fill a persistent session store directly, by store name.
 	Fillers map[string]Filler
+	// Phases, when set, is a comma-separated list of the phases to run, by the first word of
+	// their names (performance, resource, logout, scalability, fault, login, peer); the others
+	// are named in the report as not run. Empty runs them all.
+	Phases string
 	// NoPin leaves the servers and the load generator of the performance measurement where the
 	// scheduler puts them; by default they are pinned to separate CPUs where the machine allows
 	// (pin.go).
@@ -148,10 +152,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, errors.New("bench: none of the selected modes can run on this machine")
 	}
 	start := time.Now()
-	phases := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	phases := []phase{
 		{"performance", b.performance},
 		{"resource usage and cost growth", b.resources},
 		{"logout control", b.logoutControl},
@@ -160,6 +161,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"login cost", b.loginCost},
 		{"peer (an Express server)", b.peer},
 	}
+	phases, b.report.NotRun = selectPhases(phases, b.opts.Phases)
 	for i, ph := range phases {
 		if ctx.Err() != nil {
 			break
@@ -179,6 +181,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	b.report.Elapsed = time.Since(start).Round(time.Second).String()
+	b.report.Machine.LoadAverageEnd = loadAverage()
 	b.report.finish()
 	if err := b.write(); err != nil {
 		return nil, err
@@ -204,6 +207,32 @@ func (b *Runner) write() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(b.opts.Out, "report.md"), []byte(renderMarkdown(b.report)), 0o644)
+}
+
+// phase is one part of a run.
+type phase struct {
+	name string
+	run  func(context.Context) error
+}
+
+// selectPhases keeps the phases whose first word is listed in spec (all when spec is empty)
+// and returns the names of the others.
+func selectPhases(phases []phase, spec string) (kept []phase, skipped []string) {
+	if strings.TrimSpace(spec) == "" {
+		return phases, nil
+	}
+	want := map[string]bool{}
+	for _, w := range strings.Split(spec, ",") {
+		want[strings.TrimSpace(w)] = true
+	}
+	for _, ph := range phases {
+		if want[strings.Fields(ph.name)[0]] {
+			kept = append(kept, ph)
+		} else {
+			skipped = append(skipped, ph.name)
+		}
+	}
+	return kept, skipped
 }
 
 // machine describes where the run happened.

@@ -9,7 +9,7 @@ import (
 var Sections = []string{
 	"Targets", "Modes", "The stateful-vs-stateless comparison, measured", "Performance", "Resource usage",
 	"Scalability", "Load balancing", "Fault tolerance", "Logout control", "Caching", "Login cost",
-	"Peer: an Express server", "Charts", "How it was measured",
+	"Peer: an Express server", "Capacity planning", "Charts", "How it was measured",
 }
 
 type md struct{ strings.Builder }
@@ -43,11 +43,14 @@ func renderMarkdown(r *Report) string {
 	w.p("# %s\n", title)
 	w.p("Measured %s with `%s` in %s.\n", r.Date, r.Command, r.Elapsed)
 	m := r.Machine
-	w.p("Machine: %d CPUs (%s), %s memory, %s, %s, %s; load average at start %s. The load generator runs on the same CPUs as the servers, and the machine may be shared with other work: compare the **ratios** (each measured against a reference in the same run, right before), not the absolute numbers, with other machines.\n",
-		m.CPUs, orDash(m.CPUModel), fmtBytes(float64(m.Memory)), m.Kernel, m.OS, m.Go, orDash(m.LoadAverage))
+	w.p("Machine: %d CPUs (%s), %s memory, %s, %s, %s; load average at start %s, at end %s. The load generator runs on the same machine as the servers (on CPUs of its own in the performance section when it says so), and the machine may be shared with other work: compare the **ratios** (each measured against a reference in the same run, right before), not the absolute numbers, with other machines.\n",
+		m.CPUs, orDash(m.CPUModel), fmtBytes(float64(m.Memory)), m.Kernel, m.OS, m.Go, orDash(m.LoadAverage), orDash(m.LoadAverageEnd))
 	s := r.Settings
 	w.p("Settings: %d connections, %gs per load, %d round(s), a pool of %s credentials per mode, sizes %v, %d revocation trials per mode.",
 		s.Connections, s.DurationS, s.Rounds, fmtCount(s.Pool), s.Sizes, s.Trials)
+	if len(r.NotRun) > 0 {
+		w.p("\n**Not run** (--phases): %s. Their sections say \"Not measured\".\n", strings.Join(r.NotRun, "; "))
+	}
 	if len(r.Problems) > 0 {
 		w.p("\n**Problems in this run** (the sections they concern are incomplete):\n")
 		for _, p := range r.Problems {
@@ -66,6 +69,7 @@ func renderMarkdown(r *Report) string {
 	w.caching(r)
 	w.login(r)
 	w.peer(r)
+	w.capacity(r)
 	w.charts(r)
 	w.method(r)
 	return w.String()

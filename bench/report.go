@@ -32,7 +32,9 @@ type Report struct {
 
 	Targets  []Target `json:"targets"`
 	Problems []string `json:"problems"`
-	Charts   []string `json:"charts"`
+	// NotRun names the phases left out of this run (--phases).
+	NotRun []string `json:"phases_not_run,omitempty"`
+	Charts []string `json:"charts"`
 }
 
 // Machine describes where the run happened.
@@ -44,6 +46,8 @@ type Machine struct {
 	OS          string `json:"os"`
 	Go          string `json:"go"`
 	LoadAverage string `json:"load_average_at_start"`
+	// LoadAverageEnd is the load average when the run ended.
+	LoadAverageEnd string `json:"load_average_at_end,omitempty"`
 }
 
 // Settings are the run's parameters.

@@ -60,22 +60,48 @@ type Config struct {
 	SignInURL string
 	// CookieName is the name of the session cookie as browsers send it.
 	CookieName string
-	// Assertions, if set, signs a short-lived JWT for the app behind the proxy into the
+	// Assertions, if set, signs a short-lived JWT of the identity for the app behind the proxy
+	// (audience: the app's origin, such as "https://app.example.com") into the allowed
 	// answer's Remote-JWT header.
 	Assertions Asserter
+	// AssertionReuse is how long an assertion signed for a credential and an app is handed out
+	// again for the same credential, app and identity instead of signing a new one. Keep it a
+	// fraction of the assertion's lifetime (the app receives an assertion with at least its
+	// lifetime minus AssertionReuse left). Zero signs every allowed answer.
+	AssertionReuse time.Duration
+	// AssertionCacheSize bounds the assertions kept for reuse; 0 means
+	// DefaultAssertionCacheSize.
+	AssertionCacheSize int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Failures, if set, counts the credentials that sign no one in against the original
+	// client's address; over its budget the check is answered 429 (auth-request: 401 with
+	// Retry-After, see Handler.AuthRequest). A valid credential and a check without one are
+	// never counted, so they cost no throttle round trip.
+	Failures FailureCounter
 	// Logger receives refusals of untrusted peers and store failures (default slog.Default()).
 	Logger *slog.Logger
 }
 
-// Asserter signs a statement of id's identity for the app at audience (the upstream host).
+// FailureCounter counts a credential that signed no one in (err is what the Authenticator
+// returned) against the client's address, and returns how long the client must wait when the
+// address is over its budget (0 otherwise). authn.Service.CredentialFailed is one.
+type FailureCounter interface {
+	CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration
+}
+
+// Asserter signs a statement of id's identity for the app at audience (the origin of the
+// original request: scheme, host and a port other than the scheme's default), issued at now.
 type Asserter interface {
 	Assert(id *Identity, audience string, now time.Time) (string, error)
 }
 
 // Handler answers the proxies' questions. Its methods are http.HandlerFuncs.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
+	cfg        Config
+	log        *slog.Logger
+	now        func() time.Time
+	assertions *assertionCache // nil without Assertions or AssertionReuse
 }
 
 // Mount registers GET /api/authz/forward-auth and GET /api/authz/auth-request with handle
@@ -93,6 +119,13 @@ func New(cfg Config) *Handler {
 	}
 	if h.cfg.Rules == nil {
 		h.cfg.Rules = access.NewHolder(nil) // deny everything
+	}
+	h.now = cfg.Now
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if cfg.Assertions != nil && cfg.AssertionReuse > 0 {
+		h.assertions = newAssertionCache(cfg.AssertionReuse, cfg.AssertionCacheSize)
 	}
 	return h
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,9 @@ const (
 	HeaderGroups = "Remote-Groups"
 	HeaderJWT    = "Remote-JWT"
 )
+
+// jwtKey is HeaderJWT in the canonical form that http.Header's methods look up.
+var jwtKey = http.CanonicalHeaderKey(HeaderJWT)
 
 // original is the request the proxy asks about.
 type original struct {
@@ -81,7 +85,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read func(*http.
 		writeError(w, http.StatusForbidden, gatehouse.EFORBIDDEN, "this address needs "+d.Policy.String())
 		return
 	}
-	h.allow(w, &o, &id)
+	h.allow(w, &o, cred, &id)
 }
 
 // allows reports whether id passes p (which needs an identity).
@@ -97,20 +101,20 @@ func allows(p access.Policy, id *Identity) bool {
 	return false
 }
 
-func (h *Handler) allow(w http.ResponseWriter, o *original, id *Identity) {
+func (h *Handler) allow(w http.ResponseWriter, o *original, cred Credential, id *Identity) {
 	hd := w.Header()
 	hd[HeaderUser] = []string{id.Username}
 	hd[HeaderName] = []string{id.Name}
 	hd[HeaderEmail] = []string{id.Email}
 	hd[HeaderGroups] = []string{groupsValue(id)}
 	if h.cfg.Assertions != nil {
-		jwt, err := h.cfg.Assertions.Assert(id, hostOnly(o.host), time.Now())
+		jwt, err := h.assertion(cred, o, id)
 		if err != nil {
 			h.log.Error("forward-auth: signing the assertion failed", "err", err)
 			writeError(w, http.StatusInternalServerError, gatehouse.EINTERNAL, "internal error")
 			return
 		}
-		hd[HeaderJWT] = []string{jwt}
+		hd[jwtKey] = []string{jwt}
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -128,10 +132,19 @@ func groupsValue(id *Identity) string {
 func (h *Handler) failed(w http.ResponseWriter, r *http.Request, o *original, redirect bool, err error, bearer bool) {
 	switch gatehouse.ErrorCode(err) {
 	case gatehouse.ETOKENMISSING, gatehouse.EINVALIDTOKEN, gatehouse.ETOKENEXPIRED, gatehouse.ESESSIONEXPIRED:
+		if !h.throttled(w, r, o, redirect, err) {
+			h.notSignedIn(w, r, o, redirect, err, bearer)
+		}
+	case gatehouse.EINSUFFICIENTAUTH:
+		// A valid credential whose sign-in used one factor while the user's role requires two
+		// (--require-mfa-roles): not signed in as needed, and no guess to count against the
+		// address; the sign-in page asks for the second factor.
 		h.notSignedIn(w, r, o, redirect, err, bearer)
 	case gatehouse.ETOOLARGE, gatehouse.EBADREQUEST, gatehouse.EINVALIDCREDENTIALS:
 		// A credential that cannot be read signs no one in; proxies know only 401 and 403.
-		h.notSignedIn(w, r, o, redirect, gatehouse.ErrInvalidToken, bearer)
+		if !h.throttled(w, r, o, redirect, gatehouse.ErrInvalidToken) {
+			h.notSignedIn(w, r, o, redirect, gatehouse.ErrInvalidToken, bearer)
+		}
 	case gatehouse.EUNAVAILABLE:
 		h.log.Warn("forward-auth: a store is unavailable", "err", err)
 		w.Header().Set("Retry-After", "1")
@@ -140,6 +153,31 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, o *original, re
 		h.log.Error("forward-auth: internal error", "err", err)
 		writeError(w, http.StatusInternalServerError, gatehouse.EINTERNAL, "internal error")
 	}
+}
+
+// throttled counts a failed credential against the original client's address and, when the
+// address is over its budget, answers so and reports true. forward-auth answers 429 with
+// Retry-After (Caddy and Traefik pass it on to the client as it is), to browsers too: a
+// redirect would tell a guesser that the credential failed. auth-request answers 401 with
+// Retry-After and the code rate_limited, because nginx turns any status of auth_request other
+// than 2xx, 401 and 403 into a 500; the shipped nginx snippet turns it back into 429.
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, o *original, redirect bool, err error) bool {
+	if h.cfg.Failures == nil {
+		return false
+	}
+	wait := h.cfg.Failures.CredentialFailed(r.Context(), o.client, err)
+	if wait <= 0 {
+		return false
+	}
+	secs := strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10)
+	w.Header().Set("Retry-After", secs)
+	status := http.StatusTooManyRequests
+	if !redirect {
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	}
+	writeError(w, status, gatehouse.ERATELIMITED, "too many failed credentials from this address; try again in "+secs+" s")
+	return true
 }
 
 // notSignedIn sends a browser to the sign-in page (forward-auth only) and answers anyone else

@@ -122,12 +122,18 @@ func validMethod(m string) bool {
 	return true
 }
 
-// hostOnly strips the port from host (the JWT's audience is the upstream's host name).
-func hostOnly(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+// origin returns the original request's origin, the audience of its assertion: the scheme,
+// the host in lower case and the port unless it is the scheme's default
+// ("https://app.example.com", "http://app.example.com:8080").
+func (o *original) origin() string {
+	host := strings.ToLower(o.host)
+	if h, port, err := net.SplitHostPort(host); err == nil && (port == "" || o.scheme == "https" && port == "443" || o.scheme == "http" && port == "80") {
+		host = h
+		if strings.Contains(h, ":") {
+			host = "[" + h + "]"
+		}
 	}
-	return host
+	return o.scheme + "://" + host
 }
 
 // header returns the value of a header that the proxy sets exactly once; a header sent twice

@@ -127,6 +127,39 @@ func (s *Server) handleUpdateProfile(w http.ResponseWriter, r *http.Request, a g
 	writeJSON(w, http.StatusOK, profileResponse{User: u, EmailVerificationSent: sent})
 }
 
+type deleteAccountRequest struct {
+	Password        string `json:"password"`
+	ConfirmUsername string `json:"confirm_username"`
+}
+
+// handleDeleteAccount is a user's erasure of their own account (authn.Service.DeleteOwnAccount),
+// when the server allows it: the password again and the username as confirmation; a browser's
+// session cookie is cleared.
+func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
+	if !s.cfg.AllowAccountDeletion {
+		s.WriteCode(w, r, gatehouse.EFORBIDDEN, "deleting your own account is turned off on this server; ask an administrator")
+		return
+	}
+	var req deleteAccountRequest
+	if err := decodeJSONStrict(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	err := s.Authn.DeleteOwnAccount(r.Context(), a.Principal, req.Password, req.ConfirmUsername, s.Client(r))
+	if wait, ok := authn.RetryAfter(err); ok {
+		s.writeRateLimited(w, r, "login", wait)
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if a.Method == gatehouse.AuthSession {
+		s.SignOutBrowser(w)
+	}
+	noContent(w)
+}
+
 // handleAdminGetUser answers one user.
 func (s *Server) handleAdminGetUser(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
 	u, err := s.Authn.User(r.Context(), r.PathValue("id"))

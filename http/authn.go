@@ -98,6 +98,10 @@ var parseBearer = httpauth.ParseBearer
 // the registration page is served only then.
 func (s *Server) RegistrationAllowed() bool { return s.cfg.AllowRegistration }
 
+// AccountDeletionAllowed reports whether users may delete their own account
+// (Config.AllowAccountDeletion): the account page offers it only then.
+func (s *Server) AccountDeletionAllowed() bool { return s.cfg.AllowAccountDeletion }
+
 // SessionCookie returns the value of the session cookie without parsing every cookie of the
 // request (r.Cookie allocates a slice of all of them).
 func (s *Server) SessionCookie(r *http.Request) (string, bool) {

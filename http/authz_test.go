@@ -25,7 +25,11 @@ type authnAuthenticator struct{ s *authn.Service }
 
 func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Credential) (forwardauth.Identity, error) {
 	au, err := a.s.Authenticate(ctx, authn.Credential{AccessToken: c.Bearer, SessionID: c.Session})
-	return forwardauth.Identity{Principal: au.Principal}, err
+	return forwardauth.Identity{Principal: au.Principal, Groups: au.Groups}, err
+}
+
+func (a authnAuthenticator) CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration {
+	return a.s.CredentialFailed(ctx, authn.Client{Addr: client}, err)
 }
 
 const authzRules = `rules:
@@ -51,6 +55,12 @@ var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustPa
 // on loopback) and follow authzRules, default deny.
 func newAuthzHarness(t *testing.T, proxies []netip.Prefix) *harness {
 	t.Helper()
+	return newAuthzHarnessWith(t, proxies, nil)
+}
+
+// newAuthzHarnessWith is newAuthzHarness with edit, if set, applied to its options.
+func newAuthzHarnessWith(t *testing.T, proxies []netip.Prefix, edit func(*options)) *harness {
+	t.Helper()
 	rules, err := access.Parse([]byte(authzRules), access.Policy{Kind: access.Deny})
 	if err != nil {
 		t.Fatal(err)
@@ -59,14 +69,18 @@ func newAuthzHarness(t *testing.T, proxies []netip.Prefix) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newHarness(t, options{
+	o := options{
 		configure: func(_ *authn.Deps, c *ghttp.Config) { c.CookieDomain = "example.com" },
 		returns:   returns,
 		forwardAuth: forwardauth.Config{
 			Rules: access.NewHolder(rules), TrustedProxies: proxies, SignInURL: "https://auth.example.com/",
 			CookieName: "gatehouse_session", Logger: slog.New(slog.DiscardHandler),
 		},
-	})
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	return newHarness(t, o)
 }
 
 // fwd returns the headers of a forward-auth check of method url (https).
@@ -106,7 +120,7 @@ func TestForwardAuthAnswers(t *testing.T) {
 		t.Fatalf("identity headers: %v", r.header)
 	}
 
-	// Signed in but not allowed: a role rule, a group rule (no groups yet), a deny rule.
+	// Signed in but not allowed: a role rule, a group rule (the admin is in no group), a deny rule.
 	expect(t, h.do("GET", ep, nil, fwd("GET", "app.example.com", "/admin", cookie(alice)...)...), 403, "forbidden")
 	expect(t, h.do("GET", ep, nil, fwd("GET", "app.example.com", "/x/../admin/", cookie(alice)...)...), 403, "forbidden")
 	expect(t, h.do("GET", ep, nil, fwd("GET", "app.example.com", "/%61dmin", cookie(alice)...)...), 403, "forbidden")

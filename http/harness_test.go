@@ -68,6 +68,10 @@ type options struct {
 	// authn service); the zero value refuses every check. returns is the pages' Config.Returns.
 	forwardAuth forwardauth.Config
 	returns     *access.Returns
+	// forwardAuthJWT, if set, is the lifetime of the Remote-JWT assertions the forward-auth
+	// endpoints sign with the server's token keys (reused for a quarter of it), as
+	// --forward-auth-jwt wires them.
+	forwardAuthJWT time.Duration
 }
 
 // harness is a complete gatehouse server on a real 127.0.0.1 listener.
@@ -167,6 +171,11 @@ func newHarness(t testing.TB, o options) *harness {
 	h.server = ghttp.New(deps, cfg)
 	h.pages = web.Mount(h.server, deps.Authn, web.Config{Logger: logger, Returns: o.returns})
 	o.forwardAuth.Authenticator = authnAuthenticator{deps.Authn}
+	o.forwardAuth.Failures = authnAuthenticator{deps.Authn}
+	if o.forwardAuthJWT > 0 {
+		o.forwardAuth.Assertions = tokenAsserter{tokens, o.forwardAuthJWT}
+		o.forwardAuth.AssertionReuse, o.forwardAuth.Now = o.forwardAuthJWT/4, h.clock.Now
+	}
 	forwardauth.New(o.forwardAuth).Mount(h.server.Handle)
 	if o.alg != "HS256" { // ID tokens need an asymmetric key; cmd/gatehouse mounts it the same way
 		if _, err := oidc.Mount(h.server, deps.Authn, oidc.Config{Clients: sqlite.NewClientStore(db), Users: h.users,

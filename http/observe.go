@@ -84,8 +84,9 @@ func (c *routeCounters) get(m *Metrics, route string, code int) prometheus.Count
 // observe wraps h, the handler of route, to count, time and (with Config.AccessLog) log each
 // request. Counters and histograms are looked up once per label set and kept, so the hot path
 // does no label hashing. The request is timed with two readings of the monotonic clock, and
-// the access log's time comes from the second (wallClock): no other clock read. An authenticated handler
-// tells the credential's kind (noteUser), so that only the others look at the headers for it.
+// the access log's time comes from the second (wallClock): no other clock read. An
+// authenticated handler tells the credential's kind (noteAuth), so that only the other
+// requests are looked at again for it.
 func (s *Server) observe(route string, h http.Handler) http.Handler {
 	var counters routeCounters
 	var durations routeObservers
@@ -114,9 +115,9 @@ func (s *Server) observe(route string, h http.Handler) http.Handler {
 }
 
 // logRequest writes the access log line of one request, which ended at the monotonic reading
-// end (its time in the log, through s.wall) and took elapsed. It carries the
-// path without its query string (where a reset link's token would be), the kind of credential
-// but never its value, and the user id once a credential was accepted. It builds the record
+// end (its time in the log, through s.wall) and took elapsed. It carries the path without its
+// query string (where a reset link's token would be), the kind of credential but never its
+// value, and the user id once a credential was accepted. It builds the record
 // itself, after asking the handler whether info is enabled: Logger.LogAttrs would also walk
 // the stack for the caller's position, which an access log does not need.
 func (s *Server) logRequest(r *http.Request, route string, code int, end int64, elapsed time.Duration, cred int, user string) {

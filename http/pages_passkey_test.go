@@ -208,7 +208,8 @@ func TestPagePasskeyAttacks(t *testing.T) {
 	acct := alice.get("/account")
 	keyID := find(t, acct, keyIDRe)
 	for _, path := range []string{"/signin/passkey", "/signin/passkey/finish", "/account/mfa/webauthn",
-		"/account/mfa/webauthn/finish", "/account/mfa/webauthn/" + keyID + "/delete", "/account/mfa/totp/delete",
+		"/account/mfa/webauthn/finish", "/account/mfa/webauthn/" + keyID + "/delete", "/account/mfa/webauthn/" + keyID + "/rename",
+		"/account/mfa/totp/delete",
 		"/account/mfa/recovery-codes", "/signin/second-factor"} {
 		p := alice.postFrom("cross-site", path, url.Values{"csrf": {alice.csrf}, "password": {testPassword}})
 		expectPage(t, p, 403, "Request refused")

@@ -196,7 +196,8 @@ func (p *Provider) handleLogin(w http.ResponseWriter, r *http.Request) {
 	auth, err := p.authn.Authenticate(r.Context(), authn.Credential{SessionID: sid})
 	switch code := gatehouse.ErrorCode(err); {
 	case err == nil:
-	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING:
+	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING || code == gatehouse.EINSUFFICIENTAUTH:
+		// A one-factor session of a user whose role requires two signs in again, with both.
 		http.Redirect(w, r, "/?"+url.Values{"next": {loginPath + "?id=" + id}}.Encode(), http.StatusSeeOther)
 		return
 	default:

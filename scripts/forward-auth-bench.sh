@@ -6,15 +6,18 @@
 #     net/http server (the floor), both pinned to core 1 (taskset -c 1) with wrk on core 0,
 #     three rounds alternating, median ratio; with SQLite sessions and with Redis sessions.
 # Needs nginx, wrk, taskset, curl and (for the Redis run) Redis on 127.0.0.1:6379.
-# Usage: scripts/forward-auth-bench.sh [--duration 10s] [--connections 32]
+# --jwt starts gatehouse with --forward-auth-jwt: every allowed answer carries Remote-JWT.
+# Usage: scripts/forward-auth-bench.sh [--duration 10s] [--connections 32] [--jwt]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=10s
 conns=32
+extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) duration="$2"; shift 2 ;;
 	--connections) conns="$2"; shift 2 ;;
+	--jwt) extra+=(--forward-auth-jwt); shift ;;
 	*) echo "unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -47,7 +50,7 @@ start_gatehouse() {
 	GATEHOUSE_ADMIN_PASSWORD="$password" taskset -c 1 "$work/gatehouse" serve --addr "127.0.0.1:$gate" \
 		--data "$work/data" --session-store "$1" --redis-prefix "fabench:$$:" --trusted-proxies 127.0.0.1/32 \
 		--access-default authenticated --cookie-domain example.test --log-level error \
-		--sign-in-url "http://auth.example.test:$proxy/" >"$work/gatehouse.log" 2>&1 &
+		--sign-in-url "http://auth.example.test:$proxy/" ${extra[@]+"${extra[@]}"} >"$work/gatehouse.log" 2>&1 &
 	gate_pid=$!
 	pids+=("$gate_pid")
 	wait_up "http://127.0.0.1:$gate/healthz"

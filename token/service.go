@@ -171,17 +171,41 @@ func (s *Service) Algorithms() []string { return append([]string(nil), s.cfg.Alg
 // min(now, iat) and exp is now plus AccessTTL, in whole seconds. It
 // returns an error when p has no user id or an invalid role.
 func (s *Service) Issue(p gatehouse.Principal, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
-	return s.issue(p, 0, family, iat)
+	return s.issue(p, 0, family, iat, s.cfg.Audience, s.cfg.AccessTTL)
 }
 
 // IssueFor is Issue for the user u who signed in with the methods amr: the token also carries
 // u's groups ("groups" claim, omitted when there are none), and amr as the "amr" and "acr"
 // claims (omitted for the zero value).
 func (s *Service) IssueFor(u *gatehouse.User, amr gatehouse.AuthMethods, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
-	return s.issue(u.Principal(), amr, family, iat)
+	return s.issue(u.Principal(), amr, family, iat, s.cfg.Audience, s.cfg.AccessTTL)
 }
 
-func (s *Service) issue(p gatehouse.Principal, amr gatehouse.AuthMethods, family string, iat time.Time) (token string, t *gatehouse.Token, err error) {
+// ErrOwnAudience is returned by IssueAssertion for an audience equal to the service's own: an
+// assertion must never be accepted as an access token by gatehouse itself.
+var ErrOwnAudience = errors.New("token: an assertion's audience must differ from gatehouse's own audience")
+
+// IssueAssertion signs a statement of who p is (with p.Groups) for one other service, the
+// audience, such as the origin "https://app.example.com" of an app behind a reverse proxy. It
+// is an access token in every other respect (typ at+jwt, iss, jti, the current signing key and
+// its kid), so the app verifies it with the verify SDK configured with that audience, or with
+// any JOSE library and the JWK Set. It is valid for ttl (whole seconds, at least one), and
+// carries no refresh family. It returns ErrOwnAudience for the service's own audience, and an
+// error when audience is empty, or p has no user id, an invalid role or invalid groups.
+func (s *Service) IssueAssertion(p gatehouse.Principal, audience string, ttl time.Duration) (string, error) {
+	switch {
+	case audience == "":
+		return "", errors.New("token: an assertion needs an audience")
+	case audience == s.cfg.Audience:
+		return "", ErrOwnAudience
+	case ttl < time.Second:
+		return "", fmt.Errorf("token: an assertion lives at least one second, not %s", ttl)
+	}
+	tok, _, err := s.issue(p, 0, "", time.Time{}, audience, ttl)
+	return tok, err
+}
+
+func (s *Service) issue(p gatehouse.Principal, amr gatehouse.AuthMethods, family string, iat time.Time, aud string, ttl time.Duration) (token string, t *gatehouse.Token, err error) {
 	if p.UserID == "" || !p.Role.Valid() {
 		return "", nil, fmt.Errorf("token: cannot issue a token for user %q with role %q", p.UserID, p.Role)
 	}
@@ -200,10 +224,10 @@ func (s *Service) issue(p gatehouse.Principal, amr gatehouse.AuthMethods, family
 	if iat.Before(nbf) {
 		nbf = iat
 	}
-	exp := now.Add(s.cfg.AccessTTL).Truncate(time.Second)
+	exp := now.Add(ttl).Truncate(time.Second)
 	c := &issueClaims{
 		Subject: p.UserID, Name: p.Name, Email: p.Email, Role: string(p.Role), Username: p.Username,
-		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience,
+		Issuer: s.cfg.Issuer, Audience: aud,
 		IssuedAt: numericDateMillis(iat), NotBefore: nbf.Unix(), ExpiresAt: exp.Unix(),
 		ID: gatehouse.NewID(now), SID: family, Groups: p.Groups, AMR: amr.AMR(), ACR: amr.ACR(),
 	}

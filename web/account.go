@@ -180,6 +180,8 @@ type accountView struct {
 	PasswordError         string
 	// Factors is the second-factor section; nil on a server without second factors.
 	Factors *factorsView
+	// Delete is the "Delete my account" form; nil unless the server allows it.
+	Delete *deleteView
 }
 
 // sessionsView is a table of sessions with a "sign out" form per row, posting to
@@ -231,6 +233,9 @@ func (s *Pages) renderAccountWith(w http.ResponseWriter, r *http.Request, p *pag
 		New: field("new_password", "New password", "password", "", nil).auto("new-password").
 			hint("At least as long as the server's minimum (15 characters by default) without your username; any characters you can type, spaces welcome; no repeated or consecutive runs such as aaaa or 1234."),
 		Confirm: field("confirm_password", "New password again", "password", "", nil).auto("new-password"),
+	}
+	if s.api.AccountDeletionAllowed() {
+		v.Delete = deleteForm(nil, "")
 	}
 	edit(&v)
 	d := s.newPageData(p, "Your account", "account", &v)

@@ -120,6 +120,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/account/mfa/webauthn/{id}/delete", s.page(gatehouse.RoleUser, s.handleWebAuthnDelete))
 	handle("POST", "/account/sessions/{id}/revoke", s.page(gatehouse.RoleUser, s.handleAccountRevokeSession))
 	handle("POST", "/account/signout-everywhere", s.page(gatehouse.RoleUser, s.handleAccountSignOutEverywhere))
+	handle("POST", "/account/delete", s.page(gatehouse.RoleUser, s.handleDeleteAccount))
 
 	handle("GET", "/admin", s.page(gatehouse.RoleAdmin, s.handleAdminPage))
 	handle("POST", "/admin/users", s.page(gatehouse.RoleAdmin, s.handleAdminCreatePage))
@@ -409,6 +410,7 @@ var flashes = map[string]string{
 	"password-changed":        "Your password is changed. Every other session and token has been signed out.",
 	"password-reset":          "Your new password is set, and every session and token of your account has been signed out. Sign in with it.",
 	"registered":              "Your account is created. Sign in with it.",
+	"account-deleted":         "Your account is deleted, and every session and token of it has ended.",
 	"registered-verify":       "Your account is created. Sign in with it; a link to confirm your e-mail address is on its way to it.",
 	"user-created":            "The user is created.",
 	"user-updated":            "The user is updated and signed out everywhere.",

@@ -80,6 +80,7 @@ Modes: ` + strings.Join(bench.ModeNames(), ", ") + `.`,
 	fs.StringVar(&opts.Server, "gatehouse", "", `the gatehouse server binary to measure (default: "gatehouse" beside this binary, else on the PATH)`)
 	fs.BoolVar(&opts.Quick, "quick", false, "a tiny run in seconds (short loads, few sessions): checks that everything works, the numbers mean little")
 	fs.DurationVar(&opts.Duration, "duration", 0, "length of each load (default 10s, 500ms with --quick)")
+	fs.StringVar(&opts.Phases, "phases", "", "comma-separated phases to run, by their first word (performance, resource, logout, scalability, fault, login, peer); default all")
 	fs.BoolVar(&opts.NoPin, "no-pin", false, "do not pin the performance measurement's servers to CPU 0 and the load generator to the other CPUs (pinned by default on Linux with taskset and 2 or more CPUs)")
 	fs.StringVar(&opts.Modes, "modes", "", "comma-separated modes to measure (default all): "+strings.Join(bench.ModeNames(), ","))
 	fs.StringVar(&opts.Out, "out", "./bench-out", "directory for report.md, report.json and the charts")

@@ -133,7 +133,7 @@ func (a *app) wire(ctx context.Context) error {
 	metrics := ghttp.NewMetrics(nil)
 	serverCfg := ghttp.Config{
 		CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies || cfg.TLSCert != "",
-		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, Logger: a.log, Now: a.now,
+		DefaultMode: cfg.DefaultMode, AllowRegistration: cfg.AllowRegister, AllowAccountDeletion: cfg.AllowAccountDeletion, Logger: a.log, Now: a.now,
 		TrustedProxies: cfg.trustedProxies, HSTSMaxAge: cfg.hstsMaxAge(),
 		CookieDomain:          cfg.proxyAuth.CookieDomain,
 		IntrospectionClientID: cfg.IntrospectionClientID, IntrospectionSecret: cfg.IntrospectionSecret,
@@ -148,7 +148,7 @@ func (a *app) wire(ctx context.Context) error {
 		RequireVerifiedEmail: cfg.mail.RequireVerified, RequireMFARoles: cfg.mfa.mfaRoles()})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
-	a.wireProxyAuth(uses)
+	a.wireProxyAuth(uses, tokens)
 	if err := a.mountProvider(uses); err != nil {
 		return err
 	}

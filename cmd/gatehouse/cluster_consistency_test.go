@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/testkit"
@@ -142,6 +143,24 @@ func TestClusterConsistency(t *testing.T) {
 		for _, want := range []string{"gatehouse_sessions_active ", "gatehouse_redis_used_memory_bytes ", `gatehouse_revocation_settle_seconds_count{lease_waited="false"} `} {
 			if !strings.Contains(m.raw, want) || strings.Contains(m.raw, want+"-1") {
 				t.Errorf("metrics lack a value for %q", want)
+			}
+		}
+	})
+
+	// An instance that read a session is told when another one deletes it, and counts it.
+	t.Run("InvalidationsCounted", func(t *testing.T) {
+		cookie := a.loginSession("admin", clusterAdminPassword)
+		for _, in := range []*instance{a, bb, c} {
+			expectStatus(t, "read the session", in.do("GET", "/api/me", nil, cookieHdr(cookie)...), 200, "")
+		}
+		before := metricValue(t, bb, "gatehouse_redis_invalidations_total")
+		expectStatus(t, "logout on A", a.do("POST", "/api/logout", nil, cookieHdr(cookie)...), 204, "")
+		for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if metricValue(t, bb, "gatehouse_redis_invalidations_total") > before {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("B read a session that A deleted, and counted no invalidation (still %v)", before)
 			}
 		}
 	})

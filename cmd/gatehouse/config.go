@@ -43,6 +43,8 @@ type config struct {
 	CookieName       string
 	SecureCookies    bool
 	AllowRegister    bool
+	// AllowAccountDeletion is --allow-account-deletion: DELETE /api/me.
+	AllowAccountDeletion bool
 	// ServersStopped is the user commands' --servers-stopped (useradmin.go).
 	ServersStopped bool
 	MinPasswordLen int
@@ -136,7 +138,8 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "a session expires this long after login, used or not")
 	fs.StringVar(&c.CookieName, "cookie-name", "gatehouse_session", `session cookie name (gets the "__Host-" prefix when cookies are Secure)`)
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (always on with --tls-cert); set it behind a TLS-terminating proxy")
-	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register")
+	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register and the /register page")
+	fs.BoolVar(&c.AllowAccountDeletion, "allow-account-deletion", false, "let users delete their own account with DELETE /api/me (password and username again); off, an admin deletes accounts")
 	c.keyScheduleFlags(fs)
 	c.introspectionFlags(fs)
 	c.limitFlags(fs)

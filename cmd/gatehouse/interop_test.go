@@ -223,9 +223,16 @@ type joseResult struct {
 
 func runJose(t *testing.T, dir, base, audience, alg string, offset time.Duration, tokens ...string) []joseResult {
 	t.Helper()
+	return runJoseIssuer(t, dir, base, base, audience, alg, offset, tokens...)
+}
+
+// runJoseIssuer verifies tokens with jose, the keys fetched from base's JWK Set, for issuer and
+// audience, its clock shifted by offset.
+func runJoseIssuer(t *testing.T, dir, base, issuer, audience, alg string, offset time.Duration, tokens ...string) []joseResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args := append([]string{filepath.Join(dir, "verify.mjs"), base + "/.well-known/jwks.json", base, audience, alg, strconv.Itoa(int(offset.Seconds()))}, tokens...)
+	args := append([]string{filepath.Join(dir, "verify.mjs"), base + "/.well-known/jwks.json", issuer, audience, alg, strconv.Itoa(int(offset.Seconds()))}, tokens...)
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = dir
 	out, err := cmd.Output()

@@ -34,6 +34,8 @@ const proxyRules = `rules:
   - domain: app.example.test
     path: "^/admin(/|$)"
     policy: role:admin
+  - domain: team.example.test
+    policy: group:engineering
   - domain: "*.example.test"
     policy: authenticated
 `
@@ -91,7 +93,7 @@ func startProxiedGatehouse(t *testing.T, port int, extra ...string) string {
 	t.Setenv("GATEHOUSE_ADMIN_PASSWORD", proxyAdminPassword)
 	addr, stop := startServe(t, append([]string{"--trusted-proxies", "127.0.0.1/32", "--access-rules", rules,
 		"--cookie-domain", proxyDomain, "--sign-in-url", "http://auth." + proxyDomain + ":" + strconv.Itoa(port) + "/",
-		"--session-store", "memory", "--log-level", "warn"}, extra...)...)
+		"--session-store", "memory", "--log-level", "warn", "--forward-auth-jwt", "--issuer", proxyIssuer(port)}, extra...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gatehouse's log:\n%s", stop())
@@ -99,6 +101,9 @@ func startProxiedGatehouse(t *testing.T, port int, extra ...string) string {
 	})
 	return addr
 }
+
+// proxyIssuer is gatehouse's public address behind the proxy on port, its --issuer.
+func proxyIssuer(port int) string { return "http://auth." + proxyDomain + ":" + strconv.Itoa(port) }
 
 // snippet returns the shipped proxy configuration deploy/forward-auth/<name>, after checking
 // that docs/forward-auth.md shows exactly it, with the test's addresses put in.
@@ -214,7 +219,8 @@ func (p *proxied) do(client *http.Client, method, name, path string, hdr ...stri
 	}
 	req.Host = p.host(name)
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
+		// Not Header.Add: a header name is sent in the spelling the test gives (remote-user).
+		req.Header[hdr[i]] = append(req.Header[hdr[i]], hdr[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -2,18 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-auth/gatehouse/access"
 	"github.com/gatehouse-auth/gatehouse/authn"
 	"github.com/gatehouse-auth/gatehouse/forwardauth"
+	"github.com/gatehouse-auth/gatehouse/token"
 )
 
 // Forward-auth: reverse proxies ask gatehouse whether a request may reach the app behind them.
@@ -26,6 +30,8 @@ type proxyAuthConfig struct {
 	CookieDomain    string
 	RedirectDomains []string
 	SignInURL       string
+	JWT             bool
+	JWTTTL          time.Duration
 
 	def     access.Policy   // Default, parsed
 	rules   *access.Rules   // RulesFile, compiled at validation
@@ -39,6 +45,8 @@ func (c *config) proxyAuthFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.CookieDomain, "cookie-domain", "", "Domain of the session cookie, such as example.com, so that one sign-in covers its subdomains (default: the host that served it only)")
 	fs.StringSliceVar(&p.RedirectDomains, "redirect-domains", nil, "domains (with their subdomains) that the sign-in page may send a browser back to after signing in (default: --cookie-domain)")
 	fs.StringVar(&p.SignInURL, "sign-in-url", "", "the sign-in page that forward-auth sends browsers to (default: --issuer followed by /)")
+	fs.BoolVar(&p.JWT, "forward-auth-jwt", false, "an allowed forward-auth answer also carries Remote-JWT, a short-lived JWT of the user signed with the token keys, whose audience is the app's origin (not with --signing-alg HS256)")
+	fs.DurationVar(&p.JWTTTL, "forward-auth-jwt-ttl", 2*time.Minute, "lifetime of the Remote-JWT assertions; one is reused for the same credential and app during a quarter of it")
 }
 
 // validateProxyAuth parses the policy, compiles the rules file (an error names its line) and
@@ -69,6 +77,12 @@ func (c *config) validateProxyAuth() error {
 	if p.returns, err = access.NewReturns(domains); err != nil {
 		return fmt.Errorf("--redirect-domains: %w", err)
 	}
+	if p.JWT && c.SigningAlg == token.AlgHS256 {
+		return errors.New("--forward-auth-jwt needs a public-key signing algorithm (EdDSA or ES256): with HS256 the apps would need the secret that signs every token")
+	}
+	if p.JWTTTL < 10*time.Second || p.JWTTTL > time.Hour {
+		return fmt.Errorf("--forward-auth-jwt-ttl %s: want 10s to 1h", p.JWTTTL)
+	}
 	if p.SignInURL != "" && !strings.HasPrefix(p.SignInURL, "https://") && !strings.HasPrefix(p.SignInURL, "http://") {
 		return fmt.Errorf("--sign-in-url %q: want an absolute http(s) URL", p.SignInURL)
 	}
@@ -95,16 +109,49 @@ func (a authnAuthenticator) Authenticate(ctx context.Context, c forwardauth.Cred
 	return forwardauth.Identity{Principal: au.Principal, Groups: au.Groups}, nil
 }
 
-var _ forwardauth.Authenticator = authnAuthenticator{}
+// CredentialFailed counts a credential that signed no one in against the client's address, as
+// every failed credential check of the API is counted (authn.Service.CredentialFailed).
+func (a authnAuthenticator) CredentialFailed(ctx context.Context, client netip.Addr, err error) time.Duration {
+	return a.s.CredentialFailed(ctx, authn.Client{Addr: client}, err)
+}
+
+var (
+	_ forwardauth.Authenticator  = authnAuthenticator{}
+	_ forwardauth.FailureCounter = authnAuthenticator{}
+)
+
+// tokenAsserter signs the Remote-JWT assertions with the token service (the access-token keys,
+// so the apps find them in the JWK Set).
+type tokenAsserter struct {
+	tokens *token.Service
+	ttl    time.Duration
+}
+
+func (a tokenAsserter) Assert(id *forwardauth.Identity, audience string, _ time.Time) (string, error) {
+	p := id.Principal
+	p.Groups = id.Groups
+	return a.tokens.IssueAssertion(p, audience, a.ttl)
+}
+
+var _ forwardauth.Asserter = tokenAsserter{}
+
+// asserter returns the signer of Remote-JWT, or nil when --forward-auth-jwt is off.
+func (c *config) asserter(tokens *token.Service) forwardauth.Asserter {
+	if !c.proxyAuth.JWT {
+		return nil
+	}
+	return tokenAsserter{tokens: tokens, ttl: c.proxyAuth.JWTTTL}
+}
 
 // wireProxyAuth mounts the forward-auth endpoints on the server.
-func (a *app) wireProxyAuth(uses *authn.Service) {
+func (a *app) wireProxyAuth(uses *authn.Service, tokens *token.Service) {
 	p := &a.cfg.proxyAuth
 	a.accessRules = access.NewHolder(p.rules)
 	forwardauth.New(forwardauth.Config{
-		Rules: a.accessRules, Authenticator: authnAuthenticator{uses},
+		Rules: a.accessRules, Authenticator: authnAuthenticator{uses}, Failures: authnAuthenticator{uses},
 		TrustedProxies: a.cfg.trustedProxies, SignInURL: a.cfg.signInURL(),
-		CookieName: a.server.CookieName(), Logger: a.log,
+		CookieName: a.server.CookieName(), Logger: a.log, Now: a.now,
+		Assertions: a.cfg.asserter(tokens), AssertionReuse: p.JWTTTL / 4,
 	}).Mount(a.server.Handle)
 }
 
@@ -148,7 +195,7 @@ func (c *config) logProxyAuth(log *slog.Logger) {
 	if p.RulesFile == "" && p.def.Kind == access.Deny {
 		return
 	}
-	log.Info("forward-auth", "rules", p.rules.Len(), "default", p.def.String(), "sign_in_url", c.signInURL(),
+	log.Info("forward-auth", "rules", p.rules.Len(), "default", p.def.String(), "sign_in_url", c.signInURL(), "remote_jwt", p.JWT,
 		"cookie_domain", p.CookieDomain, "redirect_domains", strings.Join(p.returns.Domains(), ","))
 	if len(c.trustedProxies) == 0 {
 		log.Warn("forward-auth answers only trusted proxies, and --trusted-proxies is empty: every check is refused")

@@ -97,8 +97,10 @@ type shared struct {
 	peers *redis.Peers // the other instances on the same Redis prefix (revocation barriers, cache lease)
 	// settled observes how long revocations waited for the other instances.
 	settled *prometheus.HistogramVec
-	pgPool  *pgxpool.Pool
-	pg      *postgres.DB
+	// invalidations counts the client-side-cache invalidations Redis pushed to this instance.
+	invalidations prometheus.Counter
+	pgPool        *pgxpool.Pool
+	pg            *postgres.DB
 }
 
 // openPostgres connects to --postgres-url and migrates the schema.
@@ -129,6 +131,11 @@ func (a *app) openRedis(ctx context.Context) error {
 		return fmt.Errorf("--redis-url: %w", err)
 	}
 	redis.PrepareClientOption(&opt, a.cfg.RedisTimeout)
+	a.shared.invalidations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_redis_invalidations_total",
+		Help: "Keys whose client-side-cached copy Redis invalidated on this instance (one per key and instance that had read it; a lost connection, which flushes the whole cache, counts none).",
+	})
+	opt.OnInvalidations = func(keys []rueidis.RedisMessage) { a.shared.invalidations.Add(float64(len(keys))) }
 	if !a.cfg.RedisClientCache {
 		opt.DisableCache = true // DoCache becomes a plain read; ?client_cache=0 does the same
 	}
@@ -308,7 +315,7 @@ func (a *app) registerRedisGauges(m *ghttp.Metrics) {
 	if c == nil {
 		return
 	}
-	m.Registry().MustRegister(a.shared.settled)
+	m.Registry().MustRegister(a.shared.settled, a.shared.invalidations)
 	m.GaugeFunc("gatehouse_redis_used_memory_bytes", "Memory used by the Redis server (INFO memory used_memory; on Redis Cluster the sum over the primaries), -1 if it does not answer.", func() float64 {
 		used, err := redis.UsedMemory(context.Background(), c, time.Second)
 		if err != nil {
