@@ -312,3 +312,27 @@ func TestMFAAuditTrail(t *testing.T) {
 		t.Fatalf("a code or secret on the audit trail:\n%s", got)
 	}
 }
+
+// TestForwardAuthOneFactorUnderPolicy: behind forward-auth, a valid token of an admin whose
+// sign-in used the password alone, where admins must use a second factor, is not signed in
+// (401, never a 500); the same admin's two-factor token passes.
+func TestForwardAuthOneFactorUnderPolicy(t *testing.T) {
+	h := newAuthzHarnessWith(t, loopback, func(o *options) {
+		o.authnConfig = func(c *authn.Config) { c.RequireMFARoles = []gatehouse.Role{gatehouse.RoleAdmin} }
+	})
+	admin, err := h.users.UserByUsername(context.Background(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(amr gatehouse.AuthMethods) string {
+		tok, _, err := h.server.Authn.Tokens().IssueFor(admin, amr, "", h.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	r := h.do("GET", "/api/authz/forward-auth", nil, fwd("GET", "app.example.com", "/", bearer(issue(gatehouse.MethodPassword))...)...)
+	expect(t, r, 401, "insufficient_user_authentication")
+	expect(t, h.do("GET", "/api/authz/forward-auth", nil, fwd("GET", "app.example.com", "/",
+		bearer(issue(gatehouse.MethodPassword|gatehouse.MethodOTP))...)...), 200, "")
+}
