@@ -14,14 +14,17 @@ const (
 	EINVALIDTOKEN       = "invalid_token"
 	ETOKENEXPIRED       = "token_expired"
 	ESESSIONEXPIRED     = "session_expired"
-	EFORBIDDEN          = "forbidden"
-	ENOTFOUND           = "not_found"
-	ECONFLICT           = "conflict"
-	ETOOLARGE           = "too_large"
-	EMEDIATYPE          = "unsupported_media_type"
-	ERATELIMITED        = "rate_limited"
-	EUNAVAILABLE        = "unavailable"
-	EINTERNAL           = "internal"
+	// EINSUFFICIENTAUTH: the credential is valid but its sign-in did not use a second factor
+	// that the route or the user's role needs (RFC 9470).
+	EINSUFFICIENTAUTH = "insufficient_user_authentication"
+	EFORBIDDEN        = "forbidden"
+	ENOTFOUND         = "not_found"
+	ECONFLICT         = "conflict"
+	ETOOLARGE         = "too_large"
+	EMEDIATYPE        = "unsupported_media_type"
+	ERATELIMITED      = "rate_limited"
+	EUNAVAILABLE      = "unavailable"
+	EINTERNAL         = "internal"
 )
 
 // Error is gatehouse's application error: a code from the list above and a human sentence that

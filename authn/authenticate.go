@@ -22,7 +22,8 @@ type Credential struct {
 // its jti or by its user's not-before time: gatehouse.AccessTokenRevoked); a session id must
 // name a live session. Errors: gatehouse.ErrTokenMissing, invalid_token and token_expired
 // errors (ErrTokenRevoked among them), gatehouse.ErrSessionExpired, and
-// gatehouse.ErrUnavailable when a store cannot answer (fail closed).
+// gatehouse.ErrUnavailable when a store cannot answer (fail closed), and ErrMFARequired for a
+// credential of a user whose role requires a second factor when its sign-in used one factor.
 //
 // The Auth is a plain value: it may be kept, but its Session is shared with the session cache
 // and must not be modified.
@@ -42,7 +43,11 @@ func (s *Service) AuthenticateSession(ctx context.Context, secret string) (gateh
 	if err != nil {
 		return gatehouse.Auth{}, err
 	}
-	return gatehouse.Auth{Principal: sess.User, Method: gatehouse.AuthSession, Session: sess}, nil
+	a := gatehouse.Auth{Principal: sess.User, Method: gatehouse.AuthSession, Session: sess}
+	if err := s.checkAssurance(&a); err != nil {
+		return gatehouse.Auth{}, err
+	}
+	return a, nil
 }
 
 // AuthenticateToken verifies an access token and checks that it is not revoked.
@@ -55,7 +60,11 @@ func (s *Service) AuthenticateToken(ctx context.Context, raw string) (gatehouse.
 	if err := s.CheckToken(ctx, t); err != nil {
 		return gatehouse.Auth{}, err
 	}
-	return gatehouse.Auth{Principal: t.Principal, Method: gatehouse.AuthToken, Token: t}, nil
+	a := gatehouse.Auth{Principal: t.Principal, Method: gatehouse.AuthToken, Token: t}
+	if err := s.checkAssurance(&a); err != nil {
+		return gatehouse.Auth{}, err
+	}
+	return a, nil
 }
 
 // CheckToken returns ErrTokenRevoked when the verified access token t is revoked now, and the

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,9 @@ type Config struct {
 	// RequireVerifiedEmail refuses a sign-in (ErrEmailUnverified) until the account's e-mail
 	// address is verified. Off by default.
 	RequireVerifiedEmail bool
+	// RequireMFARoles are the roles whose users must sign in with a second factor (see
+	// policy.go): none by default. It needs Deps.MFA.
+	RequireMFARoles []gatehouse.Role
 }
 
 // Hooks are optional callbacks for metrics; nil fields are skipped. They must be fast and
@@ -156,12 +160,15 @@ type Service struct {
 	background sync.WaitGroup
 	// requireVerified refuses sign-in to accounts whose address is not verified.
 	requireVerified bool
+	// mfaRoles are Config.RequireMFARoles.
+	mfaRoles []gatehouse.Role
 }
 
 // New returns the use cases over d.
 func New(d Deps, cfg Config) *Service {
 	s := &Service{d: d, limits: cfg.Limits.normalize(), log: cfg.Logger, now: cfg.Now, hooks: cfg.Hooks,
-		mailSlots: make(chan struct{}, maxBackgroundMail), requireVerified: cfg.RequireVerifiedEmail}
+		mailSlots: make(chan struct{}, maxBackgroundMail), requireVerified: cfg.RequireVerifiedEmail,
+		mfaRoles: slices.Clone(cfg.RequireMFARoles)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -57,8 +57,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, who gatehouse.Principal, code
 	}
 	codes, err := m.ConfirmTOTP(ctx, who.UserID, code)
 	s.settleSecondFactor(ctx, key, err)
-	if err == nil {
+	switch {
+	case err == nil:
 		s.auditFactor(ctx, c, gatehouse.AuditFactorAdded, who.UserID, gatehouse.FactorTOTP, "", nil)
+	case gatehouse.ErrorCode(err) == gatehouse.EINVALIDCREDENTIALS:
+		// A wrong first code is a guess at a code like a wrong second step: on the record.
+		s.auditFactor(ctx, c, gatehouse.AuditFactorAdded, who.UserID, gatehouse.FactorTOTP, auditDetail(err), err)
 	}
 	return codes, err
 }
@@ -66,10 +70,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, who gatehouse.Principal, code
 // RemoveTOTP removes the user's TOTP factor. The user proves it is them with the account's
 // password or a current code (a stolen session alone does not remove a factor); either is
 // checked under its throttle. Errors: bad_request when neither is given, invalid_credentials
-// for a wrong one, mfa.ErrNoFactor.
+// for a wrong one, mfa.ErrNoFactor, ErrLastFactor when the user's role requires a factor and
+// this is the last.
 func (s *Service) RemoveTOTP(ctx context.Context, who gatehouse.Principal, password, code string, c Client) error {
 	m, err := s.mfaService()
 	if err != nil {
+		return err
+	}
+	if err := s.checkRemoval(ctx, who, m); err != nil {
 		return err
 	}
 	if err := s.reauthenticate(ctx, who, password, code, c); err != nil {
@@ -155,10 +163,14 @@ func CredentialID(s string) ([]byte, bool) {
 	return b, err == nil && len(b) > 0 && len(b) <= 1023
 }
 
-// RemoveWebAuthnCredential removes one of the user's WebAuthn credentials.
+// RemoveWebAuthnCredential removes one of the user's WebAuthn credentials; ErrLastFactor when
+// the user's role requires a factor and it is the last.
 func (s *Service) RemoveWebAuthnCredential(ctx context.Context, who gatehouse.Principal, id []byte, c Client) error {
 	m, err := s.mfaService()
 	if err != nil {
+		return err
+	}
+	if err := s.checkRemoval(ctx, who, m); err != nil {
 		return err
 	}
 	err = m.RemoveWebAuthnCredential(ctx, who.UserID, id)

@@ -90,9 +90,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 	if err != nil {
 		return LoginResult{}, err
 	}
-	if s.requireVerified && !u.EmailVerified && u.Role != gatehouse.RoleAdmin {
+	if s.unverified(u) {
 		// Only after the right password, so that the answer tells nothing to a guesser.
-		// Admins are exempt: the first admin has no address, and must not be locked out.
 		return LoginResult{}, ErrEmailUnverified
 	}
 	if res, pending, err := s.startSecondFactor(ctx, u, in.Mode); err != nil || pending {
@@ -104,6 +103,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 		}
 	}
 	return s.credential(ctx, u, gatehouse.MethodPassword, in.Mode, in.Client)
+}
+
+// unverified reports whether the verified-address rule refuses u a sign-in. Admins are exempt:
+// the first admin has no address, and must not be locked out.
+func (s *Service) unverified(u *gatehouse.User) bool {
+	return s.requireVerified && !u.EmailVerified && u.Role != gatehouse.RoleAdmin
 }
 
 // credential makes the credential of a completed login of u, who signed in with amr.

@@ -29,6 +29,10 @@ func (s *Service) startSecondFactor(ctx context.Context, u *gatehouse.User, mode
 	}
 	p, err := s.d.MFA.StartSecondStep(ctx, u.ID, mode, []string{gatehouse.AMRPassword})
 	if errors.Is(err, mfa.ErrNoFactor) {
+		if s.mfaRequired(u.Role) {
+			res, err := s.startEnrolment(ctx, u, mode)
+			return res, true, err
+		}
 		return LoginResult{}, false, nil
 	}
 	if err != nil {
@@ -82,7 +86,10 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, in SecondFactorInput
 	return s.completePassed(ctx, passed, in.Client)
 }
 
-// completePassed makes the credential of a login whose steps all passed.
+// completePassed makes the credential of a login whose steps all passed. The account rules of
+// a password login apply to every way in (a passkey sign-in has no password step): a disabled
+// account is refused, and so is, with Config.RequireVerifiedEmail, a non-admin account whose
+// address is not verified (ErrEmailUnverified).
 func (s *Service) completePassed(ctx context.Context, passed *mfa.Passed, c Client) (LoginResult, error) {
 	u, err := s.d.Users.UserByID(ctx, passed.UserID)
 	if err != nil {
@@ -90,6 +97,9 @@ func (s *Service) completePassed(ctx context.Context, passed *mfa.Passed, c Clie
 	}
 	if u.Disabled {
 		return LoginResult{}, ErrAccountDisabled
+	}
+	if s.unverified(u) {
+		return LoginResult{}, ErrEmailUnverified
 	}
 	return s.credential(ctx, u, gatehouse.ParseAMR(passed.AMR), passed.Mode, c)
 }

@@ -135,6 +135,11 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, o *original, re
 		if !h.throttled(w, r, o, redirect, err) {
 			h.notSignedIn(w, r, o, redirect, err, bearer)
 		}
+	case gatehouse.EINSUFFICIENTAUTH:
+		// A valid credential whose sign-in used one factor while the user's role requires two
+		// (--require-mfa-roles): not signed in as needed, and no guess to count against the
+		// address; the sign-in page asks for the second factor.
+		h.notSignedIn(w, r, o, redirect, err, bearer)
 	case gatehouse.ETOOLARGE, gatehouse.EBADREQUEST, gatehouse.EINVALIDCREDENTIALS:
 		// A credential that cannot be read signs no one in; proxies know only 401 and 403.
 		if !h.throttled(w, r, o, redirect, gatehouse.ErrInvalidToken) {

@@ -36,7 +36,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // WriteCode writes the JSON error body for code. 401 answers carry WWW-Authenticate (RFC 6750):
 // with error="invalid_token" when the request carried a bearer token or the code says a token
 // was refused, a bare challenge otherwise.
+//
+// insufficient_user_authentication carries the step-up challenge of RFC 9470 instead: the
+// credential is valid, and a sign-in with a second factor (acr "aal2") is what is needed.
 func (s *Server) WriteCode(w http.ResponseWriter, r *http.Request, code, msg string) {
+	if code == gatehouse.EINSUFFICIENTAUTH {
+		httpauth.WriteError(w, code, msg, httpauth.StepUpChallenge("gatehouse", gatehouse.ACRMultiFactor))
+		return
+	}
 	_, bearer := bearerToken(r)
 	invalid := bearer || code == gatehouse.EINVALIDTOKEN || code == gatehouse.ETOKENEXPIRED
 	httpauth.WriteError(w, code, msg, httpauth.Challenge("gatehouse", invalid))

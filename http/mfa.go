@@ -18,6 +18,8 @@ import (
 
 func (s *Server) mfaRoutes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/api/login/mfa", s.handleLoginMFA)
+	handle("POST", "/api/login/mfa/totp", s.handleEnrolTOTPBegin)
+	handle("POST", "/api/login/mfa/totp/confirm", s.handleEnrolTOTPConfirm)
 	handle("POST", "/api/login/passkey", s.handlePasskeyBegin)
 	handle("POST", "/api/login/passkey/finish", s.handlePasskeyFinish)
 	handle("GET", "/api/me/mfa", s.authed(gatehouse.RoleUser, s.handleFactors))
@@ -28,15 +30,19 @@ func (s *Server) mfaRoutes(handle func(method, path string, h http.HandlerFunc))
 	handle("POST", "/api/me/mfa/webauthn", s.authed(gatehouse.RoleUser, s.handleWebAuthnBegin))
 	handle("POST", "/api/me/mfa/webauthn/finish", s.authed(gatehouse.RoleUser, s.handleWebAuthnFinish))
 	handle("DELETE", "/api/me/mfa/webauthn/credentials/{id}", s.authed(gatehouse.RoleUser, s.handleWebAuthnDelete))
+	handle("PATCH", "/api/me/mfa/webauthn/credentials/{id}", s.authed(gatehouse.RoleUser, s.handleWebAuthnRename))
 	handle("DELETE", "/api/admin/users/{id}/mfa", s.authed(gatehouse.RoleAdmin, s.handleAdminResetFactors))
 }
 
 // mfaRequiredResponse is the answer of a login whose password was right and that needs a
 // second step: no credential, only the mfa_token.
 type mfaRequiredResponse struct {
-	MFARequired bool     `json:"mfa_required"`
-	MFAToken    string   `json:"mfa_token"`
-	Methods     []string `json:"methods"`
+	MFARequired bool `json:"mfa_required"`
+	// EnrollmentRequired says that the user must first enrol a factor (the methods that may
+	// be enrolled are Methods): see the enrolment step in mfa_enrol.go.
+	EnrollmentRequired bool     `json:"mfa_enrollment_required,omitempty"`
+	MFAToken           string   `json:"mfa_token"`
+	Methods            []string `json:"methods"`
 	// WebAuthn is the argument of navigator.credentials.get when "webauthn" is offered.
 	WebAuthn *protocol.CredentialAssertion `json:"webauthn,omitempty"`
 	// ExpiresIn is the mfa_token's lifetime in seconds.
@@ -82,8 +88,12 @@ func (s *Server) writeLoginResult(w http.ResponseWriter, r *http.Request, kind s
 		s.writeError(w, r, err)
 		return
 	}
-	if res.Step == authn.StepSecondFactor {
+	switch res.Step {
+	case authn.StepSecondFactor:
 		s.writeSecondFactor(w, res.SecondFactor)
+		return
+	case authn.StepEnrolFactor:
+		s.writeEnrolStep(w, res.SecondFactor)
 		return
 	}
 	if res.User != nil {
@@ -312,6 +322,32 @@ func (s *Server) handleWebAuthnFinish(w http.ResponseWriter, r *http.Request, a 
 }
 
 var errNoCredential = gatehouse.Errorf(gatehouse.ENOTFOUND, "no such security key or passkey")
+
+type renameRequest struct {
+	Name string `json:"name"`
+}
+
+// handleWebAuthnRename renames one of the caller's security keys or passkeys.
+func (s *Server) handleWebAuthnRename(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
+	id, ok := authn.CredentialID(r.PathValue("id"))
+	var req renameRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		s.writeError(w, r, errNoCredential)
+		return
+	}
+	if err := s.Authn.RenameWebAuthnCredential(r.Context(), a.Principal, id, req.Name, s.Client(r)); err != nil {
+		if gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
+			err = errNoCredential
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
 
 func (s *Server) handleWebAuthnDelete(w http.ResponseWriter, r *http.Request, a gatehouse.Auth) {
 	id, ok := authn.CredentialID(r.PathValue("id"))

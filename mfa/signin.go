@@ -17,6 +17,7 @@ const (
 	purposeSecondStep = "login_second_factor"
 	purposeRegister   = "webauthn_register"
 	purposePasskey    = "passkey_login"
+	purposeEnrol      = "login_enrol_factor"
 )
 
 // Pending is a sign-in whose password step passed and whose second step is awaited.

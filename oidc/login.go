@@ -139,7 +139,8 @@ func (p *Provider) session(w http.ResponseWriter, r *http.Request) (gatehouse.Au
 	switch code := gatehouse.ErrorCode(err); {
 	case err == nil:
 		return auth, true
-	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING || code == gatehouse.EINVALIDTOKEN:
+	case code == gatehouse.ESESSIONEXPIRED || code == gatehouse.ETOKENMISSING || code == gatehouse.EINVALIDTOKEN,
+		code == gatehouse.EINSUFFICIENTAUTH: // a one-factor session of a role that needs two signs in again
 		return gatehouse.Auth{}, true
 	}
 	http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)

@@ -225,3 +225,26 @@ func (s *FactorStore) tx(ctx context.Context, op string, fn func(tx *sql.Tx) err
 	}
 	return storeErr(op, tx.Commit())
 }
+
+// RecoveryCodeHashes returns the hashes of the user's unused recovery codes, for gatehouse
+// migrate (which copies them as they are: only their hashes are ever stored).
+func (s *FactorStore) RecoveryCodeHashes(ctx context.Context, userID string) ([]gatehouse.Hash, error) {
+	rows, err := s.db.db.QueryContext(ctx, `SELECT hash FROM recovery_codes WHERE user_id = ? ORDER BY hash`, userID)
+	if err != nil {
+		return nil, storeErr("recovery code hashes", err)
+	}
+	defer rows.Close()
+	var out []gatehouse.Hash
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, storeErr("recovery code hashes", err)
+		}
+		h, err := sessionHashFrom(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, storeErr("recovery code hashes", rows.Err())
+}

@@ -79,6 +79,32 @@ func RequireRole(role gatehouse.Role) func(http.Handler) http.Handler {
 	}
 }
 
+// ErrMFARequired answers a request whose token's sign-in used no second factor, on a route
+// behind RequireMFA: 401 insufficient_user_authentication (RFC 9470).
+var ErrMFARequired = gatehouse.Errorf(gatehouse.EINSUFFICIENTAUTH, "this needs a sign-in with a second factor")
+
+// RequireMFA lets through only requests whose token (put there by Middleware, which must run
+// first) says that the user signed in with two or more factors ("amr" holds "mfa", "acr" is
+// gatehouse.ACRMultiFactor): a password and a one-time code or security key, or a passkey that
+// verified the user. Others get 401 insufficient_user_authentication with the RFC 9470
+// challenge (acr_values="aal2"), which tells the client to sign the user in again with a
+// second factor; without a token, 401 token_missing. A token issued before gatehouse recorded
+// the methods counts as one factor.
+func RequireMFA(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, ok := FromContext(r.Context())
+		switch {
+		case !ok:
+			writeError(w, gatehouse.ErrTokenMissing, false)
+		case !t.AMR.MultiFactor():
+			httpauth.WriteError(w, gatehouse.EINSUFFICIENTAUTH, ErrMFARequired.Message,
+				httpauth.StepUpChallenge("", gatehouse.ACRMultiFactor))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
 var errBadAuthorization = gatehouse.Errorf(gatehouse.EINVALIDTOKEN, "the Authorization header must be \"Bearer <token>\"")
 
 // writeError answers with gatehouse's error body for err. withToken says the request carried

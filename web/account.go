@@ -107,6 +107,10 @@ func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSecondStep(w, r, http.StatusOK, st, next, "", "")
 		return
 	}
+	if res.Step == authn.StepEnrolFactor {
+		s.renderEnrolStep(w, r, http.StatusOK, res.SecondFactor.Token, next, "")
+		return
+	}
 	s.api.SetSessionCookie(w, res.Session.Secret, res.Session.Session.ExpiresAt)
 	s.log.InfoContext(r.Context(), "signed in on the web", "user_id", res.User.ID)
 	redirect(w, r, orDefault(next, "/account"))

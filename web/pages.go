@@ -94,6 +94,7 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
 	handle("POST", "/{$}", s.handleSignIn)
 	handle("POST", "/signin/second-factor", s.handleSecondStep)
+	handle("POST", "/signin/enrol", s.handleEnrol)
 	handle("POST", "/signin/passkey", s.handlePasskeyBegin)
 	handle("POST", "/signin/passkey/finish", s.handlePasskeyFinish)
 	handle("POST", "/signout", s.page(gatehouse.RoleUser, s.handleSignOut))
@@ -207,15 +208,17 @@ func (s *Pages) AuthenticateSession(r *http.Request) (*gatehouse.Session, error)
 }
 
 // pageAuthFailed sends a request without a live session to the sign-in page (coming back to
-// the page afterwards), or shows the store failure.
+// the page afterwards), or shows the store failure. A session whose sign-in used one factor
+// while the user's role requires two (--require-mfa-roles) is ended the same way: the next
+// sign-in asks for the second factor, or to enrol one.
 func (s *Pages) pageAuthFailed(w http.ResponseWriter, r *http.Request, err error) {
 	code := gatehouse.ErrorCode(err)
-	if code != gatehouse.ESESSIONEXPIRED && code != gatehouse.ETOKENMISSING {
+	if code != gatehouse.ESESSIONEXPIRED && code != gatehouse.ETOKENMISSING && code != gatehouse.EINSUFFICIENTAUTH {
 		s.renderError(w, r, err)
 		return
 	}
 	q := url.Values{}
-	if code == gatehouse.ESESSIONEXPIRED {
+	if code == gatehouse.ESESSIONEXPIRED || code == gatehouse.EINSUFFICIENTAUTH {
 		s.api.ClearSessionCookie(w)
 		q.Set("msg", "expired")
 	}
@@ -318,7 +321,7 @@ func (s *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, v ghttp.Co
 // to the return domains.
 var (
 	scriptPages = map[string]bool{"account_webauthn.html": true, "signin_passkey.html": true, "signin_mfa.html": true}
-	signinPages = map[string]bool{"signin.html": true, "signin_passkey.html": true, "signin_mfa.html": true}
+	signinPages = map[string]bool{"signin.html": true, "signin_passkey.html": true, "signin_mfa.html": true, "signin_enrol.html": true}
 )
 
 // newNonce returns a CSP nonce: 128 bits from crypto/rand, new for every response.
@@ -500,7 +503,7 @@ var pageFuncs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
-var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "account_totp.html",
+var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "signin_enrol.html", "account_totp.html",
 	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
 	"forgot.html", "reset.html", "verify.html", "register.html", "consent.html")
 

@@ -146,7 +146,7 @@ func (a *app) wire(ctx context.Context) error {
 		Mailer: a.mailer, Links: a.emailLinks(),
 		Grants: a.grantStore(), Clients: a.clientStore(),
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login},
-		RequireVerifiedEmail: cfg.mail.RequireVerified})
+		RequireVerifiedEmail: cfg.mail.RequireVerified, RequireMFARoles: cfg.mfa.mfaRoles()})
 	a.server = ghttp.New(ghttp.Deps{Authn: uses, Ready: a.readyChecks(), Metrics: metrics}, serverCfg)
 	pages := web.Mount(a.server, uses, web.Config{Logger: a.log, Returns: cfg.proxyAuth.returns})
 	a.wireProxyAuth(uses, tokens)

@@ -20,15 +20,18 @@ import (
 //	manifest.json   what the archive holds (backupManifest)
 //	gatehouse.db    a consistent copy of the SQLite database (VACUUM INTO)
 //	keys.json       the signing key file
+//	factor.key      the key that seals second-factor secrets, when the data directory has one
+//	                (archives written before second factors lack it)
 //
 // Every entry has mode 0600; nothing else is accepted on restore.
 const (
-	archiveFormat   = "gatehouse-backup"
-	archiveVersion  = 1
-	manifestName    = "manifest.json"
-	archiveDBName   = "gatehouse.db"
-	archiveKeysName = "keys.json"
-	maxManifestSize = 1 << 20
+	archiveFormat    = "gatehouse-backup"
+	archiveVersion   = 1
+	manifestName     = "manifest.json"
+	archiveDBName    = "gatehouse.db"
+	archiveKeysName  = "keys.json"
+	archiveFactorKey = "factor.key"
+	maxManifestSize  = 1 << 20
 )
 
 // backupManifest describes a backup archive.
@@ -182,8 +185,12 @@ func readManifest(tr *tar.Reader) (*backupManifest, error) {
 	for _, f := range m.Files {
 		names[f.Name] = true
 	}
-	if len(m.Files) != 2 || !names[archiveDBName] || !names[archiveKeysName] {
-		return nil, fmt.Errorf("%w: the manifest must list %s and %s", errBadArchive, archiveDBName, archiveKeysName)
+	n := 2
+	if names[archiveFactorKey] {
+		n = 3
+	}
+	if len(m.Files) != n || !names[archiveDBName] || !names[archiveKeysName] {
+		return nil, fmt.Errorf("%w: the manifest must list %s and %s (and %s, when there is one)", errBadArchive, archiveDBName, archiveKeysName, archiveFactorKey)
 	}
 	return &m, nil
 }

@@ -28,11 +28,12 @@ func newBackupCmd() *cobra.Command {
 		Long: `Write a backup of the SQLite data directory --data to --out, a new file (mode 0600): a
 consistent copy of the database, taken in one read transaction while the server goes on
 serving (SQLite's VACUUM INTO; a plain copy of a database in WAL mode is not a backup), with the
-signing key file, and a manifest of both. The copy passes SQLite's integrity check before the
+signing key file, the factor key that seals second-factor secrets (--factor-key-file, or
+<data>/factor.key) when there is one, and a manifest of them. The copy passes SQLite's integrity check before the
 archive is written. "gatehouse restore" puts it back.
 
-The archive holds password hashes and the private signing keys: keep it as secret as the data
-directory. With --user-store postgres, back up PostgreSQL with pg_dump and the signing keys (the
+The archive holds password hashes, the private signing keys and the factor key: keep it as
+secret as the data directory. With --user-store postgres, back up PostgreSQL with pg_dump and the signing keys (the
 key file, or the key-encryption key) instead: see docs/operations.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +43,7 @@ key file, or the key-encryption key) instead: see docs/operations.md.`,
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.Data, "data", "./gatehouse-data", "the data directory to back up")
 	fs.StringVar(&cfg.KeysFile, "keys-file", "", "the signing key file (default <data>/keys.json)")
+	fs.StringVar(&cfg.mfa.FactorKeyFile, "factor-key-file", "", "the key file that seals second-factor secrets, if the server uses one outside the data directory (default <data>/factor.key, when it exists)")
 	fs.StringVar(&out, "out", "", "the archive to write; it must not exist (required)")
 	documentEnv(fs)
 	_ = cmd.MarkFlagRequired("out")
@@ -74,26 +76,73 @@ func backup(ctx context.Context, cfg *config, out string, w io.Writer) error {
 	if err := os.WriteFile(filepath.Join(stage, archiveKeysName), doc, 0o600); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	m, err := stageManifest(ctx, stage, kids)
+	withFactorKey, err := stageFactorKey(cfg, stage)
+	if err != nil {
+		return err
+	}
+	m, err := stageManifest(ctx, stage, kids, withFactorKey)
 	if err != nil {
 		return err
 	}
 	if err := writeArchive(out, m, stage); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "backup of %s written to %s: %s; %d signing keys\n", cfg.Data, out, describeRows(m.Rows), len(kids))
+	fmt.Fprintf(w, "backup of %s written to %s: %s; %d signing keys%s\n", cfg.Data, out, describeRows(m.Rows), len(kids), factorKeyNote(withFactorKey))
 	return nil
 }
 
+// factorKeyPath is where the factor key of cfg's data directory is: --factor-key-file, or
+// <data>/factor.key.
+func (c *config) factorKeyPath() string {
+	if c.mfa.FactorKeyFile != "" {
+		return c.mfa.FactorKeyFile
+	}
+	return filepath.Join(c.Data, factorKeyName)
+}
+
+// stageFactorKey copies the factor key into stage, checked, and reports whether there was
+// one: without it the copied second-factor secrets could not be opened. A --factor-key-file
+// that is missing or not a key is an error; a data directory without factor.key has no key
+// to keep (second factors were never used there, or the key lives elsewhere: the server's
+// --factor-key-file, or one derived from the key-encryption key).
+func stageFactorKey(cfg *config, stage string) (bool, error) {
+	path := cfg.factorKeyPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && cfg.mfa.FactorKeyFile == "" {
+		return false, nil
+	}
+	if _, err := readKeyFile(path); err != nil {
+		return false, fmt.Errorf("backup: %w", err)
+	}
+	text, err := os.ReadFile(path)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(stage, archiveFactorKey), text, 0o600)
+	}
+	if err != nil {
+		return false, fmt.Errorf("backup: factor key: %w", err)
+	}
+	return true, nil
+}
+
+func factorKeyNote(with bool) string {
+	if with {
+		return "; the factor key"
+	}
+	return "; no factor key"
+}
+
 // stageManifest checks the staged database and describes the staged files.
-func stageManifest(ctx context.Context, stage string, kids []string) (*backupManifest, error) {
+func stageManifest(ctx context.Context, stage string, kids []string, withFactorKey bool) (*backupManifest, error) {
 	facts, err := sqlite.Check(ctx, filepath.Join(stage, archiveDBName))
 	if err != nil {
 		return nil, fmt.Errorf("backup: the copy failed its check: %w", err)
 	}
 	m := &backupManifest{Format: archiveFormat, Version: archiveVersion, CreatedAt: time.Now().UTC(),
 		SchemaVersion: facts.SchemaVersion, Rows: facts.Rows, KIDs: kids}
-	for _, name := range []string{archiveDBName, archiveKeysName} {
+	names := []string{archiveDBName, archiveKeysName}
+	if withFactorKey {
+		names = append(names, archiveFactorKey)
+	}
+	for _, name := range names {
 		f, err := describeFile(name, filepath.Join(stage, name))
 		if err != nil {
 			return nil, fmt.Errorf("backup: %w", err)
@@ -133,6 +182,7 @@ as, so that the files belong to that user.`,
 	fs.StringVar(&from, "from", "", "the backup archive (required)")
 	fs.StringVar(&cfg.Data, "data", "./gatehouse-data", "the data directory to create; it must not exist or be empty")
 	fs.StringVar(&cfg.KeysFile, "keys-file", "", "where to put the signing key file (default <data>/keys.json); it must not exist")
+	fs.StringVar(&cfg.mfa.FactorKeyFile, "factor-key-file", "", "where to put the factor key, when the archive holds one (default <data>/factor.key); it must not exist")
 	documentEnv(fs)
 	_ = cmd.MarkFlagRequired("from")
 	return cmd
@@ -211,6 +261,9 @@ func checkRestoreTarget(cfg *config) error {
 	if _, err := os.Lstat(cfg.keysPath()); err == nil {
 		return fmt.Errorf("restore: refusing to overwrite the key file %s", cfg.keysPath())
 	}
+	if _, err := os.Lstat(cfg.factorKeyPath()); err == nil {
+		return fmt.Errorf("restore: refusing to overwrite the factor key file %s", cfg.factorKeyPath())
+	}
 	return nil
 }
 
@@ -228,6 +281,11 @@ func checkStaged(ctx context.Context, m *backupManifest, staged map[string]strin
 	if _, _, err := token.ReadKeys(token.FileStorage(staged[archiveKeysName])); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
+	if p, ok := staged[archiveFactorKey]; ok {
+		if _, err := readKeyFile(p); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -241,11 +299,29 @@ func placeRestored(cfg *config, staged map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("key file: %w", err)
 	}
+	if p, ok := staged[archiveFactorKey]; ok {
+		if err := placeNew(p, cfg.factorKeyPath()); err != nil {
+			os.Remove(cfg.keysPath())
+			return fmt.Errorf("factor key: %w", err)
+		}
+	}
 	if err := os.Rename(staged[archiveDBName], cfg.dbPath()); err != nil {
 		os.Remove(cfg.keysPath())
+		if _, ok := staged[archiveFactorKey]; ok {
+			os.Remove(cfg.factorKeyPath())
+		}
 		return fmt.Errorf("database: %w", err)
 	}
 	return nil
+}
+
+// placeNew moves the file from to the path to, which must not exist (a link, then the
+// removal of from: never over an existing file, even across a race).
+func placeNew(from, to string) error {
+	if err := os.Link(from, to); err != nil {
+		return err
+	}
+	return os.Remove(from)
 }
 
 // auditRestore records the restore in the restored database's audit trail (best effort).

@@ -26,6 +26,7 @@ type mfaConfig struct {
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
 	WebAuthnName    string
+	RequireRoles    []string
 }
 
 // factorKeyName is the factor key's file in the data directory, for one instance on SQLite.
@@ -38,6 +39,7 @@ func (c *config) mfaFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&m.TOTPIssuer, "totp-issuer", mfa.DefaultIssuer, "the service's name that authenticator apps show next to the account")
 	fs.StringVar(&m.WebAuthnRPID, "webauthn-rp-id", "", `WebAuthn relying party id: the domain security keys and passkeys are bound to, e.g. "example.com" (default: none, WebAuthn off)`)
 	fs.StringSliceVar(&m.WebAuthnOrigins, "webauthn-origins", nil, `the exact origins whose WebAuthn answers are accepted, e.g. "https://login.example.com" (comma-separated; required with --webauthn-rp-id)`)
+	fs.StringSliceVar(&m.RequireRoles, "require-mfa-roles", nil, `roles whose users must sign in with a second factor, e.g. "admin" (comma-separated): one without a factor enrols at the next sign-in, and their one-factor sessions and tokens stop working (default: none)`)
 	fs.StringVar(&m.WebAuthnName, "webauthn-rp-name", "", "the name authenticators show for this server (default: --totp-issuer)")
 }
 
@@ -50,8 +52,24 @@ func (c *config) validateMFA() error {
 		return errors.New("--webauthn-rp-id and --webauthn-origins go together")
 	case strings.TrimSpace(m.TOTPIssuer) == "" || strings.Contains(m.TOTPIssuer, ":"):
 		return errors.New("--totp-issuer: must be a name without a colon")
+	case !m.Enabled && len(m.RequireRoles) > 0:
+		return errors.New("--require-mfa-roles needs --mfa")
+	}
+	for _, r := range m.RequireRoles {
+		if !gatehouse.Role(r).Valid() {
+			return fmt.Errorf("--require-mfa-roles: %q is not a role (user or admin)", r)
+		}
 	}
 	return nil
+}
+
+// mfaRoles returns the roles of --require-mfa-roles.
+func (m mfaConfig) mfaRoles() []gatehouse.Role {
+	out := make([]gatehouse.Role, len(m.RequireRoles))
+	for i, r := range m.RequireRoles {
+		out[i] = gatehouse.Role(r)
+	}
+	return out
 }
 
 // factorKey returns the key that seals TOTP secrets, and where it comes from: the file given,
@@ -121,6 +139,9 @@ func (a *app) mfaService() (*mfa.Service, error) {
 	key, from, err := a.factorKey()
 	if err != nil {
 		return nil, err
+	}
+	if key == nil && len(a.cfg.mfa.RequireRoles) > 0 {
+		return nil, errors.New("--require-mfa-roles: second factors cannot be offered: with users in PostgreSQL every instance needs the same factor key (--factor-key-file, or --key-store postgres with its key-encryption key)")
 	}
 	if key == nil {
 		a.log.Warn("second factors are off: with users in PostgreSQL every instance needs the same factor key (--factor-key-file, or --key-store postgres with its key-encryption key)")

@@ -53,6 +53,7 @@ Give the instances the same --session-idle-timeout and --session-absolute-timeou
 	fs.DurationVar(&cfg.SessionIdle, "session-idle-timeout", 30*time.Minute, "as the instances will use it: a session unused this long expires")
 	fs.DurationVar(&cfg.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "as the instances will use it: a session expires this long after login")
 	cfg.keyStoreFlags(fs)
+	fs.StringVar(&cfg.mfa.FactorKeyFile, "factor-key-file", "", "the factor key the instances will use (as their --factor-key-file); default: derived from the key-encryption key with --key-store postgres. The source's is <data>/factor.key")
 	fs.BoolVar(&force, "force", false, "write into a PostgreSQL database or Redis prefix that already holds data")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "text or json")
@@ -213,6 +214,7 @@ func (m *migration) copyAll(ctx context.Context) error {
 	}{
 		{"users", m.copyUsers}, {"refresh families", m.copyRefresh}, {"revocations", m.copyRevocations},
 		{"audit events", m.copyAudit}, {"sessions", m.copySessions}, {"signing keys", m.copyKeys},
+		{"second factors", m.copyFactors},
 	} {
 		what, err := part.copy(ctx)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,6 +19,9 @@ type singleBinary struct {
 	live, dead               map[string][]string
 	liveRefresh, rotated     string
 	revokedRefresh, bobAfter string
+	// carol's authenticator-app key and recovery codes.
+	carolSecret string
+	carolCodes  []any
 }
 
 // newSingleBinary runs a single binary, makes users and credentials in both modes (some
@@ -52,6 +56,14 @@ func newSingleBinary(t *testing.T) *singleBinary {
 	expectStatus(t, "logout-all", in.do("POST", "/api/logout-all", nil, bearerHdr(bobAccess)...), 204, "")
 	sb.dead["bob session before sign-out everywhere"], sb.dead["bob token before it"] = bobSession, bearerHdr(bobAccess)
 	sb.live["bob session after it"] = cookieHdr(in.loginSession("bob", testUserPassword))
+
+	carol, _ := in.loginToken("carol", testUserPassword)
+	en := in.do("POST", "/api/me/mfa/totp", nil, bearerHdr(carol)...)
+	expectStatus(t, "TOTP enrolment", en, 200, "")
+	sb.carolSecret = en.str("secret")
+	conf := in.do("POST", "/api/me/mfa/totp/confirm", map[string]string{"code": codeAt(t, sb.carolSecret, time.Now())}, bearerHdr(carol)...)
+	expectStatus(t, "TOTP confirmation", conf, 200, "")
+	sb.carolCodes, _ = conf.body["recovery_codes"].([]any)
 	stop()
 	return sb
 }
@@ -73,12 +85,13 @@ func TestMigrateToCluster(t *testing.T) {
 			"--key-store", "postgres", "--key-encryption-key-file", kek}, extra...)...)
 		return out, err
 	}
-	out, err := migrate()
+	first, err := migrate()
 	if err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	t.Logf("%s", out)
-	if out, err = migrate(); err != nil || !strings.Contains(out, "users: 0 copied, 4 there already") {
+	t.Logf("%s", first)
+	out, err := migrate()
+	if err != nil || !strings.Contains(out, "users: 0 copied, 4 there already") {
 		t.Fatalf("migrate again: %q %v", out, err)
 	}
 	interrupt(t, b)
@@ -97,7 +110,24 @@ func TestMigrateToCluster(t *testing.T) {
 		for name, hdr := range sb.dead {
 			expectStatus(t, name+" on "+in.base, in.do("GET", "/api/protected", nil, hdr...), 401, "")
 		}
-		in.loginToken("carol", testUserPassword)
+		in.loginToken("bob", testUserPassword)
+	}
+	// carol's authenticator app and recovery codes came along, on the instance whose factor
+	// key is derived from the key-encryption key (the secret was sealed again for it): a code
+	// of the next step passes (within the allowed skew, and after the step used at enrolment).
+	p := ins[1].do("POST", "/api/login", map[string]string{"username": "carol", "password": testUserPassword, "mode": "token"})
+	if p.status != 200 || p.body["mfa_required"] != true {
+		t.Fatalf("carol after the copy: %d %s", p.status, p.raw)
+	}
+	r := ins[1].do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "totp",
+		"code": codeAt(t, sb.carolSecret, time.Now().Add(30*time.Second))})
+	expectStatus(t, "carol's TOTP code after the copy", r, 200, "")
+	p = ins[1].do("POST", "/api/login", map[string]string{"username": "carol", "password": testUserPassword, "mode": "token"})
+	r = ins[1].do("POST", "/api/login/mfa", map[string]string{"mfa_token": p.str("mfa_token"), "method": "recovery_code",
+		"code": sb.carolCodes[0].(string)})
+	expectStatus(t, "carol's recovery code after the copy", r, 200, "")
+	if !strings.Contains(first, "second factors: 2 copied") {
+		t.Fatalf("migrate said %q", first)
 	}
 	a := ins[0].do("POST", "/api/token/refresh", map[string]string{"refresh_token": sb.liveRefresh})
 	expectStatus(t, "a migrated refresh token", a, 200, "")

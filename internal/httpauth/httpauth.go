@@ -55,6 +55,16 @@ func Challenge(realm string, invalidToken bool) string {
 	return c
 }
 
+// StepUpChallenge returns the WWW-Authenticate value of a 401 insufficient_user_authentication
+// (RFC 9470 section 3): the error, and the assurance level a new sign-in must reach.
+func StepUpChallenge(realm, acr string) string {
+	c := "Bearer "
+	if realm != "" {
+		c += `realm="` + realm + `", `
+	}
+	return c + `error="insufficient_user_authentication", acr_values="` + acr + `"`
+}
+
 // Status maps an application error code to its HTTP status, as in the API contract's table
 // (docs/api.md). This is the only place that knows the mapping; an unknown code is a 500.
 func Status(code string) int {
@@ -62,7 +72,7 @@ func Status(code string) int {
 	case gatehouse.EBADREQUEST:
 		return http.StatusBadRequest
 	case gatehouse.EINVALIDCREDENTIALS, gatehouse.ETOKENMISSING, gatehouse.EINVALIDTOKEN,
-		gatehouse.ETOKENEXPIRED, gatehouse.ESESSIONEXPIRED:
+		gatehouse.ETOKENEXPIRED, gatehouse.ESESSIONEXPIRED, gatehouse.EINSUFFICIENTAUTH:
 		return http.StatusUnauthorized
 	case gatehouse.EFORBIDDEN:
 		return http.StatusForbidden
