@@ -70,6 +70,10 @@ type Deps struct {
 	Audit gatehouse.AuditStore
 	// MFA holds the second factors; nil turns them off (a password alone signs in).
 	MFA *mfa.Service
+	// UnservedFactors, set only when MFA is nil, is where second factors are kept although
+	// this server cannot check them (no factor key): a user who has one there is refused
+	// with ErrSecondFactorUnavailable instead of signing in with the password alone.
+	UnservedFactors gatehouse.FactorStore
 	// Mailer and Links send and keep the single-use links of password resets and address
 	// verification (recovery.go); without both, those flows answer ErrMailUnavailable.
 	// Links are <issuer>/reset?token=... and <issuer>/verify?token=..., the issuer being the

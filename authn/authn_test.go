@@ -80,7 +80,10 @@ func (l listed) Contains(p string) bool { return l[p] }
 
 var client = authn.Client{IP: "192.0.2.1", UserAgent: "authn test"}
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with edit applied to the dependencies before the service is made.
+func newFixtureWith(t *testing.T, edit func(*authn.Deps)) *fixture {
 	t.Helper()
 	clock := testkit.NewSteppingClock(time.Millisecond)
 	j := &journal{}
@@ -96,12 +99,16 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	revs := recordingRevocations{memory.NewRevocationStore(), j}
-	svc := authn.New(authn.Deps{
+	deps := authn.Deps{
 		Accounts: acct, Users: users, Tokens: tokens, Revocations: revs,
 		Sessions: session.NewManager(memory.NewSessionStore(), revs, session.Options{Now: clock.Now}),
 		Refresh:  refresh.NewRefresher(memory.NewRefreshStore(), 0, clock.Now),
 		Throttle: memory.NewThrottle(memory.ThrottleOptions{Now: clock.Now}),
-	}, authn.Config{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	}
+	if edit != nil {
+		edit(&deps)
+	}
+	svc := authn.New(deps, authn.Config{Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	return &fixture{svc: svc, acct: acct, clock: clock, j: j}
 }
 

@@ -24,6 +24,9 @@ var (
 	// a bad_request naming the field rather than invalid_credentials: the caller is
 	// authenticated, and a 401 would tell a client that its session or token is the problem.
 	ErrWrongCurrentPassword = badRequest("current_password: is not correct")
+	// ErrSecondFactorUnavailable: the password was right, but the user has a second factor
+	// that this server cannot check (no factor key); the login fails closed.
+	ErrSecondFactorUnavailable = gatehouse.Errorf(gatehouse.EUNAVAILABLE, "this account has a second factor that this server cannot check now, try again later")
 	// ErrNoAuditTrail: the server keeps no audit store.
 	ErrNoAuditTrail = gatehouse.Errorf(gatehouse.ENOTFOUND, "this server keeps no audit trail")
 )

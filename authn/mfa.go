@@ -25,7 +25,7 @@ var (
 // pending second step (and pending=true), otherwise nothing (the login goes on).
 func (s *Service) startSecondFactor(ctx context.Context, u *gatehouse.User, mode string) (LoginResult, bool, error) {
 	if s.d.MFA == nil {
-		return LoginResult{}, false, nil
+		return LoginResult{}, false, s.refuseUnservedFactor(ctx, u.ID)
 	}
 	p, err := s.d.MFA.StartSecondStep(ctx, u.ID, mode, []string{gatehouse.AMRPassword})
 	if errors.Is(err, mfa.ErrNoFactor) {
@@ -156,4 +156,29 @@ func (s *Service) auditFactor(ctx context.Context, c Client, action, userID, met
 		e.Detail += ": " + detail
 	}
 	s.Audit(ctx, c, e)
+}
+
+// refuseUnservedFactor returns ErrSecondFactorUnavailable when the user has a second factor
+// that this server cannot check (Deps.UnservedFactors), and the store's error when it cannot
+// tell: a missing factor key must never let a password alone through (fail closed).
+func (s *Service) refuseUnservedFactor(ctx context.Context, userID string) error {
+	st := s.d.UnservedFactors
+	if st == nil {
+		return nil
+	}
+	totp, found, err := st.TOTP(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if found && totp.Confirmed {
+		return ErrSecondFactorUnavailable
+	}
+	keys, err := st.WebAuthnCredentials(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		return ErrSecondFactorUnavailable
+	}
+	return nil
 }

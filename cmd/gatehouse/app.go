@@ -142,7 +142,7 @@ func (a *app) wire(ctx context.Context) error {
 	uses := authn.New(authn.Deps{
 		Accounts: a.accounts, Users: a.users, Sessions: a.sessions, Tokens: tokens,
 		Refresh: refresher, Revocations: revocation.NewFeed(revs),
-		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors,
+		Throttle: a.throttle(), Audit: a.auditStore(), MFA: factors, UnservedFactors: a.unservedFactors(factors),
 		Mailer: a.mailer, Links: a.emailLinks(),
 		Grants: a.grantStore(), Clients: a.clientStore(),
 	}, authn.Config{Logger: a.log, Now: a.now, Hooks: authn.Hooks{Login: metrics.Login},

@@ -144,7 +144,7 @@ func (a *app) mfaService() (*mfa.Service, error) {
 		return nil, errors.New("--require-mfa-roles: second factors cannot be offered: with users in PostgreSQL every instance needs the same factor key (--factor-key-file, or --key-store postgres with its key-encryption key)")
 	}
 	if key == nil {
-		a.log.Warn("second factors are off: with users in PostgreSQL every instance needs the same factor key (--factor-key-file, or --key-store postgres with its key-encryption key)")
+		a.log.Warn("second factors cannot be offered (users who have one are refused until this is fixed): with users in PostgreSQL every instance needs the same factor key (--factor-key-file, or --key-store postgres with its key-encryption key)")
 		return nil, nil
 	}
 	sealer, err := mfa.NewSealer(key)
@@ -162,6 +162,17 @@ func (a *app) mfaService() (*mfa.Service, error) {
 	}
 	a.log.Info("second factors on", "factor_key", from, "webauthn_rp_id", a.cfg.mfa.WebAuthnRPID)
 	return svc, nil
+}
+
+// unservedFactors returns the factor store when second factors are on but this server cannot
+// check them (svc is nil: no factor key with users in PostgreSQL), so that a user who has one
+// is refused rather than let in with the password alone; nil otherwise.
+func (a *app) unservedFactors(svc *mfa.Service) gatehouse.FactorStore {
+	if svc != nil || !a.cfg.mfa.Enabled {
+		return nil
+	}
+	factors, _ := a.factorStores()
+	return factors
 }
 
 // factorStores returns the second factors' stores, which live with the users.
