@@ -61,12 +61,7 @@ func (s *Pages) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 // handleSignIn checks the form like POST /api/login does and starts a session. Wrong
 // credentials get one message that does not say which part was wrong.
 func (s *Pages) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")

@@ -250,6 +250,20 @@ func csrfToken(secret string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// postedForm checks that a form post comes from this site and reads it; when either fails it
+// answers the page that says so and returns false.
+func (s *Pages) postedForm(w http.ResponseWriter, r *http.Request) bool {
+	if s.api.CheckOrigin(r) != nil {
+		s.renderForgery(w, r)
+		return false
+	}
+	if err := parsePageForm(w, r); err != nil {
+		s.renderError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // parsePageForm reads a url-encoded form body of at most ghttp.MaxBodyBytes.
 func parsePageForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, ghttp.MaxBodyBytes)

@@ -27,12 +27,7 @@ func (s *Pages) handleForgotPage(w http.ResponseWriter, r *http.Request) {
 // handleForgot asks for a reset link (authn.Service.ForgotPassword): the page answers the same
 // for every address.
 func (s *Pages) handleForgot(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	email := r.PostForm.Get("email")
@@ -77,12 +72,7 @@ func (s *Pages) handleResetPage(w http.ResponseWriter, r *http.Request) {
 
 // handleReset sets the new password (authn.Service.ResetPassword) and sends the user to sign in.
 func (s *Pages) handleReset(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	token, pw := r.PostForm.Get("token"), r.PostForm.Get("password")
@@ -117,12 +107,7 @@ func (s *Pages) handleVerifyPage(w http.ResponseWriter, r *http.Request) {
 
 // handleVerify redeems a verification link (authn.Service.VerifyEmail).
 func (s *Pages) handleVerify(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	_, err := s.authn.VerifyEmail(r.Context(), r.PostForm.Get("token"), s.api.Client(r))

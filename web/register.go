@@ -50,12 +50,7 @@ func (s *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.renderRegistrationOff(w, r)
 		return
 	}
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	f := r.PostForm

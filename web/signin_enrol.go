@@ -55,12 +55,7 @@ func (s *Pages) enrolFailed(w http.ResponseWriter, r *http.Request, next string,
 // handleEnrol confirms the enrolment as POST /api/login/mfa/totp/confirm does and starts the
 // session.
 func (s *Pages) handleEnrol(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	token, next := r.PostForm.Get("mfa_token"), s.returnAddress(r.PostForm)

@@ -71,12 +71,7 @@ func (s *Pages) renderSecondStep(w http.ResponseWriter, r *http.Request, status 
 
 // handleSecondStep checks the second step like POST /api/login/mfa does and starts a session.
 func (s *Pages) handleSecondStep(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	token, method := r.PostForm.Get("mfa_token"), r.PostForm.Get("method")

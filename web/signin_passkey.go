@@ -21,12 +21,7 @@ type passkeyView struct {
 
 // handlePasskeyBegin starts a passkey sign-in for a session and shows its ceremony page.
 func (s *Pages) handlePasskeyBegin(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	next := s.returnAddress(r.PostForm)
@@ -47,12 +42,7 @@ func (s *Pages) handlePasskeyBegin(w http.ResponseWriter, r *http.Request) {
 // handlePasskeyFinish checks the passkey's answer and starts a session. An answer that does not
 // verify is counted against the client's address like a bad credential.
 func (s *Pages) handlePasskeyFinish(w http.ResponseWriter, r *http.Request) {
-	if s.api.CheckOrigin(r) != nil {
-		s.renderForgery(w, r)
-		return
-	}
-	if err := parsePageForm(w, r); err != nil {
-		s.renderError(w, r, err)
+	if !s.postedForm(w, r) {
 		return
 	}
 	next := s.returnAddress(r.PostForm)
