@@ -159,20 +159,17 @@ func (f *flows) putRequest(ctx context.Context, r *authRequest) error {
 
 // request returns the live request id.
 func (f *flows) request(ctx context.Context, id string) (*authRequest, bool, error) {
-	c, found, err := f.store.FindChallenge(ctx, gatehouse.HashSecret(id), f.now())
-	if err != nil || !found {
-		return nil, false, err
-	}
-	var r authRequest
-	if !decode(c, purposeRequest, &r) {
-		return nil, false, nil
-	}
-	return &r, true, nil
+	return requestIn(f.store.FindChallenge(ctx, gatehouse.HashSecret(id), f.now()))
 }
 
 // take removes and returns the live request id: of concurrent takes one gets it.
 func (f *flows) take(ctx context.Context, id string) (*authRequest, bool, error) {
-	c, found, err := f.store.TakeChallenge(ctx, gatehouse.HashSecret(id), f.now())
+	return requestIn(f.store.TakeChallenge(ctx, gatehouse.HashSecret(id), f.now()))
+}
+
+// requestIn returns the authorization request that a challenge look-up found; not found when
+// the challenge holds something else.
+func requestIn(c *gatehouse.Challenge, found bool, err error) (*authRequest, bool, error) {
 	if err != nil || !found {
 		return nil, false, err
 	}
