@@ -34,7 +34,7 @@ type grower struct {
 
 func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 	g := &grower{b: b, m: m, data: b.dataDir("grow-" + m.Name)}
-	in, err := b.startGatehouse(ctx, m.Name, m, g.data, lowCost...)
+	in, err := b.startGatehouse(ctx, m.Name, m, g.data, measuredHeap...)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 				return err
 			}
 			row.FilePerSession, row.FileTooSmall = perSession(size-baseFile, n, minFileGrowth)
-			if g.in, err = b.startGatehouse(ctx, m.Name, m, g.data, lowCost...); err != nil {
+			if g.in, err = b.startGatehouse(ctx, m.Name, m, g.data, measuredHeap...); err != nil {
 				return err
 			}
 		}
