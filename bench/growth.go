@@ -11,6 +11,15 @@ import (
 // resources measures, for each mode, the memory (and for SQLite the file space) that active
 // sessions or tokens cost, and the lookup throughput as their number grows.
 func (b *Runner) resources(ctx context.Context) error {
+	d := time.Second
+	if b.opts.Quick {
+		d = 100 * time.Millisecond
+	}
+	us, err := verifyCost(ctx, d)
+	if err != nil {
+		return err
+	}
+	b.report.VerifyUs = us
 	for _, m := range b.modes {
 		if m.Revoked > 0 {
 			continue // the same code path as its plain mode; its denylist is measured in performance
