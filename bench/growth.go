@@ -52,6 +52,10 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 	if err != nil {
 		return err
 	}
+	redisBase, err := b.redisMemory(ctx, m)
+	if err != nil {
+		return err
+	}
 	offline := m.File && b.opts.Fillers[m.Store] != nil // filled into the file, server stopped
 	baseFile := int64(0)
 	if offline {
@@ -97,6 +101,13 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 		row.HeapPerSession, row.HeapTooSmall = perSession(mem.heap-base.heap, n, minHeapGrowth)
 		row.RSSPerSession, row.RSSTooSmall = perSession(mem.rss-base.rss, n, minRSSGrowth)
 		row.HeapSettled = mem.settled
+		if redisBase >= 0 {
+			now, err := b.redisMemory(ctx, m)
+			if err != nil {
+				return err
+			}
+			row.RedisPerSession, row.RedisTooSmall = perSession(now-redisBase, n, minRedisGrowth)
+		}
 		b.report.Resources = append(b.report.Resources, row)
 		if offline {
 			g.in.Stop()
@@ -114,7 +125,18 @@ const (
 	minHeapGrowth = 1 << 20
 	minRSSGrowth  = 4 << 20
 	minFileGrowth = 64 << 10
+	// Redis's used_memory is exact, but other clients of the same Redis move it too.
+	minRedisGrowth = 64 << 10
 )
+
+// redisMemory returns Redis's used_memory for a mode that keeps its sessions in Redis, or -1
+// for the others (and when the bench cannot read it).
+func (b *Runner) redisMemory(ctx context.Context, m *Mode) (int64, error) {
+	if m.Store != "redis" || b.opts.RedisMemory == nil {
+		return -1, nil
+	}
+	return b.opts.RedisMemory(ctx)
+}
 
 // perSession divides growth among n sessions, or reports that growth is below least and too
 // small to measure (the figure is then 0).

@@ -128,6 +128,9 @@ type ResourceRow struct {
 	HeapSettled    bool    `json:"heap_settled"`
 	RSSPerSession  float64 `json:"rss_bytes_per_session"`
 	FilePerSession float64 `json:"file_bytes_per_session"`
+	// RedisPerSession is the growth of Redis's used_memory per session (Redis modes).
+	RedisPerSession float64 `json:"redis_bytes_per_session,omitempty"`
+	RedisTooSmall   bool    `json:"redis_too_small_to_measure,omitempty"`
 	// HeapTooSmall, RSSTooSmall and FileTooSmall say that the growth was too small to measure
 	// (perSession): the figure beside it is 0, not a measurement.
 	HeapTooSmall bool `json:"heap_too_small_to_measure,omitempty"`
@@ -449,8 +452,11 @@ func (r *Report) sizeTarget() Target {
 		}
 		v, small := row.HeapPerSession, row.HeapTooSmall
 		what := "heap"
-		if row.FilePerSession > 0 || row.FileTooSmall {
+		switch {
+		case row.FilePerSession > 0 || row.FileTooSmall:
 			v, small, what = row.FilePerSession, row.FileTooSmall, "file"
+		case row.RedisPerSession > 0 || row.RedisTooSmall:
+			v, small, what = row.RedisPerSession, row.RedisTooSmall, "Redis used_memory"
 		}
 		if small {
 			parts = append(parts, fmt.Sprintf("%s at %s: too small to measure (%s)", row.Mode, fmtCount(row.Sessions), what))
