@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -77,7 +78,8 @@ type Config struct {
 
 // Provider is a mounted OpenID Provider.
 type Provider struct {
-	op    *op.Provider
+	// op is the library's provider with iss added to its authorization responses.
+	op    *issuerResponses
 	h     http.Handler
 	flows *flows
 	// backchannel delivers logout tokens to clients.
@@ -152,7 +154,10 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		client: &http.Client{Timeout: backchannelTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		now:    cfg.Now, log: cfg.Logger, alg: cfg.IDTokenAlg, slots: make(chan struct{}, backchannelConcurrency)}
 	uses.OnSignOut(bc.notify)
-	pv := &Provider{op: p, backchannel: bc, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	// The routes are the library's own (op.CreateRouter, as NewOpenIDProvider builds them:
+	// no interceptors are configured), over the provider that adds iss.
+	withIss := newIssuerResponses(p, issuer)
+	pv := &Provider{op: withIss, backchannel: bc, h: op.CreateRouter(withIss), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveUserinfo)
@@ -167,7 +172,8 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath, EndSessionEndpoint: EndSessionPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
 		ClientRefreshToken: IsClientRefreshToken, IDTokenAlgs: idTokenAlgs(cfg.Keys),
-		CORSOrigin: (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
+		CORSOrigin:                    (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
+		IssuerInAuthorizationResponse: true,
 	})
 	return pv, nil
 }
@@ -183,10 +189,15 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 // serveAuthorize checks the redirect URI with gatehouse's rule (gatehouse.Client's
 // RedirectURIAllowed) before the library sees the request: a URI that is not registered gets
 // an error page, never a redirect, so that the endpoint cannot be used to redirect anywhere.
+// A state or nonce that could not come back exactly (checkEchoed) gets an error page too.
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, ghttp.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if msg := checkEchoed(r.Form); msg != "" {
+		http.Error(w, msg, http.StatusBadRequest)
 		return
 	}
 	if id := r.Form.Get("client_id"); gatehouse.ValidID(id) {
@@ -201,6 +212,35 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.h.ServeHTTP(w, r)
+}
+
+// MaxStateBytes and MaxNonceBytes bound the state and the nonce of an authorization request:
+// the state comes back in the URL of the redirect to the client and the nonce in the ID token,
+// and both are kept with the request until then.
+const (
+	MaxStateBytes = 4096
+	MaxNonceBytes = 4096
+)
+
+// checkEchoed returns why the state or nonce of an authorization request cannot be sent back
+// byte for byte, or "": longer than its bound, or not UTF-8 (JSON, in which the request is
+// kept and the ID token written, cannot carry other bytes). Such a request gets an error page
+// rather than an error sent to the client, since that answer could not carry the state the
+// client would match it by.
+func checkEchoed(form url.Values) string {
+	for _, p := range []struct {
+		name string
+		max  int
+	}{{"state", MaxStateBytes}, {"nonce", MaxNonceBytes}} {
+		v := form.Get(p.name)
+		switch {
+		case len(v) > p.max:
+			return fmt.Sprintf("the %s is longer than %d bytes", p.name, p.max)
+		case !utf8.ValidString(v):
+			return fmt.Sprintf("the %s is not valid UTF-8", p.name)
+		}
+	}
+	return ""
 }
 
 // serveToken answers the authorization_code grant of the token endpoint, which gatehouse's
