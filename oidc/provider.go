@@ -5,11 +5,12 @@
 // sign-in page and signing keys.
 //
 // What it implements: the authorization code flow (response_type=code) with PKCE S256,
-// required for public clients; confidential clients authenticate with client_secret_basic or
-// client_secret_post; ID tokens (iss, sub, aud, exp, iat, auth_time, nonce, sid, at_hash)
-// signed by the key that signs gatehouse's access tokens (EdDSA or ES256, in its JWKS); the
-// userinfo endpoint. Not yet: refresh tokens for clients, consent, end-session, back-channel
-// logout, RS256.
+// required for public clients, whose every authorization response carries iss (RFC 9207);
+// confidential clients authenticate with client_secret_basic or client_secret_post; ID tokens
+// (iss, sub, aud, exp, iat, auth_time, nonce, sid, amr, acr, at_hash) signed by the key that
+// signs gatehouse's access tokens (EdDSA or ES256, in its JWKS) or by an RS256 key; the
+// userinfo endpoint; consent; refresh tokens for clients; end-session and back-channel
+// logout.
 //
 // Authorization requests, codes and the records of the clients' access tokens live in the
 // challenge store given (the user store's: SQLite on one node, PostgreSQL for a cluster), so

@@ -43,6 +43,12 @@ func TestProviderIssuerInResponses(t *testing.T) {
 	if err := r.provider.Claims(&meta); err != nil || !meta.Iss {
 		t.Fatalf("authorization_response_iss_parameter_supported: %v %v", meta.Iss, err)
 	}
+	// The document with the provider on, checked against the API contract.
+	resp, err := checkedClient(t).Get(base + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	b := browser(t)
 	pkce := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
 	check := func(what string, loc *url.URL, status int, want url.Values) {
