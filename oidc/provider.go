@@ -5,7 +5,7 @@
 // sign-in page and signing keys.
 //
 // What it implements: the authorization code flow (response_type=code) with PKCE S256,
-// required for public clients, whose every authorization response carries iss (RFC 9207);
+// required for public clients, every authorization response carrying iss (RFC 9207);
 // confidential clients authenticate with client_secret_basic or client_secret_post; ID tokens
 // (iss, sub, aud, exp, iat, auth_time, nonce, sid, amr, acr, at_hash) signed by the key that
 // signs gatehouse's access tokens (EdDSA or ES256, in its JWKS) or by an RS256 key; the
@@ -27,7 +27,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -213,35 +212,6 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.h.ServeHTTP(w, r)
-}
-
-// MaxStateBytes and MaxNonceBytes bound the state and the nonce of an authorization request:
-// the state comes back in the URL of the redirect to the client and the nonce in the ID token,
-// and both are kept with the request until then.
-const (
-	MaxStateBytes = 4096
-	MaxNonceBytes = 4096
-)
-
-// checkEchoed returns why the state or nonce of an authorization request cannot be sent back
-// byte for byte, or "": longer than its bound, or not UTF-8 (JSON, in which the request is
-// kept and the ID token written, cannot carry other bytes). Such a request gets an error page
-// rather than an error sent to the client, since that answer could not carry the state the
-// client would match it by.
-func checkEchoed(form url.Values) string {
-	for _, p := range []struct {
-		name string
-		max  int
-	}{{"state", MaxStateBytes}, {"nonce", MaxNonceBytes}} {
-		v := form.Get(p.name)
-		switch {
-		case len(v) > p.max:
-			return fmt.Sprintf("the %s is longer than %d bytes", p.name, p.max)
-		case !utf8.ValidString(v):
-			return fmt.Sprintf("the %s is not valid UTF-8", p.name)
-		}
-	}
-	return ""
 }
 
 // serveToken answers the authorization_code grant of the token endpoint, which gatehouse's

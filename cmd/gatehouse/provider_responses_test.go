@@ -146,8 +146,9 @@ func idTokenClaims(t *testing.T, raw string) map[string]any {
 }
 
 // TestProviderStateAndNonce: state comes back byte for byte, whatever it holds, up to its
-// bound; past it, or not UTF-8, the request gets an error page. The ID token carries exactly
-// the nonce of the request, none when the request had none, and a refresh's ID token none.
+// bound; past it, not UTF-8 or given twice, the request gets an error page. The ID token
+// carries exactly the nonce of the request, none when the request had none, and a refresh's
+// ID token none.
 func TestProviderStateAndNonce(t *testing.T) {
 	a, base := startApp(t, "EdDSA")
 	ctx := context.Background()
@@ -198,6 +199,7 @@ func TestProviderStateAndNonce(t *testing.T) {
 	refused("a nonce of 4097 bytes", url.Values{"nonce": {long + "x"}}, "the nonce is longer than 4096 bytes")
 	refused("a state that is not UTF-8", url.Values{"state": {"ab\xff"}}, "the state is not valid UTF-8")
 	refused("a nonce that is not UTF-8", url.Values{"nonce": {"\xc3("}}, "the nonce is not valid UTF-8")
+	refused("a state given twice", url.Values{"state": {"st", long + "x"}}, "the state is given more than once")
 
 	// The nonce: exactly the request's, none without one, none after a refresh.
 	off := newRP(t, a, base, false)

@@ -46,6 +46,8 @@ func TestCheckEchoed(t *testing.T) {
 		{url.Values{"nonce": {strings.Repeat("n", MaxNonceBytes+1)}}, "nonce is longer than 4096 bytes"},
 		{url.Values{"state": {"\xff\xfe"}}, "state is not valid UTF-8"},
 		{url.Values{"nonce": {"ok\xc3"}}, "nonce is not valid UTF-8"},
+		{url.Values{"state": {"a", strings.Repeat("s", MaxStateBytes+1)}}, "state is given more than once"},
+		{url.Values{"nonce": {"a", "a"}}, "nonce is given more than once"},
 	} {
 		got := checkEchoed(c.form)
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
