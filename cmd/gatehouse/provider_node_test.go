@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -225,17 +226,20 @@ func callback(c *nodeClient, auth nodeAnswer, landed string) map[string]any {
 }
 
 // TestProviderOpenIDClient runs the whole life of a sign-in with openid-client, for a public
-// and a confidential client, with EdDSA ID tokens (the server's default) and RS256 ones (a
-// client registered for RS256, as many relying parties expect).
+// and a confidential client, with EdDSA and ES256 ID tokens (the server's signing algorithm)
+// and RS256 ones (a client registered for RS256, as many relying parties expect).
 func TestProviderOpenIDClient(t *testing.T) {
 	testkit.Slow(t, "runs a third-party relying party")
 	n := startNodeRP(t, installOpenIDClient(t))
-	for _, alg := range []string{"EdDSA", "RS256"} {
+	// The server's signing algorithm, and the algorithm a client registers for its ID tokens
+	// ("": the server's), which openid-client is told too.
+	for _, algs := range [][2]string{{"EdDSA", ""}, {"ES256", ""}, {"EdDSA", "RS256"}} {
+		alg := cmp.Or(algs[1], algs[0])
 		t.Run(alg, func(t *testing.T) {
-			a, base := startApp(t, "EdDSA", "--rs256-key")
+			a, base := startApp(t, algs[0], "--rs256-key")
 			for _, public := range []bool{true, false} {
-				c := newNodeClient(t, a, public, alg)
-				c.discover(t, n, base, alg)
+				c := newNodeClient(t, a, public, algs[1])
+				c.discover(t, n, base, algs[1])
 				b := browser(t)
 				auth, landed := c.signIn(t, n, b, "openid profile email offline_access", true)
 				if landed.Query().Get("iss") != base || landed.Query().Get("state") != auth.State {
