@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/browsertest"
@@ -292,6 +294,45 @@ func (b *rpTab) atApp(page string, want map[string]string) {
 	for id, v := range want {
 		if got, _ := chromedp.Run(b.ctx, chromedp.TextContent(chromedp.CSS("#"+id))); got != v {
 			b.t.Errorf("the app sees %s %q, want %q", id, got, v)
+		}
+	}
+}
+
+// TestProviderSignInFormAction: the sign-in page of an application's sign-in allows the
+// application's redirect origin as a form-action (browsers apply it to the redirects after the
+// form, and a user who granted access before goes from the form straight to the application);
+// any other sign-in page allows this site only.
+func TestProviderSignInFormAction(t *testing.T) {
+	a, base := startApp(t, "EdDSA")
+	r := newRP(t, a, base, false)
+	policy := func(t *testing.T, u string) (string, *http.Response) {
+		t.Helper()
+		resp, err := browser(t).Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+			t.Fatalf("%s: %d at %s, not the sign-in page", u, resp.StatusCode, resp.Request.URL)
+		}
+		return resp.Header.Get("Content-Security-Policy"), resp
+	}
+	csp, resp := policy(t, r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if !strings.Contains(csp, "form-action 'self' http://127.0.0.1:4711;") {
+		t.Fatalf("the sign-in page of an application's sign-in: CSP %q", csp)
+	}
+	next := resp.Request.URL.Query().Get("next")
+	for _, u := range []string{
+		base + "/",
+		base + "/?next=" + url.QueryEscape("/account"),
+		base + "/?next=" + url.QueryEscape("/oidc/login?id="+gatehouse.NewSecret()),                         // no such request
+		base + "/?next=" + url.QueryEscape("/oidc/login?id=x"),                                              // malformed
+		base + "/?next=" + url.QueryEscape("http://evil.example"+next),                                      // not a path here
+		base + "/?next=" + url.QueryEscape("//evil.example"+next),                                           // neither
+		base + "/?next=" + url.QueryEscape("/oidc/login/x?id="+strings.TrimPrefix(next, "/oidc/login?id=")), // another path
+	} {
+		if csp, _ := policy(t, u); !strings.Contains(csp, "form-action 'self';") {
+			t.Errorf("%s: CSP %q", u, csp)
 		}
 	}
 }
