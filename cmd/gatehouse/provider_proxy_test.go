@@ -151,7 +151,7 @@ func addVerifiedUser(t *testing.T, a *app, base, token, name string, groups ...s
 // A browser signs in through gatehouse's sign-in and consent pages and reaches the app with its
 // identity; the next visit needs no sign-in; oauth2-proxy refreshes its session with gatehouse's
 // refresh token; after a sign-out everywhere, and for a disabled user, that refresh fails and the
-// app is closed; denying consent never reaches the app.
+// app is closed; denying consent, or an address not verified, never reaches the app.
 func TestProviderOAuth2Proxy(t *testing.T) {
 	testkit.Slow(t, "runs oauth2-proxy (built once from its Go module), chromium and gatehouse")
 	bin := oauth2ProxyBinary(t)
@@ -159,6 +159,9 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 	admin, _ := loginTokens(t, base)
 	erinID, erinPassword := addVerifiedUser(t, a, base, admin, "erin", "staff", "wiki-editors")
 	_, finnPassword := addVerifiedUser(t, a, base, admin, "finn")
+	gusPassword := "a long password for gus only"
+	adminJSON(t, base, admin, "POST", "/api/admin/users", map[string]string{"username": "gus", "password": gusPassword,
+		"role": "user", "name": "Gus", "email": "gus@example.org"}, nil) // an address not verified
 
 	// oauth2-proxy's host is not gatehouse's, as in a deployment: a browser keeps cookies per
 	// host (not per port), and gatehouse's sign-out clears the cookies of its own host.
@@ -241,20 +244,34 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 		t.Fatal("a disabled user's sign-in shows no error")
 	}
 
+	// A user whose address is not verified: oauth2-proxy refuses the sign-in.
+	unverified := &rpTab{btab: btab{t: t, ctx: browsertest.Tab(t, browser, time.Minute), base: base}}
+	unverified.load(chromedp.Navigate(page))
+	unverified.atSignIn("a user with an unverified address")
+	unverified.signInAs("gus", gusPassword)
+	unverified.refused(`button[value="allow"]`, proxy+"/oauth2/callback?code=")
+
 	// Another user denies consent: oauth2-proxy answers an error, never the app.
 	other := &rpTab{btab: btab{t: t, ctx: browsertest.Tab(t, browser, time.Minute), base: base}}
 	other.load(chromedp.Navigate(page))
 	other.atSignIn("another browser")
 	other.signInAs("finn", finnPassword)
-	resp, err := chromedp.RunResponse(other.ctx, chromedp.Click(chromedp.CSS(`button[value="deny"]`), chromedp.NodeVisible))
+	other.refused(`button[value="deny"]`, proxy+"/oauth2/callback?error=access_denied")
+}
+
+// refused clicks the consent page's button sel and checks that oauth2-proxy answers 403 at an
+// address starting with at, not the app.
+func (b *rpTab) refused(sel, at string) {
+	b.t.Helper()
+	resp, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 	if err != nil {
-		t.Fatal(err)
+		b.t.Fatal(err)
 	}
-	if loc := other.location(); resp.Status != http.StatusForbidden || !strings.HasPrefix(loc, proxy+"/oauth2/callback?error=access_denied") {
-		t.Fatalf("after denying consent: %d at %s", resp.Status, loc)
+	if loc := b.location(); resp.Status != http.StatusForbidden || !strings.HasPrefix(loc, at) {
+		b.t.Fatalf("after %s: %d at %s, want 403 at %s", sel, resp.Status, loc, at)
 	}
-	if n, _ := chromedp.Run(other.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#app").length`)); n != 0 {
-		t.Fatal("denying consent reached the app")
+	if n, _ := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#app").length`)); n != 0 {
+		b.t.Fatalf("after %s the browser reached the app", sel)
 	}
 }
 
@@ -333,6 +350,42 @@ func TestProviderSignInFormAction(t *testing.T) {
 	} {
 		if csp, _ := policy(t, u); !strings.Contains(csp, "form-action 'self';") {
 			t.Errorf("%s: CSP %q", u, csp)
+		}
+	}
+}
+
+// TestProviderEmailVerified: userinfo says whether the address is verified, false included
+// (relying parties such as oauth2-proxy take an absent email_verified for a verified address).
+func TestProviderEmailVerified(t *testing.T) {
+	a, base := startApp(t, "EdDSA")
+	ctx := context.Background()
+	r := newRP(t, a, base, false)
+	admin, err := a.users.UserByUsername(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	for _, verified := range []bool{false, true} {
+		email := "admin@example.org"
+		if _, err := a.users.UpdateUser(ctx, admin.ID, gatehouse.UserUpdate{Email: &email, EmailVerified: &verified}); err != nil {
+			t.Fatal(err)
+		}
+		verifier := oauth2.GenerateVerifier()
+		loc, status := authorize(t, b, r.conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), "admin", interopAdminPassword)
+		if loc == nil || loc.Query().Get("code") == "" {
+			t.Fatalf("no code: %v %d", loc, status)
+		}
+		tok, err := r.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims map[string]any
+		if err := ui.Claims(&claims); err != nil || claims["email"] != email || claims["email_verified"] != verified {
+			t.Fatalf("verified=%v: userinfo %v, %v", verified, claims, err)
 		}
 	}
 }
