@@ -228,6 +228,7 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 	time.Sleep(oauth2ProxyRefresh + 500*time.Millisecond)
 	tab.load(chromedp.Navigate(page))
 	tab.atSignIn("after a sign-out everywhere")
+	refusedRefreshes(t, log, 1)
 	// Signing in again leads straight back (the grant stands): the sign-in form's redirect
 	// chain ends at oauth2-proxy's callback, on another origin.
 	tab.signInAs("erin", erinPassword)
@@ -238,6 +239,7 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 	time.Sleep(oauth2ProxyRefresh + 500*time.Millisecond)
 	tab.load(chromedp.Navigate(page))
 	tab.atSignIn("for a disabled user")
+	refusedRefreshes(t, log, 2)
 	tab.signInAs("erin", erinPassword)
 	tab.atSignIn("a disabled user's sign-in")
 	if msg := tab.text("#signin-error"); msg == "" {
@@ -272,6 +274,16 @@ func (b *rpTab) refused(sel, at string) {
 	}
 	if n, _ := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#app").length`)); n != 0 {
 		b.t.Fatalf("after %s the browser reached the app", sel)
+	}
+}
+
+// refusedRefreshes checks that oauth2-proxy's log records n refreshes that gatehouse refused
+// (invalid_grant), each ending oauth2-proxy's session: that, not a lost cookie, closed the app.
+func refusedRefreshes(t *testing.T, log string, n int) {
+	t.Helper()
+	raw, _ := os.ReadFile(log)
+	if got := strings.Count(string(raw), "Fatal refresh error detected"); got != n || !strings.Contains(string(raw), `oauth2: "invalid_grant"`) {
+		t.Fatalf("oauth2-proxy's log records %d ended sessions, want %d:\n%s", got, n, raw)
 	}
 }
 
