@@ -321,6 +321,11 @@ func setClaims(ui *oidc.UserInfo, u *gatehouse.User, scopes []string) {
 			ui.PreferredUsername = u.Username
 		case oidc.ScopeEmail:
 			ui.Email = u.Email
+			if u.Email != "" {
+				// Said either way: the library's field drops false, and relying parties such
+				// as oauth2-proxy trust an address whose email_verified is absent.
+				ui.AppendClaims("email_verified", u.EmailVerified)
+			}
 		case gatehouse.ScopeGroups:
 			ui.AppendClaims("groups", append([]string{}, u.Groups...))
 		}
