@@ -35,7 +35,7 @@ var (
 const findSessionUsers = 1000
 
 // fillSessions returns the path of a database with n sessions (created with CreateSessions in
-// batches of 10,000, which takes seconds per million) and their hashes. The database lives in
+// batches of 10,000, one transaction each) and their hashes. The database lives in
 // a directory of the first benchmark that asked for it.
 func fillSessions(b *testing.B, n int) (string, []gatehouse.Hash) {
 	b.Helper()
