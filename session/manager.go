@@ -51,8 +51,11 @@ type Options struct {
 	// for a shared store.
 	Cache bool
 	// CacheSize bounds the number of cached sessions, rounded down to a multiple of 64 and at
-	// least 64. Default 100,000.
+	// least 64. Default 100,000. It is ignored when CacheBytes is set.
 	CacheSize int
+	// CacheBytes, when positive, bounds the cache by the heap its sessions hold instead (see
+	// CacheOptions.MaxBytes).
+	CacheBytes int64
 }
 
 // Stats describes a Manager's cache, for metrics. All are zero without a cache.
@@ -91,7 +94,7 @@ func NewManager(store gatehouse.SessionStore, revs gatehouse.RevocationStore, op
 		m.now = time.Now
 	}
 	if opts.Cache {
-		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, Now: m.now, IdleTimeout: m.idle})
+		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, MaxBytes: opts.CacheBytes, Now: m.now, IdleTimeout: m.idle})
 	}
 	m.find = m.store.FindSession
 	if sf, ok := m.store.(sharedFinder); ok {
