@@ -220,10 +220,39 @@ func (p *Provider) consentView(req *authRequest, c *gatehouse.Client, g *gatehou
 		}
 		v.Scopes = append(v.Scopes, ghttp.ScopeView{Name: sc, Description: scopeDescriptions[sc]})
 	}
-	if u, err := url.Parse(req.RedirectURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
-		v.RedirectOrigin = u.Scheme + "://" + u.Host
-	}
+	v.RedirectOrigin = redirectOrigin(req.RedirectURI)
 	return v
+}
+
+// redirectOrigin returns the origin of a web redirect URI, or "" for another scheme (a native
+// app's).
+func redirectOrigin(uri string) string {
+	if u, err := url.Parse(uri); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
+// NextOrigin returns where a sign-in that continues to next ends when next is this provider's
+// sign-in step (the path the authorization endpoint gives the sign-in page): the origin of the
+// live request's redirect URI, which the client registered. Otherwise, and when the request
+// cannot be read, it returns "". The sign-in pages allow that origin as a form-action (see
+// web.Pages.SetNextOrigin), since a user who granted the client access before goes straight
+// from the sign-in form to the application.
+func (p *Provider) NextOrigin(ctx context.Context, next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Path != loginPath {
+		return ""
+	}
+	id := u.Query().Get("id")
+	if !gatehouse.ValidSecret(id) {
+		return ""
+	}
+	req, found, err := p.flows.request(ctx, id)
+	if err != nil || !found || req.IsDone {
+		return ""
+	}
+	return redirectOrigin(req.RedirectURI)
 }
 
 // grant records that the user grants scopes to the client, widening an existing grant.

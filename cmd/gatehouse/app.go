@@ -244,8 +244,13 @@ func (a *app) mountProvider(uses *authn.Service, pages *web.Pages) error {
 		return nil
 	}
 	// The clients' refresh tokens rotate strictly: no reuse grace.
-	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
+	p, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
 		Flows: a.challengeStore(), Refresh: refresh.NewRefresher(a.refreshes, a.cfg.RefreshTTL, a.now),
 		Grants: a.grantStore(), Consent: pages.RenderConsent, IDTokenAlg: a.cfg.IDTokenAlg, Logger: a.log, Now: a.now})
-	return err
+	if err != nil {
+		return err
+	}
+	// The sign-in form of an application's sign-in may lead straight to the application.
+	pages.SetNextOrigin(p.NextOrigin)
+	return nil
 }
