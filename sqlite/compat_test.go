@@ -132,6 +132,18 @@ func TestSessionsSurviveCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A session whose hash shares its first 8 bytes with the sign-in's, after it in hash order:
+	// it is dropped and the upgrade goes on.
+	twin := storetest.NewTestSession(u.ID, now)
+	twin.Hash = signIn.Hash
+	for i := 8; i < len(twin.Hash); i++ {
+		twin.Hash[i] = 0xff
+	}
+	if _, err := raw.ExecContext(ctx, `INSERT INTO sessions (hash, handle, user_id, username, name, email, role,
+		created_at, last_seen_at, expires_at, ip, user_agent) VALUES (?, ?, ?, '', '', '', 'user', 1, 1, 1, '', '')`,
+		twin.Hash[:], twin.Handle, u.ID); err != nil {
+		t.Fatal(err)
+	}
 	raw.Close()
 
 	db, err := sqlite.Open(ctx, path, 0)
@@ -151,6 +163,9 @@ func TestSessionsSurviveCompaction(t *testing.T) {
 		if got, found, err := st.SessionByHandle(ctx, s.Handle); err != nil || !found || storetest.SameSession(got, s) != nil {
 			t.Fatalf("session %d: SessionByHandle = %v, %v", i, found, err)
 		}
+	}
+	if _, found, err := st.FindSession(ctx, twin.Hash); err != nil || found {
+		t.Fatalf("the dropped twin: FindSession = %v, %v; want not found", found, err)
 	}
 	list, err := st.ListSessions(ctx, u.ID)
 	if err != nil || len(list) != 2 || storetest.SameSession(list[0], signIn) != nil || storetest.SameSession(list[1], kept) != nil {

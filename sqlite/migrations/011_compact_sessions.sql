@@ -7,7 +7,10 @@
 -- in users at sign-in (read from there by a join). The index on (user_id, created_at) becomes
 -- one on user_id (a user's sessions are sorted after reading them), and the expiry index
 -- carries the 8-byte key. Sessions stored before keep their handle and are converted with every
--- field they had; their principal is dropped only where it equals the user's row.
+-- field they had; their principal is dropped only where it equals the user's row. Of two
+-- sessions whose hashes share their first 8 bytes (about one chance in 2^25 among a million
+-- sessions; a new session then gets a conflict instead) the second is dropped, so that the
+-- upgrade cannot fail on it: its user signs in again.
 
 CREATE TABLE sessions_compact (
 	id           INTEGER PRIMARY KEY,
@@ -27,7 +30,7 @@ CREATE TABLE sessions_compact (
 	groups       TEXT
 ) STRICT;
 
-INSERT INTO sessions_compact (id, hash_rest, user_id, created_at, last_seen_at, expires_at, ip,
+INSERT OR IGNORE INTO sessions_compact (id, hash_rest, user_id, created_at, last_seen_at, expires_at, ip,
 		user_agent, amr, handle, username, name, email, role, groups)
 	SELECT
 		((instr('0123456789ABCDEF', substr(hex(s.hash), 1, 1)) - 1) << 60) |
