@@ -2,8 +2,8 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"crypto/subtle"
+	"errors"
 	"strconv"
 	"time"
 
