@@ -43,6 +43,7 @@ type SessionStore struct {
 	base
 	idle     time.Duration
 	lifetime time.Duration
+	format2  bool // write format 2 only (SessionOptions.Format)
 	memo     memo
 }
 
@@ -54,6 +55,12 @@ type SessionOptions struct {
 	// early. Set it to the session manager's idle timeout, or leave it zero to keep sessions
 	// until their absolute expiry (the manager enforces idleness either way).
 	IdleTimeout time.Duration
+	// Format is the format of the values it writes: 3 (compact; also when zero) or 2, which
+	// the previous version of gatehouse reads. Sessions of both formats are always read, and
+	// format 3 falls back to 2 for a session it cannot hold. Write format 2 while instances of
+	// the previous version share Redis (a rolling upgrade): they find, and delete at logout,
+	// the sessions that upgraded instances create.
+	Format int
 	// MaxLifetime is the longest a session lives: the manager's absolute timeout (default 12
 	// hours). A session is kept at most that long after it is stored, even if its ExpiresAt is
 	// later, and lists, deletes of all of a user's sessions and counts look at the index of
@@ -68,6 +75,7 @@ func NewSessionStore(client rueidis.Client, prefix string, opts SessionOptions) 
 		base:     base{c: client, prefix: prefix, opts: opts.Options.withDefaults()},
 		idle:     max(opts.IdleTimeout, 0),
 		lifetime: opts.MaxLifetime,
+		format2:  opts.Format == 2,
 	}
 	if st.lifetime <= 0 {
 		st.lifetime = 12 * time.Hour
@@ -192,7 +200,11 @@ func (st *SessionStore) CreateSession(ctx context.Context, s *gatehouse.Session)
 	if !derived {
 		cmds = append(cmds, b.Set().Key(st.handleKey(s.Handle)).Value(loc).Nx().PxMilliseconds(deadline-nowMS).Build())
 	}
-	cmds = append(cmds, b.Set().Key(sk).Value(encodeSession(s, deadline)).Nx().PxMilliseconds(ttl).Build())
+	value := encodeSession(s, deadline)
+	if st.format2 {
+		value = encodeSession2(s, deadline)
+	}
+	cmds = append(cmds, b.Set().Key(sk).Value(value).Nx().PxMilliseconds(ttl).Build())
 	res = st.fenced(ctx, cmds, sk)
 	if err := firstErr(res); err != nil {
 		return storeErr("create session", err)

@@ -107,3 +107,23 @@ func TestSessionTouchRange(t *testing.T) {
 		t.Fatalf("a touch after the expiry kept %v, want the expiry %v", got.LastSeenAt, s.ExpiresAt)
 	}
 }
+
+// TestSessionWriteFormat2: with Format 2 the store writes what instances of the previous
+// version read, and reads it back.
+func TestSessionWriteFormat2(t *testing.T) {
+	c := mustClient(t, rueidis.ClientOption{})
+	prefix := testPrefix(t, c)
+	st := redis.NewSessionStore(c, prefix, redis.SessionOptions{Options: slow, Format: 2})
+	ctx := context.Background()
+	s := managerSession("u1", time.Now())
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Do(ctx, c.B().Get().Key(redis.SessionKey(prefix, s.Hash)).Build()).ToString()
+	if err != nil || v[0] != 2 {
+		t.Fatalf("stored %q, %v; want format 2", v[:1], err)
+	}
+	if got, found, err := st.FindSession(ctx, s.Hash); err != nil || !found || storetest.SameSession(got, s) != nil {
+		t.Fatalf("FindSession = %v, %v", found, err)
+	}
+}
