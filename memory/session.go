@@ -2,7 +2,7 @@ package memory
 
 import (
 	"context"
-	"crypto/subtle"
+	"encoding/binary"
 	"hash/maphash"
 	"math"
 	"sort"
@@ -66,10 +66,17 @@ func keyOf(h gatehouse.Hash) [16]byte { return [16]byte(h[:16]) }
 // find returns the slot of the session h; ok=false if none. st.mu must be held.
 func (st *SessionStore) find(h gatehouse.Hash) (uint32, bool) {
 	i, ok := st.byKey[keyOf(h)]
-	if !ok || subtle.ConstantTimeCompare([]byte(st.slots[i].record[recTail:recCreated]), h[16:]) != 1 {
+	if !ok || !sameTail(st.slots[i].record, &h) {
 		return 0, false
 	}
 	return i, true
+}
+
+// sameTail reports, in constant time, whether record r holds bytes 16 to 32 of h.
+func sameTail(r string, h *gatehouse.Hash) bool {
+	a := le64(r[recTail:]) ^ int64(binary.LittleEndian.Uint64(h[16:24]))
+	b := le64(r[recTail+8:]) ^ int64(binary.LittleEndian.Uint64(h[24:32]))
+	return a|b == 0
 }
 
 // findHandle returns the slot of the session with that handle; ok=false if none. st.mu must

@@ -61,11 +61,9 @@ func nanos(t time.Time) (int64, bool) {
 
 // le64 reads 8 bytes of s as a little-endian int64.
 func le64(s string) int64 {
-	var u uint64
-	for i := 7; i >= 0; i-- {
-		u = u<<8 | uint64(s[i])
-	}
-	return int64(u)
+	_ = s[7] // one bounds check; the compiler merges the loads into one
+	return int64(uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56)
 }
 
 func timeOf(n int64) time.Time {
@@ -160,7 +158,17 @@ type recordReader struct {
 	i int
 }
 
+// uvarint reads a uvarint; the one-byte case, every length under 128, is inlined.
 func (rd *recordReader) uvarint() uint64 {
+	c := rd.r[rd.i]
+	if c < 0x80 {
+		rd.i++
+		return uint64(c)
+	}
+	return rd.uvarintLong()
+}
+
+func (rd *recordReader) uvarintLong() uint64 {
 	var x uint64
 	for shift := 0; ; shift += 7 {
 		c := rd.r[rd.i]
