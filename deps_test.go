@@ -41,6 +41,7 @@ var layers = map[string][]string{
 	"internal/testkit":      {},
 	"internal/schema":       {},
 	"internal/shardmap":     {},
+	"internal/heapfloor":    {},
 	"internal/httpauth":     {""},
 	"internal/fuzzhttp":     {"internal/testkit"},
 	"internal/redistest":    {"", "internal/testkit"},

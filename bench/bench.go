@@ -59,6 +59,9 @@ type Options struct {
 	StoreAvailable func(store string) bool
 	// Fillers fill a persistent session store directly, by store name.
 	Fillers map[string]Filler
+	// RedisMemory, when set, returns Redis's used_memory: the resource measurement of the
+	// Redis modes reads it beside the instance's heap.
+	RedisMemory func(ctx context.Context) (int64, error)
 	// Phases, when set, is a comma-separated list of the phases to run, by the first word of
 	// their names (performance, resource, logout, scalability, fault, login, peer); the others
 	// are named in the report as not run. Empty runs them all.

@@ -11,6 +11,15 @@ import (
 // resources measures, for each mode, the memory (and for SQLite the file space) that active
 // sessions or tokens cost, and the lookup throughput as their number grows.
 func (b *Runner) resources(ctx context.Context) error {
+	d := time.Second
+	if b.opts.Quick {
+		d = 100 * time.Millisecond
+	}
+	us, err := verifyCost(ctx, d)
+	if err != nil {
+		return err
+	}
+	b.report.VerifyUs = us
 	for _, m := range b.modes {
 		if m.Revoked > 0 {
 			continue // the same code path as its plain mode; its denylist is measured in performance
@@ -34,12 +43,16 @@ type grower struct {
 
 func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 	g := &grower{b: b, m: m, data: b.dataDir("grow-" + m.Name)}
-	in, err := b.startGatehouse(ctx, m.Name, m, g.data, lowCost...)
+	in, err := b.startGatehouse(ctx, m.Name, m, g.data, measuredHeap...)
 	if err != nil {
 		return err
 	}
 	g.in = in
 	base, err := b.memory(ctx, in)
+	if err != nil {
+		return err
+	}
+	redisBase, err := b.redisMemory(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -74,7 +87,7 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 				return err
 			}
 			row.FilePerSession, row.FileTooSmall = perSession(size-baseFile, n, minFileGrowth)
-			if g.in, err = b.startGatehouse(ctx, m.Name, m, g.data, lowCost...); err != nil {
+			if g.in, err = b.startGatehouse(ctx, m.Name, m, g.data, measuredHeap...); err != nil {
 				return err
 			}
 		}
@@ -88,6 +101,13 @@ func (b *Runner) growMode(ctx context.Context, m *Mode) error {
 		row.HeapPerSession, row.HeapTooSmall = perSession(mem.heap-base.heap, n, minHeapGrowth)
 		row.RSSPerSession, row.RSSTooSmall = perSession(mem.rss-base.rss, n, minRSSGrowth)
 		row.HeapSettled = mem.settled
+		if redisBase >= 0 {
+			now, err := b.redisMemory(ctx, m)
+			if err != nil {
+				return err
+			}
+			row.RedisPerSession, row.RedisTooSmall = perSession(now-redisBase, n, minRedisGrowth)
+		}
 		b.report.Resources = append(b.report.Resources, row)
 		if offline {
 			g.in.Stop()
@@ -105,7 +125,18 @@ const (
 	minHeapGrowth = 1 << 20
 	minRSSGrowth  = 4 << 20
 	minFileGrowth = 64 << 10
+	// Redis's used_memory is exact, but other clients of the same Redis move it too.
+	minRedisGrowth = 64 << 10
 )
+
+// redisMemory returns Redis's used_memory for a mode that keeps its sessions in Redis, or -1
+// for the others (and when the bench cannot read it).
+func (b *Runner) redisMemory(ctx context.Context, m *Mode) (int64, error) {
+	if m.Store != "redis" || b.opts.RedisMemory == nil {
+		return -1, nil
+	}
+	return b.opts.RedisMemory(ctx)
+}
 
 // perSession divides growth among n sessions, or reports that growth is below least and too
 // small to measure (the figure is then 0).

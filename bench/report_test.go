@@ -239,3 +239,38 @@ func TestHashFloor(t *testing.T) {
 		t.Fatalf("%d hashes in %v", n, took)
 	}
 }
+
+func TestBeyondCachesTarget(t *testing.T) {
+	r := &Report{}
+	if tg := r.beyondCachesTarget(); tg.Status != "not measured" {
+		t.Fatalf("without growth rows: %+v", tg)
+	}
+	row := func(mode string, n int, rps, cpu float64) GrowthRow {
+		return GrowthRow{Mode: mode, Sessions: n, LoadFigures: LoadFigures{RPS: rps, CPUPerReqUs: cpu}}
+	}
+	r.VerifyUs = 50
+	r.Growth = []GrowthRow{
+		row("session-sqlite", 1_000, 10_000, 20), row("session-sqlite", 1_000_000, 7_500, 27),
+		row("jwt-eddsa", 1_000, 12_000, 30), row("jwt-eddsa", 1_000_000, 4_000, 85), // limit 80 µs: 0.94x
+	}
+	tg := r.beyondCachesTarget()
+	if tg.Status != "met" || !strings.Contains(tg.Measured, "0.75x of 1,000") || !strings.Contains(tg.Measured, "0.94x of the limit") {
+		t.Fatalf("%+v", tg)
+	}
+	r.Growth[3].CPUPerReqUs = 100 // 0.80x of the limit
+	if tg := r.beyondCachesTarget(); tg.Status != "missed" || !strings.Contains(tg.Note, "jwt-eddsa") {
+		t.Fatalf("%+v", tg)
+	}
+	r.Growth[3].CPUPerReqUs = 85
+	r.Growth[1].Sessions = 100_000 // the 1,000,000 point was left out: not met
+	if tg := r.beyondCachesTarget(); tg.Status != "missed" || !strings.Contains(tg.Note, "session-sqlite") {
+		t.Fatalf("%+v", tg)
+	}
+}
+
+func TestVerifyCost(t *testing.T) {
+	us, err := verifyCost(t.Context(), 20*time.Millisecond)
+	if err != nil || us <= 0 || us > 10_000 {
+		t.Fatalf("verifyCost = %v µs, %v", us, err)
+	}
+}

@@ -52,6 +52,9 @@ type OpenIDProvider struct {
 	// CORSOrigin reports whether a browser page of origin may call the token and userinfo
 	// endpoints (AllowClientOrigin); nil: none may.
 	CORSOrigin func(ctx context.Context, origin string) bool
+	// IssuerInAuthorizationResponse reports that every authorization response (code or
+	// error) carries iss (RFC 9207); the document then says so.
+	IssuerInAuthorizationResponse bool
 }
 
 // SetOpenIDProvider makes the discovery document advertise p and the token endpoint hand the
@@ -87,6 +90,7 @@ type discoveryDocument struct {
 	Scopes                   []string `json:"scopes_supported,omitempty"`
 	ResponseModes            []string `json:"response_modes_supported,omitempty"`
 	CodeChallengeMethods     []string `json:"code_challenge_methods_supported,omitempty"`
+	AuthorizationResponseIss bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	RevocationStreamEndpoint string   `json:"gatehouse_revocation_stream_endpoint"`
 	AccessTokenType          string   `json:"gatehouse_access_token_typ"`
 	AccessTokenAudience      string   `json:"gatehouse_access_token_audience"`
@@ -130,6 +134,7 @@ func (s *Server) discovery() discoveryDocument {
 		d.ResponseTypes = []string{"code"}
 		d.ResponseModes = []string{"query"}
 		d.CodeChallengeMethods = []string{"S256"}
+		d.AuthorizationResponseIss = p.IssuerInAuthorizationResponse
 		d.TokenAuthMethods = []string{"none", "client_secret_basic", "client_secret_post"}
 		d.Claims = append(d.Claims, "auth_time", "nonce", "at_hash", "preferred_username", "groups")
 		d.SigningAlgs = slices.Clone(d.SigningAlgs)

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -186,12 +187,13 @@ func (p *Provider) userAndClient(w http.ResponseWriter, r *http.Request, auth ga
 // finish records the grant, binds the request to the user and sends the browser on to the
 // callback that issues the code.
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req *authRequest, auth gatehouse.Auth, u *gatehouse.User, c *gatehouse.Client) {
-	if err := p.grant(r.Context(), u.ID, c.ID, req.Scopes); err != nil {
+	granted, err := p.grant(r.Context(), u.ID, c.ID, req.Scopes)
+	if err != nil {
 		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
 		return
 	}
 	ok, err := p.flows.bind(r.Context(), req.ID, func(b *authRequest) {
-		b.Subject = u.ID
+		b.Subject, b.Grant = u.ID, granted
 		b.AuthTime, b.SessionID = auth.Session.CreatedAt, auth.Session.Handle
 		b.AMR = auth.Session.AMR.AMR() // the ID token's amr and acr: how the user signed in
 	})
@@ -220,23 +222,54 @@ func (p *Provider) consentView(req *authRequest, c *gatehouse.Client, g *gatehou
 		}
 		v.Scopes = append(v.Scopes, ghttp.ScopeView{Name: sc, Description: scopeDescriptions[sc]})
 	}
-	if u, err := url.Parse(req.RedirectURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
-		v.RedirectOrigin = u.Scheme + "://" + u.Host
-	}
+	v.RedirectOrigin = redirectOrigin(req.RedirectURI)
 	return v
 }
 
-// grant records that the user grants scopes to the client, widening an existing grant.
-func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) error {
+// redirectOrigin returns the origin of a web redirect URI, or "" for another scheme (a native
+// app's).
+func redirectOrigin(uri string) string {
+	if u, err := url.Parse(uri); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
+// NextOrigin returns where a sign-in that continues to next ends when next is this provider's
+// sign-in step (the path the authorization endpoint gives the sign-in page): the origin of the
+// live request's redirect URI, which the client registered. Otherwise, and when the request
+// cannot be read, it returns "". The sign-in pages allow that origin as a form-action (see
+// web.Pages.SetNextOrigin), since a user who granted the client access before goes straight
+// from the sign-in form to the application.
+func (p *Provider) NextOrigin(ctx context.Context, next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Path != loginPath {
+		return ""
+	}
+	id := u.Query().Get("id")
+	if !gatehouse.ValidSecret(id) {
+		return ""
+	}
+	req, found, err := p.flows.request(ctx, id)
+	if err != nil || !found || req.IsDone {
+		return ""
+	}
+	return redirectOrigin(req.RedirectURI)
+}
+
+// grant records that the user grants scopes to the client, widening an existing grant, and
+// returns the grant's creation time as the store keeps it: the tokens of this sign-in carry it,
+// and stop working when the grant they were issued under is gone (revoked, perhaps given again).
+func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) (time.Time, error) {
 	now := p.now()
 	g, found, err := p.grants.Grant(ctx, userID, clientID)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if !found {
 		g = &gatehouse.Grant{UserID: userID, ClientID: clientID, CreatedAt: now}
 	} else if g.Covers(scopes) {
-		return nil
+		return g.CreatedAt, nil
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(g.Scopes, sc) {
@@ -244,5 +277,17 @@ func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []
 		}
 	}
 	g.UpdatedAt = now
-	return p.grants.SaveGrant(ctx, g)
+	if err := p.grants.SaveGrant(ctx, g); err != nil {
+		return time.Time{}, err
+	}
+	if found {
+		return g.CreatedAt, nil
+	}
+	// Read back what the store kept: its precision is the store's, and the checks compare
+	// with what they read from it.
+	g, found, err = p.grants.Grant(ctx, userID, clientID)
+	if err != nil || !found {
+		return time.Time{}, cmp.Or(err, error(gatehouse.ErrNotFound))
+	}
+	return g.CreatedAt, nil
 }

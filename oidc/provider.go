@@ -5,11 +5,12 @@
 // sign-in page and signing keys.
 //
 // What it implements: the authorization code flow (response_type=code) with PKCE S256,
-// required for public clients; confidential clients authenticate with client_secret_basic or
-// client_secret_post; ID tokens (iss, sub, aud, exp, iat, auth_time, nonce, sid, at_hash)
-// signed by the key that signs gatehouse's access tokens (EdDSA or ES256, in its JWKS); the
-// userinfo endpoint. Not yet: refresh tokens for clients, consent, end-session, back-channel
-// logout, RS256.
+// required for public clients, every authorization response carrying iss (RFC 9207);
+// confidential clients authenticate with client_secret_basic or client_secret_post; ID tokens
+// (iss, sub, aud, exp, iat, auth_time, nonce, sid, amr, acr, at_hash) signed by the key that
+// signs gatehouse's access tokens (EdDSA or ES256, in its JWKS) or by an RS256 key; the
+// userinfo endpoint; consent; refresh tokens for clients; end-session and back-channel
+// logout.
 //
 // Authorization requests, codes and the records of the clients' access tokens live in the
 // challenge store given (the user store's: SQLite on one node, PostgreSQL for a cluster), so
@@ -77,7 +78,8 @@ type Config struct {
 
 // Provider is a mounted OpenID Provider.
 type Provider struct {
-	op    *op.Provider
+	// op is the library's provider with iss added to its authorization responses.
+	op    *issuerResponses
 	h     http.Handler
 	flows *flows
 	// backchannel delivers logout tokens to clients.
@@ -152,7 +154,10 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		client: &http.Client{Timeout: backchannelTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		now:    cfg.Now, log: cfg.Logger, alg: cfg.IDTokenAlg, slots: make(chan struct{}, backchannelConcurrency)}
 	uses.OnSignOut(bc.notify)
-	pv := &Provider{op: p, backchannel: bc, h: p.HttpHandler(), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
+	// The routes are the library's own (op.CreateRouter, as NewOpenIDProvider builds them:
+	// no interceptors are configured), over the provider that adds iss.
+	withIss := newIssuerResponses(p, issuer)
+	pv := &Provider{op: withIss, backchannel: bc, h: op.CreateRouter(withIss), flows: fl, grants: cfg.Grants, now: cfg.Now, consent: cfg.Consent, api: s, authn: uses, users: cfg.Users, clients: cfg.Clients, log: cfg.Logger}
 	for _, m := range []string{"GET", "POST"} {
 		s.Handle(m, AuthorizePath, pv.serveAuthorize)
 		s.Handle(m, UserinfoPath, pv.serveUserinfo)
@@ -167,7 +172,8 @@ func Mount(s *ghttp.Server, uses *authn.Service, cfg Config) (*Provider, error) 
 		AuthorizationEndpoint: AuthorizePath, UserinfoEndpoint: UserinfoPath, EndSessionEndpoint: EndSessionPath,
 		Scopes: gatehouse.ClientScopes, CodeGrant: http.HandlerFunc(pv.serveToken),
 		ClientRefreshToken: IsClientRefreshToken, IDTokenAlgs: idTokenAlgs(cfg.Keys),
-		CORSOrigin: (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
+		CORSOrigin:                    (&corsOrigins{clients: cfg.Clients, now: cfg.Now}).allowed,
+		IssuerInAuthorizationResponse: true,
 	})
 	return pv, nil
 }
@@ -183,10 +189,15 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 // serveAuthorize checks the redirect URI with gatehouse's rule (gatehouse.Client's
 // RedirectURIAllowed) before the library sees the request: a URI that is not registered gets
 // an error page, never a redirect, so that the endpoint cannot be used to redirect anywhere.
+// A state or nonce that could not come back exactly (checkEchoed) gets an error page too.
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, ghttp.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	if msg := checkEchoed(r.Form); msg != "" {
+		http.Error(w, msg, http.StatusBadRequest)
 		return
 	}
 	if id := r.Form.Get("client_id"); gatehouse.ValidID(id) {

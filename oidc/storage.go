@@ -180,6 +180,9 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		}
 	}
 	t := &issuedToken{ClientID: clientID, Subject: req.GetSubject(), Scopes: slices.Clone(req.GetScopes())}
+	if ar, ok := req.(*authRequest); ok {
+		t.Grant = ar.Grant
+	}
 	if err := s.flows.putToken(ctx, jti, t, exp); err != nil {
 		return "", time.Time{}, unavailable(err)
 	}
@@ -321,6 +324,11 @@ func setClaims(ui *oidc.UserInfo, u *gatehouse.User, scopes []string) {
 			ui.PreferredUsername = u.Username
 		case oidc.ScopeEmail:
 			ui.Email = u.Email
+			if u.Email != "" {
+				// Said either way: the library's field drops false, and relying parties such
+				// as oauth2-proxy trust an address whose email_verified is absent.
+				ui.AppendClaims("email_verified", u.EmailVerified)
+			}
 		case gatehouse.ScopeGroups:
 			ui.AppendClaims("groups", append([]string{}, u.Groups...))
 		}
@@ -337,10 +345,22 @@ func (s *storage) SetUserinfoFromScopes(ctx context.Context, ui *oidc.UserInfo, 
 }
 
 // SetUserinfoFromRequest adds the sid claim: the public handle of the gatehouse session the
-// user signed in with.
+// user signed in with. The ID token of a refresh gets the sid and the acr of that sign-in
+// too (the library sets acr only for a code's ID token), so that it names the same session
+// and the same strength as the first one (OpenID Connect Core 12.2).
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
-	if ar, ok := req.(*authRequest); ok && ar.SessionID != "" {
-		ui.AppendClaims("sid", ar.SessionID)
+	switch r := req.(type) {
+	case *authRequest:
+		if r.SessionID != "" {
+			ui.AppendClaims("sid", r.SessionID)
+		}
+	case *refreshRequest:
+		if r.grant.SessionID != "" {
+			ui.AppendClaims("sid", r.grant.SessionID)
+		}
+		if acr := gatehouse.ParseAMR(r.grant.AMR).ACR(); acr != "" {
+			ui.AppendClaims("acr", acr)
+		}
 	}
 	return nil
 }
@@ -372,7 +392,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	switch {
 	case err != nil:
 		return unavailable(err)
-	case !found || g.CreatedAt.After(iat):
+	case !found || !sameGrant(g, t.Grant, iat):
 		return denied // the user revoked the client's grant since
 	}
 	u, err := s.activeUser(ctx, t.Subject)

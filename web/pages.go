@@ -7,6 +7,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -64,6 +65,9 @@ type Pages struct {
 	links     []PageLink      // extra navigation links
 	returns   *access.Returns // where the sign-in page may send a browser back to
 	signinCSP string          // the sign-in page's policy, whose form may lead to the return domains
+	// nextOrigin names the origin beyond this site where a sign-in that continues to next ends
+	// (see SetNextOrigin); nil for none.
+	nextOrigin func(ctx context.Context, next string) string
 }
 
 // Config holds the pages' settings.
@@ -89,6 +93,13 @@ func Mount(api *ghttp.Server, a *authn.Service, cfg Config) *Pages {
 // SetLinks adds links to the navigation bar of the signed-in pages (the shop demo adds
 // itself). Call it before the server starts serving.
 func (s *Pages) SetLinks(links ...PageLink) { s.links = append(s.links[:0:0], links...) }
+
+// SetNextOrigin tells the sign-in pages where a sign-in that continues to a path of this site
+// ends: fn returns the origin (scheme://host:port) that the redirects after next lead to, or ""
+// when they stay here. The OpenID Provider's sign-in step ends at the application's redirect
+// URI; browsers apply a form's form-action to the redirects that follow its submission, so the
+// sign-in pages' policy allows that origin too. Call it before the server starts serving.
+func (s *Pages) SetNextOrigin(fn func(ctx context.Context, next string) string) { s.nextOrigin = fn }
 
 func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("GET", "/{$}", s.handleSignInPage)
@@ -316,14 +327,41 @@ func signinCSP(r *access.Returns) string {
 	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self'"+extra.String(), 1)
 }
 
+// continuesTo returns the origin beyond this site where the sign-in step shown by view ends
+// (SetNextOrigin), or "".
+func (s *Pages) continuesTo(ctx context.Context, view any) string {
+	if s.nextOrigin == nil {
+		return ""
+	}
+	var next string
+	switch v := view.(type) {
+	case signinView:
+		next = v.Next
+	case secondStepView:
+		next = v.Next
+	case passkeyView:
+		next = v.Next
+	case enrolView:
+		next = v.Next
+	}
+	if next == "" || !strings.HasPrefix(next, "/") {
+		return ""
+	}
+	return s.nextOrigin(ctx, next)
+}
+
+// withFormAction adds origin to csp's form-action; an origin that could end the directive or
+// the policy is left out.
+func withFormAction(csp, origin string) string {
+	if origin == "" || strings.ContainsAny(origin, " ;,'\"") {
+		return csp
+	}
+	return strings.Replace(csp, "form-action 'self'", "form-action 'self' "+origin, 1)
+}
+
 // consentCSP lets the consent form lead to the application: browsers apply form-action to the
 // redirects that follow a form's submission, and the decision ends at the redirect URI.
-func consentCSP(v ghttp.ConsentView) string {
-	if v.RedirectOrigin == "" || strings.ContainsAny(v.RedirectOrigin, " ;,'\"") {
-		return pageCSP
-	}
-	return strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+v.RedirectOrigin, 1)
-}
+func consentCSP(v ghttp.ConsentView) string { return withFormAction(pageCSP, v.RedirectOrigin) }
 
 // RenderConsent renders the consent page of an application's sign-in request (the OpenID
 // Provider's).
@@ -347,10 +385,10 @@ func newNonce() string {
 
 // pagePolicy returns the Content-Security-Policy of page name, with the nonce of d when the
 // page loads the script (render sets it).
-func (s *Pages) pagePolicy(name string, d *pageData) string {
+func (s *Pages) pagePolicy(ctx context.Context, name string, d *pageData) string {
 	csp := pageCSP
 	if signinPages[name] {
-		csp = s.signinCSP
+		csp = withFormAction(s.signinCSP, s.continuesTo(ctx, d.Page))
 	}
 	if v, ok := d.Page.(ghttp.ConsentView); ok && name == "consent.html" {
 		csp = consentCSP(v)
@@ -375,7 +413,7 @@ func setPageHeaders(h http.Header) {
 // half a page behind.
 func (s *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
 	var buf bytes.Buffer
-	csp := s.pagePolicy(name, d)
+	csp := s.pagePolicy(r.Context(), name, d)
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		s.log.ErrorContext(r.Context(), "page template", "page", name, "err", err)
 		setPageHeaders(w.Header())

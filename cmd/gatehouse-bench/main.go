@@ -70,6 +70,7 @@ Modes: ` + strings.Join(bench.ModeNames(), ", ") + `.`,
 			opts.Progress = cmd.ErrOrStderr()
 			opts.StoreAvailable = storeAvailable
 			opts.Fillers = map[string]bench.Filler{"sqlite": fillSQLite}
+			opts.RedisMemory = redisUsedMemory
 			opts.Command = "gatehouse-bench " + strings.Join(os.Args[1:], " ")
 			return runBench(cmd, opts)
 		},

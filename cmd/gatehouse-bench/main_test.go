@@ -123,3 +123,27 @@ func TestStoreAvailable(t *testing.T) {
 		}
 	}
 }
+
+func TestParseUsedMemory(t *testing.T) {
+	info := "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nused_memory_rss:9000000\r\n"
+	if n, err := parseUsedMemory(info); err != nil || n != 1048576 {
+		t.Fatalf("parseUsedMemory = %d, %v", n, err)
+	}
+	if _, err := parseUsedMemory("# Memory\r\nused_memory_rss:9\r\n"); err == nil {
+		t.Fatal("no used_memory line: want an error")
+	}
+}
+
+// TestRedisUsedMemory reads the local Redis, the one the Redis modes use.
+func TestRedisUsedMemory(t *testing.T) {
+	if !storeAvailable("redis") {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no Redis at %s (CI is set)", redisAddr)
+		}
+		t.Skipf("no Redis at %s", redisAddr)
+	}
+	n, err := redisUsedMemory(t.Context())
+	if err != nil || n <= 0 {
+		t.Fatalf("redisUsedMemory = %d, %v", n, err)
+	}
+}

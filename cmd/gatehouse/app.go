@@ -119,7 +119,7 @@ func (a *app) wire(ctx context.Context) error {
 	// sessions are cached client-side by rueidis instead, with invalidations from Redis.
 	a.sessions = session.NewManager(store, revs, session.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
-		Cache: cfg.SessionStore == "sqlite",
+		Cache: cfg.SessionStore == "sqlite", CacheBytes: int64(cfg.SessionCacheMiB) << 20,
 	})
 	a.refreshes = a.refreshStore()
 	refresher := refresh.NewRefresher(a.refreshes, cfg.RefreshTTL, a.now)
@@ -244,8 +244,13 @@ func (a *app) mountProvider(uses *authn.Service, pages *web.Pages) error {
 		return nil
 	}
 	// The clients' refresh tokens rotate strictly: no reuse grace.
-	_, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
+	p, err := oidc.Mount(a.server, uses, oidc.Config{Clients: a.clientStore(), Users: a.users, Keys: a.keys,
 		Flows: a.challengeStore(), Refresh: refresh.NewRefresher(a.refreshes, a.cfg.RefreshTTL, a.now),
 		Grants: a.grantStore(), Consent: pages.RenderConsent, IDTokenAlg: a.cfg.IDTokenAlg, Logger: a.log, Now: a.now})
-	return err
+	if err != nil {
+		return err
+	}
+	// The sign-in form of an application's sign-in may lead straight to the application.
+	pages.SetNextOrigin(p.NextOrigin)
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 var serverPackages = []string{
 	"", "access", "account", "argon2", "authn", "blocklist", "forwardauth", "docs", "emaillink", "http", "mail", "memory", "mfa", "postgres", "redis",
 	"refresh", "revocation", "session", "sqlite", "token", "web", "cmd/gatehouse", "internal/schema",
-	"internal/shardmap", "internal/httpauth", "oidc",
+	"internal/shardmap", "internal/httpauth", "internal/heapfloor", "oidc",
 }
 
 // serverModules are the other modules the server binary may link: what serving needs. The

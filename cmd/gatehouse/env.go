@@ -16,6 +16,7 @@ const envPrefix = "GATEHOUSE_"
 var otherVariables = map[string]string{
 	"GATEHOUSE_ADMIN_PASSWORD":    `password of the first admin, created by "serve" on first start with no users (default: a random one, printed once)`,
 	"GATEHOUSE_CADDY":             "Caddy binary of the forward-auth tests (go test ./cmd/gatehouse; default: built by scripts/build-caddy.sh)",
+	"GATEHOUSE_OAUTH2_PROXY":      "oauth2-proxy binary of the OpenID Connect end-to-end test (go test ./cmd/gatehouse; default: the one scripts/build-oauth2-proxy.sh built)",
 	"GATEHOUSE_CHROMIUM":          "chromium binary of the browser tests (internal/browsertest; default /usr/bin/chromium)",
 	"GATEHOUSE_REVOCATION_TRIALS": "revoke-then-use trials of the cluster revocation test (go test ./cmd/gatehouse)",
 	"GATEHOUSE_SCREENSHOT_DIR":    "where the browser tests save their screenshots",

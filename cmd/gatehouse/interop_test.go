@@ -183,34 +183,43 @@ process.exit(0); // do not wait for idle keep-alive connections
 // joseVersion is the jose release the test installs.
 const joseVersion = "6.2.18"
 
-// installJose installs jose with npm into a temporary directory. Without node or npm (or the
-// registry), the test is skipped, unless CI is set: then it fails.
+// installJose installs jose with npm into a temporary directory, beside its verify script.
 func installJose(t *testing.T) string {
+	t.Helper()
+	return npmInstall(t, "jose@"+joseVersion, map[string][]byte{"verify.mjs": []byte(joseScript)})
+}
+
+// npmInstall installs the npm package spec (name@version) into a temporary directory and
+// writes files (scripts that import it) beside it; it returns the directory. Without node or
+// npm (or the registry), the test is skipped, unless CI is set: then it fails.
+func npmInstall(t *testing.T, spec string, files map[string][]byte) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			skipOrFailJose(t, tool+" is not installed: "+err.Error())
+			skipOrFailNode(t, spec, tool+" is not installed: "+err.Error())
 		}
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir, "jose@"+joseVersion)
+	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir, spec)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		skipOrFailJose(t, "npm install jose: "+err.Error()+": "+string(out))
+		skipOrFailNode(t, spec, "npm install: "+err.Error()+": "+string(out))
 	}
-	if err := os.WriteFile(filepath.Join(dir, "verify.mjs"), []byte(joseScript), 0o600); err != nil {
-		t.Fatal(err)
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
 
-func skipOrFailJose(t *testing.T, why string) {
+func skipOrFailNode(t *testing.T, spec, why string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set: %s", why)
+		t.Fatalf("CI is set: %s: %s", spec, why)
 	}
-	t.Skipf("skipping the jose interoperability test: %s", why)
+	t.Skipf("skipping the test with the npm package %s: %s", spec, why)
 }
 
 type joseResult struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	ghttp "github.com/gatehouse-auth/gatehouse/http"
+	"github.com/gatehouse-auth/gatehouse/internal/heapfloor"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
@@ -66,6 +67,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	defer a.Close()
+	defer heapfloor.Start(uint64(cfg.ops.HeapFloorMiB) << 20)()
 	if err := a.bootstrap(ctx, stderr); err != nil {
 		return err
 	}
