@@ -97,6 +97,8 @@ type config struct {
 	RedisCacheTTL   time.Duration
 	RedisLease      time.Duration
 	PostgresTimeout time.Duration
+	// RedisSessionFormat is the format of the session values written (redis.SessionOptions).
+	RedisSessionFormat int
 	// RedisClientCache turns rueidis server-assisted client-side caching on (the default).
 	RedisClientCache bool
 }
