@@ -143,9 +143,9 @@ func clientForm(in clientInput, errs map[string]string, formErr string, register
 	v.Name = field("name", "Name", "text", in.Name, errs).id("client-").auto("off").required().
 		hint("Shown to users on the consent page.")
 	v.RedirectURIs = field("redirect_uris", "Redirect URIs", "textarea", in.RedirectURIs, errs).id("client-").required().
-		hint("One a line, compared exactly. https, or http on 127.0.0.1, [::1] or localhost.")
+		hint("One per line, compared exactly. https, or http on 127.0.0.1, [::1] or localhost.")
 	v.PostLogoutURIs = field("post_logout_redirect_uris", "Post-logout redirect URIs (optional)", "textarea", in.PostLogoutURIs, errs).id("client-").
-		hint("One a line: where the application may send users back after signing out.")
+		hint("One per line: where the application may send users back after signing out.")
 	v.Backchannel = field("backchannel_logout_uri", "Back-channel logout URI (optional)", "url", in.Backchannel, errs).id("client-").auto("off").
 		hint("Receives a signed logout token when a user of the application signs out.")
 	for _, sc := range gatehouse.ClientScopes {
