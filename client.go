@@ -251,6 +251,11 @@ func ValidRedirectURI(raw string, public bool) error {
 	if u.User != nil {
 		return bad("must not have user information")
 	}
+	for _, p := range responseParams {
+		if u.Query().Has(p) {
+			return bad("must not have a " + p + " query parameter: the answer to the application adds its own")
+		}
+	}
 	switch {
 	case u.Scheme == "https" && u.Host != "":
 		return nil
@@ -263,6 +268,11 @@ func ValidRedirectURI(raw string, public bool) error {
 	}
 	return bad("must use https, or a private-use scheme such as com.example.app: for a native app")
 }
+
+// responseParams are the parameters the provider adds to a redirect URI in its answers
+// (RFC 6749 4.1.2 and 4.1.2.1, RFC 9207): a registered URI that held one would reach the
+// application with two values, and which one it reads would be the application's guess.
+var responseParams = []string{"code", "state", "iss", "error", "error_description", "error_uri"}
 
 func loopbackHost(h string) bool { return h == "127.0.0.1" || h == "::1" || h == "localhost" }
 

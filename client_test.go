@@ -78,6 +78,10 @@ func TestNewClientRejects(t *testing.T) {
 		{"javascript", gatehouse.ClientSpec{Name: "a", Public: true, RedirectURIs: []string{"javascript:alert(1)"}}, "https"},
 		{"custom scheme confidential", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"com.example.app:/cb"}}, "https"},
 		{"space", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/c b"}}, "valid"},
+		{"iss in the query", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/cb?iss=https://evil.example"}}, "iss query parameter"},
+		{"code in the query", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/cb?x=1&code=abc"}}, "code query parameter"},
+		{"state in the query", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/cb?state="}}, "state query parameter"},
+		{"error in the query", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/cb?error=x"}}, "error query parameter"},
 		{"unknown scope", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, Scopes: []string{"openid", "admin"}}, "scopes"},
 		{"no openid", gatehouse.ClientSpec{Name: "a", RedirectURIs: []string{"https://a.example/cb"}, Scopes: []string{"email"}}, "openid"},
 	}

@@ -54,3 +54,31 @@ func liveHeap() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
+
+// BenchmarkFindSession measures a look-up by hash, the request path of the session manager on
+// this store, of a session of the BenchmarkSessionHeap shape among 1,000.
+func BenchmarkFindSession(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	st := memory.NewSessionStore()
+	var h gatehouse.Hash
+	for i := range 1000 {
+		h = gatehouse.HashSecret(gatehouse.NewSecret())
+		s := &gatehouse.Session{
+			Hash: h, Handle: gatehouse.SessionHandle(h),
+			User: gatehouse.Principal{UserID: gatehouse.NewID(now), Username: "user" + strconv.Itoa(i), Name: "User " + strconv.Itoa(i),
+				Email: "user" + strconv.Itoa(i) + "@example.com", Role: gatehouse.RoleUser},
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour),
+			IP: "203.0.113.42", UserAgent: "curl/8.5.0", AMR: gatehouse.MethodPassword,
+		}
+		if err := st.CreateSession(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, found, _ := st.FindSession(ctx, h); !found {
+			b.Fatal("not found")
+		}
+	}
+}

@@ -2,6 +2,9 @@ package memory
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/maphash"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -10,137 +13,185 @@ import (
 )
 
 var (
-	_ gatehouse.SessionStore = (*SessionStore)(nil)
-	_ gatehouse.Expirer      = (*SessionStore)(nil)
+	_ gatehouse.SessionStore   = (*SessionStore)(nil)
+	_ gatehouse.Expirer        = (*SessionStore)(nil)
+	_ gatehouse.SessionCounter = (*SessionStore)(nil)
 )
 
-// SessionStore is a gatehouse.SessionStore in the memory of one process. Sessions are kept by
-// hash, with indexes by handle and by user so that listing and deleting a user's sessions do
-// not scan the whole store. Every method copies sessions in and out, so callers may change what
-// they pass and what they get back. It never fails and never drops a session by itself: call
-// DeleteExpired now and then.
+// SessionStore is a gatehouse.SessionStore in the memory of one process. It never fails and
+// never drops a session by itself: call DeleteExpired now and then. Callers may change what
+// they pass and what they get back: a session is stored as a compact record (sessionrecord.go)
+// and every read decodes a new Session.
+//
+// It is laid out for size (BenchmarkSessionHeap: 714 B of heap per session before, now about
+// 250 with the strings): the sessions sit in a table of slots, found by the first 16 bytes of
+// their hash (byKey; the record holds the other 16) and listed per user through a ring of the
+// slots whose user id has the same 64-bit hash (byUser points to one of them), so that a user
+// costs one small map entry and listing and deleting a user's sessions do not scan the store.
+// A handle derived from the hash (the manager's always is) is found through byKey too; only
+// other handles have a map entry (byHandle).
 type SessionStore struct {
 	mu       sync.RWMutex
-	byHash   map[gatehouse.Hash]*gatehouse.Session
-	byHandle map[string]gatehouse.Hash
-	byUser   map[string]userSessions
+	slots    []slot
+	free     uint32 // first free slot (its next is the one after), or noSlot
+	byKey    map[[16]byte]uint32
+	byUser   map[uint64]uint32
+	byHandle map[string]uint32
+	seed     maphash.Seed
 }
 
-// userSessions are the hashes of one user's sessions: a slice while they are few, a set beyond
-// userSlice. Most users have a session or two, and a map of one entry costs about 300 bytes of
-// heap where a slice of one costs 32 (BenchmarkSessionHeap: 979 to 714 B per session with one
-// session per user); a user with thousands of sessions keeps constant-time deletes.
-type userSessions struct {
-	few  []gatehouse.Hash
-	many map[gatehouse.Hash]struct{}
+// slot is a session (record "" for a free slot), its last-seen time and its neighbours in
+// the ring of its user hash.
+type slot struct {
+	record     string
+	lastSeen   int64 // Unix ns, or zeroTime
+	next, prev uint32
 }
 
-// userSlice is the most sessions a user keeps in userSessions.few.
-const userSlice = 8
-
-func (u *userSessions) add(h gatehouse.Hash) {
-	if u.many == nil && len(u.few) < userSlice {
-		u.few = append(u.few, h)
-		return
-	}
-	if u.many == nil {
-		u.many = make(map[gatehouse.Hash]struct{}, 2*userSlice)
-		for _, x := range u.few {
-			u.many[x] = struct{}{}
-		}
-		u.few = nil
-	}
-	u.many[h] = struct{}{}
-}
-
-func (u *userSessions) remove(h gatehouse.Hash) {
-	if u.many != nil {
-		delete(u.many, h)
-		return
-	}
-	for i, x := range u.few {
-		if x == h {
-			last := len(u.few) - 1
-			u.few[i] = u.few[last]
-			u.few = u.few[:last]
-			return
-		}
-	}
-}
-
-func (u *userSessions) len() int { return len(u.few) + len(u.many) }
-
-// hashes returns a new slice of the hashes.
-func (u *userSessions) hashes() []gatehouse.Hash {
-	out := make([]gatehouse.Hash, 0, u.len())
-	out = append(out, u.few...)
-	for h := range u.many {
-		out = append(out, h)
-	}
-	return out
-}
+const noSlot = math.MaxUint32
 
 // NewSessionStore returns an empty SessionStore.
 func NewSessionStore() *SessionStore {
 	return &SessionStore{
-		byHash:   make(map[gatehouse.Hash]*gatehouse.Session),
-		byHandle: make(map[string]gatehouse.Hash),
-		byUser:   make(map[string]userSessions),
+		free:     noSlot,
+		byKey:    make(map[[16]byte]uint32),
+		byUser:   make(map[uint64]uint32),
+		byHandle: make(map[string]uint32),
+		seed:     maphash.MakeSeed(),
 	}
 }
 
+func keyOf(h gatehouse.Hash) [16]byte { return [16]byte(h[:16]) }
+
+// find returns the slot of the session h; ok=false if none. st.mu must be held.
+func (st *SessionStore) find(h gatehouse.Hash) (uint32, bool) {
+	i, ok := st.byKey[keyOf(h)]
+	if !ok || !sameTail(st.slots[i].record, &h) {
+		return 0, false
+	}
+	return i, true
+}
+
+// sameTail reports, in constant time, whether record r holds bytes 16 to 32 of h.
+func sameTail(r string, h *gatehouse.Hash) bool {
+	a := le64(r[recTail:]) ^ int64(binary.LittleEndian.Uint64(h[16:24]))
+	b := le64(r[recTail+8:]) ^ int64(binary.LittleEndian.Uint64(h[24:32]))
+	return a|b == 0
+}
+
+// findHandle returns the slot of the session with that handle; ok=false if none. st.mu must
+// be held.
+func (st *SessionStore) findHandle(handle string) (uint32, bool) {
+	if i, ok := st.byHandle[handle]; ok {
+		return i, true
+	}
+	key, ok := gatehouse.IDBytes(handle)
+	if !ok {
+		return 0, false
+	}
+	i, ok := st.byKey[key]
+	if !ok {
+		return 0, false
+	}
+	if _, h, _ := recordKey(st.slots[i].record); h != handle {
+		return 0, false
+	}
+	return i, true
+}
+
 // CreateSession stores a copy of s. It returns gatehouse.ErrConflict if a session with the same
-// hash or handle exists.
+// hash (or the same first 16 bytes of it) or handle exists, and an error for a time before
+// 1678 or after 2262, which it cannot hold.
 func (st *SessionStore) CreateSession(_ context.Context, s *gatehouse.Session) error {
-	c := s.Clone()
+	r, err := encodeRecord(s)
+	lastSeen, ok := nanos(s.LastSeenAt)
+	if err != nil || !ok {
+		return errTimeRange
+	}
+	key := keyOf(s.Hash)
+	_, handle, rd := recordKey(r)
+	userID := rd.string()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, ok := st.byHash[c.Hash]; ok {
+	if _, ok := st.byKey[key]; ok {
 		return gatehouse.ErrConflict
 	}
-	if _, ok := st.byHandle[c.Handle]; ok {
+	if _, ok := st.findHandle(handle); ok {
 		return gatehouse.ErrConflict
 	}
-	st.byHash[c.Hash] = c
-	st.byHandle[c.Handle] = c.Hash
-	u := st.byUser[c.User.UserID]
-	u.add(c.Hash)
-	st.byUser[c.User.UserID] = u
+	i := st.alloc(slot{record: r, lastSeen: lastSeen})
+	st.byKey[key] = i
+	if r[recFlags]&recHandleOwn != 0 {
+		st.byHandle[handle] = i // the record's substring: the key costs no copy
+	}
+	st.link(i, maphash.String(st.seed, userID))
 	return nil
+}
+
+// alloc puts s in a free slot, or a new one, and returns its index.
+func (st *SessionStore) alloc(s slot) uint32 {
+	if i := st.free; i != noSlot {
+		st.free = st.slots[i].next
+		st.slots[i] = s
+		return i
+	}
+	st.slots = append(st.slots, s)
+	return uint32(len(st.slots) - 1)
+}
+
+// link adds slot i to the ring of user hash uh.
+func (st *SessionStore) link(i uint32, uh uint64) {
+	head, ok := st.byUser[uh]
+	if !ok {
+		st.slots[i].next, st.slots[i].prev = i, i
+		st.byUser[uh] = i
+		return
+	}
+	last := st.slots[head].prev
+	st.slots[i].next, st.slots[i].prev = head, last
+	st.slots[last].next = i
+	st.slots[head].prev = i
 }
 
 // FindSession returns a copy of the session whose secret hashes to h; found=false if none.
 func (st *SessionStore) FindSession(_ context.Context, h gatehouse.Hash) (*gatehouse.Session, bool, error) {
 	st.mu.RLock()
-	s, ok := st.byHash[h]
+	i, ok := st.find(h)
 	if !ok {
 		st.mu.RUnlock()
 		return nil, false, nil
 	}
-	c := s.Clone()
+	key := keyOf(h)
+	s := decodeRecord(&key, st.slots[i].record, st.slots[i].lastSeen)
 	st.mu.RUnlock()
-	return c, true, nil
+	return s, true, nil
 }
 
 // TouchSession sets LastSeenAt of the session h. It never creates a session: found=false if
 // there is none.
 func (st *SessionStore) TouchSession(_ context.Context, h gatehouse.Hash, lastSeen time.Time) (bool, error) {
+	n, ok := nanos(lastSeen)
+	if !ok {
+		return false, errTimeRange
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s, ok := st.byHash[h]
-	if !ok {
-		return false, nil
+	i, ok := st.find(h)
+	if ok {
+		st.slots[i].lastSeen = n
 	}
-	// Mutating in place is safe: every read hands out a copy made under the lock.
-	s.LastSeenAt = lastSeen
-	return true, nil
+	return ok, nil
 }
 
 // DeleteSession removes the session h; found=false if there is none.
 func (st *SessionStore) DeleteSession(_ context.Context, h gatehouse.Hash) (bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.deleteLocked(h), nil
+	i, ok := st.find(h)
+	if ok {
+		st.deleteLocked(i)
+	}
+	return ok, nil
 }
 
 // DeleteSessionByHandle removes the session with that handle if it belongs to userID and returns
@@ -148,33 +199,55 @@ func (st *SessionStore) DeleteSession(_ context.Context, h gatehouse.Hash) (bool
 func (st *SessionStore) DeleteSessionByHandle(_ context.Context, userID, handle string) (gatehouse.Hash, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	h, ok := st.byHandle[handle]
-	if !ok || st.byHash[h].User.UserID != userID {
+	i, ok := st.findHandle(handle)
+	if !ok || userOf(st.slots[i].record) != userID {
 		return gatehouse.Hash{}, false, nil
 	}
-	st.deleteLocked(h)
-	return h, true, nil
+	return st.deleteLocked(i), true, nil
 }
 
 // SessionByHandle returns a copy of the session with that handle, whoever owns it.
 func (st *SessionStore) SessionByHandle(_ context.Context, handle string) (*gatehouse.Session, bool, error) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	h, ok := st.byHandle[handle]
+	i, ok := st.findHandle(handle)
 	if !ok {
 		return nil, false, nil
 	}
-	return st.byHash[h].Clone(), true, nil
+	return st.session(i), true, nil
+}
+
+// session decodes slot i. st.mu must be held.
+func (st *SessionStore) session(i uint32) *gatehouse.Session {
+	key, _, _ := recordKey(st.slots[i].record)
+	return decodeRecord(&key, st.slots[i].record, st.slots[i].lastSeen)
+}
+
+// userSlots returns the slots of the sessions of userID. st.mu must be held.
+func (st *SessionStore) userSlots(userID string) []uint32 {
+	head, ok := st.byUser[maphash.String(st.seed, userID)]
+	if !ok {
+		return nil
+	}
+	var out []uint32
+	for i := head; ; {
+		if userOf(st.slots[i].record) == userID { // another user may share the hash
+			out = append(out, i)
+		}
+		if i = st.slots[i].next; i == head {
+			return out
+		}
+	}
 }
 
 // ListSessions returns copies of the user's sessions, oldest first (ties broken by handle),
 // expired ones included.
 func (st *SessionStore) ListSessions(_ context.Context, userID string) ([]*gatehouse.Session, error) {
 	st.mu.RLock()
-	u := st.byUser[userID]
-	out := make([]*gatehouse.Session, 0, u.len())
-	for _, h := range u.hashes() {
-		out = append(out, st.byHash[h].Clone())
+	slots := st.userSlots(userID)
+	out := make([]*gatehouse.Session, 0, len(slots))
+	for _, i := range slots {
+		out = append(out, st.session(i))
 	}
 	st.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -191,10 +264,10 @@ func (st *SessionStore) ListSessions(_ context.Context, userID string) ([]*gateh
 func (st *SessionStore) DeleteUserSessions(_ context.Context, userID string) ([]gatehouse.Hash, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	u := st.byUser[userID]
-	out := u.hashes()
-	for _, h := range out {
-		st.deleteLocked(h)
+	slots := st.userSlots(userID)
+	out := make([]gatehouse.Hash, 0, len(slots))
+	for _, i := range slots {
+		out = append(out, st.deleteLocked(i))
 	}
 	return out, nil
 }
@@ -205,9 +278,13 @@ func (st *SessionStore) DeleteExpired(_ context.Context, now time.Time) (int, er
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	n := 0
-	for h, s := range st.byHash {
-		if !s.ExpiresAt.After(now) {
-			st.deleteLocked(h)
+	for i := range st.slots {
+		r := st.slots[i].record
+		if r == "" {
+			continue
+		}
+		if e, _ := expiresOf(r); !timeOf(e).After(now) {
+			st.deleteLocked(uint32(i))
 			n++
 		}
 	}
@@ -218,30 +295,36 @@ func (st *SessionStore) DeleteExpired(_ context.Context, now time.Time) (int, er
 func (st *SessionStore) Len() int {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return len(st.byHash)
-}
-
-// deleteLocked removes h from every index and reports whether it was there. st.mu must be held
-// for writing.
-func (st *SessionStore) deleteLocked(h gatehouse.Hash) bool {
-	s, ok := st.byHash[h]
-	if !ok {
-		return false
-	}
-	delete(st.byHash, h)
-	delete(st.byHandle, s.Handle)
-	if u, ok := st.byUser[s.User.UserID]; ok {
-		u.remove(h)
-		if u.len() == 0 {
-			delete(st.byUser, s.User.UserID)
-		} else {
-			st.byUser[s.User.UserID] = u
-		}
-	}
-	return true
+	return len(st.byKey)
 }
 
 // CountSessions returns the number of stored sessions (gatehouse.SessionCounter).
 func (st *SessionStore) CountSessions(context.Context) (int, error) { return st.Len(), nil }
 
-var _ gatehouse.SessionCounter = (*SessionStore)(nil)
+// deleteLocked removes the session in slot i from every index, frees the slot and returns the
+// session's hash. st.mu must be held for writing.
+func (st *SessionStore) deleteLocked(i uint32) gatehouse.Hash {
+	r := st.slots[i].record
+	key, handle, rd := recordKey(r)
+	uh := maphash.String(st.seed, rd.string())
+	var h gatehouse.Hash
+	copy(h[:16], key[:])
+	copy(h[16:], r[recTail:recCreated])
+	delete(st.byKey, key)
+	if r[recFlags]&recHandleOwn != 0 {
+		delete(st.byHandle, handle)
+	}
+	next, prev := st.slots[i].next, st.slots[i].prev
+	switch {
+	case next == i:
+		delete(st.byUser, uh)
+	default:
+		st.slots[prev].next, st.slots[next].prev = next, prev
+		if st.byUser[uh] == i {
+			st.byUser[uh] = next
+		}
+	}
+	st.slots[i] = slot{next: st.free}
+	st.free = i
+	return h
+}

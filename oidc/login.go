@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -186,12 +187,13 @@ func (p *Provider) userAndClient(w http.ResponseWriter, r *http.Request, auth ga
 // finish records the grant, binds the request to the user and sends the browser on to the
 // callback that issues the code.
 func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req *authRequest, auth gatehouse.Auth, u *gatehouse.User, c *gatehouse.Client) {
-	if err := p.grant(r.Context(), u.ID, c.ID, req.Scopes); err != nil {
+	granted, err := p.grant(r.Context(), u.ID, c.ID, req.Scopes)
+	if err != nil {
 		http.Error(w, gatehouse.ErrorMessage(err), http.StatusServiceUnavailable)
 		return
 	}
 	ok, err := p.flows.bind(r.Context(), req.ID, func(b *authRequest) {
-		b.Subject = u.ID
+		b.Subject, b.Grant = u.ID, granted
 		b.AuthTime, b.SessionID = auth.Session.CreatedAt, auth.Session.Handle
 		b.AMR = auth.Session.AMR.AMR() // the ID token's amr and acr: how the user signed in
 	})
@@ -255,17 +257,19 @@ func (p *Provider) NextOrigin(ctx context.Context, next string) string {
 	return redirectOrigin(req.RedirectURI)
 }
 
-// grant records that the user grants scopes to the client, widening an existing grant.
-func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) error {
+// grant records that the user grants scopes to the client, widening an existing grant, and
+// returns the grant's creation time as the store keeps it: the tokens of this sign-in carry it,
+// and stop working when the grant they were issued under is gone (revoked, perhaps given again).
+func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []string) (time.Time, error) {
 	now := p.now()
 	g, found, err := p.grants.Grant(ctx, userID, clientID)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if !found {
 		g = &gatehouse.Grant{UserID: userID, ClientID: clientID, CreatedAt: now}
 	} else if g.Covers(scopes) {
-		return nil
+		return g.CreatedAt, nil
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(g.Scopes, sc) {
@@ -273,5 +277,17 @@ func (p *Provider) grant(ctx context.Context, userID, clientID string, scopes []
 		}
 	}
 	g.UpdatedAt = now
-	return p.grants.SaveGrant(ctx, g)
+	if err := p.grants.SaveGrant(ctx, g); err != nil {
+		return time.Time{}, err
+	}
+	if found {
+		return g.CreatedAt, nil
+	}
+	// Read back what the store kept: its precision is the store's, and the checks compare
+	// with what they read from it.
+	g, found, err = p.grants.Grant(ctx, userID, clientID)
+	if err != nil || !found {
+		return time.Time{}, cmp.Or(err, error(gatehouse.ErrNotFound))
+	}
+	return g.CreatedAt, nil
 }

@@ -33,6 +33,7 @@ type grantRecord struct {
 	AuthTime  time.Time `json:"auth_time,omitzero"`
 	AMR       []string  `json:"amr,omitempty"`
 	SessionID string    `json:"sid,omitempty"`
+	Grant     time.Time `json:"grant,omitzero"` // authRequest.Grant of the sign-in
 }
 
 const purposeFamily = "oidc-family"
@@ -136,7 +137,7 @@ func (s *storage) startFamily(ctx context.Context, r *authRequest) (string, stri
 	jti, exp := gatehouse.NewID(now), now.Add(s.tokenTTL)
 	err = s.claim(ctx, r, &usedCode{Token: jti, Family: fam.ID, Subject: r.Subject, ClientID: r.ClientID, Expires: exp})
 	if err == nil {
-		err = s.flows.putFamily(ctx, fam, &grantRecord{ClientID: r.ClientID, Scopes: r.Scopes, AuthTime: r.AuthTime, AMR: r.AMR, SessionID: r.SessionID})
+		err = s.flows.putFamily(ctx, fam, &grantRecord{ClientID: r.ClientID, Scopes: r.Scopes, AuthTime: r.AuthTime, AMR: r.AMR, SessionID: r.SessionID, Grant: r.Grant})
 		if err != nil {
 			err = unavailable(err)
 		}
@@ -145,7 +146,7 @@ func (s *storage) startFamily(ctx context.Context, r *authRequest) (string, stri
 		_ = s.refresh.RevokeFamily(ctx, fam.ID)
 		return "", "", time.Time{}, err
 	}
-	if err := s.flows.putToken(ctx, jti, &issuedToken{ClientID: r.ClientID, Subject: r.Subject, Scopes: r.Scopes}, exp); err != nil {
+	if err := s.flows.putToken(ctx, jti, &issuedToken{ClientID: r.ClientID, Subject: r.Subject, Scopes: r.Scopes, Grant: r.Grant}, exp); err != nil {
 		return "", "", time.Time{}, unavailable(err)
 	}
 	return jti, RefreshPrefix + secret, exp, nil
@@ -171,7 +172,7 @@ func (s *storage) rotate(ctx context.Context, r *refreshRequest) (string, string
 	if err != nil {
 		return "", "", time.Time{}, unavailable(err)
 	}
-	t := &issuedToken{ClientID: r.grant.ClientID, Subject: r.family.UserID, Scopes: r.scopes}
+	t := &issuedToken{ClientID: r.grant.ClientID, Subject: r.family.UserID, Scopes: r.scopes, Grant: r.grant.Grant}
 	if err := s.flows.putToken(ctx, jti, t, exp); err != nil {
 		return "", "", time.Time{}, unavailable(err)
 	}
@@ -202,7 +203,7 @@ func (s *storage) grantHeld(ctx context.Context, r *refreshRequest) error {
 	switch {
 	case err != nil:
 		return unavailable(err)
-	case !found || g.CreatedAt.After(r.family.CreatedAt):
+	case !found || !sameGrant(g, r.grant.Grant, r.family.CreatedAt):
 		_ = s.refresh.RevokeFamily(ctx, r.family.ID)
 		return r.invalid("the user revoked this application's access")
 	}

@@ -60,7 +60,9 @@ type authRequest struct {
 	AuthTime  time.Time `json:"auth_time,omitzero"`
 	SessionID string    `json:"sid,omitempty"` // the public handle of the gatehouse session, the ID token's sid
 	AMR       []string  `json:"amr,omitempty"`
-	IsDone    bool      `json:"done,omitempty"`
+	// Grant is the creation time of the grant the user's consent is under (sameGrant).
+	Grant  time.Time `json:"grant,omitzero"`
+	IsDone bool      `json:"done,omitempty"`
 
 	// code is the code the request was found by at the token endpoint; never stored.
 	code string
@@ -257,9 +259,22 @@ func (f *flows) claimCode(ctx context.Context, code string, u *usedCode) (*usedC
 // endpoint reads: the token itself is a JWT, but the library hands the endpoint only its jti
 // and subject.
 type issuedToken struct {
-	ClientID string   `json:"client_id"`
-	Subject  string   `json:"sub"`
-	Scopes   []string `json:"scopes"`
+	ClientID string    `json:"client_id"`
+	Subject  string    `json:"sub"`
+	Scopes   []string  `json:"scopes"`
+	Grant    time.Time `json:"grant,omitzero"` // authRequest.Grant of its sign-in
+}
+
+// sameGrant reports whether g is the grant a credential was issued under: the one created at
+// issuedUnder. A grant revoked and given again is a new grant with a creation time of its own,
+// so the credentials of the old one stop working whatever the clocks of the instances that
+// issued and check them say. Records written before the creation time was carried (zero)
+// fall back to comparing with the credential's issue time.
+func sameGrant(g *gatehouse.Grant, issuedUnder, issuedAt time.Time) bool {
+	if issuedUnder.IsZero() {
+		return !g.CreatedAt.After(issuedAt)
+	}
+	return g.CreatedAt.Equal(issuedUnder)
 }
 
 const purposeAccess = "oidc-access"

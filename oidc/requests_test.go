@@ -148,3 +148,25 @@ func TestPendingBounded(t *testing.T) {
 		t.Fatalf("the window did not turn: %v", err)
 	}
 }
+
+// TestSameGrant: a credential works under the grant it was issued under, and under no other,
+// whatever the clocks say; old records without the grant's time compare with the issue time.
+func TestSameGrant(t *testing.T) {
+	created := testkit.Start().Add(700 * time.Microsecond)
+	g := &gatehouse.Grant{CreatedAt: created}
+	// issued in the same millisecond as the grant: its id's time is truncated below the grant's
+	if !sameGrant(g, created, created.Truncate(time.Millisecond)) {
+		t.Fatal("a token of this grant issued in the grant's millisecond is refused")
+	}
+	if !sameGrant(g, created, created.Add(-time.Second)) {
+		t.Fatal("a token issued by an instance whose clock is behind is refused")
+	}
+	again := &gatehouse.Grant{CreatedAt: created.Add(time.Nanosecond)} // revoked and given again
+	if sameGrant(again, created, created.Add(time.Hour)) {
+		t.Fatal("a token of a revoked grant works under the grant given again")
+	}
+	// records written before the grant's time was carried
+	if !sameGrant(g, time.Time{}, created.Add(time.Second)) || sameGrant(g, time.Time{}, created.Add(-time.Second)) {
+		t.Fatal("the fallback to the issue time is wrong")
+	}
+}

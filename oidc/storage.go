@@ -180,6 +180,9 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		}
 	}
 	t := &issuedToken{ClientID: clientID, Subject: req.GetSubject(), Scopes: slices.Clone(req.GetScopes())}
+	if ar, ok := req.(*authRequest); ok {
+		t.Grant = ar.Grant
+	}
 	if err := s.flows.putToken(ctx, jti, t, exp); err != nil {
 		return "", time.Time{}, unavailable(err)
 	}
@@ -389,7 +392,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	switch {
 	case err != nil:
 		return unavailable(err)
-	case !found || g.CreatedAt.After(iat):
+	case !found || !sameGrant(g, t.Grant, iat):
 		return denied // the user revoked the client's grant since
 	}
 	u, err := s.activeUser(ctx, t.Subject)

@@ -83,18 +83,22 @@ func BenchmarkPropagation(b *testing.B) {
 // before and after storing 100,000 sessions (the operation count is ignored), on a
 // redis-server of its own. "short" sessions carry a curl user agent, "browser" ones a 111-byte
 // browser user agent; all have a 26-character user id, a name and an e-mail address, and a
-// handle derived from their hash, as the session manager makes them. In the first two every
-// session has a user of its own; in "browser-10-per-user" 10,000 users have 10 sessions each.
+// handle derived from their hash and a password sign-in, as the session manager makes them, and
+// an e-mail address that is the username at a domain, except in "browser-own-email". In all
+// but "browser-10-per-user" every session has a user of its own; there 10,000 users have 10
+// sessions each.
 // The sessions are created within a few seconds, so they share the index keys of one hour.
 func BenchmarkSessionMemory(b *testing.B) {
 	const browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 	for _, ua := range []struct {
 		name, ua string
 		perUser  int
+		ownEmail bool // an e-mail address that does not start with the username
 	}{
-		{"short", "curl/8.5.0", 1},
-		{"browser", browser, 1},
-		{"browser-10-per-user", browser, 10},
+		{"short", "curl/8.5.0", 1, false},
+		{"browser", browser, 1, false},
+		{"browser-10-per-user", browser, 10, false},
+		{"browser-own-email", browser, 1, true},
 	} {
 		b.Run(ua.name, func(b *testing.B) {
 			srv := redistest.Start(b)
@@ -118,12 +122,16 @@ func BenchmarkSessionMemory(b *testing.B) {
 					for i := w; i < n; i += workers {
 						uid := users[i%len(users)]
 						h := gatehouse.HashSecret(gatehouse.NewSecret())
+						email := "user" + strconv.Itoa(i) + "@example.com"
+						if ua.ownEmail {
+							email = "someone." + strconv.Itoa(i) + "@example.com"
+						}
 						s := &gatehouse.Session{
 							Hash: h, Handle: gatehouse.SessionHandle(h), // as the session manager makes them
 							User: gatehouse.Principal{UserID: uid, Username: "user" + strconv.Itoa(i), Name: "User " + strconv.Itoa(i),
-								Email: "user" + strconv.Itoa(i) + "@example.com", Role: gatehouse.RoleUser},
+								Email: email, Role: gatehouse.RoleUser},
 							CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour),
-							IP: "203.0.113.42", UserAgent: ua.ua,
+							IP: "203.0.113.42", UserAgent: ua.ua, AMR: gatehouse.MethodPassword,
 						}
 						if err := st.CreateSession(ctx, s); err != nil {
 							errs <- err

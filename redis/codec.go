@@ -12,7 +12,7 @@ import (
 )
 
 // A session is stored as one compact binary string, under a key that holds the first 16 bytes
-// of its hash (see SessionStore):
+// of its hash (see SessionStore), in format 3 (codec3.go) when it fits, else in format 2:
 //
 //	[0]      format version (2); a value of another version is not a session of this format
 //	[1]      flags (below)
@@ -85,8 +85,17 @@ func nanosBytes(t time.Time) string {
 }
 
 // encodeSession returns the stored form of s, whose key expires at the latest at deadline
-// (Unix ms).
+// (Unix ms): format 3 (codec3.go) when s fits it, as the session manager's sessions do, else
+// format 2.
 func encodeSession(s *gatehouse.Session, deadline int64) string {
+	if fitsFormat3(s, deadline) {
+		return encodeSession3(s)
+	}
+	return encodeSession2(s, deadline)
+}
+
+// encodeSession2 returns s in format 2.
+func encodeSession2(s *gatehouse.Session, deadline int64) string {
 	b := make([]byte, sessionHeaderLen, sessionHeaderLen+96+len(s.UserAgent))
 	b[0] = sessionFormat
 	putNanos(b[offLastSeen:], s.LastSeenAt)
@@ -228,10 +237,14 @@ type storedSession struct {
 	derived  bool  // the handle is gatehouse.SessionHandle(Hash)
 }
 
-// decodeSession parses v, the value stored under loc (the first 16 bytes of the hash). It
-// reports current=false for a value of another format version, and ok=false for a value of
-// this version that does not parse. Strings share v's memory where they can.
+// decodeSession parses v, the value stored under loc (the first 16 bytes of the hash), of
+// format 2 or 3. It reports current=false for a value of another format version, and ok=false
+// for a value of these versions that does not parse. Strings share v's memory where they can.
 func decodeSession(loc string, v string) (s storedSession, current, ok bool) {
+	if len(v) > 0 && v[0]&format3Mask == format3 {
+		s, ok = decodeSession3(loc, v)
+		return s, true, ok
+	}
 	if len(v) < sessionHeaderLen || v[0] != sessionFormat {
 		return s, false, false
 	}
@@ -278,9 +291,10 @@ func decodeSession(loc string, v string) (s storedSession, current, ok bool) {
 // reader reads the variable part of a value; ok turns false at the first malformed field,
 // and every read after that returns zero values.
 type reader struct {
-	v  string
-	i  int
-	ok bool
+	v           string
+	i           int
+	ok          bool
+	authFollows bool // format 3: the e-mail field says that the methods and groups follow
 }
 
 func (r *reader) uvarint() uint64 {

@@ -58,6 +58,18 @@ func TestCodecRoundTrip(t *testing.T) {
 		"odd lifetime":       func(s *gatehouse.Session) { s.ExpiresAt = s.CreatedAt.Add(7*time.Hour + 3) },
 		"minute lifetime":    func(s *gatehouse.Session) { s.ExpiresAt = s.CreatedAt.Add(90 * 24 * time.Hour) },
 		"before 1970":        func(s *gatehouse.Session) { s.CreatedAt = time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC) }, // a value, not a clock
+		"password":           func(s *gatehouse.Session) { s.AMR, s.User.Groups = gatehouse.MethodPassword, nil },
+		"password, groups":   func(s *gatehouse.Session) { s.AMR = gatehouse.MethodPassword },
+		"no methods, groups": func(s *gatehouse.Session) { s.AMR = 0 },
+		"e-mail at username": func(s *gatehouse.Session) { s.User.Email = s.User.Username + "@example.org" },
+		"e-mail is username": func(s *gatehouse.Session) { s.User.Email = s.User.Username },
+		"username prefix":    func(s *gatehouse.Session) { s.User.Email = s.User.Username + ".x@example.org" },
+		"empty username":     func(s *gatehouse.Session) { s.User.Username, s.User.Email = "", "@example.org" },
+		"no e-mail":          func(s *gatehouse.Session) { s.User.Email = "" },
+		"last seen later":    func(s *gatehouse.Session) { s.LastSeenAt = s.CreatedAt.Add(11 * time.Hour) },
+		"seen after expiry":  func(s *gatehouse.Session) { s.LastSeenAt = s.ExpiresAt.Add(time.Nanosecond) },
+		"long lifetime":      func(s *gatehouse.Session) { s.ExpiresAt = s.CreatedAt.Add(79 * time.Hour) },
+		"on the millisecond": func(s *gatehouse.Session) { s.ExpiresAt = s.ExpiresAt.Truncate(time.Millisecond) },
 	}
 	for name, edit := range edits {
 		t.Run(name, func(t *testing.T) {
@@ -68,8 +80,11 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCodecSize pins the size of a typical session: a browser session of the session
-// manager must fit the 108 bytes whose string takes a 112-byte allocation in Redis.
+// TestCodecSize pins the size of a typical session, a browser session of the session manager
+// signed in with a password (the shape of BenchmarkSessionMemory): format 3 must fit it in the
+// 92 bytes whose string takes a 96-byte allocation in Redis, where format 2 took 108 (a
+// 112-byte allocation). A second factor costs a byte, and an e-mail address that does not
+// start with the username its length.
 func TestCodecSize(t *testing.T) {
 	now := time.Now()
 	h := gatehouse.HashSecret(gatehouse.NewSecret())
@@ -79,32 +94,79 @@ func TestCodecSize(t *testing.T) {
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), IP: "203.0.113.42", UserAgent: browserUA,
 		AMR: gatehouse.MethodPassword}
 	roundTrip(t, s)
-	if n := len(encodeSession(s, now.Add(12*time.Hour).UnixMilli()+1)); n > 108 {
-		t.Fatalf("a browser session takes %d bytes, want at most 108", n)
+	deadline := ceilMillis(s.ExpiresAt.UnixNano())
+	v := encodeSession(s, deadline)
+	if v[0]&format3Mask != format3 || len(v) > 92 {
+		t.Fatalf("a browser session takes %d bytes in format %#x, want at most 92 in format 3", len(v), v[0])
+	}
+	if n := len(encodeSession2(s, deadline)); n != 108 {
+		t.Fatalf("format 2 takes %d bytes, want 108", n)
+	}
+	s.AMR |= gatehouse.MethodOTP
+	if n := len(encodeSession(s, deadline)); n != len(v)+1 {
+		t.Fatalf("with a second factor: %d bytes, want %d", n, len(v)+1)
+	}
+}
+
+// TestCodecFormat: the session manager's sessions take format 3, and what it cannot hold
+// (another deadline, a lifetime of 78 hours or more, times before 1970) format 2.
+func TestCodecFormat(t *testing.T) {
+	base := testkit.Start().Add(123456789)
+	s := storetest.NewTestSession("u1", base)
+	deadline := ceilMillis(s.ExpiresAt.UnixNano())
+	format := func(s *gatehouse.Session, deadline int64) byte {
+		v := encodeSession(s, deadline)
+		if v[0]&format3Mask == format3 {
+			return 3
+		}
+		return v[0]
+	}
+	if f := format(s, deadline); f != 3 {
+		t.Fatalf("format %d, want 3", f)
+	}
+	if f := format(s, deadline-1); f != 2 {
+		t.Fatalf("a deadline before the expiry: format %d, want 2", f)
+	}
+	long := *s
+	long.ExpiresAt = long.LastSeenAt.Add(maxLastSeenRel)
+	if f := format(&long, ceilMillis(long.ExpiresAt.UnixNano())); f != 2 {
+		t.Fatalf("2^48 ns between last seen and expiry: format %d, want 2", f)
+	}
+	long.ExpiresAt = long.LastSeenAt.Add(maxLastSeenRel - 1)
+	if f := format(&long, ceilMillis(long.ExpiresAt.UnixNano())); f != 3 {
+		t.Fatalf("2^48-1 ns between last seen and expiry: format %d, want 3", f)
 	}
 }
 
 func TestCodecRejects(t *testing.T) {
 	s := storetest.NewTestSession("u1", time.Now())
 	loc := string(s.Hash[:16])
-	v := encodeSession(s, s.ExpiresAt.UnixMilli()+1)
+	v := encodeSession(s, ceilMillis(s.ExpiresAt.UnixNano()))
+	v2 := encodeSession2(s, s.ExpiresAt.UnixMilli()+1)
 	for name, bad := range map[string]string{
-		"format 1": "\x01" + v[1:],
-		"format 3": "\x03" + v[1:],
-		"short":    v[:20],
-		"empty":    "",
+		"format 1":        "\x01" + v[1:],
+		"format 9":        "\x09" + v[1:],
+		"format 2, short": v2[:20],
+		"empty":           "",
 	} {
 		if _, current, _ := decodeSession(loc, bad); current {
 			t.Errorf("%s: decoded as the current format", name)
 		}
 	}
 	for name, bad := range map[string]string{
-		"unknown method": withAuth(s, "\x80\x02"),
-		"bad groups":     withAuth(s, "\x07\x03B,a"),
-		"empty groups":   withAuth(s, "\x07\x00"),
-		"truncated":      v[:40],
-		"long length":    v[:sessionHeaderLen+5] + "\xff\xff\xff\xff\x0f",
-		"dangling escap": v + "\x00",
+		"short":                    v[:20],
+		"format 2, truncated":      v2[:40],
+		"format 2, long length":    v2[:sessionHeaderLen+5] + "\xff\xff\xff\xff\x0f",
+		"format 2, dangling escap": v2 + "\x00",
+		"unknown method":           withAuth(s, "\x80\x02"),
+		"bad groups":               withAuth(s, "\x07\x03B,a"),
+		"empty groups":             withAuth(s, "\x07\x00"),
+		"truncated":                v[:40],
+		"long length":              v[:session3Header+5] + "\xff\xff\xff\xff\x0f",
+		"bad unit":                 v[:session3Header] + "\x07" + v[session3Header+2:],
+		"bad e-mail":               withEmail(s, "\x06"),
+		"password and":             withFlag(withAuth(s, "\x02"), flag3Password),
+		"dangling escap":           v + "\x00",
 	} {
 		if _, current, ok := decodeSession(loc, bad); !current || ok {
 			t.Errorf("%s: current %v, ok %v; want a malformed value of the current format", name, current, ok)
@@ -112,16 +174,28 @@ func TestCodecRejects(t *testing.T) {
 	}
 }
 
-// withAuth returns the value of s (which has no IP) with auth as the bytes of its methods and
-// groups.
+// withAuth returns the format 3 value of s (which has no IP) with auth as the bytes of its
+// methods and groups.
 func withAuth(s *gatehouse.Session, auth string) string {
 	c := *s
-	c.IP, c.User.Groups, c.AMR = "", nil, gatehouse.MethodPassword
-	v := encodeSession(&c, c.ExpiresAt.UnixMilli()+1)
-	// The methods byte of a password sign-in without groups is 0x02, just before the user agent.
+	c.IP, c.User.Groups, c.AMR = "", nil, gatehouse.MethodOTP
+	v := encodeSession(&c, ceilMillis(c.ExpiresAt.UnixNano()))
+	// The methods byte of a one-time code without groups is 0x04, just before the user agent.
 	i := len(v) - len(uaOf(&c))
 	return v[:i-1] + auth + v[i:]
 }
+
+// withEmail returns the format 3 value of s (which has no IP, no methods or groups, and an
+// e-mail address of its own) with its e-mail field replaced by email.
+func withEmail(s *gatehouse.Session, email string) string {
+	c := *s
+	c.IP, c.User.Groups, c.AMR = "", nil, 0
+	v := encodeSession(&c, ceilMillis(c.ExpiresAt.UnixNano()))
+	i := len(v) - len(uaOf(&c)) - 1 - len(c.User.Email)
+	return v[:i] + email + v[i+1+len(c.User.Email):]
+}
+
+func withFlag(v string, flag byte) string { return string(v[0]|flag) + v[1:] }
 
 // uaOf returns the stored form of the user agent of s (the tail of the value).
 func uaOf(s *gatehouse.Session) string { return string(appendUserAgent(nil, s.UserAgent)) }
@@ -133,7 +207,7 @@ func TestCodecAuthFields(t *testing.T) {
 	s := storetest.NewTestSession("u1", testkit.Start())
 	deadline := s.ExpiresAt.UnixMilli() + 1
 	s.User.Groups, s.AMR = nil, 0
-	plain := encodeSession(s, deadline)
+	plain := encodeSession2(s, deadline)
 	if plain[offFlags]&flagAuth != 0 {
 		t.Fatal("a session without methods or groups sets flagAuth")
 	}
@@ -142,12 +216,12 @@ func TestCodecAuthFields(t *testing.T) {
 		t.Fatalf("no methods or groups decode as %v, %#v", got.AMR, got.User.Groups)
 	}
 	s.AMR = gatehouse.MethodPassword | gatehouse.MethodOTP
-	if n := len(encodeSession(s, deadline)); n != len(plain)+1 {
+	if n := len(encodeSession2(s, deadline)); n != len(plain)+1 {
 		t.Fatalf("the methods take %d bytes, want 1", n-len(plain))
 	}
 	roundTrip(t, s)
 	s.User.Groups = []string{"dev", "ops"}
-	if n := len(encodeSession(s, deadline)); n != len(plain)+1+1+len("dev,ops") {
+	if n := len(encodeSession2(s, deadline)); n != len(plain)+1+1+len("dev,ops") {
 		t.Fatalf("methods and groups take %d bytes, want %d", n-len(plain), 2+len("dev,ops"))
 	}
 	roundTrip(t, s)
@@ -162,6 +236,10 @@ func FuzzDecodeSession(f *testing.F) {
 	f.Add(encodeSession(s, s.ExpiresAt.UnixMilli()+1))
 	s.UserAgent, s.IP, s.Handle = browserUA, "10.0.0.1", gatehouse.SessionHandle(s.Hash)
 	f.Add(encodeSession(s, s.ExpiresAt.UnixMilli()+1))
+	s.AMR, s.User.Groups = gatehouse.MethodPassword, nil
+	f.Add(encodeSession(s, ceilMillis(s.ExpiresAt.UnixNano())))
+	s.User.Email, s.AMR = s.User.Username+"@example.org", gatehouse.MethodOTP
+	f.Add(encodeSession(s, ceilMillis(s.ExpiresAt.UnixNano())))
 	f.Fuzz(func(t *testing.T, v string) {
 		loc := string(s.Hash[:16])
 		got, current, ok := decodeSession(loc, v)

@@ -21,3 +21,11 @@ func HourKey(prefix string, deadline, now time.Time) (string, time.Duration) {
 	ttl := indexTTL(hour, now.UnixMilli())
 	return (&SessionStore{base: base{prefix: prefix}}).hourKey(hour), time.Duration(ttl) * time.Millisecond
 }
+
+// Format3DeadlineScript is a script that returns the deadline TouchSession derives from a
+// value of format 3 whose ExpiresAt is ARGV[1] (8 bytes, Unix ns big-endian).
+const Format3DeadlineScript = "local v = '\\128' .. ARGV[1]\nlocal d = 0\n" + format3Deadline + "\nreturn d"
+
+// EncodeFormat2 returns s as an older gatehouse stores it (format 2), with that deadline (Unix
+// ms).
+func EncodeFormat2(s *gatehouse.Session, deadline int64) string { return encodeSession2(s, deadline) }

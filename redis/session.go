@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"strconv"
 	"time"
 
@@ -42,6 +43,7 @@ type SessionStore struct {
 	base
 	idle     time.Duration
 	lifetime time.Duration
+	format2  bool // write format 2 only (SessionOptions.Format)
 	memo     memo
 }
 
@@ -53,6 +55,12 @@ type SessionOptions struct {
 	// early. Set it to the session manager's idle timeout, or leave it zero to keep sessions
 	// until their absolute expiry (the manager enforces idleness either way).
 	IdleTimeout time.Duration
+	// Format is the format of the values it writes: 3 (compact; also when zero) or 2, which
+	// the previous version of gatehouse reads. Sessions of both formats are always read, and
+	// format 3 falls back to 2 for a session it cannot hold. Write format 2 while instances of
+	// the previous version share Redis (a rolling upgrade): they find, and delete at logout,
+	// the sessions that upgraded instances create.
+	Format int
 	// MaxLifetime is the longest a session lives: the manager's absolute timeout (default 12
 	// hours). A session is kept at most that long after it is stored, even if its ExpiresAt is
 	// later, and lists, deletes of all of a user's sessions and counts look at the index of
@@ -67,6 +75,7 @@ func NewSessionStore(client rueidis.Client, prefix string, opts SessionOptions) 
 		base:     base{c: client, prefix: prefix, opts: opts.Options.withDefaults()},
 		idle:     max(opts.IdleTimeout, 0),
 		lifetime: opts.MaxLifetime,
+		format2:  opts.Format == 2,
 	}
 	if st.lifetime <= 0 {
 		st.lifetime = 12 * time.Hour
@@ -75,27 +84,64 @@ func NewSessionStore(client rueidis.Client, prefix string, opts SessionOptions) 
 }
 
 // touchScript sets LastSeenAt of an existing session and pushes its idle expiry on.
-// KEYS[1] the session; ARGV[1] LastSeenAt (8 bytes); ARGV[2] the store clock in Unix ms;
-// ARGV[3] ms from now to LastSeenAt + idle timeout, or 0 without an idle timeout; ARGV[4]
-// bytes 16 to 32 of the session hash.
+// KEYS[1] the session; ARGV[1] LastSeenAt (8 bytes, Unix ns big-endian, after 1970); ARGV[2]
+// the store clock in Unix ms; ARGV[3] ms from now to LastSeenAt + idle timeout, or 0 without an
+// idle timeout; ARGV[4] bytes 16 to 32 of the session hash. Format 2 holds LastSeenAt as it
+// is; format 3 holds ExpiresAt minus LastSeenAt in 6 bytes, computed here byte by byte (Lua
+// numbers cannot hold nanoseconds exactly), and derives the deadline from ExpiresAt, split in
+// two 32-bit halves for the same reason (2^32 = 4294 * 10^6 + 967296). A LastSeenAt after
+// ExpiresAt is kept as ExpiresAt: the session is over either way, and an earlier last-seen
+// time can only end it sooner.
 const touchScript = `
 local v = redis.call('GET', KEYS[1])
-if not v or string.byte(v, 1) ~= 2 or string.sub(v, 17, 32) ~= ARGV[4] then return 0 end
-redis.call('SETRANGE', KEYS[1], 2, ARGV[1])
+if not v then return 0 end
+local f, d = string.byte(v, 1), 0
+if f == 2 and #v >= 32 then
+  if string.sub(v, 17, 32) ~= ARGV[4] then return 0 end
+  redis.call('SETRANGE', KEYS[1], 2, ARGV[1])
+  for i = 11, 16 do d = d * 256 + string.byte(v, i) end
+elseif f >= 128 and #v >= 31 then
+  if string.sub(v, 10, 25) ~= ARGV[4] then return 0 end
+  local rel, borrow = {}, 0
+  for i = 8, 1, -1 do
+    local x = string.byte(v, i + 1) - string.byte(ARGV[1], i) - borrow
+    borrow = 0
+    if x < 0 then x, borrow = x + 256, 1 end
+    rel[i] = x
+  end
+  if borrow == 1 then rel = {0, 0, 0, 0, 0, 0, 0, 0}
+  elseif rel[1] + rel[2] > 0 then return redis.error_reply('last seen too long before the expiry') end
+  redis.call('SETRANGE', KEYS[1], 25, string.char(rel[3], rel[4], rel[5], rel[6], rel[7], rel[8]))
+` + format3Deadline + `
+else
+  return 0
+end
 local idle = tonumber(ARGV[3])
 if idle > 0 then
-  local d = 0
-  for i = 11, 16 do d = d * 256 + string.byte(v, i) end
   local ttl = math.min(idle, d - tonumber(ARGV[2]))
   if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
 return 1`
 
-// deleteScript deletes the session KEYS[1] and returns its value if it is one of this format
-// whose hash ends with ARGV[1] (bytes 16 to 32).
+// format3Deadline sets d to the deadline of v, a value of format 3: its ExpiresAt rounded up
+// to a millisecond, from the two 32-bit halves of the nanoseconds.
+const format3Deadline = `
+  local hi, lo = 0, 0
+  for i = 2, 5 do hi = hi * 256 + string.byte(v, i) end
+  for i = 6, 9 do lo = lo * 256 + string.byte(v, i) end
+  local r = hi * 967296 + lo
+  local m = math.fmod(r, 1000000)
+  d = hi * 4294 + (r - m) / 1000000
+  if m > 0 then d = d + 1 end`
+
+// deleteScript deletes the session KEYS[1] and returns its value if it is one of format 2 or
+// 3 whose hash ends with ARGV[1] (bytes 16 to 32).
 const deleteScript = `
 local v = redis.call('GET', KEYS[1])
-if not v or string.byte(v, 1) ~= 2 or string.sub(v, 17, 32) ~= ARGV[1] then return false end
+if not v then return false end
+local f, rest = string.byte(v, 1), nil
+if f == 2 then rest = string.sub(v, 17, 32) elseif f >= 128 then rest = string.sub(v, 10, 25) end
+if rest ~= ARGV[1] then return false end
 redis.call('DEL', KEYS[1])
 return v`
 
@@ -103,11 +149,11 @@ func (st *SessionStore) locKey(loc string) string        { return st.prefix + "s
 func (st *SessionStore) sessKey(h gatehouse.Hash) string { return st.locKey(string(h[:16])) }
 func (st *SessionStore) handleKey(handle string) string  { return st.prefix + "x:" + handle }
 
-// deadline returns the deadline of s stored at nowMS (Unix ms): its absolute expiry, rounded
-// up to a millisecond, but at most MaxLifetime away.
-func (st *SessionStore) deadline(s *gatehouse.Session, nowMS int64) int64 {
-	ns := s.ExpiresAt.UnixNano()
-	return min((ns+999_999)/1_000_000, nowMS+st.lifetime.Milliseconds())
+// deadline returns the deadline of s stored at now (Unix ms): its absolute expiry, rounded
+// up to a millisecond, but at most MaxLifetime away (rounded up too, so that a session the
+// manager created a moment ago with that lifetime keeps its expiry as deadline, and format 3).
+func (st *SessionStore) deadline(s *gatehouse.Session, now time.Time) int64 {
+	return min(ceilMillis(s.ExpiresAt.UnixNano()), ceilMillis(now.UnixNano()+st.lifetime.Nanoseconds()))
 }
 
 // keyTTL returns the TTL in ms, at now, of a session key with that deadline (Unix ms) last
@@ -131,7 +177,7 @@ func (st *SessionStore) CreateSession(ctx context.Context, s *gatehouse.Session)
 	if s.ExpiresAt.IsZero() || !s.ExpiresAt.After(now) {
 		return nil
 	}
-	deadline := st.deadline(s, nowMS)
+	deadline := st.deadline(s, now)
 	ttl := st.keyTTL(deadline, s.LastSeenAt, now)
 	if ttl <= 0 {
 		return nil
@@ -154,7 +200,11 @@ func (st *SessionStore) CreateSession(ctx context.Context, s *gatehouse.Session)
 	if !derived {
 		cmds = append(cmds, b.Set().Key(st.handleKey(s.Handle)).Value(loc).Nx().PxMilliseconds(deadline-nowMS).Build())
 	}
-	cmds = append(cmds, b.Set().Key(sk).Value(encodeSession(s, deadline)).Nx().PxMilliseconds(ttl).Build())
+	value := encodeSession(s, deadline)
+	if st.format2 {
+		value = encodeSession2(s, deadline)
+	}
+	cmds = append(cmds, b.Set().Key(sk).Value(value).Nx().PxMilliseconds(ttl).Build())
 	res = st.fenced(ctx, cmds, sk)
 	if err := firstErr(res); err != nil {
 		return storeErr("create session", err)
@@ -250,8 +300,12 @@ func (st *SessionStore) decode(h gatehouse.Hash, old *memoEntry, key, v string) 
 }
 
 // TouchSession sets LastSeenAt of the session h if it still exists (never creating it) and,
-// with an idle timeout, pushes its expiry on.
+// with an idle timeout, pushes its expiry on. It returns an error for a lastSeen before 1970
+// (or after 2262), which the formats do not hold.
 func (st *SessionStore) TouchSession(ctx context.Context, h gatehouse.Hash, lastSeen time.Time) (bool, error) {
+	if n := lastSeen.UnixNano(); n <= 0 || !time.Unix(0, n).Equal(lastSeen) {
+		return false, errors.New("redis: touch session: last seen time outside 1970 to 2262")
+	}
 	now := st.opts.Now()
 	var idle int64
 	if st.idle > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse-auth/gatehouse"
 	"github.com/gatehouse-auth/gatehouse/internal/shardmap"
@@ -24,8 +25,12 @@ const evictSample = 8
 // CacheOptions configures a CachedStore. Zero fields take the defaults.
 type CacheOptions struct {
 	// Size bounds the number of cached sessions, rounded down to a multiple of 64 and at least
-	// 64. Default DefaultCacheSize.
+	// 64. Default DefaultCacheSize. It is ignored when MaxBytes is set.
 	Size int
+	// MaxBytes, when positive, bounds the cache by the heap its entries hold (as EntryBytes
+	// estimates it, about 500 B a session) instead of by their number: a budget of 512 MiB holds
+	// about a million sessions. Each of the 64 shards gets a 64th of it.
+	MaxBytes int64
 	// Now is the clock that decides whether a session is past its absolute expiry. Default
 	// time.Now.
 	Now func() time.Time
@@ -57,7 +62,8 @@ type CachedStore struct {
 	now      func() time.Time
 	idle     time.Duration
 	m        *shardmap.Map[gatehouse.Hash, *gatehouse.Session]
-	perShard int
+	perShard int   // entries per shard, when bytesPer is 0
+	bytesPer int64 // estimated bytes per shard, when positive
 	shards   [cacheShards]shardState
 }
 
@@ -65,6 +71,7 @@ type CachedStore struct {
 // shard's lock, and the counters for Stats.
 type shardState struct {
 	gen                     uint64 // bumped by every removal
+	bytes                   int64  // EntryBytes of the entries, guarded by the shard's lock
 	hits, misses, evictions atomic.Uint64
 	_                       [32]byte // keeps neighbouring shards' counters off one cache line
 }
@@ -77,6 +84,9 @@ func Cached(store gatehouse.SessionStore, opts CacheOptions) *CachedStore {
 	}
 	c := &CachedStore{store: store, now: opts.Now, idle: opts.IdleTimeout, perShard: max(1, size/cacheShards),
 		m: shardmap.New[gatehouse.Hash, *gatehouse.Session](cacheShards, func(h gatehouse.Hash) uint64 { return uint64(h[0]) })}
+	if opts.MaxBytes > 0 {
+		c.bytesPer = max(1, opts.MaxBytes/cacheShards)
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -245,17 +255,20 @@ func (c *CachedStore) insert(h gatehouse.Hash, s *gatehouse.Session, gen uint64)
 	if _, ok := sh.M[h]; ok {
 		return
 	}
-	if len(sh.M) >= c.perShard {
-		evictOne(sh.M, now)
-		c.shards[i].evictions.Add(1)
+	st := &c.shards[i]
+	cost := EntryBytes(s)
+	for len(sh.M) > 0 && (c.bytesPer > 0 && st.bytes+cost > c.bytesPer || c.bytesPer == 0 && len(sh.M) >= c.perShard) {
+		st.bytes -= EntryBytes(evictOne(sh.M, now))
+		st.evictions.Add(1)
 	}
 	sh.M[h] = s
+	st.bytes += cost
 }
 
 // evictOne removes from a full shard's map an expired entry among the first few of a random
-// walk, or else the first one. It does not bump the generation: the entry was not deleted from
-// the store.
-func evictOne(m map[gatehouse.Hash]*gatehouse.Session, now time.Time) {
+// walk, or else the first one, and returns it. It does not bump the generation: the entry was
+// not deleted from the store.
+func evictOne(m map[gatehouse.Hash]*gatehouse.Session, now time.Time) *gatehouse.Session {
 	var victim gatehouse.Hash
 	seen := 0
 	for h, s := range m {
@@ -270,7 +283,50 @@ func evictOne(m map[gatehouse.Hash]*gatehouse.Session, now time.Time) {
 			break
 		}
 	}
+	s := m[victim]
 	delete(m, victim)
+	return s
+}
+
+// Sizes that EntryBytes adds up: the Session struct (the size class it is allocated in), and
+// an entry of the shard's map (key, pointer and control byte at the lowest load of a map, 7/16
+// right after it grew).
+var (
+	sessionBytes  = int64(roundSize(int(unsafe.Sizeof(gatehouse.Session{}))))
+	mapEntryBytes = int64((len(gatehouse.Hash{}) + 8 + 1) * 16 / 7)
+)
+
+// EntryBytes estimates the heap that caching s holds: the Session, its strings (each in the
+// size class of its length) and groups, and the map entry. It may count a string that s shares
+// with another session twice, so it errs high.
+func EntryBytes(s *gatehouse.Session) int64 {
+	n := sessionBytes + mapEntryBytes
+	for _, v := range [...]string{s.Handle, s.User.UserID, s.User.Username, s.User.Name, s.User.Email,
+		string(s.User.Role), s.IP, s.UserAgent} {
+		n += int64(roundSize(len(v)))
+	}
+	if len(s.User.Groups) > 0 {
+		n += int64(roundSize(cap(s.User.Groups) * int(unsafe.Sizeof(""))))
+		for _, g := range s.User.Groups {
+			n += int64(roundSize(len(g)))
+		}
+	}
+	return n
+}
+
+// roundSize is the size class of a small allocation of n bytes (Go's classes: multiples of 8 up
+// to 32 bytes, of 16 up to 128, then coarser; a quarter more is a safe bound above that).
+func roundSize(n int) int {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 32:
+		return (n + 7) &^ 7
+	case n <= 128:
+		return (n + 15) &^ 15
+	default:
+		return n + n/4
+	}
 }
 
 // remove drops h and bumps the shard's generation, so that no reader that looked the store up
@@ -279,7 +335,10 @@ func (c *CachedStore) remove(h gatehouse.Hash) {
 	i := c.m.Index(h)
 	sh := c.m.At(i)
 	sh.Lock()
-	delete(sh.M, h)
+	if s := sh.M[h]; s != nil {
+		delete(sh.M, h)
+		c.shards[i].bytes -= EntryBytes(s)
+	}
 	c.shards[i].gen++
 	sh.Unlock()
 }
@@ -293,6 +352,7 @@ func (c *CachedStore) removeWhere(drop func(*gatehouse.Session) bool) {
 		for h, s := range sh.M {
 			if drop(s) {
 				delete(sh.M, h)
+				c.shards[i].bytes -= EntryBytes(s)
 			}
 		}
 		c.shards[i].gen++

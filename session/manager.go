@@ -51,8 +51,11 @@ type Options struct {
 	// for a shared store.
 	Cache bool
 	// CacheSize bounds the number of cached sessions, rounded down to a multiple of 64 and at
-	// least 64. Default 100,000.
+	// least 64. Default 100,000. It is ignored when CacheBytes is set.
 	CacheSize int
+	// CacheBytes, when positive, bounds the cache by the heap its sessions hold instead (see
+	// CacheOptions.MaxBytes).
+	CacheBytes int64
 }
 
 // Stats describes a Manager's cache, for metrics. All are zero without a cache.
@@ -91,7 +94,7 @@ func NewManager(store gatehouse.SessionStore, revs gatehouse.RevocationStore, op
 		m.now = time.Now
 	}
 	if opts.Cache {
-		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, Now: m.now, IdleTimeout: m.idle})
+		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, MaxBytes: opts.CacheBytes, Now: m.now, IdleTimeout: m.idle})
 	}
 	m.find = m.store.FindSession
 	if sf, ok := m.store.(sharedFinder); ok {
@@ -123,6 +126,19 @@ func orDefault(v, def time.Duration) time.Duration {
 // The session's public handle is gatehouse.SessionHandle of its hash. It returns
 // gatehouse.ErrUnavailable if a store fails.
 func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, amr gatehouse.AuthMethods, ip, userAgent string) (string, *gatehouse.Session, error) {
+	secret, s, err := m.NewSession(ctx, p, amr, ip, userAgent)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return "", nil, storeErr("create", err)
+	}
+	return secret, s, nil
+}
+
+// NewSession returns the secret and the session that Create would store, without storing it:
+// for a tool that fills a store in bulk, as logins would.
+func (m *Manager) NewSession(ctx context.Context, p gatehouse.Principal, amr gatehouse.AuthMethods, ip, userAgent string) (string, *gatehouse.Session, error) {
 	if p.UserID == "" {
 		return "", nil, errors.New("session: create: empty user id")
 	}
@@ -141,9 +157,6 @@ func (m *Manager) Create(ctx context.Context, p gatehouse.Principal, amr gatehou
 		Hash: h, Handle: gatehouse.SessionHandle(h), User: p,
 		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(m.absolute),
 		IP: ip, UserAgent: cleanUserAgent(userAgent), AMR: amr,
-	}
-	if err := m.store.CreateSession(ctx, s); err != nil {
-		return "", nil, storeErr("create", err)
 	}
 	return secret, s, nil
 }

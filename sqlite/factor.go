@@ -240,11 +240,10 @@ func (s *FactorStore) RecoveryCodeHashes(ctx context.Context, userID string) ([]
 		if err := rows.Scan(&b); err != nil {
 			return nil, storeErr("recovery code hashes", err)
 		}
-		h, err := sessionHashFrom(b)
-		if err != nil {
-			return nil, err
+		if len(b) != len(gatehouse.Hash{}) {
+			return nil, gatehouse.Unavailable("sqlite: read hash", fmt.Errorf("corrupt recovery code hash of %d bytes", len(b)))
 		}
-		out = append(out, h)
+		out = append(out, gatehouse.Hash(b))
 	}
 	return out, storeErr("recovery code hashes", rows.Err())
 }

@@ -15,7 +15,9 @@ import (
 // BenchmarkSessionFile measures the database file space per session: the size of the file
 // (after a checkpoint that folds the write-ahead log into it) before and after storing 100,000
 // sessions (the operation count is ignored), divided by their number. The sessions have the
-// shape of redis.BenchmarkSessionMemory's "short" case, one user each.
+// shape of redis.BenchmarkSessionMemory's "short" case, one user each; the users are stored
+// before the first measurement (they are there whether they have sessions or not), and each
+// session carries its user's principal, as a sign-in makes it.
 func BenchmarkSessionFile(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
@@ -25,15 +27,24 @@ func BenchmarkSessionFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		now := time.Now()
+		users := sqlite.NewUserStore(db)
+		principals := make([]gatehouse.Principal, n)
+		for i := range principals {
+			u := &gatehouse.User{ID: gatehouse.NewID(now), Username: "user" + strconv.Itoa(i), Name: "User " + strconv.Itoa(i),
+				Email: "user" + strconv.Itoa(i) + "@example.com", Role: gatehouse.RoleUser, Groups: []string{"ops", "staff"},
+				CreatedAt: now, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"}
+			if err := users.CreateUser(ctx, u); err != nil {
+				b.Fatal(err)
+			}
+			principals[i] = u.Principal()
+		}
 		before := checkpointedSize(b, db, path)
 		st := sqlite.NewSessionStore(db)
-		now := time.Now()
 		for i := range n {
 			h := gatehouse.HashSecret(gatehouse.NewSecret())
 			s := &gatehouse.Session{
-				Hash: h, Handle: gatehouse.SessionHandle(h),
-				User: gatehouse.Principal{UserID: gatehouse.NewID(now), Username: "user" + strconv.Itoa(i), Name: "User " + strconv.Itoa(i),
-					Email: "user" + strconv.Itoa(i) + "@example.com", Role: gatehouse.RoleUser, Groups: []string{"staff", "ops"}},
+				Hash: h, Handle: gatehouse.SessionHandle(h), User: principals[i],
 				CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour),
 				IP: "203.0.113.42", UserAgent: "curl/8.5.0", AMR: gatehouse.MethodPassword,
 			}

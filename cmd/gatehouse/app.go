@@ -119,7 +119,7 @@ func (a *app) wire(ctx context.Context) error {
 	// sessions are cached client-side by rueidis instead, with invalidations from Redis.
 	a.sessions = session.NewManager(store, revs, session.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
-		Cache: cfg.SessionStore == "sqlite",
+		Cache: cfg.SessionStore == "sqlite", CacheBytes: int64(cfg.SessionCacheMiB) << 20,
 	})
 	a.refreshes = a.refreshStore()
 	refresher := refresh.NewRefresher(a.refreshes, cfg.RefreshTTL, a.now)

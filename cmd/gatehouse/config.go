@@ -42,9 +42,11 @@ type config struct {
 	ClockSkew        time.Duration
 	SessionIdle      time.Duration
 	SessionAbsolute  time.Duration
-	CookieName       string
-	SecureCookies    bool
-	AllowRegister    bool
+	// SessionCacheMiB is the heap, in MiB, that the in-process cache of SQLite sessions may hold.
+	SessionCacheMiB int
+	CookieName      string
+	SecureCookies   bool
+	AllowRegister   bool
 	// AllowAccountDeletion is --allow-account-deletion: DELETE /api/me.
 	AllowAccountDeletion bool
 	// ServersStopped is the user commands' --servers-stopped (useradmin.go).
@@ -95,6 +97,8 @@ type config struct {
 	RedisCacheTTL   time.Duration
 	RedisLease      time.Duration
 	PostgresTimeout time.Duration
+	// RedisSessionFormat is the format of the session values written (redis.SessionOptions).
+	RedisSessionFormat int
 	// RedisClientCache turns rueidis server-assisted client-side caching on (the default).
 	RedisClientCache bool
 }
@@ -138,6 +142,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ClockSkew, "clock-skew", 30*time.Second, "clock skew allowed when checking token times")
 	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", 30*time.Minute, "a session unused this long expires")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "a session expires this long after login, used or not")
+	fs.IntVar(&c.SessionCacheMiB, "session-cache-memory", 512, "MiB of heap for the in-process cache of SQLite sessions (about 600 B a session: 512 MiB holds about 850,000); a session not in it costs a query")
 	fs.StringVar(&c.CookieName, "cookie-name", "gatehouse_session", `session cookie name (gets the "__Host-" prefix when cookies are Secure)`)
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (always on with --tls-cert); set it behind a TLS-terminating proxy")
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register and the /register page")
@@ -181,6 +186,8 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	case c.AccessTTL <= 0 || c.RefreshTTL <= 0 || c.SessionIdle <= 0 || c.SessionAbsolute <= 0 || c.ClockSkew < 0:
 		return fmt.Errorf("lifetimes and timeouts must be positive")
+	case c.SessionCacheMiB < 1:
+		return fmt.Errorf("--session-cache-memory %d: must be at least 1 (MiB)", c.SessionCacheMiB)
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}

@@ -91,6 +91,7 @@ func TestBadConfigurationRefusesToStart(t *testing.T) {
 		{"serve", "--data", dir, "--session-store", "redis", "--redis-timeout", "0s"},
 		{"serve", "--data", dir, "--session-store", "redis", "--redis-prefix", "gatehouse{}:"},
 		{"serve", "--data", dir, "--session-store", "redis", "--redis-client-cache=maybe"},
+		{"serve", "--data", dir, "--session-store", "redis", "--redis-session-format", "4"},
 	} {
 		if _, _, err := run(t, "", append(args, fastHash...)...); err == nil {
 			t.Errorf("%v started", args)

@@ -131,7 +131,8 @@ func (m *migration) copyAudit(ctx context.Context) (string, error) {
 func (m *migration) copySessions(ctx context.Context) (string, error) {
 	from := sqlite.NewSessionStore(m.src)
 	to := redis.NewSessionStore(m.tgt.shared.rdb, m.cfg.RedisPrefix, redis.SessionOptions{
-		Options: m.tgt.redisOptions(), IdleTimeout: m.cfg.SessionIdle, MaxLifetime: m.cfg.SessionAbsolute})
+		Options: m.tgt.redisOptions(), IdleTimeout: m.cfg.SessionIdle, MaxLifetime: m.cfg.SessionAbsolute,
+		Format: m.cfg.RedisSessionFormat})
 	now := m.now()
 	var t tally
 	err := m.eachUser(ctx, func(u *gatehouse.User) error {

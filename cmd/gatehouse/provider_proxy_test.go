@@ -34,6 +34,11 @@ import (
 // is trusted before oauth2-proxy refreshes it at gatehouse's token endpoint.
 const oauth2ProxyRefresh = 2 * time.Second
 
+// pastRefresh is how long to wait for oauth2-proxy to find a session older than
+// oauth2ProxyRefresh: it measures a session's age from the current time truncated to the second
+// (SessionState.Age), so an age can read up to a second short, and the wait covers that second.
+const pastRefresh = oauth2ProxyRefresh + 1500*time.Millisecond
+
 // oauth2ProxyBinary returns oauth2-proxy: $GATEHOUSE_OAUTH2_PROXY, else the binary that
 // scripts/build-oauth2-proxy.sh keeps in its cache directory. The test never builds it (that
 // takes minutes): without it the test skips, and fails when CI is set (.ci/run builds it first).
@@ -213,7 +218,7 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 
 	// Past the refresh period oauth2-proxy redeems gatehouse's refresh token and lets the
 	// browser through without a sign-in.
-	time.Sleep(oauth2ProxyRefresh + 500*time.Millisecond)
+	time.Sleep(pastRefresh)
 	tab.load(chromedp.Navigate(page))
 	tab.atApp(page, want)
 	if raw, _ := os.ReadFile(log); !strings.Contains(string(raw), "Refreshing session") || strings.Contains(string(raw), "Unable to refresh session") {
@@ -225,7 +230,7 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 	// gatehouse's sign-in page, not the app.
 	tab.load(chromedp.Navigate(base + "/account"))
 	tab.load(chromedp.Click(chromedp.CSS("form[action='/account/signout-everywhere'] button"), chromedp.NodeVisible))
-	time.Sleep(oauth2ProxyRefresh + 500*time.Millisecond)
+	time.Sleep(pastRefresh)
 	tab.load(chromedp.Navigate(page))
 	tab.atSignIn("after a sign-out everywhere")
 	refusedRefreshes(t, log, 1)
@@ -236,7 +241,7 @@ func TestProviderOAuth2Proxy(t *testing.T) {
 
 	// A disabled user: the same, and no new sign-in.
 	adminJSON(t, base, admin, "PATCH", "/api/admin/users/"+erinID, map[string]bool{"disabled": true}, nil)
-	time.Sleep(oauth2ProxyRefresh + 500*time.Millisecond)
+	time.Sleep(pastRefresh)
 	tab.load(chromedp.Navigate(page))
 	tab.atSignIn("for a disabled user")
 	refusedRefreshes(t, log, 2)

@@ -45,6 +45,7 @@ func (c *config) redisFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", redis.DefaultTimeout, "bound of each Redis call, retries included; a Redis that does not answer in time gives 503")
 	fs.DurationVar(&c.RedisCacheTTL, "redis-cache-ttl", redis.DefaultCacheTTL, "longest time a client-side cached Redis read is served (invalidations normally end it sooner)")
 	fs.DurationVar(&c.RedisLease, "redis-cache-lease", redis.DefaultLease, "how long an instance trusts its client-side cache after a heartbeat that Redis answered; each write of a revocation waits at most this long (and 5% more) for an instance that does not acknowledge it")
+	fs.IntVar(&c.RedisSessionFormat, "redis-session-format", 3, "format of the sessions written to Redis: 3 (compact), or 2 while instances of the previous version, which read only format 2, share Redis during an upgrade (both are always read; see docs/redis-layout.md)")
 	fs.BoolVar(&c.RedisClientCache, "redis-client-cache", true, "serve hot session and revocation reads from a client-side cache that Redis invalidates (RESP3 CLIENT TRACKING); turn it off for a Redis or proxy without it, at the cost of a round trip per read")
 }
 
@@ -75,6 +76,9 @@ func (c *config) validateStores(serve bool) error {
 	}
 	if c.RedisLease < 20*time.Millisecond || c.RedisLease > time.Minute {
 		return fmt.Errorf("--redis-cache-lease %v: must be between 20ms and 1m", c.RedisLease)
+	}
+	if c.RedisSessionFormat != 2 && c.RedisSessionFormat != 3 {
+		return fmt.Errorf("--redis-session-format %d: must be 2 or 3", c.RedisSessionFormat)
 	}
 	if strings.Contains(c.RedisPrefix, "{}") {
 		// Redis hashes a key with an empty hash tag whole, which would split each revocation
@@ -282,6 +286,7 @@ func (a *app) sessionStore(ctx context.Context) (gatehouse.SessionStore, error) 
 	case "redis":
 		return redis.NewSessionStore(a.shared.rdb, a.cfg.RedisPrefix, redis.SessionOptions{
 			Options: a.redisOptions(), IdleTimeout: a.cfg.SessionIdle, MaxLifetime: a.cfg.SessionAbsolute,
+			Format: a.cfg.RedisSessionFormat,
 		}), nil
 	}
 	db, err := a.sqliteDB(ctx)
