@@ -40,6 +40,20 @@ type adminView struct {
 	// Clients are the first registered OpenID Connect clients (adminClients of them).
 	Clients     []*gatehouse.Client
 	CreateError string
+	// NewClient is the form that registers a client; NoProvider is true on a server without
+	// an OpenID Provider, which registers none.
+	NewClient  clientFormView
+	NoProvider bool
+}
+
+// adminForms are the admin page's two forms as they were posted, with their errors.
+type adminForms struct {
+	user    account.NewUser
+	userErr map[string]string
+	// userFormErr is the create form's error that belongs to no field.
+	userFormErr string
+	// client is the registration form as posted; nil for an empty one.
+	client *clientFormView
 }
 
 // adminClients is how many clients the admin page lists; the rest are a page away in
@@ -47,12 +61,25 @@ type adminView struct {
 const adminClients = 100
 
 func (s *Pages) handleAdminPage(w http.ResponseWriter, r *http.Request, p *pageReq) {
-	s.renderAdmin(w, r, p, http.StatusOK, account.NewUser{Role: gatehouse.RoleUser}, nil, "")
+	s.renderAdminWith(w, r, p, http.StatusOK, adminForms{})
 }
 
+// renderAdmin shows the admin page with the create-user form as posted.
 func (s *Pages) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq, status int, in account.NewUser, errs map[string]string, formErr string) {
+	s.renderAdminWith(w, r, p, status, adminForms{user: in, userErr: errs, userFormErr: formErr})
+}
+
+func (s *Pages) renderAdminWith(w http.ResponseWriter, r *http.Request, p *pageReq, status int, f adminForms) {
+	in, errs := f.user, f.userErr
+	if in.Role == "" {
+		in.Role = gatehouse.RoleUser
+	}
+	if f.client == nil {
+		empty := clientForm(newClientInput(), nil, "", true)
+		f.client = &empty
+	}
 	q := r.URL.Query()
-	v := adminView{Query: strings.TrimSpace(q.Get("q")), After: q.Get("after"), CreateError: formErr}
+	v := adminView{Query: strings.TrimSpace(q.Get("q")), After: q.Get("after"), CreateError: f.userFormErr, NewClient: *f.client}
 	v.NewUsername = field("username", "Username", "text", in.Username, errs).id("new-").auto("off").required()
 	v.NewPassword = field("password", "Password", "password", "", errs).id("new-").auto("new-password").required()
 	v.NewName = field("name", "Name (optional)", "text", in.Name, errs).id("new-").auto("off")
@@ -73,7 +100,10 @@ func (s *Pages) renderAdmin(w http.ResponseWriter, r *http.Request, p *pageReq, 
 		}
 	}
 	clients, err := s.authn.ListClients(r.Context(), "", adminClients)
-	if err != nil && !isCode(err, gatehouse.ENOTFOUND) {
+	switch {
+	case isCode(err, gatehouse.ENOTFOUND): // no OpenID Provider
+		v.NoProvider = true
+	case err != nil:
 		s.renderError(w, r, err)
 		return
 	}

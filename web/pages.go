@@ -144,6 +144,11 @@ func (s *Pages) routes(handle func(method, path string, h http.HandlerFunc)) {
 	handle("POST", "/admin/users/{id}/signout-everywhere", s.page(gatehouse.RoleAdmin, s.handleAdminSignOutUserPage))
 	handle("POST", "/admin/users/{id}/mfa/reset", s.page(gatehouse.RoleAdmin, s.handleAdminResetFactorsPage))
 	handle("POST", "/admin/sessions/{id}/revoke", s.page(gatehouse.RoleAdmin, s.handleAdminRevokeSessionPage))
+	handle("POST", "/admin/clients", s.page(gatehouse.RoleAdmin, s.handleAdminRegisterClientPage))
+	handle("GET", "/admin/clients/{id}", s.page(gatehouse.RoleAdmin, s.handleAdminClientPage))
+	handle("POST", "/admin/clients/{id}/update", s.page(gatehouse.RoleAdmin, s.handleAdminUpdateClientPage))
+	handle("POST", "/admin/clients/{id}/secret", s.page(gatehouse.RoleAdmin, s.handleAdminRotateClientSecretPage))
+	handle("POST", "/admin/clients/{id}/delete", s.page(gatehouse.RoleAdmin, s.handleAdminDeleteClientPage))
 }
 
 // pageReq is a signed-in page request.
@@ -498,6 +503,9 @@ var flashes = map[string]string{
 	"key-renamed":             "The security key or passkey is renamed.",
 	"factors-reset":           "Every second factor of the user is removed, and the user is signed out everywhere.",
 	"totp-removed":            "The authenticator app is removed.",
+	"client-registered":       "The application is registered. It is public, so it has no secret.",
+	"client-updated":          "The application is updated.",
+	"client-deleted":          "The application is deleted, with every user's grant to it.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("msg")] }
@@ -556,7 +564,7 @@ var pageFuncs = template.FuncMap{
 }
 
 var pageTemplates = parsePages("signin.html", "signin_mfa.html", "signin_passkey.html", "signin_enrol.html", "account_totp.html",
-	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html",
+	"account_webauthn.html", "account_codes.html", "error.html", "account.html", "admin.html", "admin_user.html", "admin_client.html",
 	"forgot.html", "reset.html", "verify.html", "register.html", "consent.html")
 
 func parsePages(names ...string) map[string]*template.Template {
