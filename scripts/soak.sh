@@ -31,9 +31,12 @@ export GATEHOUSE_ADMIN_PASSWORD="the soak test admin password"
 
 # Short access tokens and a small throttle table, so that expiry sweeps and throttle eviction
 # happen within the run; wrong passwords come "through" a trusted proxy from many addresses.
+# The soak looks for leaks and wrong answers, not latency: its workers never want more hashes
+# at once than --workers, so a long --hash-wait keeps a machine busy with other work from
+# turning a slow login into the "server busy" answer (503) that a full hashing queue gives.
 : > "$work/server.log"
 "$work/gatehouse" serve --addr 127.0.0.1:0 --data "$work/data" --log-format json \
-  --access-ttl 1m --clock-skew 5s --trusted-proxies 127.0.0.1/32 --throttle-max-keys 4096 \
+  --access-ttl 1m --clock-skew 5s --trusted-proxies 127.0.0.1/32 --throttle-max-keys 4096 --hash-wait 1m \
   2> "$work/server.log" &
 server=$!
 addr=""

@@ -61,7 +61,7 @@ func main() {
 		fail("--pid, --duration, --interval, --workers and --users must be positive")
 	}
 	d := &driver{base: strings.TrimRight(*base, "/"), maxReqs: *maxReqs,
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2}}}
+		client: &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2}}}
 	names := d.setUp(*adminPW, *users)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
