@@ -80,6 +80,20 @@ type Expirer interface {
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
+// SessionTouch is one last-seen time of a batch written by a SessionBatchToucher.
+type SessionTouch struct {
+	Hash     Hash
+	LastSeen time.Time
+}
+
+// SessionBatchToucher is an optional SessionStore capability: TouchSessions writes many
+// last-seen times at once (SQLite: in one transaction), as TouchSession would one by one. A
+// session that is gone is skipped, never created. For writers that batch touches off the
+// request path (session.Options.TouchDelay).
+type SessionBatchToucher interface {
+	TouchSessions(ctx context.Context, ts []SessionTouch) error
+}
+
 // SessionCounter is an optional SessionStore capability: the number of stored sessions (expired
 // ones that were not swept yet included), for metrics.
 type SessionCounter interface {

@@ -135,6 +135,31 @@ func (st *SessionStore) TouchSession(ctx context.Context, h gatehouse.Hash, last
 	return sessionRowFound(res, err, "touch session")
 }
 
+// TouchSessions writes the last-seen times of ts in one transaction (gatehouse.
+// SessionBatchToucher): one commit, and one write of each page, for the whole batch.
+func (st *SessionStore) TouchSessions(ctx context.Context, ts []gatehouse.SessionTouch) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	tx, err := st.db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return storeErr("touch sessions", err)
+	}
+	defer tx.Rollback()
+	stmt, err := st.touch.get(ctx)
+	if err != nil {
+		return storeErr("touch sessions", err)
+	}
+	txStmt := tx.StmtContext(ctx, stmt)
+	defer txStmt.Close()
+	for i := range ts {
+		if _, err := txStmt.ExecContext(ctx, nanos(ts[i].LastSeen), sessionID(&ts[i].Hash), ts[i].Hash[8:]); err != nil {
+			return storeErr("touch sessions", err)
+		}
+	}
+	return storeErr("touch sessions", tx.Commit())
+}
+
 // DeleteSession removes the session h; found=false if there is none.
 func (st *SessionStore) DeleteSession(ctx context.Context, h gatehouse.Hash) (bool, error) {
 	res, err := st.db.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND hash_rest = ?`, sessionID(&h), h[8:])

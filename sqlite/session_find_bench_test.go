@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -34,19 +36,39 @@ var (
 // findSessionUsers is how many users the sessions of BenchmarkFindSession belong to.
 const findSessionUsers = 1000
 
+// filledRoot holds the databases of fillSessions for the whole test binary (one benchmark's
+// TempDir would vanish when it ends, under the next one that shares the database); TestMain
+// removes it.
+var filledRoot string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-sqlite-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	filledRoot = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // fillSessions returns the path of a database with n sessions (created with CreateSessions in
-// batches of 10,000, one transaction each) and their hashes. The database lives in
-// a directory of the first benchmark that asked for it.
+// batches of 10,000, one transaction each) and their hashes, made once per test binary.
 func fillSessions(b *testing.B, n int) (string, []gatehouse.Hash) {
 	b.Helper()
 	filledMu.Lock()
 	f := filled[n]
 	if f == nil {
-		f = &filledDB{dir: b.TempDir()}
+		f = &filledDB{}
+		f.dir, f.err = os.MkdirTemp(filledRoot, "sessions-")
 		filled[n] = f
 	}
 	filledMu.Unlock()
 	f.once.Do(func() {
+		if f.err != nil {
+			return
+		}
 		ctx := context.Background()
 		db, err := sqlite.Open(ctx, filepath.Join(f.dir, "gatehouse.db"), 0)
 		if err != nil {
@@ -142,5 +164,55 @@ func BenchmarkFindSession(b *testing.B) {
 			})
 		}
 		db.Close()
+	}
+}
+
+// BenchmarkTouchSession writes the last-seen times of sessions drawn at random among 1M (1k
+// with -short): "one" commits each touch on its own, as a request did when it wrote its
+// session's last-seen time itself; "batch-N" writes them N at a time in one transaction
+// (TouchSessions), as the session manager's batched touches do off the request path. The
+// figure is per touch.
+func BenchmarkTouchSession(b *testing.B) {
+	ctx := context.Background()
+	n := findSessionSizes[len(findSessionSizes)-1]
+	if testing.Short() {
+		n = findSessionSizes[0]
+	}
+	path, hashes := fillSessions(b, n)
+	db, err := sqlite.Open(ctx, path, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	st := sqlite.NewSessionStore(db)
+	seen := time.Now()
+	b.Run("one", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(3, uint64(n)))
+		for range b.N {
+			seen = seen.Add(time.Millisecond)
+			if found, err := st.TouchSession(ctx, hashes[r.IntN(len(hashes))], seen); err != nil || !found {
+				b.Fatalf("TouchSession = %v, %v", found, err)
+			}
+		}
+	})
+	for _, size := range []int{100, 1000, 10_000} {
+		b.Run("batch-"+strconv.Itoa(size), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(4, uint64(n)))
+			batch := make([]gatehouse.SessionTouch, 0, size)
+			flush := func() {
+				if err := st.TouchSessions(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+			for range b.N {
+				seen = seen.Add(time.Millisecond)
+				batch = append(batch, gatehouse.SessionTouch{Hash: hashes[r.IntN(len(hashes))], LastSeen: seen})
+				if len(batch) == size {
+					flush()
+				}
+			}
+			flush()
+		})
 	}
 }
