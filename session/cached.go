@@ -37,6 +37,22 @@ type CacheOptions struct {
 	// IdleTimeout, when positive, makes DeleteExpired also drop from the cache the sessions
 	// unused for that long (the Manager passes its own: they are dead to it).
 	IdleTimeout time.Duration
+	// TouchDelay, when positive, takes the writing of last-seen times off the request path:
+	// TouchSession of a cached session updates the cache at once and leaves the store's copy to
+	// a background writer, which writes what has gathered every TouchDelay, a thousand to a
+	// transaction when the store is a gatehouse.SessionBatchToucher. Readers see the new time
+	// at once: the cache holds it, and a session read from the store while its time is pending
+	// gets the pending one. Flush, Close and DeleteExpired write what is pending first. A crash
+	// loses at most TouchDelay of them: those sessions' idle timeouts then count from their
+	// previous write, at most the touch interval plus TouchDelay earlier. Zero writes on the
+	// request path, as a store without the cache does.
+	TouchDelay time.Duration
+	// MaxPendingTouches bounds the last-seen times waiting to be written; beyond it a touch
+	// writes at once, on the request path. Default DefaultMaxPendingTouches.
+	MaxPendingTouches int
+	// OnTouchWriteError, if set, is told of each background write of last-seen times that
+	// failed (they stay pending and are tried again; Stats counts the failures).
+	OnTouchWriteError func(error)
 }
 
 // CachedStore is a gatehouse.SessionStore that keeps an exact, bounded, in-process cache of the
@@ -62,8 +78,9 @@ type CachedStore struct {
 	now      func() time.Time
 	idle     time.Duration
 	m        *shardmap.Map[gatehouse.Hash, *gatehouse.Session]
-	perShard int   // entries per shard, when bytesPer is 0
-	bytesPer int64 // estimated bytes per shard, when positive
+	perShard int          // entries per shard, when bytesPer is 0
+	bytesPer int64        // estimated bytes per shard, when positive
+	touches  *writeBehind // nil without CacheOptions.TouchDelay
 	shards   [cacheShards]shardState
 }
 
@@ -87,6 +104,9 @@ func Cached(store gatehouse.SessionStore, opts CacheOptions) *CachedStore {
 	if opts.MaxBytes > 0 {
 		c.bytesPer = max(1, opts.MaxBytes/cacheShards)
 	}
+	if opts.TouchDelay > 0 {
+		c.touches = newWriteBehind(store, opts.TouchDelay, opts.MaxPendingTouches, opts.OnTouchWriteError)
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -103,7 +123,28 @@ func (c *CachedStore) Stats() Stats {
 		st.CacheMisses += sh.misses.Load()
 		st.CacheEvictions += sh.evictions.Load()
 	}
+	if c.touches != nil {
+		st.PendingTouches = c.touches.len()
+		st.TouchWriteFailures = c.touches.failures.Load()
+	}
 	return st
+}
+
+// Flush writes the last-seen times that are waiting (CacheOptions.TouchDelay) to the store.
+func (c *CachedStore) Flush(ctx context.Context) error {
+	if c.touches == nil {
+		return nil
+	}
+	return c.touches.flush(ctx)
+}
+
+// Close stops the background writer of last-seen times and writes what is waiting. The store
+// itself stays open; TouchSession writes on the request path from then on.
+func (c *CachedStore) Close(ctx context.Context) error {
+	if c.touches == nil {
+		return nil
+	}
+	return c.touches.close(ctx)
 }
 
 // CreateSession stores s and caches a copy of it.
@@ -143,13 +184,24 @@ func (c *CachedStore) FindSharedSession(ctx context.Context, h gatehouse.Hash) (
 	if err != nil || !found {
 		return nil, found, err
 	}
+	if c.touches != nil {
+		// Evicted while its last-seen time waits to be written: the store's copy is older.
+		if t, ok := c.touches.latest(h); ok && t.After(s.LastSeenAt) {
+			s.LastSeenAt = t
+		}
+	}
 	c.insert(h, s, gen)
 	return s, true, nil
 }
 
 // TouchSession writes the last-seen time to the store, then to the cached copy. If the store
-// fails or no longer has the session, the session leaves the cache.
+// fails or no longer has the session, the session leaves the cache. With
+// CacheOptions.TouchDelay, a cached session's time goes to the cache at once and to the store
+// later (see there).
 func (c *CachedStore) TouchSession(ctx context.Context, h gatehouse.Hash, lastSeen time.Time) (bool, error) {
+	if c.touches != nil && c.touchLater(h, lastSeen) {
+		return true, nil
+	}
 	found, err := c.store.TouchSession(ctx, h, lastSeen)
 	if err != nil || !found {
 		// The store is the authority: a session it may or may not have touched, or that it lost,
@@ -168,10 +220,33 @@ func (c *CachedStore) TouchSession(ctx context.Context, h gatehouse.Hash, lastSe
 	return true, nil
 }
 
+// touchLater gives the cached copy of h the time lastSeen and leaves the store's to the
+// background writer. It returns false, changing nothing, when h is not cached (the cache
+// cannot vouch that the store has it) or too many times are waiting.
+func (c *CachedStore) touchLater(h gatehouse.Hash, lastSeen time.Time) bool {
+	sh := c.m.Of(h)
+	sh.Lock()
+	defer sh.Unlock()
+	s := sh.M[h]
+	// Pending before cached: a reader that misses after an eviction finds the time pending.
+	if s == nil || !c.touches.add(h, lastSeen) {
+		return false
+	}
+	if lastSeen.After(s.LastSeenAt) {
+		next := *s
+		next.LastSeenAt = lastSeen
+		sh.M[h] = &next
+	}
+	return true
+}
+
 // DeleteSession deletes h from the store, then from the cache (even if the store failed: it
 // may have deleted it, and a miss is harmless).
 func (c *CachedStore) DeleteSession(ctx context.Context, h gatehouse.Hash) (bool, error) {
 	found, err := c.store.DeleteSession(ctx, h)
+	if c.touches != nil {
+		c.touches.forget(h)
+	}
 	c.remove(h)
 	return found, err
 }
@@ -219,6 +294,10 @@ func (c *CachedStore) DeleteUserSessions(ctx context.Context, userID string) ([]
 // CacheOptions.IdleTimeout) from the cache, and those past their absolute expiry from the store
 // when it is a gatehouse.Expirer (else it returns 0).
 func (c *CachedStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	if err := c.Flush(ctx); err != nil {
+		// The store would judge idleness by older times than this process answered with.
+		return 0, err
+	}
 	c.removeWhere(func(s *gatehouse.Session) bool {
 		return !now.Before(s.ExpiresAt) || c.idle > 0 && !now.Before(s.LastSeenAt.Add(c.idle))
 	})

@@ -56,6 +56,13 @@ type Options struct {
 	// CacheBytes, when positive, bounds the cache by the heap its sessions hold instead (see
 	// CacheOptions.MaxBytes).
 	CacheBytes int64
+	// TouchDelay, with Cache, writes cached sessions' last-seen times in the background, in
+	// batches, at most that long after the request that renewed them (see
+	// CacheOptions.TouchDelay); zero writes each on its request. Call Close when done.
+	TouchDelay time.Duration
+	// OnTouchWriteError is told of each failed background write of last-seen times (see
+	// CacheOptions.OnTouchWriteError).
+	OnTouchWriteError func(error)
 }
 
 // Stats describes a Manager's cache, for metrics. All are zero without a cache.
@@ -64,6 +71,10 @@ type Stats struct {
 	CacheHits      uint64
 	CacheMisses    uint64
 	CacheEvictions uint64
+	// PendingTouches is how many last-seen times wait to be written (Options.TouchDelay);
+	// TouchWriteFailures counts the background writes of them that failed.
+	PendingTouches     int
+	TouchWriteFailures uint64
 }
 
 // Manager creates, authenticates and revokes sessions. It is safe for concurrent use. It treats
@@ -94,7 +105,8 @@ func NewManager(store gatehouse.SessionStore, revs gatehouse.RevocationStore, op
 		m.now = time.Now
 	}
 	if opts.Cache {
-		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, MaxBytes: opts.CacheBytes, Now: m.now, IdleTimeout: m.idle})
+		m.store = Cached(store, CacheOptions{Size: opts.CacheSize, MaxBytes: opts.CacheBytes, Now: m.now, IdleTimeout: m.idle,
+			TouchDelay: opts.TouchDelay, OnTouchWriteError: opts.OnTouchWriteError})
 	}
 	m.find = m.store.FindSession
 	if sf, ok := m.store.(sharedFinder); ok {
@@ -243,6 +255,17 @@ func (m *Manager) ExpiresAt(s *gatehouse.Session) time.Time {
 // discard deletes a dead session, best effort: its death does not depend on the delete.
 func (m *Manager) discard(ctx context.Context, h gatehouse.Hash) {
 	_, _ = m.store.DeleteSession(ctx, h)
+}
+
+// Close writes the last-seen times that wait to be written (Options.TouchDelay) and stops
+// the background writer. The Manager stays usable: later touches are written on the request.
+func (m *Manager) Close(ctx context.Context) error {
+	if c, ok := m.store.(*CachedStore); ok {
+		if err := c.Close(ctx); err != nil {
+			return storeErr("close", err)
+		}
+	}
+	return nil
 }
 
 // Stats returns the statistics of the store's cache when it is a *CachedStore; else all zero.

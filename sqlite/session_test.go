@@ -171,3 +171,45 @@ func TestSessionKeyPrefix(t *testing.T) {
 		t.Fatalf("the session after all that = %+v, %v, %v", got, found, err)
 	}
 }
+
+// TestTouchSessions writes a batch of last-seen times in one transaction: every existing
+// session gets its time, a deleted one is not created again, and an empty batch is nothing.
+func TestTouchSessions(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t)
+	st := sqlite.NewSessionStore(db)
+	now := time.Now()
+	var ss []*gatehouse.Session
+	for i := range 3 {
+		s := storetest.NewTestSession("u1", now)
+		if err := st.CreateSession(ctx, s); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+		ss = append(ss, s)
+	}
+	if _, err := st.DeleteSession(ctx, ss[2].Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.TouchSessions(ctx, nil); err != nil {
+		t.Fatalf("TouchSessions(nil) = %v", err)
+	}
+	seen := now.Add(time.Minute)
+	batch := []gatehouse.SessionTouch{{Hash: ss[0].Hash, LastSeen: seen}, {Hash: ss[1].Hash, LastSeen: seen.Add(time.Second)},
+		{Hash: ss[2].Hash, LastSeen: seen}}
+	if err := st.TouchSessions(ctx, batch); err != nil {
+		t.Fatalf("TouchSessions = %v", err)
+	}
+	for i, want := range []time.Time{seen, seen.Add(time.Second)} {
+		got, found, err := st.FindSession(ctx, ss[i].Hash)
+		if err != nil || !found || !got.LastSeenAt.Equal(want) {
+			t.Fatalf("session %d: %v, %v, %v; want LastSeenAt %v", i, got, found, err, want)
+		}
+	}
+	if _, found, _ := st.FindSession(ctx, ss[2].Hash); found {
+		t.Fatal("TouchSessions brought a deleted session back")
+	}
+	db.Close()
+	if err := st.TouchSessions(ctx, batch); !errors.Is(err, gatehouse.ErrUnavailable) {
+		t.Fatalf("TouchSessions on a closed database = %v, want ErrUnavailable", err)
+	}
+}

@@ -120,6 +120,10 @@ func (a *app) wire(ctx context.Context) error {
 	a.sessions = session.NewManager(store, revs, session.Options{
 		IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute, Now: a.now,
 		Cache: cfg.SessionStore == "sqlite", CacheBytes: int64(cfg.SessionCacheMiB) << 20,
+		TouchDelay: cfg.SessionTouchDelay,
+		OnTouchWriteError: func(err error) {
+			a.log.Warn("writing last-seen times of sessions (kept, tried again)", "err", err)
+		},
 	})
 	a.refreshes = a.refreshStore()
 	refresher := refresh.NewRefresher(a.refreshes, cfg.RefreshTTL, a.now)
@@ -228,6 +232,14 @@ func (a *app) sweep(ctx context.Context) {
 
 // Close releases the databases and clients.
 func (a *app) Close() error {
+	if a.sessions != nil {
+		// Last-seen times still waiting go to the database before it closes.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.sessions.Close(ctx); err != nil {
+			a.log.Warn("writing last-seen times at shutdown", "err", err)
+		}
+		cancel()
+	}
 	a.closeShared()
 	if a.db != nil {
 		return a.db.Close()

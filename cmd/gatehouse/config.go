@@ -44,9 +44,12 @@ type config struct {
 	SessionAbsolute  time.Duration
 	// SessionCacheMiB is the heap, in MiB, that the in-process cache of SQLite sessions may hold.
 	SessionCacheMiB int
-	CookieName      string
-	SecureCookies   bool
-	AllowRegister   bool
+	// SessionTouchDelay is how long a cached SQLite session's last-seen time may wait to be
+	// written with others; 0 writes it on the request.
+	SessionTouchDelay time.Duration
+	CookieName        string
+	SecureCookies     bool
+	AllowRegister     bool
 	// AllowAccountDeletion is --allow-account-deletion: DELETE /api/me.
 	AllowAccountDeletion bool
 	// ServersStopped is the user commands' --servers-stopped (useradmin.go).
@@ -143,6 +146,7 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.SessionIdle, "session-idle-timeout", 30*time.Minute, "a session unused this long expires")
 	fs.DurationVar(&c.SessionAbsolute, "session-absolute-timeout", 12*time.Hour, "a session expires this long after login, used or not")
 	fs.IntVar(&c.SessionCacheMiB, "session-cache-memory", 512, "MiB of heap for the in-process cache of SQLite sessions (about 600 B a session: 512 MiB holds about 850,000); a session not in it costs a query")
+	fs.DurationVar(&c.SessionTouchDelay, "session-touch-delay", time.Second, "SQLite sessions: how long a session's new last-seen time (written at most once a minute, to renew its idle timeout) may wait to be written in one transaction with others, off the request; at most 1m, 0 writes it during the request")
 	fs.StringVar(&c.CookieName, "cookie-name", "gatehouse_session", `session cookie name (gets the "__Host-" prefix when cookies are Secure)`)
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (always on with --tls-cert); set it behind a TLS-terminating proxy")
 	fs.BoolVar(&c.AllowRegister, "allow-registration", false, "let anyone create an account with POST /api/register and the /register page")
@@ -188,6 +192,8 @@ func (c *config) validateServe() error {
 		return fmt.Errorf("lifetimes and timeouts must be positive")
 	case c.SessionCacheMiB < 1:
 		return fmt.Errorf("--session-cache-memory %d: must be at least 1 (MiB)", c.SessionCacheMiB)
+	case c.SessionTouchDelay < 0 || c.SessionTouchDelay > time.Minute:
+		return fmt.Errorf("--session-touch-delay %v: must be between 0 and 1m (a crash loses the last-seen times that wait)", c.SessionTouchDelay)
 	case c.RefreshGrace < 0 || c.RefreshGrace > refresh.MaxReuseGrace:
 		return fmt.Errorf("--refresh-reuse-grace %v: must be between 0 and %v (a longer window lets a stolen refresh token pass reuse detection for longer)", c.RefreshGrace, refresh.MaxReuseGrace)
 	}
