@@ -259,7 +259,7 @@ func cachingSummary(r *Report) string {
 	if len(parts) == 0 {
 		return "not measured"
 	}
-	return "gatehouse caches both sides (sessions: exact in-process cache of SQLite, 100k; tokens: verified-token cache, 100k); lookup throughput as the working set outgrows them: " + strings.Join(parts, "; ")
+	return "gatehouse caches both sides (sessions: exact in-process cache of SQLite, bounded at 512 MiB of heap by default, which holds every session measured here; tokens: verified-token cache, 100k); lookup throughput as the working set outgrows them: " + strings.Join(parts, "; ")
 }
 
 func growthModes(r *Report) []string {

@@ -58,7 +58,7 @@ func (w *md) resources(r *Report) {
 		}
 		w.row(row.Mode, fmtCount(row.Sessions), sizeText(row.HeapPerSession, row.HeapTooSmall), sizeText(row.RSSPerSession, row.RSSTooSmall), file, red, settled)
 	}
-	w.p("\nSQLite's heap figure also holds gatehouse's session cache (up to 100,000 sessions); token modes hold their verified-token cache (up to 100,000 tokens) and the revocation mirror. Stateless does not mean free of server memory when the server caches verifications.")
+	w.p("\nSQLite's heap figure also holds gatehouse's session cache (bounded at 512 MiB by default, which holds every session measured here); token modes hold their verified-token cache (up to 100,000 tokens) and the revocation mirror. Stateless does not mean free of server memory when the server caches verifications.")
 	w.p("\n### Cost growth with the number of sessions\n")
 	w.p("Lookup throughput of GET /api/protected with credentials drawn at random from all the active ones (half-length loads), after a pass that used every active credential once (as each user would have): the caches hold what fits in them, and the last-seen times that a session's first request after a minute writes are fresh.\n")
 	w.head("mode", "active", "used once before", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "req/s vs smallest", "CPU/req vs smallest")
@@ -160,7 +160,7 @@ func (w *md) logout(r *Report) {
 
 func (w *md) caching(r *Report) {
 	w.h2("Caching")
-	w.p("The usual claim: caching is complex for sessions and simple for tokens. gatehouse caches on both sides, in process: an exact session cache for SQLite (only correct because one process owns the file; every revocation goes through it) and a verified-token cache keyed by the exact token string (a revocation is still checked on every request, from the in-process revocation mirror). The cost-growth table shows each cache's effect: below 100,000 active credentials every lookup is a hit; beyond, most are misses.\n")
+	w.p("The usual claim: caching is complex for sessions and simple for tokens. gatehouse caches on both sides, in process: an exact session cache for SQLite (only correct because one process owns the file; every revocation goes through it) and a verified-token cache keyed by the exact token string (a revocation is still checked on every request, from the in-process revocation mirror). The cost-growth table shows each cache's effect: the verified-token cache holds 100,000 tokens, and beyond that most token lookups are misses that cost a signature verification; the session cache is bounded by memory and holds every session measured here, so what grows for session-sqlite is the writing of last-seen times, at most once a minute per session in use (BENCHMARKS.md, \"SQLite sessions among a million\").\n")
 	w.head("mode", "smallest size", "req/s", "CPU µs/req", "largest size", "req/s", "CPU µs/req", "req/s ratio")
 	for _, mode := range growthModes(r) {
 		first, last := growthEnds(r, mode)
