@@ -78,13 +78,9 @@ func TestTouchDelayIdleTimeout(t *testing.T) {
 func sameShard(n int, now time.Time) []*gatehouse.Session {
 	var out []*gatehouse.Session
 	for len(out) < n {
-		secret := gatehouse.NewSecret()
-		h := gatehouse.HashSecret(secret)
-		if h[0] != 0x42 {
-			continue
+		if s := storetest.NewTestSession(alice.UserID, now); s.Hash[0] == 0x42 {
+			out = append(out, s)
 		}
-		out = append(out, &gatehouse.Session{Hash: h, Handle: gatehouse.SessionHandle(h), User: alice,
-			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)})
 	}
 	return out
 }
@@ -228,9 +224,7 @@ func TestTouchDelayConcurrent(t *testing.T) {
 	const n = 64
 	var ss []*gatehouse.Session
 	for i := range n {
-		h := gatehouse.HashSecret(gatehouse.NewSecret())
-		s := &gatehouse.Session{Hash: h, Handle: gatehouse.SessionHandle(h), User: alice, CreatedAt: now, LastSeenAt: now,
-			ExpiresAt: now.Add(time.Hour), AMR: gatehouse.MethodPassword}
+		s := storetest.NewTestSession(alice.UserID, now)
 		if err := c.CreateSession(ctx, s); err != nil {
 			t.Fatalf("session %d: %v", i, err)
 		}
